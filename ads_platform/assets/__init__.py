@@ -1,0 +1,1 @@
+"""Dagster software-defined assets: thin wrappers over :mod:`ads_platform.ingestion`."""

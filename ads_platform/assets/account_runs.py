@@ -1,0 +1,95 @@
+"""Run one pull per ad account, several accounts at once, failures kept per account.
+
+A run can cover many accounts (a daily schedule asks for yesterday of every account).
+Each account gets its own client (its own token), runs in a worker thread (the work is
+HTTP-bound), and its failure — expired token, lost permission, throttled past the
+budget — becomes outcomes for that account only; the other accounts carry on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from ads_platform.ingestion import token_health
+from ads_platform.ingestion.failures import describe
+from ads_platform.ingestion.outcomes import PartitionOutcome
+from ads_platform.meta.client import GraphClient
+from ads_platform.meta.errors import TokenInvalidError
+from ads_platform.meta.stats import CallStats
+from ads_platform.resources import PlatformResource
+from ads_platform.settings import Settings, SettingsError
+
+MAX_PARALLEL_ACCOUNTS = 4
+
+
+@dataclass
+class AccountJob:
+    account_id: str
+    days: Sequence[Any] = field(default_factory=list)
+
+
+@dataclass
+class AccountResult:
+    account_id: str
+    outcomes: list[PartitionOutcome]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Work = Callable[[GraphClient, AccountJob], AccountResult]
+OnError = Callable[[AccountJob, str, str], list[PartitionOutcome]]
+
+
+def run_accounts(
+    context: dg.AssetExecutionContext,
+    platform: PlatformResource,
+    settings: Settings,
+    jobs: Sequence[AccountJob],
+    work: Work,
+    on_error: OnError,
+    stats: CallStats,
+) -> list[AccountResult]:
+    """Run ``work`` per account (bounded parallelism); never raises for one account."""
+    lake = platform.lake(settings)
+
+    def one(job: AccountJob) -> AccountResult:
+        token_env: str | None = None
+        token: str | None = None
+        try:
+            configured = {a.id for a in settings.enabled_accounts}
+            if job.account_id not in configured:
+                raise SettingsError(
+                    f"{job.account_id} is not an enabled account in the settings "
+                    f"({settings.source or 'defaults'}); add it back to pull it, its "
+                    "history is kept"
+                )
+            token, token_env = platform.token(settings, job.account_id)
+            with platform.client(settings, token, stats) as client:
+                return work(client, job)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes this account's outcome
+            kind, message = describe(exc, account_id=job.account_id, token_env=token_env)
+            if isinstance(exc, TokenInvalidError) and token and token_env:
+                token_health.record_runtime_error(
+                    lake, job.account_id, token_env, token, exc, tag=context.run_id
+                )
+            context.log.error(message)
+            return AccountResult(job.account_id, on_error(job, kind, message))
+
+    workers = max(1, min(MAX_PARALLEL_ACCOUNTS, len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
+        return list(pool.map(one, jobs))
+
+
+def api_metadata(stats: CallStats, account_id: str) -> Mapping[str, Any]:
+    totals = stats.for_account(account_id)["totals"]
+    return {
+        "api_calls": int(totals.get("calls", 0)),
+        "api_pages": int(totals.get("pages", 0)),
+        "api_retries": int(totals.get("retries", 0)),
+        "throttle_waits": int(totals.get("throttle_waits", 0)),
+        "throttle_seconds": float(totals.get("throttle_seconds", 0.0)),
+    }

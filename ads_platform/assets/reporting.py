@@ -1,0 +1,114 @@
+"""Report partition outcomes to Dagster: one materialization and check result per partition.
+
+A run may cover many partitions (a backfill of 90 days of an account is one run), and
+each partition has its own row count, spend and checks.  ``MaterializeResult`` can only
+carry one set of metadata for the whole range, so partitioned ingestion assets declare
+``output_required=False`` and log an ``AssetMaterialization`` and ``AssetCheckEvaluation``
+per partition instead.  Partitions that failed or were blocked get no materialization:
+the previous file stays, and the run fails at the end with a message per account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from ads_platform.ingestion.outcomes import PartitionOutcome
+
+
+def check_specs(asset: str, blocking: Sequence[str], warn: Sequence[str] = ()) -> list[dg.AssetCheckSpec]:
+    specs = [
+        dg.AssetCheckSpec(name, asset=asset, blocking=True, description=_CHECK_DOCS.get(name))
+        for name in blocking
+    ]
+    specs += [
+        dg.AssetCheckSpec(name, asset=asset, blocking=False, description=_CHECK_DOCS.get(name))
+        for name in warn
+    ]
+    return specs
+
+
+_CHECK_DOCS = {
+    "schema": "Pandera model of the dataset: types, non-negative metrics, unique keys, "
+    "partition keys on every row, currency present.",
+    "zero_guard": "Blocks a closed day of all-zero metrics while the evidence says there "
+    "was delivery (active ads, recent non-zero days).",
+    "reconciles_with_account_totals": "Sum of ad-level spend and impressions equals Meta's "
+    "account-level totals for the day (within the configured tolerance).",
+    "token_valid": "debug_token says the token is valid and has the required scopes.",
+}
+
+
+def report(
+    context: dg.AssetExecutionContext,
+    asset_key: dg.AssetKey,
+    outcomes: Sequence[PartitionOutcome],
+    partition_of: Callable[[PartitionOutcome], str | None],
+    extra_metadata: Callable[[PartitionOutcome], Mapping[str, Any]] = lambda _: {},
+) -> None:
+    """Log materializations and check evaluations; raise one Failure if any failed."""
+    declared = {spec.name for spec in context.assets_def.check_specs}
+    for outcome in outcomes:
+        partition = partition_of(outcome)
+        for check in outcome.checks:
+            if check.name not in declared:
+                continue
+            context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=asset_key,
+                    check_name=check.name,
+                    passed=check.passed,
+                    metadata={"reason": check.description, **_plain(check.metadata)},
+                    severity=dg.AssetCheckSeverity(check.severity),
+                    partition=partition,
+                    description=check.description,
+                )
+            )
+        if outcome.ok:
+            metadata: dict[str, Any] = {
+                "rows": outcome.rows,
+                "spend": outcome.spend,
+                "impressions": outcome.impressions,
+            }
+            if outcome.message:
+                metadata["note"] = outcome.message
+            if outcome.preview:
+                metadata["preview"] = dg.MetadataValue.md(outcome.preview)
+            if outcome.path:
+                metadata["path"] = dg.MetadataValue.path(outcome.path)
+            metadata.update(extra_metadata(outcome))
+            context.log_event(
+                dg.AssetMaterialization(asset_key=asset_key, partition=partition, metadata=metadata)
+            )
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise dg.Failure(description=summarize_failures(failed), metadata=failure_metadata(failed))
+
+
+def summarize_failures(failed: Sequence[PartitionOutcome]) -> str:
+    """One line per distinct (account, reason); days are collapsed into a range."""
+    groups: dict[tuple[str, str], list[PartitionOutcome]] = {}
+    for outcome in failed:
+        reason = outcome.message.split(": ", 1)[-1] if outcome.day else outcome.message
+        groups.setdefault((outcome.account_id, reason), []).append(outcome)
+    lines = [f"{len(failed)} partition(s) not stored:"]
+    for (account_id, reason), items in sorted(groups.items()):
+        days = sorted(o.day for o in items if o.day)
+        when = f" {days[0]}..{days[-1]} ({len(days)} day(s))" if days else ""
+        lines.append(f"- {account_id}{when}: {reason}")
+    return "\n".join(lines)
+
+
+def failure_metadata(failed: Sequence[PartitionOutcome]) -> dict[str, Any]:
+    accounts = sorted({o.account_id for o in failed})
+    kinds = sorted({o.error_kind or "unknown" for o in failed})
+    return {"failed_partitions": len(failed), "accounts": ", ".join(accounts), "error_kinds": ", ".join(kinds)}
+
+
+def _plain(metadata: Mapping[str, object]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        out[key] = value if isinstance(value, str | int | float | bool) else str(value)
+    return out

@@ -1,0 +1,51 @@
+"""Turn any failure during a pull into one sentence a user can act on.
+
+The Graph client already classifies and redacts; this adds what only the platform
+knows (which environment variable holds the token) and picks the error kind that the
+attempts log, alerts and the token-recovery sensor key on.
+"""
+
+from __future__ import annotations
+
+from ads_platform.meta.errors import (
+    AsyncJobError,
+    MetaApiError,
+    PermissionDeniedError,
+    ThrottledError,
+    TokenInvalidError,
+)
+from ads_platform.meta.redaction import redact
+from ads_platform.schemas import ValidationFailed
+from ads_platform.settings import SettingsError
+
+
+def describe(error: BaseException, *, account_id: str, token_env: str | None) -> tuple[str, str]:
+    """``(error_kind, message)`` for an exception raised while pulling ``account_id``."""
+    if isinstance(error, TokenInvalidError):
+        if token_env:
+            error.hint = f"environment variable {token_env}"
+        if not error.account_id:
+            error.account_id = account_id
+        return "token_invalid", error.user_action
+    if isinstance(error, PermissionDeniedError):
+        return (
+            "permission",
+            f"{account_id}: the token has lost access to this ad account ({error}); "
+            "ask the account owner to grant ads_read to the Meta user or system user again",
+        )
+    if isinstance(error, ThrottledError):
+        wait = f" about {error.wait_seconds:.0f} s" if error.wait_seconds else ""
+        return (
+            "throttled",
+            f"{account_id}: Meta's rate limit was still in force after the retry budget "
+            f"({error}); it will be retried on the next schedule or re-run{wait} later",
+        )
+    if isinstance(error, AsyncJobError):
+        return "async_job", f"{account_id}: Meta's report job did not complete ({error})"
+    if isinstance(error, MetaApiError):
+        return str(error.kind), f"{account_id}: Graph API error: {error}"
+    if isinstance(error, ValidationFailed):
+        return "validation", f"{account_id}: {error}"
+    if isinstance(error, SettingsError):
+        return "settings", str(error)
+    return "internal", redact(f"{account_id}: {type(error).__name__}: {error}")

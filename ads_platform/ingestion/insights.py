@@ -1,0 +1,335 @@
+"""Pull ad-level daily insights for one account over many days, partition by partition.
+
+One request per contiguous date range (``time_increment=1``), not one per day: a
+90-day backfill of an account is a handful of paged requests.  Ranges are cut into
+chunks so memory stays bounded by a chunk, never an account's whole history.  Each
+day is then validated and written on its own, so one blocked day does not cost the
+others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from ads_platform import frames, schemas
+from ads_platform.ingestion import zero_guard
+from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome, preview_markdown
+from ads_platform.lake import Lake
+
+DATASET = "ad_insights_daily"
+ACCOUNT_DATASET = "account_insights_daily"
+SCHEMA_CHECK = "schema"
+RECONCILE_CHECK = "reconciles_with_account_totals"
+ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
+
+
+class InsightsClient(Protocol):
+    def get_account(self, account_id: str, fields: Sequence[str] = ...) -> dict[str, Any]: ...
+
+    def iter_insights(
+        self,
+        account_id: str,
+        since: dt.date,
+        until: dt.date,
+        *,
+        level: str = ...,
+        fields: Sequence[str] = ...,
+        action_attribution_windows: Sequence[str] | None = ...,
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account_id: str
+    name: str | None
+    currency: str
+    timezone_name: str
+    account_status: int | None
+
+    @classmethod
+    def from_node(cls, account_id: str, node: Mapping[str, Any]) -> AccountInfo:
+        status = node.get("account_status")
+        return cls(
+            account_id=account_id,
+            name=node.get("name"),
+            currency=str(node.get("currency") or ""),
+            timezone_name=str(node.get("timezone_name") or "UTC"),
+            account_status=int(status) if status not in (None, "") else None,
+        )
+
+    def local_today(self, now: dt.datetime | None = None) -> dt.date:
+        now = now or dt.datetime.now(dt.UTC)
+        return now.astimezone(ZoneInfo(self.timezone_name)).date()
+
+
+@dataclass
+class PullResult:
+    outcomes: list[PartitionOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    ranges: list[tuple[dt.date, dt.date]] = field(default_factory=list)
+
+
+def contiguous_ranges(days: Iterable[dt.date], max_days: int) -> list[tuple[dt.date, dt.date]]:
+    """Sorted days → ``[(since, until)]`` runs of consecutive days, each ≤ ``max_days``."""
+    ordered = sorted(set(days))
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in ordered:
+        if ranges:
+            since, until = ranges[-1]
+            if day == until + dt.timedelta(days=1) and (day - since).days < max_days:
+                ranges[-1] = (since, day)
+                continue
+        ranges.append((day, day))
+    return ranges
+
+
+def _bucket(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    by_day: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_day[str(row.get("date_start"))].append(row)
+    return by_day
+
+
+def reconcile(
+    ad_frame: pd.DataFrame, account_frame: pd.DataFrame, tolerance: float
+) -> CheckOutcome:
+    """Sum of ad-level spend/impressions vs Meta's account-level totals for the day."""
+    ad_spend = float(ad_frame["spend"].sum()) if len(ad_frame) else 0.0
+    ad_impr = int(ad_frame["impressions"].sum()) if len(ad_frame) else 0
+    acc_spend = float(account_frame["spend"].sum()) if len(account_frame) else 0.0
+    acc_impr = int(account_frame["impressions"].sum()) if len(account_frame) else 0
+    meta: dict[str, object] = {
+        "ad_level_spend": round(ad_spend, 2),
+        "account_level_spend": round(acc_spend, 2),
+        "ad_level_impressions": ad_impr,
+        "account_level_impressions": acc_impr,
+    }
+
+    def off(a: float, b: float) -> bool:
+        return abs(a - b) > max(tolerance * max(abs(a), abs(b)), 0.011)
+
+    if off(ad_spend, acc_spend) or off(float(ad_impr), float(acc_impr)):
+        return CheckOutcome(
+            RECONCILE_CHECK,
+            False,
+            f"ad-level totals (spend {ad_spend:.2f}, impressions {ad_impr}) differ from the "
+            f"account totals (spend {acc_spend:.2f}, impressions {acc_impr}) by more than "
+            f"{tolerance:.1%}",
+            meta,
+            severity="WARN",
+        )
+    return CheckOutcome(RECONCILE_CHECK, True, "ad-level totals match the account", meta, "WARN")
+
+
+def pull_account_insights(
+    client: InsightsClient,
+    lake: Lake,
+    account: AccountInfo,
+    days: Sequence[dt.date],
+    *,
+    run_id: str,
+    attribution_windows: Sequence[str],
+    chunk_days: int = 31,
+    reconciliation_tolerance: float = 0.005,
+    zero_guard_history_days: int = 7,
+    now: dt.datetime | None = None,
+) -> PullResult:
+    """Fetch, validate and write every requested day of one account.
+
+    Raises only for account-level failures (token, permission, throttling past the
+    budget): those fail every day of the account and the caller records them.
+    Day-level problems (schema, zero guard) become ``blocked`` outcomes.
+    """
+    started = time.monotonic()
+    now = now or dt.datetime.now(dt.UTC)
+    local_today = account.local_today(now)
+    result = PullResult()
+    entity_state = zero_guard.EntityState(lake, account.account_id)
+    wanted = sorted(set(days))
+    future = [d for d in wanted if d > local_today]
+    fetchable = [d for d in wanted if d <= local_today]
+    history_start = (min(fetchable) if fetchable else local_today) - dt.timedelta(
+        days=zero_guard_history_days
+    )
+    recent = zero_guard.stored_daily_spend(
+        lake,
+        account.account_id,
+        [history_start + dt.timedelta(days=i) for i in range(zero_guard_history_days)],
+    )
+    for since, until in contiguous_ranges(fetchable, chunk_days):
+        result.ranges.append((since, until))
+        ad_rows = _bucket(
+            client.iter_insights(
+                account.account_id,
+                since,
+                until,
+                level="ad",
+                fields=frames.INSIGHT_FIELDS,
+                action_attribution_windows=list(attribution_windows),
+            )
+        )
+        account_rows = _bucket(
+            client.iter_insights(
+                account.account_id,
+                since,
+                until,
+                level="account",
+                fields=frames.ACCOUNT_INSIGHT_FIELDS,
+                action_attribution_windows=None,
+            )
+        )
+        fetched_at = dt.datetime.now(dt.UTC)
+        day = since
+        while day <= until:
+            outcome, totals = _store_day(
+                lake,
+                account,
+                day,
+                ad_rows.pop(day.isoformat(), []),
+                account_rows.pop(day.isoformat(), []),
+                run_id=run_id,
+                fetched_at=fetched_at,
+                local_today=local_today,
+                entity_state=entity_state,
+                recent=recent,
+                tolerance=reconciliation_tolerance,
+            )
+            result.outcomes.append(outcome)
+            if outcome.ok and totals is not None:
+                recent[day] = totals
+            day += dt.timedelta(days=1)
+        stray = sorted(ad_rows) + sorted(account_rows)
+        if stray:
+            # Rows dated outside the range asked for: the API broke its contract.
+            raise schemas.ValidationFailed(
+                DATASET, f"the API returned rows for {stray[0]}, outside {since}..{until}"
+            )
+    for day in future:
+        result.outcomes.append(_store_empty_future(lake, account, day, run_id, local_today))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _store_day(
+    lake: Lake,
+    account: AccountInfo,
+    day: dt.date,
+    ad_rows: list[Mapping[str, Any]],
+    account_rows: list[Mapping[str, Any]],
+    *,
+    run_id: str,
+    fetched_at: dt.datetime,
+    local_today: dt.date,
+    entity_state: zero_guard.EntityState,
+    recent: Mapping[dt.date, zero_guard.DayTotals],
+    tolerance: float,
+) -> tuple[PartitionOutcome, zero_guard.DayTotals | None]:
+    aid = account.account_id
+    try:
+        ad_frame = frames.insights_frame(
+            ad_rows, account_id=aid, currency=account.currency, fetched_at=fetched_at, run_id=run_id
+        )
+        account_frame = frames.account_insights_frame(
+            account_rows,
+            account_id=aid,
+            currency=account.currency,
+            fetched_at=fetched_at,
+            run_id=run_id,
+        )
+        schemas.validate(schemas.AdInsightsDaily, ad_frame, DATASET)
+        schemas.check_partition_keys(ad_frame, DATASET, account_id=aid, days=[day])
+        schemas.validate(schemas.AccountInsightsDaily, account_frame, ACCOUNT_DATASET)
+        schemas.check_partition_keys(account_frame, ACCOUNT_DATASET, account_id=aid, days=[day])
+    except (frames.RowError, schemas.ValidationFailed) as exc:
+        check = CheckOutcome(SCHEMA_CHECK, False, str(exc))
+        blocked = PartitionOutcome(
+            DATASET,
+            aid,
+            day,
+            "blocked",
+            message=f"{aid} {day}: {exc}",
+            error_kind="validation",
+            checks=[check],
+        )
+        return blocked, None
+    checks = [CheckOutcome(SCHEMA_CHECK, True, f"{len(ad_frame)} rows match the schema")]
+    totals = zero_guard.totals_of(ad_frame)
+    guard = zero_guard.evaluate(
+        day,
+        totals,
+        local_today=local_today,
+        active_ads=entity_state.active_ads_on(day, account.timezone_name)
+        if entity_state.known
+        else None,
+        recent=recent,
+    )
+    checks.append(guard)
+    checks.append(reconcile(ad_frame, account_frame, tolerance))
+    if not guard.passed:
+        blocked = PartitionOutcome(
+            DATASET,
+            aid,
+            day,
+            "blocked",
+            rows=totals.rows,
+            message=f"{aid} {day}: {guard.description}",
+            error_kind="zero_guard",
+            checks=checks,
+        )
+        return blocked, None
+    path = lake.partition_path(DATASET, aid, day)
+    lake.write(
+        lake.partition_path(ACCOUNT_DATASET, aid, day),
+        frames.to_arrow(account_frame, frames.ACCOUNT_INSIGHTS_ARROW),
+    )
+    lake.write(path, frames.to_arrow(ad_frame, frames.INSIGHTS_ARROW))
+    stored = PartitionOutcome(
+        DATASET,
+        aid,
+        day,
+        "success",
+        rows=totals.rows,
+        spend=round(totals.spend, 2),
+        impressions=totals.impressions,
+        checks=checks,
+        path=str(path),
+        message="today (partial)" if day == local_today else "",
+        preview=preview_markdown(ad_frame),
+    )
+    return stored, totals
+
+
+def _store_empty_future(
+    lake: Lake, account: AccountInfo, day: dt.date, run_id: str, local_today: dt.date
+) -> PartitionOutcome:
+    """A day that has not started in the account's time zone: an empty partition."""
+    empty = frames.insights_frame(
+        [],
+        account_id=account.account_id,
+        currency=account.currency,
+        fetched_at=dt.datetime.now(dt.UTC),
+        run_id=run_id,
+    )
+    path = lake.partition_path(DATASET, account.account_id, day)
+    lake.write(path, frames.to_arrow(empty, frames.INSIGHTS_ARROW))
+    note = f"{day} has not started in {account.timezone_name} (local today {local_today})"
+    return PartitionOutcome(
+        DATASET,
+        account.account_id,
+        day,
+        "success",
+        message=note,
+        path=str(path),
+        checks=[
+            CheckOutcome(SCHEMA_CHECK, True, "empty"),
+            CheckOutcome(zero_guard.CHECK_NAME, True, note),
+        ],
+    )

@@ -1,0 +1,90 @@
+"""What one attempt at one partition ended as, and the append-only attempts log.
+
+The attempts log is how the marts can say "data as of Tuesday: token expired"
+instead of showing zeros: every success, failure and block is recorded per account
+and day with a user-facing, redacted message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from ads_platform.frames import ATTEMPTS_ARROW
+from ads_platform.lake import Lake
+
+Status = Literal["success", "failed", "blocked"]
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    description: str
+    metadata: dict[str, object] = field(default_factory=dict)
+    severity: Literal["ERROR", "WARN"] = "ERROR"
+
+
+@dataclass
+class PartitionOutcome:
+    """One (account, day) — or one account for per-account datasets."""
+
+    dataset: str
+    account_id: str
+    day: dt.date | None
+    status: Status
+    rows: int = 0
+    spend: float = 0.0
+    impressions: int = 0
+    message: str = ""
+    error_kind: str | None = None
+    checks: list[CheckOutcome] = field(default_factory=list)
+    path: str | None = None
+    #: A few rows as markdown, for the Dagster UI.
+    preview: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+def preview_markdown(frame: pd.DataFrame, limit: int = 5) -> str:
+    cols = [c for c in frame.columns if not c.endswith("__exact") and c not in HIDDEN_COLUMNS]
+    if not len(frame):
+        return "_no rows_"
+    return str(frame[cols].head(limit).to_markdown(index=False))
+
+
+HIDDEN_COLUMNS = frozenset({"actions", "fetched_at", "run_id", "record_hash", "pulled_at"})
+
+
+def record_attempts(lake: Lake, outcomes: Sequence[PartitionOutcome], run_id: str) -> None:
+    """Append one file per account with this run's outcomes (no locks needed)."""
+    now = dt.datetime.now(dt.UTC)
+    by_account: dict[str, list[PartitionOutcome]] = {}
+    for outcome in outcomes:
+        by_account.setdefault(outcome.account_id, []).append(outcome)
+    for account_id, items in by_account.items():
+        table = pa.Table.from_pylist(
+            [
+                {
+                    "account_id": o.account_id,
+                    "dataset": o.dataset,
+                    "date_day": o.day,
+                    "attempted_at": now,
+                    "run_id": run_id,
+                    "status": o.status,
+                    "error_kind": o.error_kind,
+                    "message": o.message[:2000],
+                    "rows": o.rows,
+                }
+                for o in items
+            ],
+            schema=ATTEMPTS_ARROW,
+        )
+        lake.append_file("ingestion_attempts", account_id, table, tag=run_id)

@@ -1,0 +1,153 @@
+"""Token health per ad account: debug_token ahead of time, 190s at run time, refresh.
+
+Meta does not announce that a token will stop working, so the platform asks
+``debug_token`` on a schedule and warns days before expiry; a 190 seen by any pull is
+recorded immediately too (Meta can revoke early).  When an app id and secret are
+configured and a user token is close to expiry, it is exchanged for a new long-lived
+one and kept encrypted, never in plain text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from ads_platform import frames
+from ads_platform.lake import Lake
+from ads_platform.meta.errors import MetaApiError, TokenInvalidError
+from ads_platform.meta.tokens import TokenInfo, TokenStore
+
+DATASET = "token_health"
+
+
+class TokenClient(Protocol):
+    def debug_token(
+        self, input_token: str | None = ..., app_token: str | None = ...
+    ) -> dict[str, Any]: ...
+
+    def exchange_token(self, app_id: str, app_secret: str, token: str) -> dict[str, Any]: ...
+
+
+def fingerprint(token: str) -> str:
+    """Tells tokens apart in reports without revealing them (12 hex of sha256)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+@dataclass
+class TokenCheck:
+    account_id: str
+    token_env: str
+    row: dict[str, Any]
+    info: TokenInfo | None
+    refreshed: bool = False
+    refresh_note: str = ""
+
+    @property
+    def is_valid(self) -> bool:
+        return bool(self.row.get("is_valid"))
+
+
+def _base_row(account_id: str, token_env: str, token: str, now: dt.datetime) -> dict[str, Any]:
+    return {name: None for name in frames.TOKEN_HEALTH_ARROW.names} | {
+        "account_id": account_id,
+        "checked_at": now,
+        "token_env": token_env,
+        "token_fingerprint": fingerprint(token),
+        "refreshed": False,
+    }
+
+
+def check_token(
+    client: TokenClient,
+    *,
+    account_id: str,
+    token_env: str,
+    token: str,
+    required_scopes: Sequence[str],
+    app_id: str | None,
+    app_secret: str | None,
+    refresh_within_days: int,
+    store: TokenStore | None,
+    now: dt.datetime | None = None,
+) -> TokenCheck:
+    now = now or dt.datetime.now(dt.UTC)
+    row = _base_row(account_id, token_env, token, now)
+    app_token = f"{app_id}|{app_secret}" if app_id and app_secret else None
+    try:
+        data = client.debug_token(input_token=token, app_token=app_token)
+    except TokenInvalidError as exc:
+        row.update(is_valid=False, **error_fields(exc, now))
+        return TokenCheck(account_id, token_env, row, None)
+    info = TokenInfo.from_debug_token(data, required_scopes=tuple(required_scopes), now=now)
+    row.update(
+        token_type=str(data.get("type") or "") or None,
+        is_valid=info.is_valid,
+        expires_at=info.expires_at,
+        data_access_expires_at=info.data_access_expires_at,
+        days_left=None if info.days_left is None else round(info.days_left, 2),
+        scopes=",".join(info.scopes),
+        missing_scopes=",".join(info.missing_scopes),
+    )
+    check = TokenCheck(account_id, token_env, row, info)
+    days_left = info.days_left
+    if (
+        info.is_valid
+        and days_left is not None
+        and days_left < refresh_within_days
+        and row["token_type"] in (None, "USER")
+    ):
+        if not (app_id and app_secret):
+            check.refresh_note = "expiring soon; no app id/secret configured, cannot refresh"
+        elif store is None:
+            check.refresh_note = "expiring soon; no token store key set, cannot refresh"
+        else:
+            try:
+                fresh = client.exchange_token(app_id, app_secret, token)
+            except MetaApiError as exc:
+                check.refresh_note = f"refresh failed: {exc}"
+            else:
+                new_token = str(fresh.get("access_token") or "")
+                if new_token:
+                    store.put(token_env, new_token)
+                    expires_in = fresh.get("expires_in")
+                    check.refreshed = True
+                    row["refreshed"] = True
+                    if expires_in:
+                        row["expires_at"] = now + dt.timedelta(seconds=float(expires_in))
+                        row["days_left"] = round(float(expires_in) / 86400, 2)
+                    row["token_fingerprint"] = fingerprint(new_token)
+                    check.refresh_note = "exchanged for a new long-lived token (stored encrypted)"
+    return check
+
+
+def error_fields(error: MetaApiError, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "last_error_code": error.code,
+        "last_error_subcode": error.subcode,
+        "last_error_message": str(error)[:1000],
+        "last_error_at": now,
+    }
+
+
+def record(lake: Lake, rows: Sequence[Mapping[str, Any]], tag: str) -> None:
+    by_account: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_account.setdefault(str(row["account_id"]), []).append(row)
+    for account_id, items in by_account.items():
+        table = pa.Table.from_pylist([dict(r) for r in items], schema=frames.TOKEN_HEALTH_ARROW)
+        lake.append_file(DATASET, account_id, table, tag=tag)
+
+
+def record_runtime_error(
+    lake: Lake, account_id: str, token_env: str, token: str, error: MetaApiError, tag: str
+) -> None:
+    """A 190 seen by a pull: recorded at once, Meta may revoke before expiry."""
+    now = dt.datetime.now(dt.UTC)
+    row = _base_row(account_id, token_env, token, now) | {"is_valid": False}
+    row.update(error_fields(error, now))
+    record(lake, [row], tag)

@@ -1,0 +1,173 @@
+"""The all-zero guard: never store a day of zeros when the evidence says there was delivery.
+
+Meta returns no row for an ad that did not deliver, so rows whose metrics are all zero
+are a red flag on their own (the "errors as zeros" failure mode of upstream outages).
+A closed day is blocked when its totals are zero and there is evidence of delivery:
+
+* rows present, all zero, and either ads were active that day per the entity state or
+  the days just before had delivery;
+* no rows at all, and ads were active that day per the entity state (or, when the
+  entity state has never been pulled, the days just before had delivery).
+
+A quiet account (nothing active, nothing recent) passes with an empty partition.  Today
+and future days (in the account's time zone) are never blocked: they are legitimately
+small.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ads_platform.frames import ENTITY_SPECS
+from ads_platform.ingestion.outcomes import CheckOutcome
+from ads_platform.lake import Lake
+
+CHECK_NAME = "zero_guard"
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    rows: int
+    spend: float
+    impressions: int
+    clicks: int
+
+    @property
+    def all_zero(self) -> bool:
+        return self.spend == 0 and self.impressions == 0 and self.clicks == 0
+
+
+def totals_of(frame: pd.DataFrame) -> DayTotals:
+    clicks = frame["link_clicks"].fillna(0).sum() + frame["clicks_all"].fillna(0).sum()
+    return DayTotals(
+        rows=len(frame),
+        spend=float(frame["spend"].sum()) if len(frame) else 0.0,
+        impressions=int(frame["impressions"].sum()) if len(frame) else 0,
+        clicks=int(clicks) if len(frame) else 0,
+    )
+
+
+class EntityState:
+    """Latest known state of an account's ads, read once per pull from the lake."""
+
+    def __init__(self, lake: Lake, account_id: str) -> None:
+        self.known = False
+        self._ads: pd.DataFrame | None = None
+        self._stops: dict[str, pd.Timestamp] = {}
+        ads = _latest(lake, "ads", account_id)
+        if ads is None:
+            return
+        self.known = True
+        self._ads = ads
+        for dataset, column in (("campaigns", "stop_time"), ("ad_sets", "end_time")):
+            parents = _latest(lake, dataset, account_id)
+            if parents is None or column not in parents:
+                continue
+            id_col = ENTITY_SPECS[dataset].id_column
+            for parent_id, stop in zip(parents[id_col], parents[column], strict=True):
+                if stop is not None and not pd.isna(stop):
+                    self._stops[f"{dataset}:{parent_id}"] = pd.Timestamp(stop)
+
+    def active_ads_on(self, day: dt.date, timezone: str) -> int:
+        """Ads that are ACTIVE now, existed by the end of ``day`` and had not stopped."""
+        if self._ads is None:
+            return 0
+        tz = ZoneInfo(timezone)
+        start = pd.Timestamp(dt.datetime.combine(day, dt.time(), tz)).tz_convert("UTC")
+        end = start + pd.Timedelta(days=1)
+        ads = self._ads
+        active = ads["effective_status"] == "ACTIVE"
+        created = pd.to_datetime(ads["created_time"], utc=True)
+        active &= created.isna() | (created < end)
+        count = 0
+        for ad_set_id, campaign_id, is_active in zip(
+            ads["ad_set_id"], ads["campaign_id"], active, strict=True
+        ):
+            if not is_active:
+                continue
+            stops = [
+                self._stops.get(f"ad_sets:{ad_set_id}"),
+                self._stops.get(f"campaigns:{campaign_id}"),
+            ]
+            if any(stop is not None and stop < start for stop in stops):
+                continue
+            count += 1
+        return count
+
+
+def _latest(lake: Lake, dataset: str, account_id: str) -> pd.DataFrame | None:
+    frame = lake.read(lake.partition_path(dataset, account_id))
+    if frame is None or not len(frame):
+        return None
+    id_col = ENTITY_SPECS[dataset].id_column
+    return frame.sort_values("valid_from").drop_duplicates(id_col, keep="last")
+
+
+def stored_daily_spend(
+    lake: Lake, account_id: str, days: Sequence[dt.date]
+) -> dict[dt.date, DayTotals]:
+    """Totals of already stored partitions (the "days just before" evidence)."""
+    out: dict[dt.date, DayTotals] = {}
+    for day in days:
+        path = lake.partition_path("ad_insights_daily", account_id, day)
+        if not path.exists():
+            continue
+        table = pq.read_table(path, columns=["spend", "impressions", "link_clicks"])
+        spend = sum(float(v) for v in table.column("spend").to_pylist() if v is not None)
+        impressions = sum(v for v in table.column("impressions").to_pylist() if v is not None)
+        clicks = sum(v for v in table.column("link_clicks").to_pylist() if v is not None)
+        out[day] = DayTotals(table.num_rows, spend, impressions, clicks)
+    return out
+
+
+def evaluate(
+    day: dt.date,
+    totals: DayTotals,
+    *,
+    local_today: dt.date,
+    active_ads: int | None,
+    recent: Mapping[dt.date, DayTotals],
+) -> CheckOutcome:
+    """Decide one day; ``recent`` holds the totals of the days just before it."""
+    meta: dict[str, object] = {
+        "rows": totals.rows,
+        "spend": totals.spend,
+        "impressions": totals.impressions,
+        "clicks": totals.clicks,
+        "active_ads": active_ads if active_ads is not None else "unknown",
+    }
+    if day >= local_today:
+        return CheckOutcome(CHECK_NAME, True, f"{day} is not closed yet: not guarded", meta)
+    if not totals.all_zero:
+        return CheckOutcome(CHECK_NAME, True, "delivery recorded", meta)
+    nonzero = sorted(d for d, t in recent.items() if d < day and not t.all_zero)
+    meta["recent_nonzero_days"] = ", ".join(str(d) for d in nonzero[-5:]) or "none"
+    evidence = []
+    if active_ads:
+        evidence.append(f"{active_ads} ad(s) were active that day per the entity state")
+    if nonzero:
+        evidence.append(f"the account delivered on {nonzero[-1]}")
+    if totals.rows > 0:
+        blocked = bool(evidence)
+        what = f"{totals.rows} row(s) with zero spend, impressions and clicks"
+    else:
+        blocked = bool(active_ads) or (active_ads is None and bool(nonzero))
+        what = "no rows"
+    if not blocked:
+        return CheckOutcome(
+            CHECK_NAME, True, f"quiet day: {what} and no evidence of delivery", meta
+        )
+    return CheckOutcome(
+        CHECK_NAME,
+        False,
+        f"blocked: {day} returned {what} although {' and '.join(evidence)}; "
+        "this looks like an API failure reported as zeros, so nothing was stored and the "
+        "previous data for this day stays in place",
+        meta,
+    )

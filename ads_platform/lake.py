@@ -1,0 +1,185 @@
+"""The Parquet lake: where every validated partition lands, one file per partition.
+
+Why files and not a database: Dagster runs partitions in parallel processes and
+analysts query while ingestion runs, but DuckDB allows one writing process per
+database.  A file per partition, replaced atomically (temporary file in the same
+directory, fsync, rename), makes re-runs idempotent, lets any number of runs write
+different partitions at once, and leaves either the old file or the new one when a
+run is killed.  Only the dbt step reads the lake into a database.
+
+Layout (``hive`` style so DuckDB and other engines can prune on the path)::
+
+    lake/ad_insights_daily/account_id=act_1/date=2026-01-05/data.parquet
+    lake/account_insights_daily/account_id=act_1/date=2026-01-05/data.parquet
+    lake/campaigns/account_id=act_1/data.parquet          (all versions)
+    lake/ad_accounts/data.parquet
+    lake/ingestion_attempts/account_id=act_1/<timestamp>-<run>.parquet  (append-only)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+DATA_FILE = "data.parquet"
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class LakeError(RuntimeError):
+    """A lake path or file could not be used."""
+
+
+def _segment(name: str, value: str) -> str:
+    if not _SAFE_SEGMENT.fullmatch(value):
+        raise LakeError(f"unsafe {name} for a lake path: {value!r}")
+    return f"{name}={value}"
+
+
+class Lake:
+    """Paths and atomic reads/writes under one lake root."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- paths -------------------------------------------------------------------------
+    def dataset_dir(self, dataset: str) -> Path:
+        if not _SAFE_SEGMENT.fullmatch(dataset):
+            raise LakeError(f"unsafe dataset name {dataset!r}")
+        return self.root / dataset
+
+    def partition_path(
+        self, dataset: str, account_id: str | None = None, day: dt.date | None = None
+    ) -> Path:
+        path = self.dataset_dir(dataset)
+        if account_id is not None:
+            path = path / _segment("account_id", account_id)
+        if day is not None:
+            path = path / _segment("date", day.isoformat())
+        return path / DATA_FILE
+
+    def glob(self, dataset: str) -> str:
+        """A glob over every data file of a dataset (for DuckDB ``read_parquet``)."""
+        depth = {"ad_accounts": 0}.get(dataset)
+        base = self.dataset_dir(dataset)
+        if depth == 0:
+            return str(base / DATA_FILE)
+        return str(base / "**" / "*.parquet")
+
+    # -- writes ------------------------------------------------------------------------
+    def write(self, path: Path, table: pa.Table) -> int:
+        """Write atomically: temp file in the same directory, fsync, rename over.
+
+        Returns the size in bytes.  A reader sees the old file or the new one, never a
+        partial one; a killed writer leaves at most a stray ``.tmp`` file that no glob
+        of ``*.parquet`` picks up.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pq.write_table(table, handle, compression="zstd")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        return path.stat().st_size
+
+    def write_frame(self, path: Path, frame: pd.DataFrame, schema: pa.Schema) -> int:
+        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        return self.write(path, table)
+
+    def append_file(self, dataset: str, account_id: str, table: pa.Table, tag: str) -> Path:
+        """Append-only datasets: a new uniquely named file per write (no read-modify-write)."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        safe_tag = re.sub(r"[^A-Za-z0-9_\-]", "_", tag)[:40]
+        name = f"{stamp}-{safe_tag}-{uuid.uuid4().hex[:8]}.parquet"
+        path = self.dataset_dir(dataset) / _segment("account_id", account_id) / name
+        self.write(path, table)
+        return path
+
+    def delete(self, path: Path) -> bool:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
+
+    # -- reads -------------------------------------------------------------------------
+    def read(self, path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame | None:
+        if not path.exists():
+            return None
+        table = pq.read_table(path, columns=list(columns) if columns else None)
+        return table_to_frame(table)
+
+    def read_table(self, path: Path) -> pa.Table | None:
+        if not path.exists():
+            return None
+        return pq.read_table(path)
+
+    def partition_days(self, dataset: str, account_id: str) -> list[dt.date]:
+        base = self.dataset_dir(dataset) / _segment("account_id", account_id)
+        if not base.exists():
+            return []
+        days = []
+        for child in base.iterdir():
+            if child.name.startswith("date=") and (child / DATA_FILE).exists():
+                days.append(dt.date.fromisoformat(child.name.removeprefix("date=")))
+        return sorted(days)
+
+    def account_ids(self, dataset: str) -> list[str]:
+        base = self.dataset_dir(dataset)
+        if not base.exists():
+            return []
+        return sorted(
+            child.name.removeprefix("account_id=")
+            for child in base.iterdir()
+            if child.name.startswith("account_id=")
+        )
+
+    @contextlib.contextmanager
+    def lock(self, dataset: str, account_id: str) -> Iterator[None]:
+        """An exclusive lock for read-modify-write datasets (entity history).
+
+        Only history files need it: two runs pulling the same account's campaigns at
+        once would otherwise both read version N and one of their versions would be
+        lost.  Partitioned insight files are replaced whole and need no lock.
+        """
+        lock_dir = self.root / ".locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = lock_dir / f"{dataset}.{account_id}.lock"
+        with open(lock_path, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow → pandas with nullable integers, so a null count stays null, not NaN."""
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,1080 @@
+"""Synchronous Graph / Marketing API client for one access token.
+
+Why a client of our own rather than Meta's SDK: the SDK puts the token in every URL,
+retries nothing, ignores usage headers, treats a 200 with a broken body as data, and
+cannot fall back from a too-large synchronous insights request.  This client:
+
+* sends the token in an ``Authorization`` header (or, when configured, as a query
+  parameter that is redacted everywhere) and adds ``appsecret_proof`` when an app
+  secret is known;
+* retries transient failures with exponential backoff and jitter (tenacity), waits out
+  throttles using Meta's own estimate, and never retries auth/permission/parameter
+  errors, all within a per-call time budget;
+* paces calls per ad account from the usage headers *before* Meta throttles;
+* follows ``paging.next`` to the end, refusing loops and foreign hosts;
+* pulls insights for a whole date range in one request (``time_increment=1``), switching
+  to async report runs for long ranges or when Meta says the request is too big, and
+  splitting the range in halves when a report run fails or hangs;
+* counts every HTTP request per account and endpoint in :class:`CallStats`.
+
+One client per token: an agency has one token per client business, and a token's
+failure must only fail that client's accounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import random
+import re
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+import tenacity
+
+from ads_platform.meta.errors import (
+    AsyncJobError,
+    MalformedResponseError,
+    MetaApiError,
+    ThrottledError,
+    TooMuchDataError,
+    classify,
+    transport_error,
+)
+from ads_platform.meta.pacing import Pacer
+from ads_platform.meta.redaction import install_log_redaction, redact_url, register_secret
+from ads_platform.meta.stats import CallStats
+from ads_platform.meta.tokens import appsecret_proof
+
+__all__ = [
+    "DEFAULT_ACCOUNT_FIELDS",
+    "DEFAULT_ENTITY_FIELDS",
+    "DEFAULT_INSIGHT_FIELDS",
+    "EntityKind",
+    "GraphClient",
+    "InsightsMode",
+    "encode_params",
+    "normalize_account_id",
+    "normalize_endpoint",
+]
+
+EntityKind = Literal["campaigns", "adsets", "ads"]
+InsightsMode = Literal["auto", "sync", "async"]
+InsightsLevel = Literal["account", "campaign", "adset", "ad"]
+
+DEFAULT_ACCOUNT_FIELDS: tuple[str, ...] = (
+    "id",
+    "account_id",
+    "name",
+    "currency",
+    "timezone_name",
+    "account_status",
+)
+DEFAULT_ENTITY_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "campaigns": (
+        "id",
+        "account_id",
+        "name",
+        "objective",
+        "status",
+        "effective_status",
+        "daily_budget",
+        "lifetime_budget",
+        "created_time",
+        "updated_time",
+    ),
+    "adsets": (
+        "id",
+        "account_id",
+        "campaign_id",
+        "name",
+        "status",
+        "effective_status",
+        "optimization_goal",
+        "billing_event",
+        "daily_budget",
+        "lifetime_budget",
+        "created_time",
+        "updated_time",
+    ),
+    "ads": (
+        "id",
+        "account_id",
+        "campaign_id",
+        "adset_id",
+        "name",
+        "status",
+        "effective_status",
+        "created_time",
+        "updated_time",
+    ),
+}
+DEFAULT_INSIGHT_FIELDS: tuple[str, ...] = (
+    "account_id",
+    "account_currency",
+    "campaign_id",
+    "adset_id",
+    "ad_id",
+    "date_start",
+    "date_stop",
+    "spend",
+    "impressions",
+    "clicks",
+    "reach",
+    "inline_link_clicks",
+    "actions",
+    "action_values",
+)
+
+_ENTITY_SINGULAR: Mapping[str, str] = {"campaigns": "campaign", "adsets": "adset", "ads": "ad"}
+_AUTH_PARAMS = frozenset({"access_token", "appsecret_proof"})
+_VERSION_RE = re.compile(r"^v\d+\.\d+$")
+_ACCOUNT_RE = re.compile(r"^(?:act_)?(\d+)$")
+
+ASYNC_COMPLETED = "Job Completed"
+ASYNC_FAILED = frozenset({"Job Failed"})
+ASYNC_SKIPPED = frozenset({"Job Skipped"})
+ASYNC_PENDING = frozenset({"Job Not Started", "Job Started", "Job Running"})
+
+#: Smallest page size the client shrinks to when Meta asks for less data per page.
+MIN_PAGE_LIMIT = 25
+#: Throttles without an estimate back off from this many seconds (5, 10, 20, 40 …),
+#: like the peers that survive Meta's limits; transient errors start at backoff_base.
+THROTTLE_BACKOFF_START = 5.0
+
+
+def normalize_account_id(account_id: str | int) -> str:
+    """``123`` / ``"123"`` / ``"act_123"`` → ``"act_123"``; anything else is refused."""
+    match = _ACCOUNT_RE.match(str(account_id).strip())
+    if not match:
+        raise ValueError(f"not an ad account id: {account_id!r} (expected act_<digits>)")
+    return f"act_{match.group(1)}"
+
+
+def normalize_endpoint(path: str) -> str:
+    """Stable, id-free endpoint name for stats: ``act_1/insights`` → ``act/insights``."""
+    raw = urllib.parse.urlsplit(path).path if "://" in path else path.split("?", 1)[0]
+    parts = [p for p in raw.strip("/").split("/") if p]
+    if parts and _VERSION_RE.match(parts[0]):
+        parts = parts[1:]
+    if not parts:
+        return "root"
+    head, rest = parts[0], parts[1:]
+    if head.startswith("act_"):
+        return "/".join(["act", *rest]) if rest else "account"
+    if head.isdigit():
+        return "/".join(["object", *rest]) if rest else "object"
+    return "/".join(parts)
+
+
+def encode_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """Graph API wire format: ``fields`` comma-joined, other lists/dicts as JSON (like the SDK)."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if key == "fields" and isinstance(value, list | tuple):
+            out[key] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, dict | list | tuple):
+            out[key] = json.dumps(value, separators=(",", ":"), default=str)
+        elif isinstance(value, dt.date):
+            out[key] = value.isoformat()
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _strip_auth(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = [
+        (k, v)
+        for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        if k not in _AUTH_PARAMS
+    ]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _fingerprint(url: str) -> str:
+    """Identity of a page request, ignoring credentials and parameter order."""
+    parts = urllib.parse.urlsplit(url)
+    query = sorted(
+        (k, v)
+        for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        if k not in _AUTH_PARAMS
+    )
+    return hashlib.sha256(repr((parts.path, query)).encode()).hexdigest()
+
+
+def _replace_query_param(url: str, key: str, value: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = [
+        (k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != key
+    ]
+    query.append((key, value))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+@dataclass
+class _CallState:
+    """Book-keeping for one logical call across its retries."""
+
+    started: float
+    waited: float = 0.0
+    transient: int = 0
+    malformed: int = 0
+    throttled: int = 0
+    give_up: bool = False
+
+    @property
+    def retries(self) -> int:
+        return self.transient + self.malformed + self.throttled
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: str
+    params: Mapping[str, str]
+    data: Mapping[str, str] | None
+    headers: Mapping[str, str]
+    account_id: str | None
+    endpoint: str
+
+
+class GraphClient:
+    """Graph API client bound to one access token.  Thread-safe; use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        base_url: str = "https://graph.facebook.com",
+        api_version: str = "v25.0",
+        app_secret: str | None = None,
+        token_in_query: bool = False,
+        page_limit: int = 500,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        max_retries: int = 5,
+        max_malformed_retries: int = 2,
+        max_throttle_retries: int = 10,
+        retry_budget_seconds: float = 300.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        async_threshold_days: int = 31,
+        async_poll_timeout: float = 600.0,
+        async_poll_interval: float = 1.0,
+        async_poll_max_interval: float = 30.0,
+        max_pages: int = 100_000,
+        stats: CallStats | None = None,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.BaseTransport | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if not access_token:
+            raise ValueError("access_token is required")
+        if not _VERSION_RE.match(api_version):
+            raise ValueError(f"api_version must look like v25.0, got {api_version!r}")
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        if page_limit < 1:
+            raise ValueError("page_limit must be positive")
+        self._token = access_token
+        self._app_secret = app_secret
+        self._proof = appsecret_proof(access_token, app_secret) if app_secret else None
+        for secret in (access_token, app_secret, self._proof):
+            register_secret(secret)
+        install_log_redaction()
+
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self.token_in_query = token_in_query
+        self.page_limit = page_limit
+        self.max_retries = max_retries
+        self.max_malformed_retries = min(max_malformed_retries, max_retries)
+        self.max_throttle_retries = max_throttle_retries
+        self.retry_budget_seconds = retry_budget_seconds
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.async_threshold_days = async_threshold_days
+        self.async_poll_timeout = async_poll_timeout
+        self.async_poll_interval = async_poll_interval
+        self.async_poll_max_interval = async_poll_max_interval
+        self.max_pages = max_pages
+        self.stats = stats if stats is not None else CallStats()
+        self._sleep = sleep
+        self._clock = clock
+        self.logger = logger or logging.getLogger("ads_platform.meta")
+        self.pacer = (
+            pacer if pacer is not None else Pacer(clock=clock, sleep=sleep, logger=self.logger)
+        )
+        self._origin = self._origin_of(self.base_url)
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": "ads-platform-graph-client/0.1"},
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"GraphClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
+
+    # ------------------------------------------------------------------ plain calls
+
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        account_id: str | None = None,
+        endpoint: str | None = None,
+    ) -> dict[str, Any]:
+        """GET one Graph object/edge; raises a classified :class:`MetaApiError`."""
+        return self._call("GET", path, params, account_id=account_id, endpoint=endpoint)
+
+    def post(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        account_id: str | None = None,
+        endpoint: str | None = None,
+    ) -> dict[str, Any]:
+        """POST form parameters (e.g. to start an async report run)."""
+        return self._call("POST", path, params, account_id=account_id, endpoint=endpoint)
+
+    # ------------------------------------------------------------------ paging
+
+    def iter_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        account_id: str | None = None,
+        endpoint: str | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's ``data`` list, following ``paging.next`` until it is absent.
+
+        Pages can be short or empty while more remain, so only a missing ``next`` ends
+        the walk.  A ``next`` seen before (same URL or cursor), a ``next`` on another
+        host (it would receive the token) or more than ``max_pages`` pages raise
+        :class:`MalformedResponseError`.  When Meta asks to "reduce the amount of
+        data", the same page is re-requested with half the ``limit`` (down to 25).
+
+        Pages already yielded stay yielded when a later page fails: callers must
+        treat an exception as failure of the whole walk (stage, then commit).
+        """
+        account = self._account_for(path, account_id)
+        endpoint = endpoint or normalize_endpoint(path)
+        query: dict[str, Any] = dict(params or {})
+        query.setdefault("limit", self.page_limit)
+        target: str = path
+        target_params: Mapping[str, Any] | None = query
+        limit = int(query["limit"])
+        seen: set[str] = {
+            _fingerprint(self._url(path) + "?" + urllib.parse.urlencode(encode_params(query)))
+        }
+        cursors: set[str] = set()
+        pages = 0
+        while True:
+            try:
+                body = self._call(
+                    "GET", target, target_params, account_id=account, endpoint=endpoint
+                )
+            except TooMuchDataError as exc:
+                if exc.remedy != "smaller_page" or limit <= MIN_PAGE_LIMIT:
+                    raise
+                limit = max(MIN_PAGE_LIMIT, limit // 2)
+                self.logger.warning(
+                    "%s for %s: Meta asked for less data per page; retrying with limit=%d",
+                    endpoint,
+                    account or "-",
+                    limit,
+                )
+                if target_params is None:
+                    target = _replace_query_param(target, "limit", str(limit))
+                else:
+                    target_params = {**target_params, "limit": limit}
+                continue
+            data = body.get("data")
+            if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+                raise MalformedResponseError(
+                    "page has no 'data' list of objects",
+                    reason="unexpected_shape",
+                    account_id=account,
+                    endpoint=endpoint,
+                )
+            pages += 1
+            self.stats.record_page(account, endpoint, rows=len(data))
+            yield data
+
+            next_url, after = self._next_link(body, account, endpoint)
+            if next_url is None:
+                return
+            fingerprint = _fingerprint(next_url)
+            if fingerprint in seen or (after is not None and after in cursors):
+                raise MalformedResponseError(
+                    f"paging.next loops back to a page already fetched (after {pages} pages)",
+                    reason="looping_next",
+                    account_id=account,
+                    endpoint=endpoint,
+                )
+            if pages >= self.max_pages:
+                raise MalformedResponseError(
+                    f"more than {self.max_pages} pages: refusing to page further",
+                    reason="too_many_pages",
+                    account_id=account,
+                    endpoint=endpoint,
+                )
+            seen.add(fingerprint)
+            if after is not None:
+                cursors.add(after)
+            target, target_params = next_url, None
+
+    def _next_link(
+        self, body: Mapping[str, Any], account: str | None, endpoint: str
+    ) -> tuple[str | None, str | None]:
+        paging = body.get("paging")
+        if paging is None:
+            return None, None
+        if not isinstance(paging, dict):
+            raise MalformedResponseError(
+                "'paging' is not an object", account_id=account, endpoint=endpoint
+            )
+        next_url = paging.get("next")
+        if next_url is None or next_url == "":
+            return None, None
+        if not isinstance(next_url, str):
+            raise MalformedResponseError(
+                "'paging.next' is not a URL", account_id=account, endpoint=endpoint
+            )
+        if self._origin_of(next_url) != self._origin:
+            raise MalformedResponseError(
+                "paging.next points to another host; not sending the token there",
+                reason="foreign_next",
+                account_id=account,
+                endpoint=endpoint,
+            )
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(next_url).query))
+        after = query.get("after")
+        cursors = paging.get("cursors")
+        if after is None and isinstance(cursors, dict) and isinstance(cursors.get("after"), str):
+            after = cursors["after"]
+        return next_url, after
+
+    def iter_rows(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        account_id: str | None = None,
+        endpoint: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Rows of :meth:`iter_pages`, flattened (same failure semantics)."""
+        for page in self.iter_pages(path, params, account_id=account_id, endpoint=endpoint):
+            yield from page
+
+    # ------------------------------------------------------------------ accounts & entities
+
+    def get_account(
+        self, account_id: str, fields: Sequence[str] = DEFAULT_ACCOUNT_FIELDS
+    ) -> dict[str, Any]:
+        """The ad account node (name, currency, time zone, status)."""
+        act = normalize_account_id(account_id)
+        return self._call("GET", act, {"fields": list(fields)}, account_id=act, endpoint="account")
+
+    def list_ad_accounts(
+        self,
+        fields: Sequence[str] = (
+            "id",
+            "account_id",
+            "name",
+            "currency",
+            "timezone_name",
+            "account_status",
+        ),
+    ) -> Iterator[dict[str, Any]]:
+        """Every ad account the token can reach (``me/adaccounts``)."""
+        return self.iter_rows("me/adaccounts", {"fields": list(fields)}, endpoint="me/adaccounts")
+
+    def iter_entities(
+        self,
+        account_id: str,
+        kind: EntityKind,
+        fields: Sequence[str] | None = None,
+        effective_status: Sequence[str] | None = None,
+        updated_since: dt.datetime | None = None,
+        *,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Campaigns, ad sets or ads of one account, optionally only those updated since.
+
+        ``effective_status`` must list deleted/archived statuses explicitly to get them:
+        Meta hides them by default.  A naive ``updated_since`` is taken as UTC.
+        """
+        if kind not in _ENTITY_SINGULAR:
+            raise ValueError(f"kind must be one of {sorted(_ENTITY_SINGULAR)}, got {kind!r}")
+        act = normalize_account_id(account_id)
+        params: dict[str, Any] = {"fields": list(fields or DEFAULT_ENTITY_FIELDS[kind])}
+        if effective_status:
+            params["effective_status"] = list(effective_status)
+        if updated_since is not None:
+            if updated_since.tzinfo is None:
+                updated_since = updated_since.replace(tzinfo=dt.UTC)
+            params["filtering"] = [
+                {
+                    "field": f"{_ENTITY_SINGULAR[kind]}.updated_time",
+                    "operator": "GREATER_THAN",
+                    "value": int(updated_since.timestamp()),
+                }
+            ]
+        params.update(extra_params or {})
+        return self.iter_rows(f"{act}/{kind}", params, account_id=act, endpoint=f"act/{kind}")
+
+    # ------------------------------------------------------------------ insights
+
+    def iter_insights(
+        self,
+        account_id: str,
+        since: dt.date,
+        until: dt.date,
+        *,
+        level: InsightsLevel = "ad",
+        fields: Sequence[str] | None = None,
+        action_attribution_windows: Sequence[str] | None = None,
+        time_increment: int | Literal["all_days"] = 1,
+        breakdowns: Sequence[str] | None = None,
+        mode: InsightsMode = "auto",
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Insight rows for ``since..until`` (inclusive), streamed page by page.
+
+        One request covers the whole range (``time_increment=1`` → one row per object
+        and day).  ``mode="auto"`` uses a synchronous request for ranges of at most
+        ``async_threshold_days`` days (default 31) and an async report run above that,
+        or when the synchronous request is refused as too large (100/1504018,
+        2/1504038) before any row was yielded.  Async runs that fail, are skipped or do
+        not finish within ``async_poll_timeout`` are retried as two half ranges,
+        recursively down to single days; a single day that still fails raises
+        :class:`AsyncJobError`.
+
+        No row is yielded twice: async rows are only fetched after the run completed,
+        so a failed run yields nothing before the split.  A synchronous walk that fails
+        mid-way (after retries) raises after yielding the earlier pages; callers must
+        discard the partial range.
+        """
+        if until < since:
+            raise ValueError(f"until ({until}) is before since ({since})")
+        act = normalize_account_id(account_id)
+        params: dict[str, Any] = {
+            "level": level,
+            "fields": list(fields or DEFAULT_INSIGHT_FIELDS),
+            "time_increment": time_increment,
+        }
+        if action_attribution_windows:
+            params["action_attribution_windows"] = list(action_attribution_windows)
+        if breakdowns:
+            params["breakdowns"] = list(breakdowns)
+        params.update(extra_params or {})
+        days = (until - since).days + 1
+        if mode == "async" or (mode == "auto" and days > self.async_threshold_days):
+            yield from self._insights_async(act, since, until, params)
+            return
+
+        yielded = False
+        try:
+            for page in self.iter_pages(
+                f"{act}/insights",
+                {**params, "time_range": self._time_range(since, until)},
+                account_id=act,
+                endpoint="act/insights",
+            ):
+                for row in page:
+                    yielded = True
+                    yield row
+        except TooMuchDataError as exc:
+            if mode == "sync" or yielded:
+                raise
+            self.logger.info(
+                "insights for %s %s..%s too large for a synchronous request (%s); using async",
+                act,
+                since,
+                until,
+                exc.code,
+            )
+        else:
+            return
+        yield from self._insights_async(act, since, until, params)
+
+    @staticmethod
+    def _time_range(since: dt.date, until: dt.date) -> dict[str, str]:
+        return {"since": since.isoformat(), "until": until.isoformat()}
+
+    def _insights_async(
+        self, act: str, since: dt.date, until: dt.date, params: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        try:
+            run_id = self.run_insights_report(act, since, until, params)
+        except (AsyncJobError, TooMuchDataError) as exc:
+            if since >= until:
+                raise
+            failure = exc
+        else:
+            yield from self.iter_rows(
+                f"{run_id}/insights",
+                {"limit": self.page_limit},
+                account_id=act,
+                endpoint="report_run/insights",
+            )
+            return
+        mid = since + dt.timedelta(days=(until - since).days // 2)
+        self.logger.warning(
+            "async insights for %s %s..%s did not complete (%s); splitting into %s..%s and %s..%s",
+            act,
+            since,
+            until,
+            failure,
+            since,
+            mid,
+            mid + dt.timedelta(days=1),
+            until,
+        )
+        yield from self._insights_async(act, since, mid, params)
+        yield from self._insights_async(act, mid + dt.timedelta(days=1), until, params)
+
+    def run_insights_report(
+        self, account_id: str, since: dt.date, until: dt.date, params: Mapping[str, Any]
+    ) -> str:
+        """Start an async report run and wait until it completes; return its id.
+
+        Polls with a growing interval (``async_poll_interval`` times 1.5 up to
+        ``async_poll_max_interval``).  Raises :class:`AsyncJobError` when the run fails,
+        is skipped, or is not done within ``async_poll_timeout`` (reason ``"stuck"`` if
+        it never progressed, else ``"timed_out"``).
+        """
+        act = normalize_account_id(account_id)
+        body = self._call(
+            "POST",
+            f"{act}/insights",
+            {**params, "time_range": self._time_range(since, until)},
+            account_id=act,
+            endpoint="act/insights",
+        )
+        run_id = body.get("report_run_id")
+        if isinstance(run_id, int):
+            run_id = str(run_id)
+        if not isinstance(run_id, str) or not run_id:
+            raise MalformedResponseError(
+                "async insights POST returned no report_run_id",
+                account_id=act,
+                endpoint="act/insights",
+            )
+        ctx: dict[str, Any] = {
+            "report_run_id": run_id,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "account_id": act,
+            "endpoint": "report_run",
+        }
+        started = self._clock()
+        waited = 0.0
+        interval = self.async_poll_interval
+        best_pct = -1.0
+        progressed = False
+        status: str | None = None
+        while True:
+            report = self._call(
+                "GET",
+                run_id,
+                {"fields": ["id", "async_status", "async_percent_completion"]},
+                account_id=act,
+                endpoint="report_run",
+            )
+            raw_status = report.get("async_status")
+            status = raw_status if isinstance(raw_status, str) else None
+            pct = report.get("async_percent_completion")
+            if isinstance(pct, int | float) and not isinstance(pct, bool):
+                if best_pct >= 0 and pct > best_pct:
+                    progressed = True
+                best_pct = max(best_pct, float(pct))
+            if status in ("Job Started", "Job Running") and best_pct > 0:
+                progressed = True
+            if status == ASYNC_COMPLETED:
+                return run_id
+            if status in ASYNC_FAILED:
+                raise AsyncJobError(
+                    f"report run {run_id} failed", reason="failed", status=status, **ctx
+                )
+            if status in ASYNC_SKIPPED:
+                raise AsyncJobError(
+                    f"report run {run_id} was skipped", reason="skipped", status=status, **ctx
+                )
+            if status not in ASYNC_PENDING:
+                self.logger.warning(
+                    "report run %s has unknown status %r; still waiting", run_id, status
+                )
+            elapsed = max(self._clock() - started, waited)
+            if elapsed + interval > self.async_poll_timeout:
+                reason: Literal["stuck", "timed_out"] = "timed_out" if progressed else "stuck"
+                raise AsyncJobError(
+                    f"report run {run_id} not completed after {elapsed:.0f}s "
+                    f"(status {status!r}, {max(best_pct, 0):.0f}%)",
+                    reason=reason,
+                    status=status,
+                    **ctx,
+                )
+            self._sleep(interval)
+            waited += interval
+            interval = min(interval * 1.5, self.async_poll_max_interval)
+
+    # ------------------------------------------------------------------ tokens
+
+    def debug_token(
+        self, input_token: str | None = None, app_token: str | None = None
+    ) -> dict[str, Any]:
+        """``GET /debug_token``: the ``data`` object describing ``input_token``.
+
+        Inspects this client's own token by default; ``app_token`` (``app_id|secret``)
+        is used as the caller's credential when given, as Meta recommends.
+        """
+        register_secret(input_token)
+        register_secret(app_token)
+        body = self._call(
+            "GET",
+            "debug_token",
+            {"input_token": input_token or self._token},
+            endpoint="debug_token",
+            token=app_token,
+        )
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise MalformedResponseError(
+                "debug_token answer has no 'data' object", endpoint="debug_token"
+            )
+        return data
+
+    def exchange_token(self, app_id: str, app_secret: str, token: str) -> dict[str, Any]:
+        """Swap a still-valid user token for a long-lived one (``fb_exchange_token``).
+
+        Returns ``{access_token, token_type, expires_in}``; the new token is registered
+        for redaction before it is returned.  An expired token cannot be exchanged.
+        """
+        for secret in (app_secret, token):
+            register_secret(secret)
+        body = self._call(
+            "GET",
+            "oauth/access_token",
+            {
+                "grant_type": "fb_exchange_token",
+                "client_id": app_id,
+                "client_secret": app_secret,
+                "fb_exchange_token": token,
+            },
+            endpoint="oauth/access_token",
+            auth=False,
+        )
+        new_token = body.get("access_token")
+        if not isinstance(new_token, str) or not new_token:
+            raise MalformedResponseError(
+                "token exchange answer has no access_token", endpoint="oauth/access_token"
+            )
+        register_secret(new_token)
+        return body
+
+    # ------------------------------------------------------------------ transport
+
+    @staticmethod
+    def _origin_of(url: str) -> tuple[str, str, int | None]:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        return parts.scheme, (parts.hostname or "").lower(), port
+
+    def _url(self, target: str) -> str:
+        if target.startswith(("http://", "https://")):
+            return target
+        return f"{self.base_url}/{self.api_version}/{target.lstrip('/')}"
+
+    @staticmethod
+    def _account_for(path: str, account_id: str | None) -> str | None:
+        if account_id:
+            return normalize_account_id(account_id)
+        head = path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+        return head if head.startswith("act_") and _ACCOUNT_RE.match(head) else None
+
+    def _build(
+        self,
+        method: str,
+        target: str,
+        params: Mapping[str, Any] | None,
+        *,
+        account_id: str | None,
+        endpoint: str,
+        token: str | None,
+        auth: bool,
+    ) -> _Request:
+        absolute = target.startswith(("http://", "https://"))
+        if absolute and self._origin_of(target) != self._origin:
+            raise MalformedResponseError(
+                "refusing to send credentials to another host",
+                reason="foreign_next",
+                account_id=account_id,
+                endpoint=endpoint,
+            )
+        url = _strip_auth(target) if absolute else self._url(target)
+        encoded = encode_params(params or {})
+        query: dict[str, str] = {}
+        data: dict[str, str] | None = None
+        if method == "GET":
+            query.update(encoded)
+        else:
+            data = encoded
+        headers: dict[str, str] = {}
+        if auth:
+            credential = token or self._token
+            if self.token_in_query:
+                query["access_token"] = credential
+            else:
+                headers["Authorization"] = f"Bearer {credential}"
+            if self._app_secret:
+                proof = (
+                    self._proof
+                    if credential == self._token and self._proof
+                    else appsecret_proof(credential, self._app_secret)
+                )
+                register_secret(proof)
+                query["appsecret_proof"] = proof
+        return _Request(method, url, query, data, headers, account_id, endpoint)
+
+    def _call(
+        self,
+        method: Literal["GET", "POST"],
+        target: str,
+        params: Mapping[str, Any] | None,
+        *,
+        account_id: str | None = None,
+        endpoint: str | None = None,
+        token: str | None = None,
+        auth: bool = True,
+    ) -> dict[str, Any]:
+        absolute = target.startswith(("http://", "https://"))
+        account = (
+            normalize_account_id(account_id)
+            if account_id
+            else (None if absolute else self._account_for(target, None))
+        )
+        request = self._build(
+            method,
+            target,
+            params,
+            account_id=account,
+            endpoint=endpoint or normalize_endpoint(target),
+            token=token,
+            auth=auth,
+        )
+        state = _CallState(started=self._clock())
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda exc: self._retryable(exc, state)),
+            wait=lambda rs: self._wait_for(rs, request, state),
+            stop=lambda rs: self._should_stop(rs, request, state),
+            sleep=lambda seconds: self._retry_sleep(seconds, state),
+            before_sleep=lambda rs: self._before_retry(rs, request, state),
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, request, state)
+        except MetaApiError as exc:
+            exc.retries = state.retries
+            raise
+
+    # -- tenacity hooks ------------------------------------------------------------
+
+    def _used(self, state: _CallState) -> float:
+        # Wall time covers real sleeps and slow requests; ``waited`` covers injected
+        # sleeps that do not advance the clock (tests), so the budget holds for both.
+        return max(self._clock() - state.started, state.waited)
+
+    @staticmethod
+    def _retryable(exc: BaseException, state: _CallState) -> bool:
+        return isinstance(exc, MetaApiError) and exc.is_transient and not state.give_up
+
+    def _backoff(self, attempt: int, start: float) -> float:
+        ceiling = min(self.backoff_max, start * (2 ** max(attempt - 1, 0)))
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+    def _wait_for(self, rs: tenacity.RetryCallState, request: _Request, state: _CallState) -> float:
+        exc = rs.outcome.exception() if rs.outcome else None
+        if isinstance(exc, ThrottledError):
+            desired = exc.wait_seconds or self._backoff(
+                state.throttled, THROTTLE_BACKOFF_START * self.backoff_base
+            )
+            if exc.blocked:
+                desired = min(desired, max(0.0, self.retry_budget_seconds - self._used(state)))
+            # App-wide limits (4 app, 341 application) block every account of this app.
+            scope = None if exc.code in (4, 341) else request.account_id
+            self.pacer.block(scope, desired)
+            # The pacer sleeps before the next attempt, so waits are not doubled when
+            # the usage headers already scheduled one.
+            return 0.0
+        return self._backoff(state.transient + state.malformed, self.backoff_base)
+
+    def _should_stop(
+        self, rs: tenacity.RetryCallState, request: _Request, state: _CallState
+    ) -> bool:
+        exc = rs.outcome.exception() if rs.outcome else None
+        if state.give_up:
+            return True
+        if isinstance(exc, ThrottledError):
+            if state.throttled > self.max_throttle_retries:
+                return True
+            upcoming = self.pacer.pending_wait(request.account_id)
+            if self._used(state) + upcoming > self.retry_budget_seconds:
+                exc.wait_seconds = max(exc.wait_seconds or 0.0, upcoming)
+                return True
+            return False
+        if isinstance(exc, MalformedResponseError) and state.malformed > self.max_malformed_retries:
+            return True
+        if state.transient + state.malformed > self.max_retries:
+            return True
+        return self._used(state) + rs.upcoming_sleep > self.retry_budget_seconds
+
+    def _retry_sleep(self, seconds: float, state: _CallState) -> None:
+        if seconds > 0:
+            state.waited += seconds
+            self._sleep(seconds)
+
+    def _before_retry(
+        self, rs: tenacity.RetryCallState, request: _Request, state: _CallState
+    ) -> None:
+        exc = rs.outcome.exception() if rs.outcome else None
+        self.stats.record_retry(request.account_id, request.endpoint)
+        wait = rs.upcoming_sleep or self.pacer.pending_wait(request.account_id)
+        self.logger.warning(
+            "retry %d of %s %s for %s in %.1fs after %s: %s",
+            state.retries,
+            request.method,
+            request.endpoint,
+            request.account_id or "-",
+            wait,
+            type(exc).__name__,
+            exc,
+        )
+
+    # -- one HTTP attempt ----------------------------------------------------------
+
+    def _attempt(self, request: _Request, state: _CallState) -> dict[str, Any]:
+        try:
+            return self._send(request, state)
+        except ThrottledError:
+            state.throttled += 1
+            raise
+        except MalformedResponseError as exc:
+            if exc.is_transient:
+                state.malformed += 1
+            raise
+        except MetaApiError as exc:
+            if exc.is_transient:
+                state.transient += 1
+            raise
+
+    def _pace(self, request: _Request, state: _CallState) -> None:
+        pending = self.pacer.pending_wait(request.account_id)
+        if pending <= 0:
+            return
+        if self._used(state) + pending > self.retry_budget_seconds:
+            state.give_up = True
+            raise ThrottledError(
+                f"usage limits require waiting {pending:.0f}s, beyond the retry budget "
+                f"of {self.retry_budget_seconds:.0f}s",
+                wait_seconds=pending,
+                account_id=request.account_id,
+                endpoint=request.endpoint,
+            )
+        slept = self.pacer.wait(request.account_id)
+        if slept > 0:
+            state.waited += slept
+            self.stats.record_throttle_wait(request.account_id, request.endpoint, slept)
+
+    def _send(self, request: _Request, state: _CallState) -> dict[str, Any]:
+        self._pace(request, state)
+        account, endpoint = request.account_id, request.endpoint
+        started = self._clock()
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug(
+                "%s %s (%s, account %s)",
+                request.method,
+                redact_url(str(httpx.URL(request.url, params=dict(request.params)))),
+                endpoint,
+                account or "-",
+            )
+        try:
+            response = self._http.request(
+                request.method,
+                request.url,
+                params=request.params,
+                data=request.data,
+                headers=request.headers,
+            )
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            self.stats.record_call(account, endpoint, ok=False)
+            raise transport_error(exc, account_id=account, endpoint=endpoint) from None
+
+        self.pacer.observe(account, response.headers)
+        content = response.content
+        body: object
+        try:
+            body = json.loads(content) if content.strip() else content
+        except ValueError:
+            body = content
+        error = classify(
+            response.status_code,
+            body,
+            headers=response.headers,
+            account_id=account,
+            endpoint=endpoint,
+        )
+        self.stats.record_call(account, endpoint, ok=error is None)
+        self.logger.debug(
+            "%s %s for %s -> HTTP %d in %.0f ms",
+            request.method,
+            endpoint,
+            account or "-",
+            response.status_code,
+            (self._clock() - started) * 1000,
+        )
+        if error is not None:
+            raise error
+        if not isinstance(body, dict):
+            raise MalformedResponseError(
+                f"HTTP {response.status_code} JSON is not an object",
+                http_status=response.status_code,
+                account_id=account,
+                endpoint=endpoint,
+            )
+        return body

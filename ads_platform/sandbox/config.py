@@ -1,0 +1,43 @@
+"""Start-up configuration shared by the server, the CLI and the Python API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+DEFAULT_SEED = 7
+DEFAULT_ACCOUNTS = 3
+MAX_ACCOUNTS = 999
+MAX_ADS_PER_ACCOUNT = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    """Everything that fixes the sandbox's data and behaviour at start-up.
+
+    ``ads_per_account=None`` lets each account pick 20-40 ads from the seed; an int
+    forces that many ads (all statuses) in every account, for benchmarks and scale
+    tests. ``app_secret`` enables ``appsecret_proof`` verification (only checked
+    when a client sends a proof). ``usage_pct_per_call`` is how many usage
+    percentage points one call adds for 60 seconds.
+    """
+
+    seed: int = DEFAULT_SEED
+    accounts: int = DEFAULT_ACCOUNTS
+    latency_ms: int = 0
+    ads_per_account: int | None = None
+    today: dt.date | None = None
+    app_secret: str | None = None
+    usage_pct_per_call: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.accounts <= MAX_ACCOUNTS:
+            raise ValueError(f"accounts must be in 1..{MAX_ACCOUNTS}")
+        if self.ads_per_account is not None and not (
+            1 <= self.ads_per_account <= MAX_ADS_PER_ACCOUNT
+        ):
+            raise ValueError(f"ads_per_account must be in 1..{MAX_ADS_PER_ACCOUNT}")
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must be >= 0")
+        if self.usage_pct_per_call < 0:
+            raise ValueError("usage_pct_per_call must be >= 0")

@@ -1,0 +1,330 @@
+"""The one settings model of the platform.
+
+Settings come from a YAML file (``ads_platform.yaml``, path overridable with
+``ADS_PLATFORM_CONFIG``) with a handful of environment overrides on top.  They are
+validated completely at load time: a malformed account id, an unknown key or a token
+variable that is not set is refused with a message naming the field, so a run never
+starts half-configured.  Tokens themselves never live in the file: each account names
+the *environment variable* that holds its token, because an agency has one token per
+client and secrets belong to the environment, not to a file in a repository.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ACCOUNT_ID_RE = re.compile(r"^act_[0-9]+$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_CONFIG_FILE = "ads_platform.yaml"
+
+#: Environment variables that override a setting, and the dotted path they set.
+ENV_OVERRIDES: dict[str, str] = {
+    "META_GRAPH_BASE_URL": "meta.graph_base_url",
+    "META_API_VERSION": "meta.api_version",
+    "META_APP_ID": "meta.app_id",
+    "ADS_PLATFORM_HOME": "home",
+    "ADS_PLATFORM_ALERT_WEBHOOK_URL": "alerts.webhook_url",
+}
+
+DEFAULT_ATTRIBUTION_WINDOWS = ("1d_click", "7d_click", "1d_view")
+KNOWN_ATTRIBUTION_WINDOWS = frozenset(
+    {"1d_click", "7d_click", "28d_click", "1d_view", "1d_ev", "7d_view", "28d_view"}
+)
+
+
+class SettingsError(ValueError):
+    """Settings could not be loaded; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetaSettings(_Strict):
+    graph_base_url: str = "https://graph.facebook.com"
+    api_version: str = "v25.0"
+    app_id: str | None = None
+    #: Name of the environment variable holding the app secret (never the secret itself).
+    app_secret_env: str = "META_APP_SECRET"
+    #: Send the token as ``access_token`` query parameter instead of a header.  Only for
+    #: the day Meta refuses the header; URLs are redacted either way.
+    token_in_query: bool = False
+    page_limit: int = Field(default=500, ge=1, le=5000)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    read_timeout_seconds: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    retry_budget_seconds: float = Field(default=600.0, gt=0)
+    async_poll_timeout_seconds: float = Field(default=900.0, gt=0)
+    #: Ranges longer than this many days go through async report runs.
+    async_threshold_days: int = Field(default=31, ge=1)
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.fullmatch(r"v\d+\.\d+", value):
+            raise ValueError(f"must look like v25.0, got {value!r}")
+        return value
+
+    @field_validator("app_secret_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        return _check_env_name(value)
+
+
+class AccountSettings(_Strict):
+    id: str
+    #: Name of the environment variable that holds this account's access token.
+    token_env: str
+    label: str | None = None
+    enabled: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _account_id(cls, value: str) -> str:
+        value = value.strip()
+        if not ACCOUNT_ID_RE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an ad account id (expected 'act_' followed by digits, "
+                "e.g. act_1234567890)"
+            )
+        return value
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, value: str) -> str:
+        return _check_env_name(value)
+
+
+class DiscoverySettings(_Strict):
+    """Optionally add every account a token can reach (``me/adaccounts``)."""
+
+    enabled: bool = False
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_token(self) -> DiscoverySettings:
+        if self.enabled and not self.token_env:
+            raise ValueError("token_env is required when discovery is enabled")
+        return self
+
+
+class IngestionSettings(_Strict):
+    #: First day of the daily partitions; keep it recent: a day × account grid is
+    #: one partition per cell and the UI slows down past ~100k partitions.
+    start_date: dt.date = dt.date(2025, 1, 1)
+    #: Closed days within this many days are re-pulled: Meta restates conversions.
+    lookback_days: int = Field(default=28, ge=0, le=90)
+    attribution_windows: tuple[str, ...] = DEFAULT_ATTRIBUTION_WINDOWS
+    #: How far back a newly seen account is backfilled.
+    new_account_backfill_days: int = Field(default=90, ge=1, le=1100)
+    today_refresh_minutes: int = Field(default=60, ge=5)
+    entity_poll_minutes: int = Field(default=30, ge=1)
+    #: Relative tolerance of the ad-vs-account reconciliation check.
+    reconciliation_tolerance: float = Field(default=0.005, ge=0, le=0.5)
+    #: Days of history the all-zero guard looks at for evidence of delivery.
+    zero_guard_history_days: int = Field(default=7, ge=1, le=60)
+
+    @field_validator("attribution_windows")
+    @classmethod
+    def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - KNOWN_ATTRIBUTION_WINDOWS)
+        if unknown:
+            raise ValueError(
+                f"unknown attribution window(s) {unknown}; known: "
+                f"{sorted(KNOWN_ATTRIBUTION_WINDOWS)}"
+            )
+        return tuple(dict.fromkeys(value))
+
+
+class TokenSettings(_Strict):
+    #: Exchange a user token for a new long-lived one when it has fewer days left.
+    refresh_within_days: int = Field(default=10, ge=1, le=59)
+    warn_within_days: int = Field(default=14, ge=1)
+    required_scopes: tuple[str, ...] = ("ads_read",)
+    #: Environment variable holding the Fernet key that encrypts refreshed tokens.
+    store_key_env: str = "ADS_PLATFORM_TOKEN_KEY"
+
+
+class AlertSettings(_Strict):
+    webhook_url: str | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    realert_after_hours: float = Field(default=24.0, gt=0)
+    stale_after_hours: float = Field(default=36.0, gt=0)
+
+
+class Settings(_Strict):
+    meta: MetaSettings = MetaSettings()
+    home: Path = Path(".ads_platform")
+    accounts: tuple[AccountSettings, ...] = ()
+    discovery: DiscoverySettings = DiscoverySettings()
+    ingestion: IngestionSettings = IngestionSettings()
+    tokens: TokenSettings = TokenSettings()
+    alerts: AlertSettings = AlertSettings()
+    #: Where these settings were read from (None: defaults only).
+    source: Path | None = None
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> Settings:
+        seen: set[str] = set()
+        for index, account in enumerate(self.accounts):
+            if account.id in seen:
+                raise ValueError(f"accounts[{index}].id: {account.id} is listed twice")
+            seen.add(account.id)
+        return self
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def marts_path(self) -> Path:
+        return self.home / "marts.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    def account(self, account_id: str) -> AccountSettings:
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise KeyError(f"{account_id} is not configured in {self.source or 'the settings'}")
+
+    @property
+    def enabled_accounts(self) -> tuple[AccountSettings, ...]:
+        return tuple(a for a in self.accounts if a.enabled)
+
+    def token_for(self, account_id: str, env: Mapping[str, str] | None = None) -> str:
+        """The account's token, read from its environment variable at call time."""
+        env = os.environ if env is None else env
+        name = self.account(account_id).token_env
+        token = env.get(name, "")
+        if not token.strip():
+            raise SettingsError(
+                f"the token for {account_id} is not available: environment variable "
+                f"{name} is not set"
+            )
+        return token.strip()
+
+    def app_secret(self, env: Mapping[str, str] | None = None) -> str | None:
+        env = os.environ if env is None else env
+        return env.get(self.meta.app_secret_env) or None
+
+
+def _check_env_name(value: str) -> str:
+    if not ENV_NAME_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not an environment variable name (the setting names the "
+            "variable that holds the secret, not the secret itself)"
+        )
+    return value
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("ADS_PLATFORM_CONFIG") or DEFAULT_CONFIG_FILE)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: str) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = {}
+            node[part] = child
+        if not isinstance(child, dict):
+            raise SettingsError(f"setting {'.'.join(parts[:-1])} must be a mapping")
+        node = child
+    node[parts[-1]] = value
+
+
+def _format_validation_error(error: ValidationError, where: str) -> str:
+    lines = []
+    for item in error.errors():
+        loc = ""
+        for part in item["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting"
+        message = message.removeprefix("Value error, ")
+        lines.append(f"  {loc or '(top level)'}: {message}")
+    return f"invalid settings in {where}:\n" + "\n".join(lines)
+
+
+def load_settings(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    require_tokens: bool = True,
+) -> Settings:
+    """Load, override from the environment, and validate.
+
+    A missing file is not an error when no path was asked for explicitly: the
+    platform then runs with defaults and no accounts (so definitions always load).
+    """
+    env = os.environ if env is None else env
+    explicit = path is not None or bool(env.get("ADS_PLATFORM_CONFIG"))
+    file_path = Path(path) if path is not None else config_path(env)
+    data: dict[str, Any] = {}
+    source: Path | None = None
+    if file_path.exists():
+        try:
+            loaded = yaml.safe_load(file_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"{file_path} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise SettingsError(f"{file_path} must hold a mapping of settings at the top level")
+        data = loaded
+        source = file_path.resolve()
+    elif explicit:
+        raise SettingsError(f"settings file {file_path} does not exist")
+
+    for name, dotted in ENV_OVERRIDES.items():
+        if env.get(name):
+            _set_dotted(data, dotted, env[name])
+    data.pop("source", None)
+    where = str(source) if source else "the environment"
+    try:
+        settings = Settings.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise SettingsError(_format_validation_error(exc, where)) from None
+
+    if not settings.home.is_absolute():
+        base = source.parent if source and "ADS_PLATFORM_HOME" not in env else Path.cwd()
+        settings = settings.model_copy(update={"home": (base / settings.home).resolve()})
+
+    if require_tokens:
+        missing = [
+            f"  accounts[{i}].token_env: environment variable {a.token_env} is not set "
+            f"(it should hold the access token for {a.id})"
+            for i, a in enumerate(settings.accounts)
+            if a.enabled and not env.get(a.token_env, "").strip()
+        ]
+        if settings.discovery.enabled and settings.discovery.token_env:
+            if not env.get(settings.discovery.token_env, "").strip():
+                missing.append(
+                    f"  discovery.token_env: environment variable "
+                    f"{settings.discovery.token_env} is not set"
+                )
+        if missing:
+            raise SettingsError(f"invalid settings in {where}:\n" + "\n".join(missing))
+    return settings

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's test command: environment, lint, types, dbt manifest, tests with coverage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+VENV="${ADS_PLATFORM_VENV:-.venv}"
+export PATH="$PWD/$VENV/bin:$PATH"
+echo "==> ruff"
+ruff check ads_platform ads_platform_tests benchmarks
+ruff format --check ads_platform ads_platform_tests benchmarks
+echo "==> mypy"
+mypy ads_platform
+echo "==> dbt manifest"
+python -m ads_platform.assets.marts_prepare
+echo "==> dagster definitions validate"
+ADS_PLATFORM_HOME="$(mktemp -d)" dagster definitions validate -w workspace.yaml
+echo "==> pytest"
+pytest -q -p no:cacheprovider --cov=ads_platform --cov-report=term --cov-fail-under=85 "$@"
