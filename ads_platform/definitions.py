@@ -7,10 +7,11 @@ import dagster as dg
 from ads_platform.assets.accounts import ad_accounts
 from ads_platform.assets.entities import entity_assets
 from ads_platform.assets.insights import ad_insights_daily
+from ads_platform.assets.reach import reach_monthly
 from ads_platform.assets.token_health import token_health
 from ads_platform.resources import PlatformResource
 
 defs = dg.Definitions(
-    assets=[ad_accounts, *entity_assets, ad_insights_daily, token_health],
+    assets=[ad_accounts, *entity_assets, ad_insights_daily, reach_monthly, token_health],
     resources={"platform": PlatformResource()},
 )

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -362,7 +362,7 @@ class EntitySpec:
     def __init__(
         self,
         dataset: str,
-        edge: str,
+        edge: Literal["campaigns", "adsets", "ads"],
         id_column: str,
         api_fields: Sequence[str],
         columns: Sequence[tuple[str, pa.DataType]],

@@ -174,7 +174,8 @@ class Lake:
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:
     """Arrow → pandas with nullable integers, so a null count stays null, not NaN."""
-    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    frame: pd.DataFrame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    return frame
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -35,7 +35,7 @@ def account_day_partitions(start_date: dt.date) -> dg.MultiPartitionsDefinition:
 def _configured_start() -> dt.date:
     try:
         return load_settings(require_tokens=False).ingestion.start_date
-    except Exception:  # noqa: BLE001 - settings errors surface at run time, with a message
+    except Exception:
         return dt.date(2025, 1, 1)
 
 

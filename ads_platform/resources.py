@@ -19,7 +19,7 @@ from ads_platform.meta.tokens import TokenStore, TokenStoreError
 from ads_platform.settings import Settings, SettingsError, load_settings
 
 
-class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc]
+class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """Everything an ingestion asset needs to reach Meta and the lake."""
 
     config_path: str | None = None

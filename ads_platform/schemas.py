@@ -78,15 +78,15 @@ class AdInsightsDaily(_Base):
         unique = ["date_day", "ad_id"]
 
     @pa.check("spend", name="two_decimal_places")
-    def _spend_cents(cls, series: pd.Series) -> pd.Series:  # noqa: N805
+    def _spend_cents(cls, series: pd.Series) -> pd.Series:
         return _two_decimals(series)
 
     @pa.check("actions", name="action_list_shape")
-    def _actions(cls, series: pd.Series) -> pd.Series:  # noqa: N805
+    def _actions(cls, series: pd.Series) -> pd.Series:
         return series.map(_is_action_list)
 
     @pa.dataframe_check(name="link_clicks_not_above_clicks")
-    def _clicks(cls, frame: pd.DataFrame) -> pd.Series:  # noqa: N805
+    def _clicks(cls, frame: pd.DataFrame) -> pd.Series:
         both = frame["link_clicks"].notna() & frame["clicks_all"].notna()
         ok = ~both | (frame["link_clicks"].fillna(0) <= frame["clicks_all"].fillna(0))
         return ok.astype(bool)
@@ -111,7 +111,7 @@ class AccountInsightsDaily(_Base):
         unique = ["date_day"]
 
     @pa.check("spend", name="two_decimal_places")
-    def _spend_cents(cls, series: pd.Series) -> pd.Series:  # noqa: N805
+    def _spend_cents(cls, series: pd.Series) -> pd.Series:
         return _two_decimals(series)
 
 
@@ -194,9 +194,7 @@ def _summarize(exc: SchemaErrors, limit: int = 5) -> list[str]:
     return lines
 
 
-def validate(
-    model: type[_Base], frame: pd.DataFrame, dataset: str
-) -> pd.DataFrame:
+def validate(model: type[_Base], frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Run a model lazily (collect every failure) and raise one readable error."""
     try:
         return model.validate(frame, lazy=True)

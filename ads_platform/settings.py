@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -53,7 +53,7 @@ class MetaSettings(_Strict):
     api_version: str = "v25.0"
     app_id: str | None = None
     #: Name of the environment variable holding the app secret (never the secret itself).
-    app_secret_env: str = "META_APP_SECRET"
+    app_secret_env: str = "META_APP_SECRET"  # noqa: S105 - a variable name, not a secret
     #: Send the token as ``access_token`` query parameter instead of a header.  Only for
     #: the day Meta refuses the header; URLs are redacted either way.
     token_in_query: bool = False
@@ -319,12 +319,16 @@ def load_settings(
             for i, a in enumerate(settings.accounts)
             if a.enabled and not env.get(a.token_env, "").strip()
         ]
-        if settings.discovery.enabled and settings.discovery.token_env:
-            if not env.get(settings.discovery.token_env, "").strip():
-                missing.append(
-                    f"  discovery.token_env: environment variable "
-                    f"{settings.discovery.token_env} is not set"
-                )
+        discovery = settings.discovery
+        if (
+            discovery.enabled
+            and discovery.token_env
+            and not env.get(discovery.token_env, "").strip()
+        ):
+            missing.append(
+                f"  discovery.token_env: environment variable "
+                f"{settings.discovery.token_env} is not set"
+            )
         if missing:
             raise SettingsError(f"invalid settings in {where}:\n" + "\n".join(missing))
     return settings

@@ -70,7 +70,7 @@ def run_accounts(
             token, token_env = platform.token(settings, job.account_id)
             with platform.client(settings, token, stats) as client:
                 return work(client, job)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes this account's outcome
+        except Exception as exc:
             kind, message = describe(exc, account_id=job.account_id, token_env=token_env)
             if isinstance(exc, TokenInvalidError) and token and token_env:
                 token_health.record_runtime_error(

@@ -1,6 +1,5 @@
 """``ad_accounts``: the accounts to pull, and the dynamic partition set they feed."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -22,7 +21,9 @@ from ads_platform.resources import PlatformResource
     "on): name, currency, time zone, status. Adds new accounts to the `ad_accounts` "
     "partition set; accounts removed from the settings stay, marked inactive.",
 )
-def ad_accounts(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
+def ad_accounts(
+    context: dg.AssetExecutionContext, platform: PlatformResource
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
     settings = platform.settings()
     lake = platform.lake(settings)
     stats = CallStats()
@@ -33,8 +34,10 @@ def ad_accounts(context: dg.AssetExecutionContext, platform: PlatformResource) -
         try:
             token, token_env = platform.token(settings, account.id)
             with platform.client(settings, token, stats) as client:
-                seen.append(acc.row_from_node(client.get_account(account.id, ACCOUNT_FIELDS), "settings"))
-        except Exception as exc:  # noqa: BLE001 - one account never fails the others
+                seen.append(
+                    acc.row_from_node(client.get_account(account.id, ACCOUNT_FIELDS), "settings")
+                )
+        except Exception as exc:
             _, message = describe(exc, account_id=account.id, token_env=token_env)
             problems.append(message)
             context.log.warning(message)
@@ -53,8 +56,10 @@ def ad_accounts(context: dg.AssetExecutionContext, platform: PlatformResource) -
                     if all(r.account_id != row.account_id for r in seen):
                         seen.append(row)
                         discovered.append(row.account_id)
-        except Exception as exc:  # noqa: BLE001
-            _, message = describe(exc, account_id="me/adaccounts", token_env=settings.discovery.token_env)
+        except Exception as exc:
+            _, message = describe(
+                exc, account_id="me/adaccounts", token_env=settings.discovery.token_env
+            )
             problems.append(message)
     active = {a.id for a in settings.enabled_accounts} | set(discovered)
     frame = acc.merge_accounts(lake, seen, active, dt.datetime.now(dt.UTC))
@@ -70,6 +75,8 @@ def ad_accounts(context: dg.AssetExecutionContext, platform: PlatformResource) -
             "discovered": ", ".join(discovered) or "none",
             "problems": "\n".join(problems) or "none",
             "api_calls": int(stats.total("calls")),
-            "preview": dg.MetadataValue.md(frame.drop(columns=["first_seen_at", "last_seen_at"]).to_markdown(index=False)),
+            "preview": dg.MetadataValue.md(
+                frame.drop(columns=["first_seen_at", "last_seen_at"]).to_markdown(index=False)
+            ),
         }
     )

@@ -1,6 +1,5 @@
 """``campaigns``, ``ad_sets``, ``ads``: per ad account, every status, every version."""
 
-
 import dagster as dg
 
 from ads_platform import frames

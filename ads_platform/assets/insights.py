@@ -7,9 +7,6 @@ of A accounts is min(A, D) runs), and inside a run each account asks the API for
 partition is reported on its own.
 """
 
-
-import datetime as dt
-
 import dagster as dg
 
 from ads_platform.assets.account_runs import AccountJob, AccountResult, api_metadata, run_accounts
@@ -71,7 +68,9 @@ def ad_insights_daily(context: dg.AssetExecutionContext, platform: PlatformResou
 
     def on_error(job: AccountJob, kind: str, message: str) -> list[PartitionOutcome]:
         return [
-            PartitionOutcome(pull.DATASET, job.account_id, day, "failed", message=message, error_kind=kind)
+            PartitionOutcome(
+                pull.DATASET, job.account_id, day, "failed", message=message, error_kind=kind
+            )
             for day in job.days
         ]
 

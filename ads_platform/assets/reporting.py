@@ -18,7 +18,9 @@ import dagster as dg
 from ads_platform.ingestion.outcomes import PartitionOutcome
 
 
-def check_specs(asset: str, blocking: Sequence[str], warn: Sequence[str] = ()) -> list[dg.AssetCheckSpec]:
+def check_specs(
+    asset: str, blocking: Sequence[str], warn: Sequence[str] = ()
+) -> list[dg.AssetCheckSpec]:
     specs = [
         dg.AssetCheckSpec(name, asset=asset, blocking=True, description=_CHECK_DOCS.get(name))
         for name in blocking
@@ -104,7 +106,11 @@ def summarize_failures(failed: Sequence[PartitionOutcome]) -> str:
 def failure_metadata(failed: Sequence[PartitionOutcome]) -> dict[str, Any]:
     accounts = sorted({o.account_id for o in failed})
     kinds = sorted({o.error_kind or "unknown" for o in failed})
-    return {"failed_partitions": len(failed), "accounts": ", ".join(accounts), "error_kinds": ", ".join(kinds)}
+    return {
+        "failed_partitions": len(failed),
+        "accounts": ", ".join(accounts),
+        "error_kinds": ", ".join(kinds),
+    }
 
 
 def _plain(metadata: Mapping[str, object]) -> dict[str, Any]:

@@ -1,6 +1,5 @@
 """``token_health``: is each account's token valid, for how long, with which scopes."""
 
-
 import dagster as dg
 
 from ads_platform.assets.account_runs import AccountJob, AccountResult, api_metadata, run_accounts
@@ -52,7 +51,9 @@ def token_health(context: dg.AssetExecutionContext, platform: PlatformResource):
         days_left = check.row.get("days_left")
         problems = []
         if not check.is_valid:
-            problems.append(str(check.row.get("last_error_message") or "debug_token: is_valid=false"))
+            problems.append(
+                str(check.row.get("last_error_message") or "debug_token: is_valid=false")
+            )
         if check.row.get("missing_scopes"):
             problems.append(f"missing scopes: {check.row['missing_scopes']}")
         if isinstance(days_left, float) and days_left < settings.tokens.warn_within_days:
@@ -84,7 +85,11 @@ def token_health(context: dg.AssetExecutionContext, platform: PlatformResource):
         return AccountResult(job.account_id, [outcome], extra)
 
     def on_error(job: AccountJob, kind: str, message: str) -> list[PartitionOutcome]:
-        return [PartitionOutcome("token_health", job.account_id, None, "failed", message=message, error_kind=kind)]
+        return [
+            PartitionOutcome(
+                "token_health", job.account_id, None, "failed", message=message, error_kind=kind
+            )
+        ]
 
     jobs = [AccountJob(a) for a in sorted(context.partition_keys)]
     results = run_accounts(context, platform, settings, jobs, work, on_error, stats)

@@ -38,7 +38,7 @@ def row_from_node(node: Mapping[str, Any], source: str) -> AccountRow:
         name=node.get("name"),
         currency=str(node.get("currency") or ""),
         timezone_name=str(node.get("timezone_name") or "UTC"),
-        account_status=int(status) if status not in (None, "") else None,
+        account_status=int(str(status)) if status not in (None, "") else None,
         source=source,
     )
 
@@ -51,9 +51,10 @@ def merge_accounts(
     previous = lake.read(path)
     records: dict[str, dict[str, Any]] = {}
     if previous is not None:
-        for record in previous.to_dict("records"):
+        for raw in previous.to_dict("records"):
+            record = {str(k): v for k, v in raw.items()}
             record["is_active"] = record["account_id"] in active_ids
-            records[record["account_id"]] = record
+            records[str(record["account_id"])] = record
     for row in seen:
         old = records.get(row.account_id)
         records[row.account_id] = {
@@ -63,7 +64,7 @@ def merge_accounts(
             "last_seen_at": now,
         }
     frame = pd.DataFrame(
-        sorted(records.values(), key=lambda r: r["account_id"]),
+        [records[k] for k in sorted(records)],
         columns=frames.AD_ACCOUNTS_ARROW.names,
     )
     frame["account_status"] = frame["account_status"].astype("Int64")

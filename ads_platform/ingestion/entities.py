@@ -9,24 +9,12 @@ account's history file, so a rename never rewrites history.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from ads_platform import frames, schemas
 from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome
 from ads_platform.lake import Lake
-
-
-class EntityClient(Protocol):
-    def iter_entities(
-        self,
-        account_id: str,
-        kind: Any,
-        fields: Sequence[str],
-        effective_status: list[str] | None = ...,
-        updated_since: dt.datetime | None = ...,
-    ) -> Iterator[dict[str, Any]]: ...
+from ads_platform.meta.client import GraphClient
 
 
 @dataclass
@@ -38,7 +26,7 @@ class EntityPull:
 
 
 def pull_entities(
-    client: EntityClient,
+    client: GraphClient,
     lake: Lake,
     account_id: str,
     spec: frames.EntitySpec,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -23,6 +23,7 @@ from ads_platform import frames, schemas
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome, preview_markdown
 from ads_platform.lake import Lake
+from ads_platform.meta.client import GraphClient
 
 DATASET = "ad_insights_daily"
 ACCOUNT_DATASET = "account_insights_daily"
@@ -31,19 +32,6 @@ RECONCILE_CHECK = "reconciles_with_account_totals"
 ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
 
 
-class InsightsClient(Protocol):
-    def get_account(self, account_id: str, fields: Sequence[str] = ...) -> dict[str, Any]: ...
-
-    def iter_insights(
-        self,
-        account_id: str,
-        since: dt.date,
-        until: dt.date,
-        *,
-        level: str = ...,
-        fields: Sequence[str] = ...,
-        action_attribution_windows: Sequence[str] | None = ...,
-    ) -> Iterator[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +50,7 @@ class AccountInfo:
             name=node.get("name"),
             currency=str(node.get("currency") or ""),
             timezone_name=str(node.get("timezone_name") or "UTC"),
-            account_status=int(status) if status not in (None, "") else None,
+            account_status=int(str(status)) if status not in (None, "") else None,
         )
 
     def local_today(self, now: dt.datetime | None = None) -> dt.date:
@@ -130,7 +118,7 @@ def reconcile(
 
 
 def pull_account_insights(
-    client: InsightsClient,
+    client: GraphClient,
     lake: Lake,
     account: AccountInfo,
     days: Sequence[dt.date],

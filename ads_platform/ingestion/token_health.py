@@ -13,24 +13,19 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 
 from ads_platform import frames
 from ads_platform.lake import Lake
+from ads_platform.meta.client import GraphClient
 from ads_platform.meta.errors import MetaApiError, TokenInvalidError
 from ads_platform.meta.tokens import TokenInfo, TokenStore
 
 DATASET = "token_health"
 
 
-class TokenClient(Protocol):
-    def debug_token(
-        self, input_token: str | None = ..., app_token: str | None = ...
-    ) -> dict[str, Any]: ...
-
-    def exchange_token(self, app_id: str, app_secret: str, token: str) -> dict[str, Any]: ...
 
 
 def fingerprint(token: str) -> str:
@@ -63,7 +58,7 @@ def _base_row(account_id: str, token_env: str, token: str, now: dt.datetime) -> 
 
 
 def check_token(
-    client: TokenClient,
+    client: GraphClient,
     *,
     account_id: str,
     token_env: str,

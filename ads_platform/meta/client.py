@@ -24,11 +24,9 @@ failure must only fail that client's accounts.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import random
-import re
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,6 +50,17 @@ from ads_platform.meta.pacing import Pacer
 from ads_platform.meta.redaction import install_log_redaction, redact_url, register_secret
 from ads_platform.meta.stats import CallStats
 from ads_platform.meta.tokens import appsecret_proof
+from ads_platform.meta.urls import (
+    ACCOUNT_RE,
+    VERSION_RE,
+    encode_params,
+    fingerprint,
+    merge_query,
+    normalize_account_id,
+    normalize_endpoint,
+    origin,
+    strip_auth,
+)
 
 __all__ = [
     "DEFAULT_ACCOUNT_FIELDS",
@@ -134,9 +143,6 @@ DEFAULT_INSIGHT_FIELDS: tuple[str, ...] = (
 )
 
 _ENTITY_SINGULAR: Mapping[str, str] = {"campaigns": "campaign", "adsets": "adset", "ads": "ad"}
-_AUTH_PARAMS = frozenset({"access_token", "appsecret_proof"})
-_VERSION_RE = re.compile(r"^v\d+\.\d+$")
-_ACCOUNT_RE = re.compile(r"^(?:act_)?(\d+)$")
 
 ASYNC_COMPLETED = "Job Completed"
 ASYNC_FAILED = frozenset({"Job Failed"})
@@ -150,79 +156,6 @@ MIN_PAGE_LIMIT = 25
 THROTTLE_BACKOFF_START = 5.0
 
 
-def normalize_account_id(account_id: str | int) -> str:
-    """``123`` / ``"123"`` / ``"act_123"`` → ``"act_123"``; anything else is refused."""
-    match = _ACCOUNT_RE.match(str(account_id).strip())
-    if not match:
-        raise ValueError(f"not an ad account id: {account_id!r} (expected act_<digits>)")
-    return f"act_{match.group(1)}"
-
-
-def normalize_endpoint(path: str) -> str:
-    """Stable, id-free endpoint name for stats: ``act_1/insights`` → ``act/insights``."""
-    raw = urllib.parse.urlsplit(path).path if "://" in path else path.split("?", 1)[0]
-    parts = [p for p in raw.strip("/").split("/") if p]
-    if parts and _VERSION_RE.match(parts[0]):
-        parts = parts[1:]
-    if not parts:
-        return "root"
-    head, rest = parts[0], parts[1:]
-    if head.startswith("act_"):
-        return "/".join(["act", *rest]) if rest else "account"
-    if head.isdigit():
-        return "/".join(["object", *rest]) if rest else "object"
-    return "/".join(parts)
-
-
-def encode_params(params: Mapping[str, Any]) -> dict[str, str]:
-    """Graph API wire format: ``fields`` comma-joined, other lists/dicts as JSON (like the SDK)."""
-    out: dict[str, str] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if key == "fields" and isinstance(value, list | tuple):
-            out[key] = ",".join(str(v) for v in value)
-        elif isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        elif isinstance(value, dict | list | tuple):
-            out[key] = json.dumps(value, separators=(",", ":"), default=str)
-        elif isinstance(value, dt.date):
-            out[key] = value.isoformat()
-        else:
-            out[key] = str(value)
-    return out
-
-
-def _strip_auth(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    query = [
-        (k, v)
-        for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-        if k not in _AUTH_PARAMS
-    ]
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-
-
-def _fingerprint(url: str) -> str:
-    """Identity of a page request, ignoring credentials and parameter order."""
-    parts = urllib.parse.urlsplit(url)
-    query = sorted(
-        (k, v)
-        for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-        if k not in _AUTH_PARAMS
-    )
-    return hashlib.sha256(repr((parts.path, query)).encode()).hexdigest()
-
-
-def _replace_query_param(url: str, key: str, value: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    query = [
-        (k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != key
-    ]
-    query.append((key, value))
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-
-
 @dataclass
 class _CallState:
     """Book-keeping for one logical call across its retries."""
@@ -232,11 +165,8 @@ class _CallState:
     transient: int = 0
     malformed: int = 0
     throttled: int = 0
+    retries: int = 0
     give_up: bool = False
-
-    @property
-    def retries(self) -> int:
-        return self.transient + self.malformed + self.throttled
 
 
 @dataclass(frozen=True)
@@ -284,7 +214,7 @@ class GraphClient:
     ) -> None:
         if not access_token:
             raise ValueError("access_token is required")
-        if not _VERSION_RE.match(api_version):
+        if not VERSION_RE.match(api_version):
             raise ValueError(f"api_version must look like v25.0, got {api_version!r}")
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
@@ -319,7 +249,7 @@ class GraphClient:
         self.pacer = (
             pacer if pacer is not None else Pacer(clock=clock, sleep=sleep, logger=self.logger)
         )
-        self._origin = self._origin_of(self.base_url)
+        self._origin = origin(self.base_url)
         self._http = httpx.Client(
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             transport=transport,
@@ -399,7 +329,7 @@ class GraphClient:
         target_params: Mapping[str, Any] | None = query
         limit = int(query["limit"])
         seen: set[str] = {
-            _fingerprint(self._url(path) + "?" + urllib.parse.urlencode(encode_params(query)))
+            fingerprint(self._url(path) + "?" + urllib.parse.urlencode(encode_params(query)))
         }
         cursors: set[str] = set()
         pages = 0
@@ -419,7 +349,7 @@ class GraphClient:
                     limit,
                 )
                 if target_params is None:
-                    target = _replace_query_param(target, "limit", str(limit))
+                    target = merge_query(target, {"limit": str(limit)})
                 else:
                     target_params = {**target_params, "limit": limit}
                 continue
@@ -438,8 +368,8 @@ class GraphClient:
             next_url, after = self._next_link(body, account, endpoint)
             if next_url is None:
                 return
-            fingerprint = _fingerprint(next_url)
-            if fingerprint in seen or (after is not None and after in cursors):
+            page_id = fingerprint(next_url)
+            if page_id in seen or (after is not None and after in cursors):
                 raise MalformedResponseError(
                     f"paging.next loops back to a page already fetched (after {pages} pages)",
                     reason="looping_next",
@@ -453,7 +383,7 @@ class GraphClient:
                     account_id=account,
                     endpoint=endpoint,
                 )
-            seen.add(fingerprint)
+            seen.add(page_id)
             if after is not None:
                 cursors.add(after)
             target, target_params = next_url, None
@@ -475,7 +405,7 @@ class GraphClient:
             raise MalformedResponseError(
                 "'paging.next' is not a URL", account_id=account, endpoint=endpoint
             )
-        if self._origin_of(next_url) != self._origin:
+        if origin(next_url) != self._origin:
             raise MalformedResponseError(
                 "paging.next points to another host; not sending the token there",
                 reason="foreign_next",
@@ -810,12 +740,6 @@ class GraphClient:
 
     # ------------------------------------------------------------------ transport
 
-    @staticmethod
-    def _origin_of(url: str) -> tuple[str, str, int | None]:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-        return parts.scheme, (parts.hostname or "").lower(), port
-
     def _url(self, target: str) -> str:
         if target.startswith(("http://", "https://")):
             return target
@@ -826,7 +750,7 @@ class GraphClient:
         if account_id:
             return normalize_account_id(account_id)
         head = path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
-        return head if head.startswith("act_") and _ACCOUNT_RE.match(head) else None
+        return head if head.startswith("act_") and ACCOUNT_RE.match(head) else None
 
     def _build(
         self,
@@ -840,14 +764,14 @@ class GraphClient:
         auth: bool,
     ) -> _Request:
         absolute = target.startswith(("http://", "https://"))
-        if absolute and self._origin_of(target) != self._origin:
+        if absolute and origin(target) != self._origin:
             raise MalformedResponseError(
                 "refusing to send credentials to another host",
                 reason="foreign_next",
                 account_id=account_id,
                 endpoint=endpoint,
             )
-        url = _strip_auth(target) if absolute else self._url(target)
+        url = strip_auth(target) if absolute else self._url(target)
         encoded = encode_params(params or {})
         query: dict[str, str] = {}
         data: dict[str, str] | None = None
@@ -973,6 +897,7 @@ class GraphClient:
         self, rs: tenacity.RetryCallState, request: _Request, state: _CallState
     ) -> None:
         exc = rs.outcome.exception() if rs.outcome else None
+        state.retries += 1
         self.stats.record_retry(request.account_id, request.endpoint)
         wait = rs.upcoming_sleep or self.pacer.pending_wait(request.account_id)
         self.logger.warning(
@@ -1025,19 +950,19 @@ class GraphClient:
         self._pace(request, state)
         account, endpoint = request.account_id, request.endpoint
         started = self._clock()
+        url = merge_query(request.url, request.params)
         if self.logger.isEnabledFor(logging.DEBUG):
             self.logger.debug(
                 "%s %s (%s, account %s)",
                 request.method,
-                redact_url(str(httpx.URL(request.url, params=dict(request.params)))),
+                redact_url(url),
                 endpoint,
                 account or "-",
             )
         try:
             response = self._http.request(
                 request.method,
-                request.url,
-                params=request.params,
+                url,
                 data=request.data,
                 headers=request.headers,
             )

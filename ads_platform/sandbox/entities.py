@@ -43,7 +43,9 @@ def account_view(spec: AccountSpec, clock: ClockView) -> dict[str, Any]:
     }
 
 
-def project(view: dict[str, Any], fields: list[str] | None, default: tuple[str, ...]) -> dict[str, Any]:
+def project(
+    view: dict[str, Any], fields: list[str] | None, default: tuple[str, ...]
+) -> dict[str, Any]:
     """Requested known fields plus ``id``; unknown fields are ignored (Graph-loosely)."""
     wanted = list(default) if fields is None else ["id", *fields]
     out: dict[str, Any] = {}
@@ -94,7 +96,11 @@ def entity_view(data: AccountData, entity: Entity, instant: dt.datetime) -> dict
 
 def _resolve(data: AccountData, entity: Entity, prefix: str | None) -> Entity:
     """The entity a prefixed filter field refers to (self, or a parent)."""
-    if prefix is None or prefix == entity.kind or _KIND_RANK.get(prefix, -1) < _KIND_RANK[entity.kind]:
+    if (
+        prefix is None
+        or prefix == entity.kind
+        or _KIND_RANK.get(prefix, -1) < _KIND_RANK[entity.kind]
+    ):
         return entity
     parent_id = entity.campaign_id if prefix == "campaign" else entity.adset_id
     return data.by_id[parent_id] if parent_id is not None else entity

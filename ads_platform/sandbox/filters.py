@@ -137,7 +137,11 @@ def matches(actual: Any, operator: str, target: Any) -> bool:
         return found if operator == "CONTAIN" else not found
     a_num, t_num = _number(actual), _number(target)
     if operator in ("EQUAL", "NOT_EQUAL"):
-        same = a_num == t_num if a_num is not None and t_num is not None else str(actual) == str(target)
+        same = (
+            a_num == t_num
+            if a_num is not None and t_num is not None
+            else str(actual) == str(target)
+        )
         return same if operator == "EQUAL" else not same
     if a_num is None or t_num is None:
         raise invalid_param(f"{operator} needs a numeric value")

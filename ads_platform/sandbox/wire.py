@@ -93,9 +93,7 @@ class GraphError(Exception):
 
 def invalid_param(message: str, subcode: int | None = None) -> GraphError:
     """Code 100, the catch-all "invalid parameter" error."""
-    return GraphError(
-        f"(#100) {message}", code=100, subcode=subcode, error_type="OAuthException"
-    )
+    return GraphError(f"(#100) {message}", code=100, subcode=subcode, error_type="OAuthException")
 
 
 def unknown_object(object_id: str) -> GraphError:

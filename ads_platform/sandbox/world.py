@@ -462,7 +462,9 @@ class World:
                 else:
                     daily_budget = budget_minor // 2 or 100
             goal = rng.choice(GOALS[objective])
-            billing = "LINK_CLICKS" if goal == "LINK_CLICKS" and budget_roll < 0.3 else "IMPRESSIONS"
+            billing = (
+                "LINK_CLICKS" if goal == "LINK_CLICKS" and budget_roll < 0.3 else "IMPRESSIONS"
+            )
 
         return Entity(
             kind=kind,

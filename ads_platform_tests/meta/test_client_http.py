@@ -162,9 +162,12 @@ def test_page_safety_limit(clock: FakeTime) -> None:
     [{"data": {"id": 1}}, {"nodata": []}, {"data": [1, 2]}, [1, 2], {"data": [], "paging": 5}],
 )
 def test_unexpected_shapes_are_errors_not_empty_data(clock: FakeTime, body: Any) -> None:
-    with scripted(sequence(Reply(body=body))) as srv, make_client(srv, clock) as client:
-        with pytest.raises(MalformedResponseError):
-            list(client.iter_rows("act_1/ads"))
+    with (
+        scripted(sequence(Reply(body=body))) as srv,
+        make_client(srv, clock) as client,
+        pytest.raises(MalformedResponseError),
+    ):
+        list(client.iter_rows("act_1/ads"))
 
 
 def test_appsecret_proof_and_token_in_query(clock: FakeTime) -> None:

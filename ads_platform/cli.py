@@ -1,0 +1,158 @@
+"""``ads-platform``: the command line (demo, sandbox, dev, sql, settings, doctor)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from ads_platform.settings import SettingsError, load_settings
+
+
+def _home(home: str | None) -> Path:
+    return Path(home or os.environ.get("ADS_PLATFORM_HOME") or ".ads_platform")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Meta ads analytics on Dagster: ingestion, validated lake, dbt marts."""
+
+
+@main.command()
+@click.option(
+    "--days", default=14, show_default=True, type=click.IntRange(1, 400), help="Days to pull."
+)
+@click.option(
+    "--accounts",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Sandbox ad accounts.",
+)
+@click.option("--seed", default=7, show_default=True, help="Sandbox data seed.")
+@click.option("--home", default=None, help="ADS_PLATFORM_HOME (default ./.ads_platform).")
+@click.option("--no-marts", is_flag=True, help="Stop after ingestion.")
+def demo(days: int, accounts: int, seed: int, home: str | None, no_marts: bool) -> None:
+    """Run the whole platform against the local Graph API sandbox."""
+    from ads_platform.demo import run_demo
+
+    code = run_demo(
+        home=_home(home),
+        days=days,
+        accounts=accounts,
+        seed=seed,
+        echo=click.echo,
+        build_marts=not no_marts,
+    )
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--accounts", default=3, show_default=True, type=click.IntRange(1, 999))
+@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(0, 60_000))
+@click.option("--ads", "ads", default=None, type=click.IntRange(1, 20_000), help="Ads per account.")
+def sandbox(port: int, seed: int, accounts: int, latency_ms: int, ads: int | None) -> None:
+    """Serve the local Graph API sandbox on 127.0.0.1 until Ctrl-C."""
+    from ads_platform.sandbox import serve_forever
+
+    serve_forever(
+        port=port, seed=seed, accounts=accounts, latency_ms=latency_ms, ads_per_account=ads
+    )
+
+
+@main.command()
+@click.option("--port", default=8765, show_default=True, type=int, help="Sandbox port.")
+@click.option("--ui-port", default=3000, show_default=True, type=int)
+@click.option("--accounts", default=3, show_default=True, type=click.IntRange(1, 50))
+@click.option("--home", default=None)
+def dev(port: int, ui_port: int, accounts: int, home: str | None) -> None:
+    """The Dagster UI (webserver + daemon) with the sandbox and the demo settings."""
+    import datetime as dt
+
+    from ads_platform.demo import prepare_dagster_home, write_demo_settings
+    from ads_platform.sandbox import Sandbox
+
+    root = _home(home).resolve()
+    with Sandbox(seed=7, accounts=accounts, subprocess=True, port=port) as sb:
+        config_path, tokens = write_demo_settings(
+            root, sb.base_url, sb.account_ids, start_date=sb.today() - dt.timedelta(days=90)
+        )
+        env = {
+            **os.environ,
+            **tokens,
+            "ADS_PLATFORM_CONFIG": str(config_path),
+            "ADS_PLATFORM_HOME": str(root),
+            "DAGSTER_HOME": str(prepare_dagster_home(root)),
+        }
+        click.echo(f"sandbox: {sb.base_url}  settings: {config_path}")
+        click.echo(f"UI: http://127.0.0.1:{ui_port}  (Ctrl-C stops both)")
+        workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+        cmd = ["dagster", "dev", "-w", str(workspace), "-p", str(ui_port)]
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.run(cmd, env=env, check=False)
+
+
+@main.command()
+@click.argument("query")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--marts",
+    "marts_path",
+    default=None,
+    help="Marts file (default $ADS_PLATFORM_HOME/marts.duckdb).",
+)
+def sql(query: str, fmt: str, marts_path: str | None) -> None:
+    """Run a read-only SQL query against the published marts."""
+    from ads_platform.sql import SqlError, run_query
+
+    path = Path(marts_path) if marts_path else _marts_path()
+    try:
+        click.echo(run_query(path, query, fmt))  # type: ignore[arg-type]
+    except SqlError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _marts_path() -> Path:
+    try:
+        return load_settings(require_tokens=False).marts_path
+    except SettingsError:
+        return _home(None).resolve() / "marts.duckdb"
+
+
+@main.command("settings")
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+def settings_cmd(config_path: str | None) -> None:
+    """Validate the settings (tokens included) and print them without secrets."""
+    try:
+        settings = load_settings(config_path)
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"settings: {settings.source or '(defaults)'}")
+    click.echo(f"home:     {settings.home}")
+    click.echo(f"graph:    {settings.meta.graph_base_url}/{settings.meta.api_version}")
+    for account in settings.accounts:
+        state = "enabled" if account.enabled else "disabled"
+        click.echo(f"account:  {account.id} ({state}) token from ${account.token_env}")
+
+
+if __name__ == "__main__":
+    main()

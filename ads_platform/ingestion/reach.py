@@ -1,0 +1,140 @@
+"""Reach at the grain it was pulled: account × month and campaign × month.
+
+Reach counts deduplicated people within the exact level and time range it was asked
+for, so it never adds across days, ads or campaigns.  The only correct monthly reach
+is one Meta computed for that month: one request per month and level
+(``time_increment=all_days``), stored as its own non-additive fact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from ads_platform import frames
+from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome
+from ads_platform.lake import Lake
+from ads_platform.meta.client import GraphClient
+
+DATASET = "reach_monthly"
+FIELDS = (
+    "account_id",
+    "account_currency",
+    "campaign_id",
+    "date_start",
+    "date_stop",
+    "reach",
+    "impressions",
+    "spend",
+)
+
+
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def months_to_pull(
+    stored: set[dt.date],
+    local_today: dt.date,
+    start_date: dt.date,
+    lookback_days: int,
+    max_months: int = 13,
+) -> list[dt.date]:
+    """Months still open to restatement, plus complete months never stored."""
+    first = max(
+        month_start(start_date), month_start(local_today - dt.timedelta(days=31 * (max_months - 1)))
+    )
+    restated_from = month_start(local_today - dt.timedelta(days=lookback_days))
+    months = []
+    month = first
+    while month <= local_today:
+        if month >= restated_from or month not in stored:
+            months.append(month)
+        month = next_month(month)
+    return months
+
+
+def pull_reach(
+    client: GraphClient,
+    lake: Lake,
+    account_id: str,
+    *,
+    local_today: dt.date,
+    start_date: dt.date,
+    lookback_days: int,
+) -> PartitionOutcome:
+    path = lake.partition_path(DATASET, account_id)
+    previous = lake.read(path)
+    stored = set()
+    if previous is not None and len(previous):
+        stored = {
+            d
+            for d, complete in zip(previous["period_start"], previous["is_complete"], strict=True)
+            if complete
+        }
+    fetched_at = dt.datetime.now(dt.UTC)
+    records: list[Mapping[str, Any]] = []
+    months = months_to_pull(stored, local_today, start_date, lookback_days)
+    for month in months:
+        end_of_month = next_month(month) - dt.timedelta(days=1)
+        until = min(end_of_month, local_today)
+        for level in ("account", "campaign"):
+            for row in client.iter_insights(
+                account_id,
+                month,
+                until,
+                level=level,
+                fields=list(FIELDS),
+                time_increment="all_days",
+            ):
+                spend = frames.parse_money(row.get("spend"), "spend")
+                records.append(
+                    {
+                        "level": level,
+                        "period": "month",
+                        "period_start": month,
+                        "period_end": end_of_month,
+                        "account_id": account_id,
+                        "campaign_id": str(row["campaign_id"]) if level == "campaign" else None,
+                        "currency": str(row.get("account_currency") or ""),
+                        "reach": frames.parse_count(row.get("reach"), "reach"),
+                        "impressions": frames.parse_count(row.get("impressions"), "impressions"),
+                        "spend": spend,
+                        "is_complete": end_of_month < local_today,
+                        "fetched_at": fetched_at,
+                    }
+                )
+    new = pd.DataFrame(records, columns=frames.REACH_ARROW.names)
+    if previous is not None and len(previous):
+        kept = previous[~previous["period_start"].isin(months)]
+        combined = pd.concat([kept, new], ignore_index=True) if len(new) else kept
+    else:
+        combined = new
+    keys = combined[["level", "campaign_id", "period_start"]].astype(str)
+    if keys.duplicated().any():
+        raise ValueError(f"{DATASET}: duplicate (level, campaign, month) rows for {account_id}")
+    negative = combined["reach"].dropna()
+    if (negative < 0).any():
+        raise ValueError(f"{DATASET}: negative reach for {account_id}")
+    for column in ("reach", "impressions"):
+        combined[column] = combined[column].astype("Int64")
+    lake.write(path, frames.to_arrow(combined, frames.REACH_ARROW))
+    return PartitionOutcome(
+        DATASET,
+        account_id,
+        None,
+        "success",
+        rows=len(combined),
+        message=f"{len(months)} month(s) pulled: {', '.join(str(m) for m in months) or 'none'}",
+        checks=[CheckOutcome("schema", True, "unique per level, campaign and month; reach ≥ 0")],
+        path=str(path),
+    )

@@ -1,0 +1,256 @@
+"""Launch materializations from Python (demo, tests, benchmarks) on a real instance.
+
+Partition *ranges* are what make backfills cheap: one run covers many days of an
+account.  Dagster marks a run as a range run with the ``dagster/asset_partition_range_*``
+tags, exactly as its own backfill daemon does with ``BackfillPolicy.single_run``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from ads_platform.partitions import ad_accounts_partitions, key_for
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+
+
+def materialize(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    selection: Sequence[str],
+    *,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
+    raise_on_error: bool = False,
+) -> dg.ExecuteInProcessResult:
+    keys = [dg.AssetKey(name) for name in selection]
+    job = defs.resolve_implicit_job_def_def_for_assets(keys)
+    if job is None:
+        raise ValueError(f"no implicit job covers {selection}")
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=partition_key,
+        tags=tags or {},
+        asset_selection=keys,
+        raise_on_error=raise_on_error,
+    )
+
+
+@dataclass
+class AccountSummary:
+    account_id: str
+    days: int = 0
+    rows: int = 0
+    spend: float = 0.0
+    currency: str = ""
+    checks_passed: int = 0
+    checks_failed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DemoSummary:
+    accounts: dict[str, AccountSummary] = field(default_factory=dict)
+    steps: list[tuple[str, bool, float]] = field(default_factory=list)
+    marts_path: Path | None = None
+    marts_preview: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, ok, _ in self.steps)
+
+    def table(self) -> str:
+        header = ("account", "currency", "days", "rows", "spend", "checks ok", "checks failed")
+        lines = [header]
+        for acc in self.accounts.values():
+            lines.append(
+                (
+                    acc.account_id,
+                    acc.currency,
+                    str(acc.days),
+                    str(acc.rows),
+                    f"{acc.spend:,.2f}",
+                    str(acc.checks_passed),
+                    str(acc.checks_failed),
+                )
+            )
+        widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+        out = []
+        for index, row in enumerate(lines):
+            out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+            if index == 0:
+                out.append("  ".join("-" * w for w in widths))
+        steps = "\n".join(
+            f"  {'ok  ' if ok else 'FAIL'} {name} ({secs:.1f}s)" for name, ok, secs in self.steps
+        )
+        text = "Steps:\n" + steps + "\n\nIngested (ad_insights_daily):\n" + "\n".join(out)
+        if self.marts_preview:
+            text += "\n\n" + self.marts_preview
+        return text
+
+
+def _summarize_insights(
+    instance: dg.DagsterInstance, summary: DemoSummary, run_ids: set[str]
+) -> None:
+    records = instance.get_event_records(
+        dg.EventRecordsFilter(
+            event_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
+            asset_key=dg.AssetKey("ad_insights_daily"),
+        ),
+        limit=100_000,
+    )
+    for record in records:
+        if record.run_id not in run_ids:
+            continue
+        mat = record.asset_materialization
+        if mat is None or mat.partition is None:
+            continue
+        account_id = mat.partition.split("|")[0]
+        acc = summary.accounts.setdefault(account_id, AccountSummary(account_id))
+        meta = mat.metadata
+        acc.days += 1
+        acc.rows += int(str(meta["rows"].value)) if "rows" in meta else 0
+        acc.spend += float(str(meta["spend"].value)) if "spend" in meta else 0.0
+    checks = instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=100_000
+    )
+    for record in checks:
+        if record.run_id not in run_ids:
+            continue
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        evaluation = event.event_specific_data
+        partition = getattr(evaluation, "partition", None)
+        if not partition or "|" not in str(partition):
+            continue
+        acc = summary.accounts.setdefault(
+            str(partition).split("|")[0], AccountSummary(str(partition).split("|")[0])
+        )
+        if getattr(evaluation, "passed", False):
+            acc.checks_passed += 1
+        else:
+            acc.checks_failed += 1
+
+
+def materialize_demo(
+    *,
+    account_ids: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    echo: Callable[[str], None] = print,
+    build_marts: bool = True,
+) -> DemoSummary:
+    """ad_accounts → entities and token health → insights per account → marts."""
+    from ads_platform.definitions import defs
+    from ads_platform.settings import load_settings
+
+    instance = dg.DagsterInstance.get()
+    summary = DemoSummary()
+    run_ids: set[str] = set()
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        echo(f"==> {name}")
+        began = time.monotonic()
+        result = fn()
+        ok = bool(getattr(result, "success", True))
+        if isinstance(result, dg.ExecuteInProcessResult):
+            run_ids.add(result.run_id)
+            if not ok:
+                for event in result.all_events:
+                    if event.is_step_failure and event.step_failure_data.error:
+                        echo(
+                            "    "
+                            + event.step_failure_data.error.message.strip().replace("\n", "\n    ")
+                        )
+        seconds = time.monotonic() - began
+        summary.steps.append((name, ok, seconds))
+        echo(f"    {'done' if ok else 'FAILED'} in {seconds:.1f}s")
+        return result
+
+    step(
+        "ad_accounts (settings → dynamic partitions)",
+        lambda: materialize(defs, instance, ["ad_accounts"]),
+    )
+    known = instance.get_dynamic_partitions(ad_accounts_partitions.name or "")
+    first, last = known[0], known[-1]
+    step(
+        "campaigns, ad_sets, ads, token_health (one run over every account)",
+        lambda: materialize(
+            defs,
+            instance,
+            ["campaigns", "ad_sets", "ads", "token_health"],
+            tags=range_tags(first, last),
+        ),
+    )
+    for account_id in account_ids:
+        step(
+            f"ad_insights_daily {account_id} {start}..{end} (one range run)",
+            lambda a=account_id: materialize(  # type: ignore[misc]
+                defs,
+                instance,
+                ["ad_insights_daily"],
+                tags=range_tags(str(key_for(a, start)), str(key_for(a, end))),
+            ),
+        )
+    _summarize_insights(instance, summary, run_ids)
+    settings = load_settings(require_tokens=False)
+    for account in summary.accounts.values():
+        account.currency = _currency(settings.lake_dir, account.account_id)
+    if build_marts:
+        try:
+            from ads_platform.assets import marts  # noqa: F401
+        except ImportError:
+            return summary
+        step("marts (dbt build → publish marts.duckdb)", lambda: materialize_marts(defs, instance))
+        summary.marts_path = settings.marts_path
+        summary.marts_preview = _marts_preview(settings.marts_path)
+    return summary
+
+
+def materialize_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> Any:
+    graph = defs.resolve_asset_graph()
+    dbt_keys = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "marts"]
+    job = defs.resolve_implicit_job_def_def_for_assets(dbt_keys)
+    assert job is not None
+    return job.execute_in_process(instance=instance, asset_selection=dbt_keys, raise_on_error=False)
+
+
+def _currency(lake_dir: Path, account_id: str) -> str:
+    from ads_platform.ingestion.accounts import known_account
+    from ads_platform.lake import Lake
+
+    row = known_account(Lake(lake_dir), account_id)
+    return row.currency if row else ""
+
+
+DEMO_QUERY = """select date_day, account_id, currency, spend, impressions, link_clicks,
+       ctr, cpc, roas
+from rpt_account_daily
+order by date_day desc, account_id
+limit 6"""
+
+
+def _marts_preview(path: Path) -> str:
+    try:
+        from ads_platform.sql import run_query
+    except ImportError:
+        return ""
+    try:
+        table = run_query(path, DEMO_QUERY, "table")
+    except Exception as exc:
+        return f"(could not query the marts: {exc})"
+    return f"A report mart ({path.name}):\n\n{DEMO_QUERY}\n\n{table}"

@@ -1,0 +1,170 @@
+"""Faults on demand: what can go wrong, for whom, and how many times.
+
+A fault has a name, an optional account (``None`` = every Graph request) and an
+optional count (``None`` = until cleared). Each request that a fault *applies to*
+consumes one count; at zero the fault disappears. Which requests a fault applies
+to depends on its name (``APPLIES_TO``): ``zeros`` only touches insights pages,
+``looping_next``/``truncated_page`` only paged lists, the async faults only report
+creation and polls of unfinished runs; the rest apply to every Graph request in
+scope. Control paths (``/__sandbox/*``) are never faulted.
+
+When several faults match, the oldest wins and only it is consumed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+FAULT_NAMES: tuple[str, ...] = (
+    "token_expired",
+    "token_revoked",
+    "permission_denied",
+    "throttled",
+    "server_error",
+    "timeout",
+    "malformed_json",
+    "truncated_page",
+    "looping_next",
+    "async_job_failed",
+    "async_job_stuck",
+    "zeros",
+)
+TOKEN_FAULTS = frozenset({"token_expired", "token_revoked"})
+GENERAL_FAULTS = frozenset(
+    {
+        "token_expired",
+        "token_revoked",
+        "permission_denied",
+        "throttled",
+        "server_error",
+        "timeout",
+        "malformed_json",
+    }
+)
+LIST_FAULTS = frozenset({"truncated_page", "looping_next"})
+INSIGHTS_FAULTS = frozenset({"zeros"})
+ASYNC_FAULTS = frozenset({"async_job_failed", "async_job_stuck"})
+DEFAULT_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass(slots=True)
+class Fault:
+    """An active fault. ``hits`` counts the requests it has affected so far."""
+
+    id: int
+    name: str
+    account_id: str | None
+    remaining: int | None
+    seconds: float = DEFAULT_TIMEOUT_SECONDS
+    regain_seconds: float = 0.0
+    drop: bool = False
+    hits: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fault": self.name,
+            "account_id": self.account_id,
+            "count": self.remaining,
+            "seconds": self.seconds,
+            "regain_seconds": self.regain_seconds,
+            "drop": self.drop,
+            "hits": self.hits,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FaultHit:
+    """A consumed fault: a snapshot plus which hit this was (1-based; alternations use it)."""
+
+    name: str
+    account_id: str | None
+    hit: int
+    seconds: float
+    regain_seconds: float
+    drop: bool
+
+
+class FaultBook:
+    """Thread-safe registry of active faults."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._next_id = 1
+
+    def add(
+        self,
+        name: str,
+        account_id: str | None = None,
+        count: int | None = None,
+        *,
+        seconds: float | None = None,
+        regain_seconds: float | None = None,
+        drop: bool = False,
+    ) -> Fault:
+        if name not in FAULT_NAMES:
+            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
+        if count is not None and count < 1:
+            raise ValueError("count must be >= 1 (or absent for unlimited)")
+        with self._lock:
+            fault = Fault(
+                id=self._next_id,
+                name=name,
+                account_id=account_id,
+                remaining=count,
+                seconds=DEFAULT_TIMEOUT_SECONDS if seconds is None else float(seconds),
+                regain_seconds=0.0 if regain_seconds is None else float(regain_seconds),
+                drop=drop,
+            )
+            self._next_id += 1
+            self._faults.append(fault)
+            return fault
+
+    def clear(self) -> int:
+        with self._lock:
+            n = len(self._faults)
+            self._faults.clear()
+            return n
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.to_json() for f in self._faults]
+
+    @staticmethod
+    def _matches(fault: Fault, scope: frozenset[str], names: frozenset[str]) -> bool:
+        return fault.name in names and (fault.account_id is None or fault.account_id in scope)
+
+    def take(self, scope: frozenset[str], names: frozenset[str]) -> FaultHit | None:
+        """Consume one count of the oldest fault among ``names`` that covers ``scope``."""
+        if not self._faults:  # lock-free fast path for the common no-fault case
+            return None
+        with self._lock:
+            for fault in self._faults:
+                if self._matches(fault, scope, names):
+                    fault.hits += 1
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                        if fault.remaining <= 0:
+                            self._faults.remove(fault)
+                    return FaultHit(
+                        name=fault.name,
+                        account_id=fault.account_id,
+                        hit=fault.hits,
+                        seconds=fault.seconds,
+                        regain_seconds=fault.regain_seconds,
+                        drop=fault.drop,
+                    )
+        return None
+
+    def peek(self, scope: frozenset[str], names: frozenset[str]) -> Fault | None:
+        """The fault that would apply, without consuming it (debug_token, usage headers)."""
+        if not self._faults:
+            return None
+        with self._lock:
+            for fault in self._faults:
+                if self._matches(fault, scope, names):
+                    return fault
+        return None

@@ -1,0 +1,71 @@
+"""Shared fixtures: a sandbox on loopback, demo settings pointing at it, an instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ads_platform.demo import write_demo_settings
+from ads_platform.sandbox import Sandbox
+
+# A fixed clock makes every expectation reproducible (the sandbox's data is a pure
+# function of the seed and the clock).
+SANDBOX_TODAY = dt.date(2026, 11, 20)
+
+
+@dataclass
+class Platform:
+    sandbox: Sandbox
+    home: Path
+    config_path: Path
+    instance: dg.DagsterInstance
+    tokens: dict[str, str]
+
+    @property
+    def accounts(self) -> list[str]:
+        return list(self.sandbox.account_ids)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(seed=11, accounts=3, today=SANDBOX_TODAY) as sb:
+        yield sb
+
+
+@pytest.fixture
+def platform(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Platform]:
+    """Fresh home, settings and instance per test; the sandbox is shared and reset."""
+    sandbox.clear_faults()
+    sandbox.set_today(SANDBOX_TODAY)
+    home = tmp_path / "home"
+    config_path, tokens = write_demo_settings(
+        home,
+        sandbox.base_url,
+        sandbox.account_ids,
+        start_date=dt.date(2026, 1, 1),
+        extra={
+            "meta": {"max_retries": 3, "retry_budget_seconds": 30.0, "read_timeout_seconds": 2.0}
+        },
+    )
+    for key, value in {
+        **tokens,
+        "ADS_PLATFORM_CONFIG": str(config_path),
+        "ADS_PLATFORM_HOME": str(home),
+    }.items():
+        monkeypatch.setenv(key, value)
+    with dg.instance_for_test() as instance:
+        yield Platform(sandbox, home, config_path, instance, tokens)
+    sandbox.clear_faults()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    del config, items
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")

@@ -1,0 +1,209 @@
+"""Ingestion end to end: real Dagster runs, real HTTP to the sandbox, real Parquet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
+from ads_platform_tests.e2e.helpers import (
+    check_evaluations,
+    ingest,
+    lake,
+    materialized_partitions,
+    setup_accounts,
+    stored_daily_totals,
+    truth_daily,
+)
+
+SINCE = SANDBOX_TODAY - dt.timedelta(days=10)
+UNTIL = SANDBOX_TODAY - dt.timedelta(days=1)
+
+
+def _days(since: dt.date, until: dt.date) -> list[dt.date]:
+    return [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
+
+
+def assert_matches_truth(
+    platform: Platform, account_id: str, since: dt.date, until: dt.date
+) -> None:
+    stored = stored_daily_totals(platform, account_id)
+    truth = truth_daily(platform, account_id, since, until)
+    for day, expected in truth.items():
+        if expected["spend"] == 0 and expected["impressions"] == 0:
+            assert stored.get(day, {"rows": 0})["rows"] == 0
+            continue
+        got = stored[day]
+        assert got["spend"] == expected["spend"], day
+        assert got["impressions"] == expected["impressions"], day
+        assert got["link_clicks"] == expected["link_clicks"], day
+        assert got["conversions"] == expected["conversions"], day
+
+
+def test_partitions_match_the_sandbox_truth_exactly(platform: Platform) -> None:
+    setup_accounts(platform)
+    for account_id in platform.accounts:
+        result = ingest(platform, account_id, SINCE, UNTIL)
+        assert result.success
+        assert_matches_truth(platform, account_id, SINCE, UNTIL)
+    expected = {f"{a}|{d}" for a in platform.accounts for d in _days(SINCE, UNTIL)}
+    assert expected <= materialized_partitions(platform)
+    # Metadata per partition: rows, spend, API calls, preview.
+    record = platform.instance.get_latest_materialization_event(dg.AssetKey("ad_insights_daily"))
+    assert record is not None and record.asset_materialization is not None
+    meta = record.asset_materialization.metadata
+    for key in (
+        "rows",
+        "spend",
+        "api_calls",
+        "api_pages",
+        "api_retries",
+        "throttle_waits",
+        "seconds",
+        "preview",
+    ):
+        assert key in meta, key
+
+
+def test_rerun_replaces_without_duplicates(platform: Platform) -> None:
+    setup_accounts(platform)
+    account_id = platform.accounts[0]
+    day = UNTIL
+    assert ingest(platform, account_id, day, day).success
+    first = stored_daily_totals(platform, account_id)
+    assert ingest(platform, account_id, day, day).success
+    second = stored_daily_totals(platform, account_id)
+    assert first == second
+    files = list(
+        (platform.home / "lake" / "ad_insights_daily" / f"account_id={account_id}").rglob("*")
+    )
+    assert [f.name for f in files if f.is_file()] == ["data.parquet"]
+
+
+def test_errors_as_zeros_are_blocked_and_old_file_kept(platform: Platform) -> None:
+    setup_accounts(platform)
+    account_id = platform.accounts[0]
+    assert ingest(platform, account_id, SINCE, UNTIL).success
+    path = lake(platform).partition_path("ad_insights_daily", account_id, UNTIL)
+    before = path.read_bytes()
+    platform.sandbox.add_fault("zeros", account_id=account_id)
+    result = ingest(platform, account_id, UNTIL, UNTIL)
+    assert not result.success
+    assert path.read_bytes() == before
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "blocked" in failure.step_failure_data.error.message  # type: ignore[union-attr]
+    evaluations = check_evaluations(platform, result.run_id)
+    guard = [e for e in evaluations if e.check_name == "zero_guard"]
+    assert guard and not guard[0].passed
+    assert guard[0].partition == f"{account_id}|{UNTIL}"
+
+
+def test_expired_token_fails_only_that_account(platform: Platform) -> None:
+    setup_accounts(platform)
+    bad, *good = platform.accounts
+    platform.sandbox.add_fault("token_expired", account_id=bad)
+    from ads_platform.definitions import defs
+    from ads_platform.orchestration import materialize, range_tags
+
+    # One run over the same day of every account (how a daily schedule asks).
+    result = materialize(
+        defs,
+        platform.instance,
+        ["ad_insights_daily"],
+        tags=range_tags(f"{bad}|{UNTIL}", f"{good[-1]}|{UNTIL}"),
+    )
+    assert not result.success
+    message = next(
+        e for e in result.all_events if e.is_step_failure
+    ).step_failure_data.error.message  # type: ignore[union-attr]
+    assert f"token for {bad} expired" in message
+    assert "re-authorize" in message
+    assert platform.tokens[f"DEMO_META_TOKEN_{bad.upper()}"] not in message
+    done = materialized_partitions(platform)
+    assert f"{bad}|{UNTIL}" not in done
+    assert {f"{a}|{UNTIL}" for a in good} <= done
+
+
+def test_throttling_waits_and_completes(platform: Platform) -> None:
+    setup_accounts(platform, entities=False)
+    account_id = platform.accounts[1]
+    platform.sandbox.add_fault("throttled", account_id=account_id, count=2)
+    result = ingest(platform, account_id, UNTIL, UNTIL)
+    assert result.success
+    record = platform.instance.get_latest_materialization_event(dg.AssetKey("ad_insights_daily"))
+    assert record is not None and record.asset_materialization is not None
+    assert record.asset_materialization.metadata["throttle_waits"].value >= 1
+
+
+def test_maturing_conversions_update_inside_lookback_only(platform: Platform) -> None:
+    setup_accounts(platform)
+    account_id = platform.accounts[0]
+    recent = SANDBOX_TODAY - dt.timedelta(days=3)
+    old = SANDBOX_TODAY - dt.timedelta(days=40)
+    assert ingest(platform, account_id, old, old).success
+    assert ingest(platform, account_id, recent, recent).success
+    before = stored_daily_totals(platform, account_id)
+    platform.sandbox.set_today(SANDBOX_TODAY + dt.timedelta(days=10))
+    assert ingest(platform, account_id, old, old).success
+    assert ingest(platform, account_id, recent, recent).success
+    after = stored_daily_totals(platform, account_id)
+    assert after[str(old)] == before[str(old)]
+    assert after[str(recent)]["spend"] == before[str(recent)]["spend"]
+    grew = sum(after[str(recent)]["conversions"].values()) - sum(
+        before[str(recent)]["conversions"].values()
+    )  # type: ignore[union-attr]
+    assert grew > 0
+
+
+def test_rename_adds_a_version(platform: Platform) -> None:
+    setup_accounts(platform)
+    account_id = platform.accounts[0]
+    path = lake(platform).partition_path("campaigns", account_id)
+    v1 = pq.read_table(path).to_pandas()
+    platform.sandbox.set_today(SANDBOX_TODAY + dt.timedelta(days=60))
+    setup_accounts(platform)
+    v2 = pq.read_table(path).to_pandas()
+    assert len(v2) > len(v1)
+    changed = v2.groupby("campaign_id")["name"].nunique()
+    assert (changed > 1).any(), "expected at least one campaign renamed between the pulls"
+    # The old name is still there.
+    renamed = changed[changed > 1].index[0]
+    assert set(v1[v1.campaign_id == renamed]["name"]) <= set(v2[v2.campaign_id == renamed]["name"])
+
+
+def test_killed_writer_leaves_old_file_or_new(tmp_path: os.PathLike[str]) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from ads_platform.lake import Lake
+
+    root = Path(tmp_path)
+    lk = Lake(root)
+    target = lk.partition_path("ad_insights_daily", "act_1", dt.date(2026, 1, 1))
+    script = f"""
+import pyarrow as pa, sys
+from pathlib import Path
+from ads_platform.lake import Lake
+lk = Lake({str(root)!r})
+path = Path({str(target)!r})
+big = pa.table({{"x": list(range(3_000_000))}})
+lk.write(path, pa.table({{"x": [1, 2, 3]}}))
+print("first", flush=True)
+while True:
+    lk.write(path, big)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "first"
+    time.sleep(0.4)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    table = pq.read_table(target)  # never a half file
+    assert table.num_rows in (3, 3_000_000)
+    assert [p.name for p in target.parent.glob("*.parquet")] == ["data.parquet"]

@@ -1,0 +1,97 @@
+{{ config(materialized='table') }}
+-- Per account, what the last ingestion attempts say (built with the marts; the
+-- data_freshness view turns it into "stale or not" at query time).
+with attempts as (
+    select * from {{ ref('stg_ingestion_attempts') }}
+),
+
+accounts as (
+    select account_id from {{ ref('stg_ad_accounts') }}
+    union
+    select account_id from attempts
+    union
+    select distinct account_id from {{ ref('fct_ad_daily') }}
+),
+
+good_days_from_attempts as (
+    select account_id, max(date_day) as last_good_day
+    from attempts
+    where dataset = 'ad_insights_daily' and status = 'success' and date_day is not null
+    group by account_id
+),
+
+good_days_from_facts as (
+    -- data may predate the attempts log: a day that has facts was ingested
+    select account_id, max(date_day) as last_day
+    from {{ ref('fct_ad_daily') }}
+    group by account_id
+),
+
+last_insights_attempt as (
+    select *
+    from attempts
+    where dataset = 'ad_insights_daily'
+    qualify row_number() over (partition by account_id order by attempted_at desc, run_id desc) = 1
+),
+
+last_any_attempt as (
+    select *
+    from attempts
+    qualify row_number() over (partition by account_id order by attempted_at desc, run_id desc) = 1
+),
+
+last_failure as (
+    select *
+    from attempts
+    where status <> 'success'
+    qualify row_number() over (partition by account_id order by attempted_at desc, run_id desc) = 1
+),
+
+latest_per_dataset as (
+    select *
+    from attempts
+    qualify row_number() over (
+        partition by account_id, dataset order by attempted_at desc, run_id desc
+    ) = 1
+),
+
+failing as (
+    select account_id, string_agg(dataset, ', ' order by dataset) as failing_datasets
+    from latest_per_dataset
+    where status <> 'success'
+    group by account_id
+)
+
+select
+    accounts.account_id,
+    dims.account_name,
+    dims.currency,
+    dims.timezone_name,
+    case
+        when a.last_good_day is null then f.last_day
+        when f.last_day is null then a.last_good_day
+        else greatest(a.last_good_day, f.last_day)
+    end as last_good_day,
+    coalesce(li.attempted_at, la.attempted_at) as last_attempt_at,
+    coalesce(li.dataset, la.dataset) as last_attempt_dataset,
+    coalesce(li.status, la.status) as last_attempt_status,
+    coalesce(li.error_kind, la.error_kind) as last_attempt_error_kind,
+    coalesce(li.message, la.message) as last_attempt_message,
+    lf.attempted_at as last_failure_at,
+    lf.dataset as last_failure_dataset,
+    lf.error_kind as last_failure_error_kind,
+    lf.message as last_failure_message,
+    failing.failing_datasets,
+    token.is_valid as token_is_valid,
+    token.expires_at as token_expires_at,
+    token.missing_scopes as token_missing_scopes,
+    token.checked_at as token_checked_at
+from accounts
+left join {{ ref('stg_ad_accounts') }} as dims on dims.account_id = accounts.account_id
+left join good_days_from_attempts as a on a.account_id = accounts.account_id
+left join good_days_from_facts as f on f.account_id = accounts.account_id
+left join last_insights_attempt as li on li.account_id = accounts.account_id
+left join last_any_attempt as la on la.account_id = accounts.account_id
+left join last_failure as lf on lf.account_id = accounts.account_id
+left join failing on failing.account_id = accounts.account_id
+left join {{ ref('int_token_health_latest') }} as token on token.account_id = accounts.account_id

@@ -1,0 +1,5 @@
+-- The current version of every ad set (deleted and archived ones included, so
+-- their past spend keeps a name).  Reports group by ids and take names from here.
+select * exclude (is_current, valid_to)
+from {{ ref('dim_ad_sets_history') }}
+where is_current
