@@ -504,6 +504,17 @@ ALL_EFFECTIVE_STATUSES = (
 )
 
 
+def normalize_timestamps(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    """Timestamps as ``datetime64[ns, UTC]`` whether they came from Parquet (µs) or Python."""
+    frame = frame.copy()
+    for field in schema:
+        if pa.types.is_timestamp(field.type) and field.name in frame.columns:
+            frame[field.name] = pd.to_datetime(frame[field.name], utc=True).astype(
+                "datetime64[ns, UTC]"
+            )
+    return frame
+
+
 def merge_versions(
     previous: pd.DataFrame | None,
     current: Sequence[Mapping[str, Any]],
@@ -516,6 +527,8 @@ def merge_versions(
     stopped returning keep their history untouched.
     """
     latest: dict[str, str] = {}
+    if previous is not None:
+        previous = normalize_timestamps(previous, spec.arrow)
     if previous is not None and len(previous):
         ordered = previous.sort_values("valid_from")
         for entity_id, digest in zip(ordered[spec.id_column], ordered["record_hash"], strict=True):

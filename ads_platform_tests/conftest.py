@@ -29,7 +29,9 @@ class Platform:
 
     @property
     def accounts(self) -> list[str]:
-        return list(self.sandbox.account_ids)
+        # Sorted: the order ad_accounts adds them to the dynamic partition set, so a
+        # partition range from the first to the last account covers all of them.
+        return sorted(self.sandbox.account_ids)
 
 
 @pytest.fixture(scope="session")

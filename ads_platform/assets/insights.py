@@ -84,4 +84,4 @@ def ad_insights_daily(context: dg.AssetExecutionContext, platform: PlatformResou
         assert outcome.day is not None
         return str(key_for(outcome.account_id, outcome.day))
 
-    report(context, KEY, outcomes, partition_of, lambda o: extra.get(o.account_id, {}))
+    yield from report(context, KEY, outcomes, partition_of, lambda o: extra.get(o.account_id, {}))

@@ -57,6 +57,6 @@ def reach_monthly(context: dg.AssetExecutionContext, platform: PlatformResource)
     results = run_accounts(context, platform, settings, jobs, work, on_error, stats)
     outcomes = [o for r in results for o in r.outcomes]
     record_attempts(lake, outcomes, context.run_id)
-    report(
+    yield from report(
         context, KEY, outcomes, lambda o: o.account_id, lambda o: api_metadata(stats, o.account_id)
     )

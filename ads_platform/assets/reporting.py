@@ -10,7 +10,7 @@ the previous file stays, and the run fails at the end with a message per account
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -49,8 +49,13 @@ def report(
     outcomes: Sequence[PartitionOutcome],
     partition_of: Callable[[PartitionOutcome], str | None],
     extra_metadata: Callable[[PartitionOutcome], Mapping[str, Any]] = lambda _: {},
-) -> None:
-    """Log materializations and check evaluations; raise one Failure if any failed."""
+) -> Iterator[dg.AssetCheckResult]:
+    """Log per-partition events, then yield one summary result per declared check.
+
+    Dagster requires every declared check to produce a result in the step; the
+    per-partition verdicts are the logged evaluations, the summary says how many
+    partitions passed.  Raises one Failure at the end if any partition failed.
+    """
     declared = {spec.name for spec in context.assets_def.check_specs}
     for outcome in outcomes:
         partition = partition_of(outcome)
@@ -87,13 +92,24 @@ def report(
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise dg.Failure(description=summarize_failures(failed), metadata=failure_metadata(failed))
+    for spec in context.assets_def.check_specs:
+        verdicts = [c for o in outcomes for c in o.checks if c.name == spec.name]
+        failing = [c for c in verdicts if not c.passed]
+        yield dg.AssetCheckResult(
+            asset_key=asset_key,
+            check_name=spec.name,
+            passed=not failing,
+            severity=dg.AssetCheckSeverity(failing[0].severity) if failing else dg.AssetCheckSeverity.ERROR,
+            metadata={"partitions_checked": len(verdicts), "partitions_failed": len(failing)},
+            description=failing[0].description if failing else "every partition of this run passed",
+        )
 
 
 def summarize_failures(failed: Sequence[PartitionOutcome]) -> str:
     """One line per distinct (account, reason); days are collapsed into a range."""
     groups: dict[tuple[str, str], list[PartitionOutcome]] = {}
     for outcome in failed:
-        reason = outcome.message.split(": ", 1)[-1] if outcome.day else outcome.message
+        reason = outcome.message.removeprefix(f"{outcome.account_id} {outcome.day}: ")
         groups.setdefault((outcome.account_id, reason), []).append(outcome)
     lines = [f"{len(failed)} partition(s) not stored:"]
     for (account_id, reason), items in sorted(groups.items()):

@@ -96,4 +96,4 @@ def token_health(context: dg.AssetExecutionContext, platform: PlatformResource):
     th.record(lake, rows, tag=context.run_id)
     outcomes = [o for r in results for o in r.outcomes]
     extra = {r.account_id: {**api_metadata(stats, r.account_id), **r.extra} for r in results}
-    report(context, KEY, outcomes, lambda o: o.account_id, lambda o: extra[o.account_id])
+    yield from report(context, KEY, outcomes, lambda o: o.account_id, lambda o: extra[o.account_id])

@@ -59,7 +59,8 @@ BLOCKED_CODE = 368
 TRANSIENT_CODES: frozenset[int] = frozenset({1, 2, -1, -2})
 AUTH_CODES: frozenset[int] = frozenset({102, 190})
 PERMISSION_CODES: frozenset[int] = frozenset({10, *range(200, 300)})
-INVALID_PARAMETER_CODE = 100
+#: 100 invalid parameter; 3018 start date beyond the 37-month insights retention.
+INVALID_PARAMETER_CODES: frozenset[int] = frozenset({100, 3018})
 #: (code, subcode) pairs that mean "ask for less in one synchronous request".
 TOO_MUCH_DATA: frozenset[tuple[int, int]] = frozenset({(100, 1504018), (2, 1504038)})
 
@@ -78,6 +79,9 @@ DEFAULT_BLOCKED_WAIT_SECONDS = 900.0
 
 _EXPIRED_ON_RE = re.compile(r"[Ss]ession has expired on ([^.]+?)(?:\.|$)")
 _REDUCE_DATA_RE = re.compile(r"reduce the amount of data", re.IGNORECASE)
+# Meta answers a wrong app secret with code 1 (otherwise "unknown, retry"): retrying
+# a configuration error only burns the budget.
+_CLIENT_SECRET_RE = re.compile(r"client secret", re.IGNORECASE)
 
 
 class MetaApiError(Exception):
@@ -464,6 +468,8 @@ def _classify_error_object(
         return PermissionDeniedError("permission denied for this token", **ctx)
     if code is not None and subcode is not None and (code, subcode) in TOO_MUCH_DATA:
         return TooMuchDataError("too much data for one synchronous request", remedy="async", **ctx)
+    if code in TRANSIENT_CODES and _CLIENT_SECRET_RE.search(message):
+        return InvalidParameterError("Meta rejected the app credentials", **ctx)
     if code in TRANSIENT_CODES and _REDUCE_DATA_RE.search(message):
         return TooMuchDataError(
             "Meta asks to reduce the amount of data", remedy="smaller_page", **ctx
@@ -485,7 +491,7 @@ def _classify_error_object(
         )
     if code in TRANSIENT_CODES or flagged_transient or ctx["http_status"] >= 500:
         return TransientError("temporary Meta error", **ctx)
-    if code == INVALID_PARAMETER_CODE:
+    if code in INVALID_PARAMETER_CODES:
         return InvalidParameterError("invalid parameter", **ctx)
     return MetaApiError("unrecognized Graph error", **ctx)
 

@@ -252,7 +252,11 @@ class Pacer:
                 self._paced_until[key] = now + wait
             if report.app_seen:
                 self._latest[APP_KEY] = UsageReport(app_pct=report.app_pct, app_seen=True)
-                self._paced_until[APP_KEY] = now + decide_wait(report.app_pct, policy=self.policy)
+                # Meta's own estimate, when it gave one, wins here too: it knows better
+                # than a saturated percentage how long the block lasts.
+                self._paced_until[APP_KEY] = now + decide_wait(
+                    report.app_pct, report.regain_seconds, policy=self.policy
+                )
         return report
 
     def block(self, account_id: str | None, seconds: float) -> None:

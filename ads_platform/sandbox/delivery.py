@@ -52,7 +52,8 @@ SECONDS_PER_DAY = 86_400
 WEEKDAY_FACTOR = (1.0, 1.02, 1.04, 1.03, 0.98, 0.88, 0.85)
 
 Metrics = tuple[int, ...]
-FinalRecord = tuple[int, Metrics, int]  # (ad position, final metrics, order value minor)
+# (ad position, final metrics, order value in minor units, rounding offset per mille)
+FinalRecord = tuple[int, Metrics, int, int]
 ServedRecord = tuple[int, Metrics]  # (ad position, metrics at the clock)
 
 
@@ -129,7 +130,7 @@ class Delivery:
                 *reg,
                 *rare,
             )
-            out.append((p.pos, metrics, aov))
+            out.append((p.pos, metrics, aov, int(u[23] * 1000)))
         return out
 
     # -- served numbers ------------------------------------------------------------
@@ -142,13 +143,14 @@ class Delivery:
             return []
         finals = self.final_day(data, day)
         if age >= FINAL_AGE:
-            return [(pos, m) for pos, m, _ in finals]
+            return [(pos, m) for pos, m, _, _ in finals]
         if age > 0:
-            return [(pos, _mature(m, aov, MATURITY_PER_MILLE[age], 1000)) for pos, m, aov in finals]
+            share = MATURITY_PER_MILLE[age]
+            return [(pos, _mature(m, aov, theta, share, 1000)) for pos, m, aov, theta in finals]
         secs = clock.elapsed_seconds(tz)
         out: list[ServedRecord] = []
-        for pos, m, aov in finals:
-            served = _partial(m, aov, secs)
+        for pos, m, aov, theta in finals:
+            served = _partial(m, aov, theta, secs)
             if served[SPEND] or served[IMPRESSIONS]:
                 out.append((pos, served))
         return out
@@ -163,21 +165,29 @@ def _windows(expected: float, u28: float, u7: float, u1: float, uview: float) ->
     return (c1, c7, c28, v1)
 
 
-def _mature(m: Metrics, aov: int, num: int, den: int) -> Metrics:
-    """Scale the conversion counts by num/den and recompute their values."""
-    purchase = [c * num // den for c in m[PURCHASE : PURCHASE + 4]]
+def _mature(m: Metrics, aov: int, theta: int, num: int, den: int) -> Metrics:
+    """Conversion counts reported so far: ``floor(final x num/den + theta/1000)``.
+
+    The per-ad-day offset ``theta`` (0..999) rounds small counts up or down instead
+    of always down (a single purchase shows up early on some days, late on others).
+    One offset for all windows keeps 1d_click <= 7d_click <= 28d_click; the result
+    is nondecreasing in num/den and equals the final count once num == den.
+    """
+    scale = den * 1000
+    offset = theta * den
+    purchase = [(c * num * 1000 + offset) // scale for c in m[PURCHASE : PURCHASE + 4]]
     return (
         *m[:PURCHASE],
         *purchase,
         *(c * aov for c in purchase),
-        *(c * num // den for c in m[LEAD:N_METRICS]),
+        *((c * num * 1000 + offset) // scale for c in m[LEAD:N_METRICS]),
     )
 
 
-def _partial(m: Metrics, aov: int, secs: int) -> Metrics:
+def _partial(m: Metrics, aov: int, theta: int, secs: int) -> Metrics:
     """Today's numbers: counts x secs/86400, conversions also x maturity at age 0."""
     base = [x * secs // SECONDS_PER_DAY for x in m[:PURCHASE]]
     if base[IMPRESSIONS] > 0:
         base[REACH] = max(1, base[REACH])
-    matured = _mature(m, aov, secs * MATURITY_PER_MILLE[0], SECONDS_PER_DAY * 1000)
+    matured = _mature(m, aov, theta, secs * MATURITY_PER_MILLE[0], SECONDS_PER_DAY * 1000)
     return (*base, *matured[PURCHASE:])

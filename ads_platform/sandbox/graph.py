@@ -65,7 +65,7 @@ _VERSION_RE = re.compile(r"^v\d+(\.\d+)?$")
 _PAGING_DROP = frozenset({"access_token", "appsecret_proof", "after", "before", "limit"})
 _INSIGHT_OPS = frozenset({"insights", "report_create", "report", "report_insights"})
 
-MSG_NO_TOKEN = "An active access token must be used to query information about the current user."
+MSG_NEEDS_AUTH = "An active access token must be used to query information about the current user."
 MSG_REVOKED = (
     "Error validating access token: The session has been invalidated because the user "
     "changed their password or Facebook has changed the session for security reasons."
@@ -289,7 +289,8 @@ class GraphApi:
     def _unsupported(method: str, segs: list[str]) -> GraphError:
         return GraphError(
             f"Unsupported {method.lower()} request. Object with ID '{'/'.join(segs)}' does not "
-            "exist, cannot be loaded due to missing permissions, or does not support this operation.",
+            "exist, cannot be loaded due to missing permissions, or does not support this "
+            "operation.",
             code=100,
             subcode=33,
             error_type="GraphMethodException",
@@ -331,7 +332,7 @@ class GraphApi:
         if not token:
             token = req.params.get("access_token", "").strip()
         if not token:
-            raise GraphError(MSG_NO_TOKEN, code=190)
+            raise GraphError(MSG_NEEDS_AUTH, code=190)
         return token
 
     def _check_proof(self, req: GraphRequest, token: str) -> None:
@@ -349,9 +350,7 @@ class GraphApi:
 
     # -- faults ------------------------------------------------------------------------
 
-    def _apply_fault(
-        self, hit: FaultHit, effects: _Effects, clock: ClockView, trace: str
-    ) -> Response | None:
+    def _apply_fault(self, hit: FaultHit, effects: _Effects, clock: ClockView) -> Response | None:
         name = hit.name
         if name == "token_expired":
             raise expired_error(clock.instant - dt.timedelta(days=1), clock)
@@ -371,7 +370,10 @@ class GraphApi:
                     subcode=2446079,
                     is_transient=True,
                     user_title="Ad Account Has Too Many API Calls",
-                    user_msg="There have been too many calls from this ad-account. Please wait a bit and try again.",
+                    user_msg=(
+                        "There have been too many calls from this ad-account. "
+                        "Please wait a bit and try again."
+                    ),
                 )
             raise GraphError(
                 "(#80000) There have been too many calls from this ad-account. Wait a bit and try "
@@ -459,7 +461,10 @@ class GraphApi:
                     code=100,
                     subcode=1504018,
                     user_title="Too much data requested",
-                    user_msg="Please reduce the amount of data you're asking for, or use an async report run.",
+                    user_msg=(
+                        "Please reduce the amount of data you're asking for, "
+                        "or use an async report run."
+                    ),
                 )
             return self._insights_page(route, req, query, clock, effects)
         if op == "report_create":

@@ -1,4 +1,4 @@
-"""Insights: query parsing, aggregation per level, row formatting and paging.
+"""Insights: query parsing, aggregation per level and paging (formatting: ``rows.py``).
 
 Every level is computed from the served ad-level records, so account, campaign and
 ad set rows are *exact* sums of the ad rows for spend, impressions, clicks, link
@@ -27,23 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import ClockView
-from .delivery import (
-    CLICKS,
-    IMPRESSIONS,
-    LANDING_PAGE_VIEWS,
-    LEAD,
-    LINK_CLICKS,
-    N_METRICS,
-    POST_ENGAGEMENT,
-    PURCHASE,
-    PURCHASE_VALUE,
-    RARE,
-    REACH,
-    REGISTRATION,
-    SPEND,
-    Delivery,
-    Metrics,
-)
+from .delivery import REACH, Delivery, Metrics
 from .filters import (
     Filter,
     matches,
@@ -52,8 +36,8 @@ from .filters import (
     parse_json_param,
     parse_string_list,
 )
-from .hashing import h64
-from .wire import GraphError, fmt_money, fmt_ratio, invalid_param
+from .rows import RowFormatter, mix64
+from .wire import GraphError, invalid_param
 from .world import AccountData, AccountSpec, World
 
 LEVELS = ("account", "campaign", "adset", "ad")
@@ -65,25 +49,6 @@ RETENTION_MONTHS = 37
 # Synchronous size rule (see too_large()).
 SYNC_MAX_AD_LEVEL_DAYS = 93
 SYNC_MAX_CELLS = 50_000
-
-# (action_type, metrics offset, is a conversion with 4 window counts)
-ACTION_TYPES: tuple[tuple[str, int, bool], ...] = (
-    ("link_click", LINK_CLICKS, False),
-    ("landing_page_view", LANDING_PAGE_VIEWS, False),
-    ("post_engagement", POST_ENGAGEMENT, False),
-    ("offsite_conversion.fb_pixel_purchase", PURCHASE, True),
-    ("omni_purchase", PURCHASE, True),
-    ("offsite_conversion.fb_pixel_lead", LEAD, True),
-    ("lead", LEAD, True),
-    ("complete_registration", REGISTRATION, True),
-    ("onsite_web_purchase", RARE, True),
-)
-VALUE_TYPES: tuple[tuple[str, int], ...] = (
-    ("offsite_conversion.fb_pixel_purchase", PURCHASE_VALUE),
-    ("omni_purchase", PURCHASE_VALUE),
-)
-_W1C, _W7C, _W28C, _W1V = 0, 1, 2, 3
-_WINDOW_OFFSET = {"1d_click": _W1C, "7d_click": _W7C, "28d_click": _W28C, "1d_view": _W1V}
 
 Group = tuple[str, Metrics]  # (level id or account digits, summed metrics with level reach)
 
@@ -231,7 +196,7 @@ def too_large(query: InsightQuery, data: AccountData) -> bool:
 
 
 def overlap_per_mille(seed: int, group: str, day: int) -> int:
-    return 600 + h64(seed, "overlap", group, day) % 301
+    return 600 + mix64(seed, 0x0E, int(group), day) % 301
 
 
 def combine_reach(daily: list[int]) -> int:
@@ -375,6 +340,15 @@ class InsightsEngine:
     ) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
         """Rows from ``position`` (bucket, offset) and the position of the next row, if any."""
         data = self.world.data(query.account)
+        formatter = RowFormatter(
+            level=query.level,
+            fields=query.fields,
+            windows=query.windows,
+            data=data,
+            clock=clock,
+            seed=self.world.seed,
+            zeros=zeros,
+        )
         buckets = query.buckets()
         rows: list[dict[str, Any]] = []
         b, o = position
@@ -382,9 +356,7 @@ class InsightsEngine:
             first, last = buckets[b]
             groups = self.groups(data, query.level, first, last, clock, query.filters)
             take = groups[o : o + limit - len(rows)]
-            rows.extend(
-                self.format_row(query, data, g, m, first, last, clock, zeros) for g, m in take
-            )
+            rows.extend(formatter.row(g, m, first, last) for g, m in take)
             o += len(take)
             if o >= len(groups):
                 b, o = b + 1, 0
@@ -394,135 +366,3 @@ class InsightsEngine:
                 return rows, (b, o)
             b, o = b + 1, 0
         return rows, None
-
-    # -- formatting ----------------------------------------------------------------
-
-    def format_row(
-        self,
-        query: InsightQuery,
-        data: AccountData,
-        group: str,
-        m: Metrics,
-        first: int,
-        last: int,
-        clock: ClockView,
-        zeros: bool,
-    ) -> dict[str, Any]:
-        spec = data.spec
-        level = query.level
-        fields = set(query.fields)
-        instant = clock.instant
-        if zeros:
-            m = (0,) * N_METRICS
-        row: dict[str, Any] = {"account_id": spec.digits}
-        if "account_name" in fields:
-            row["account_name"] = spec.name
-        if "account_currency" in fields:
-            row["account_currency"] = spec.currency
-        if level != "account":
-            entity = data.by_id[group]
-            campaign = data.by_id[entity.campaign_id] if entity.campaign_id else entity
-            row["campaign_id"] = campaign.id
-            if "campaign_name" in fields:
-                row["campaign_name"] = campaign.name_at(instant)
-            if level in ("adset", "ad"):
-                adset = data.by_id[entity.adset_id] if entity.adset_id else entity
-                row["adset_id"] = adset.id
-                if "adset_name" in fields:
-                    row["adset_name"] = adset.name_at(instant)
-            if level == "ad":
-                row["ad_id"] = entity.id
-                if "ad_name" in fields:
-                    row["ad_name"] = entity.name_at(instant)
-            if "objective" in fields:
-                row["objective"] = campaign.objective
-        decimals = spec.decimals
-        spend, impressions, reach = m[SPEND], m[IMPRESSIONS], m[REACH]
-        clicks, link = m[CLICKS], m[LINK_CLICKS]
-        omit_reach = (
-            level == "ad" and not zeros and h64(self.world.seed, "no-reach", group, first) % 40 == 0
-        )
-        major = spend / 10**decimals
-        if "impressions" in fields:
-            row["impressions"] = str(impressions)
-        if "reach" in fields and not omit_reach:
-            row["reach"] = str(reach)
-        if "frequency" in fields and not omit_reach:
-            row["frequency"] = fmt_ratio(impressions / reach) if reach else "0"
-        if "clicks" in fields:
-            row["clicks"] = str(clicks)
-        if "inline_link_clicks" in fields:
-            row["inline_link_clicks"] = str(link)
-        if "spend" in fields:
-            row["spend"] = fmt_money(spend, decimals)
-        if "cpc" in fields and (clicks or zeros):
-            row["cpc"] = fmt_ratio(major / clicks) if clicks else "0"
-        if "cpm" in fields and (impressions or zeros):
-            row["cpm"] = fmt_ratio(major * 1000 / impressions) if impressions else "0"
-        if "ctr" in fields and (impressions or zeros):
-            row["ctr"] = fmt_ratio(clicks * 100 / impressions) if impressions else "0"
-        if "cost_per_inline_link_click" in fields and link:
-            row["cost_per_inline_link_click"] = fmt_ratio(major / link)
-        if "inline_link_click_ctr" in fields and impressions:
-            row["inline_link_click_ctr"] = fmt_ratio(link * 100 / impressions)
-        if "actions" in fields and not zeros:
-            actions = self._actions(m, query.windows, group, first)
-            if actions:
-                row["actions"] = actions
-        if "action_values" in fields and not zeros:
-            values = self._values(m, query.windows, group, first, decimals)
-            if values:
-                row["action_values"] = values
-        row["date_start"] = dt.date.fromordinal(first).isoformat()
-        row["date_stop"] = dt.date.fromordinal(last).isoformat()
-        return row
-
-    def _keep_zero_window(self, group: str, first: int, action_type: str, key: str) -> bool:
-        """A zero-valued window key is omitted on about half the elements (missing = 0)."""
-        return h64(self.world.seed, "win", group, first, action_type, key) % 2 == 0
-
-    def _actions(
-        self, m: Metrics, windows: tuple[str, ...], group: str, first: int
-    ) -> list[dict[str, str]]:
-        out: list[dict[str, str]] = []
-        for action_type, offset, is_conversion in ACTION_TYPES:
-            if is_conversion:
-                counts = m[offset : offset + 4]
-                value = counts[_W7C] + counts[_W1V]
-            else:
-                value = m[offset]
-                counts = (value, value, value, 0)
-            element = {"action_type": action_type, "value": str(value)}
-            any_window = False
-            for key in windows:
-                idx = _WINDOW_OFFSET.get(key)
-                if idx is None or (not is_conversion and key == "1d_view"):
-                    continue
-                n = counts[idx]
-                any_window = any_window or n > 0
-                if n > 0 or self._keep_zero_window(group, first, action_type, key):
-                    element[key] = str(n)
-            if value > 0 or any_window:
-                out.append(element)
-        return out
-
-    def _values(
-        self, m: Metrics, windows: tuple[str, ...], group: str, first: int, decimals: int
-    ) -> list[dict[str, str]]:
-        out: list[dict[str, str]] = []
-        for action_type, offset in VALUE_TYPES:
-            money = m[offset : offset + 4]
-            value = money[_W7C] + money[_W1V]
-            element = {"action_type": action_type, "value": fmt_money(value, decimals)}
-            any_window = False
-            for key in windows:
-                idx = _WINDOW_OFFSET.get(key)
-                if idx is None:
-                    continue
-                n = money[idx]
-                any_window = any_window or n > 0
-                if n > 0 or self._keep_zero_window(group, first, "v:" + action_type, key):
-                    element[key] = fmt_money(n, decimals)
-            if value > 0 or any_window:
-                out.append(element)
-        return out

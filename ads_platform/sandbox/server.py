@@ -9,6 +9,7 @@ avoids the 40 ms delayed-ACK stall of split writes and keeps throughput above
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import socket
 import sys
@@ -63,10 +64,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._conns_lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -76,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: SandboxHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Request logging is off: it would cost more than serving the request."""
 
     def do_GET(self) -> None:
@@ -104,7 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
                 resp = self._graph(parts.path, query, raw)
         except Exception:
             traceback.print_exc(file=sys.stderr)
-            resp = Response(status=500, body=dumps({"error": {"message": "sandbox failure", "code": 1}}))
+            resp = Response(
+                status=500, body=dumps({"error": {"message": "sandbox failure", "code": 1}})
+            )
         if resp.sleep_s > 0:
             time.sleep(resp.sleep_s)
         if resp.drop:
@@ -117,7 +118,10 @@ class _Handler(BaseHTTPRequestHandler):
         params = query
         ctype = self.headers.get("Content-Type", "")
         if raw and "application/x-www-form-urlencoded" in ctype:
-            params = {**query, **dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))}
+            params = {
+                **query,
+                **dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)),
+            }
         server.state.stats.enter()
         try:
             resp = server.graph.handle(

@@ -21,7 +21,8 @@ from typing import Any
 
 from .clock import ClockView
 from .delivery import CLICKS, IMPRESSIONS, LINK_CLICKS, REACH, SPEND
-from .insights import ACTION_TYPES, VALUE_TYPES, InsightsEngine
+from .insights import InsightsEngine
+from .rows import ACTION_TYPES, VALUE_TYPES
 from .wire import money_number
 from .world import AccountSpec
 

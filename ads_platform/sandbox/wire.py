@@ -155,7 +155,8 @@ def money_number(minor: int, decimals: int) -> int | float:
     """Minor units to a JSON number with at most ``decimals`` decimals (truth API)."""
     if decimals == 0:
         return minor
-    return round(minor / 10**decimals, decimals)
+    value: float = round(minor / 10**decimals, decimals)
+    return value
 
 
 def fmt_ratio(value: float) -> str:

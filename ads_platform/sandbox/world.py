@@ -519,7 +519,7 @@ class World:
         elif objective == "OUTCOME_LEADS":
             family, cvr, reg = FAMILY_LEAD, rng.uniform(0.05, 0.15), rng.uniform(0.005, 0.02)
         else:
-            family, cvr, reg = FAMILY_PURCHASE, rng.uniform(0.001, 0.005), 0.0
+            family, cvr, reg = FAMILY_PURCHASE, rng.uniform(0.002, 0.008), 0.0
         return AdParams(
             pos=pos,
             start_day=ad.start_day,

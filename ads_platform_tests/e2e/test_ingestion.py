@@ -130,7 +130,8 @@ def test_expired_token_fails_only_that_account(platform: Platform) -> None:
 def test_throttling_waits_and_completes(platform: Platform) -> None:
     setup_accounts(platform, entities=False)
     account_id = platform.accounts[1]
-    platform.sandbox.add_fault("throttled", account_id=account_id, count=2)
+    # Meta says when access returns (estimated_time_to_regain_access); keep it short.
+    platform.sandbox.add_fault("throttled", account_id=account_id, count=2, regain_seconds=1)
     result = ingest(platform, account_id, UNTIL, UNTIL)
     assert result.success
     record = platform.instance.get_latest_materialization_event(dg.AssetKey("ad_insights_daily"))

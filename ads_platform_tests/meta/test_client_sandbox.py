@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import traceback
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +21,12 @@ from ads_platform.meta import (
     AsyncJobError,
     CallStats,
     GraphClient,
+    InvalidParameterError,
     MalformedResponseError,
     MetaApiError,
     PermissionDeniedError,
     ThrottledError,
+    TokenInfo,
     TokenInvalidError,
     TooMuchDataError,
     appsecret_proof,
@@ -42,7 +46,7 @@ TODAY = dt.date(2026, 3, 15)
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Any]:
-    with Sandbox(seed=7, accounts=3, latency_ms=0) as sandbox:
+    with Sandbox(seed=7, accounts=3, latency_ms=0, app_secret=APP_SECRET) as sandbox:
         sandbox.set_today(TODAY)
         yield sandbox
 
@@ -195,6 +199,36 @@ def test_debug_token(sb: Any, client: GraphClient) -> None:
     data = client.debug_token()
     assert data["is_valid"] is True
     assert "ads_read" in data["scopes"]
+    sandbox_now = dt.datetime.combine(TODAY, dt.time(12), tzinfo=dt.UTC)
+    info = TokenInfo.from_debug_token(data, now=sandbox_now)
+    assert info.healthy
+    assert info.missing_scopes == ()
+
+
+def test_token_lifecycle(sb: Any, clock: FakeTime) -> None:
+    account = sb.account_ids[2]
+    short_lived = "EAAshortlived" + "u" * 40
+    with make_client(sb, clock, access_token=short_lived) as client:
+        with pytest.raises(InvalidParameterError):
+            client.exchange_token("123", "not-the-app-secret", short_lived)
+        assert client.stats.snapshot()["totals"]["retries"] == 0
+        exchanged = client.exchange_token("123", APP_SECRET, short_lived)
+        assert exchanged["expires_in"] == 60 * 86400
+    new_token = exchanged["access_token"]
+    with make_client(sb, clock, access_token=new_token) as client:
+        client.get_account(account)  # ties the token to the account
+        now = dt.datetime.combine(TODAY, dt.time(12), tzinfo=dt.UTC)
+        info = TokenInfo.from_debug_token(client.debug_token(), now=now)
+        assert info.days_left == pytest.approx(60, abs=1)
+        sb.set_token_expiry(account, now + dt.timedelta(days=3))
+        soon = TokenInfo.from_debug_token(client.debug_token(), now=now)
+        assert soon.days_left == pytest.approx(3, abs=0.01)
+        sb.add_fault("token_expired", account_id=account)
+        dead = TokenInfo.from_debug_token(client.debug_token(), now=now)
+        assert not dead.is_valid
+        assert dead.error_subcode == 463
+        assert not dead.healthy
+        sb.set_token_expiry(account, None)
 
 
 # ---------------------------------------------------------------- faults
@@ -405,6 +439,7 @@ def test_no_secret_in_logs_or_exceptions_across_faults(
         logging.getLogger(name).setLevel(logging.DEBUG)
     account = sb.account_ids[0]
     texts: list[str] = []
+    raised: Counter[str] = Counter()
     since, until = TODAY - dt.timedelta(days=3), TODAY - dt.timedelta(days=1)
     with make_client(
         sb,
@@ -429,10 +464,16 @@ def test_no_secret_in_logs_or_exceptions_across_faults(
                     call()
                 except MetaApiError as exc:
                     texts += [str(exc), repr(exc), str(exc.to_dict()), str(exc.args)]
+                    texts += traceback.format_exception(exc)  # what Dagster shows
+                    raised[type(exc).__name__] += 1
         texts.append(repr(client))
-    assert any("httpx" in r.name for r in caplog.records)  # httpx's own logger was captured
-    kinds = Counter(type(t) for t in texts)
-    assert kinds
+    assert any(r.name == "httpx" for r in caplog.records)  # httpx's own logger was captured
+    assert any(r.name.startswith("httpcore") for r in caplog.records)
+    # The matrix really produced the error classes whose messages could leak.
+    assert {"TokenInvalidError", "PermissionDeniedError", "ThrottledError"} <= set(raised)
+    assert {"MalformedResponseError", "TransientError"} <= set(raised)
+    if token_in_query:
+        assert "access_token=***REDACTED***" in caplog.text  # the risky URLs were logged
     haystack = "\n".join(
         [caplog.text, *texts]
         + [r.getMessage() for r in caplog.records]
@@ -441,3 +482,18 @@ def test_no_secret_in_logs_or_exceptions_across_faults(
     )
     for secret in (TOKEN, PROOF, APP_SECRET):
         assert secret not in haystack
+
+
+def test_parallel_accounts_share_one_client(sb: Any, client: GraphClient) -> None:
+    """Dagster may pull several accounts at once through one client (one token)."""
+    since, until = TODAY - dt.timedelta(days=6), TODAY - dt.timedelta(days=1)
+
+    def pull(account: str) -> int:
+        return len(list(client.iter_insights(account, since, until)))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        counts = dict(zip(sb.account_ids, pool.map(pull, sb.account_ids), strict=True))
+    for account, rows in counts.items():
+        stats = client.stats.for_account(account)["by_endpoint"]["act/insights"]
+        assert stats["rows"] == rows
+        assert stats["calls"] == stats["pages"]

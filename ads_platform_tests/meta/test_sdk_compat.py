@@ -50,6 +50,7 @@ def test_sdk_pages_campaigns_and_insights_like_our_client(sb: Any, sdk_api: Face
     account_id = sb.account_ids[0]
     since, until = TODAY - dt.timedelta(days=20), TODAY - dt.timedelta(days=1)
     account = AdAccount(account_id, api=sdk_api)
+    sb.reset_stats()
 
     sdk_campaigns = [
         c["id"]
@@ -69,6 +70,11 @@ def test_sdk_pages_campaigns_and_insights_like_our_client(sb: Any, sdk_api: Face
             },
         )
     ]
+
+    sdk_requests = sb.stats()["by_path"]
+    # Several pages each, so the SDK's cursor paging was exercised, not just page one.
+    assert sdk_requests[f"/{account_id}/campaigns"] > 1
+    assert sdk_requests[f"/{account_id}/insights"] > 1
 
     with GraphClient(base_url=sb.base_url, access_token=TOKEN) as client:
         ours_campaigns = [c["id"] for c in client.iter_entities(account_id, "campaigns", ["id"])]

@@ -1,0 +1,280 @@
+"""The dbt marts as Dagster assets, and their publication to analysts.
+
+One ``@dbt_assets`` definition runs ``dbt build`` (models, then their tests, which
+Dagster shows as asset checks) into the private build database, in the pool
+``duckdb_writer`` so only one process ever writes that DuckDB file (set the pool's
+limit to 1 in ``dagster.yaml``).  Only when the whole build passed is the build
+database published over ``$ADS_PLATFORM_HOME/marts.duckdb`` (copy, fsync, rename: see
+:mod:`ads_platform.warehouse`), so dashboards never see a half-built or untested marts
+file and never hit DuckDB's write lock.
+
+Why events are yielded only after dbt has exited: dagster-dbt's row-count and
+column-metadata fetchers open the database from this process, and DuckDB refuses a
+second process while dbt holds its lock; waiting for dbt first (``is_successful()``)
+makes the fetch work, and lets the materializations carry the publish metadata.
+
+Manifest: ``@dbt_assets`` needs ``dbt_project/target/manifest.json`` when this module is
+imported.  CI and images run ``dagster-dbt project prepare-and-package --file
+ads_platform/assets/marts.py`` (or ``python -m ads_platform.assets.marts``); ``dagster
+dev`` re-parses through ``prepare_if_dev()``; and if the manifest is missing or older
+than the dbt sources, :func:`prepare_dbt_manifest` runs ``dbt parse`` (local, no network:
+the project has no packages) before the definitions load.
+"""
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from ads_platform.resources import PlatformResource
+from ads_platform.warehouse import build_db_path, dbt_env, dbt_vars, publish_marts
+
+logger = logging.getLogger(__name__)
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+#: Every writer of the build database runs in this pool (limit 1 in dagster.yaml).
+DUCKDB_POOL = "duckdb_writer"
+MARTS_GROUP = "marts"
+#: Rebuild at least hourly even without upstream materializations: a failed ingestion
+#: records its attempt in the lake without materializing anything, and data_freshness
+#: must still learn about it ("data as of Tuesday: token expired").
+MARTS_REFRESH_CRON = "0 * * * *"
+
+_DBT_SOURCE_DIRS = ("models", "macros", "tests")
+_DBT_SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
+
+
+def _manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    paths = [project_dir / name for name in _DBT_SOURCE_FILES]
+    for folder in _DBT_SOURCE_DIRS:
+        paths.extend(p for p in (project_dir / folder).rglob("*") if p.is_file())
+    return any(p.exists() and p.stat().st_mtime > built for p in paths)
+
+
+def prepare_dbt_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False) -> Path:
+    """Run ``dbt parse`` and install ``target/manifest.json`` atomically.
+
+    Parses into a temporary target directory and renames the manifest into place
+    under a file lock, so two processes loading the definitions at once never read a
+    half-written manifest.  No network and no database connection are needed.
+    """
+    from dbt.cli.main import dbtRunner
+
+    target = project_dir / "target"
+    manifest = target / "manifest.json"
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".manifest.lock", "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if not force and not _manifest_is_stale(project_dir, manifest):
+            return manifest
+        tmp_target = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
+        try:
+            result = dbtRunner().invoke(
+                [
+                    "parse",
+                    "--project-dir",
+                    str(project_dir),
+                    "--profiles-dir",
+                    str(project_dir),
+                    "--target-path",
+                    str(tmp_target),
+                    "--log-path",
+                    str(tmp_target),
+                    "--quiet",
+                ]
+            )
+            parsed = tmp_target / "manifest.json"
+            if not result.success or not parsed.exists():
+                raise RuntimeError(f"dbt parse failed in {project_dir}: {result.exception}")
+            os.replace(parsed, manifest)
+        finally:
+            shutil.rmtree(tmp_target, ignore_errors=True)
+    return manifest
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+if _manifest_is_stale(DBT_PROJECT_DIR, dbt_project.manifest_path):
+    try:
+        prepare_dbt_manifest()
+    except Exception:
+        if not dbt_project.manifest_path.exists():
+            raise
+        logger.warning("dbt parse failed; loading the previous manifest", exc_info=True)
+
+
+def marts_automation_condition(cron: str = MARTS_REFRESH_CRON) -> dg.AutomationCondition:
+    """Rebuild after an upstream change (or hourly), never while a blocking check fails.
+
+    Built from eager()'s parts without its ``~any_deps_missing``: the ingestion assets
+    are day × account partitioned and most partitions of that grid are never
+    materialized (days before an account existed), which would block eager() forever.
+    """
+    trigger = (
+        dg.AutomationCondition.any_deps_updated()
+        | dg.AutomationCondition.newly_missing()
+        | dg.AutomationCondition.cron_tick_passed(cron)
+    ).since_last_handled()
+    return (
+        trigger
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+        & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    ).with_label("rebuild after upstream changes or hourly, unless a blocking check failed")
+
+
+class MartsTranslator(DagsterDbtTranslator):
+    """dbt nodes → Dagster assets: keys by layer, one group, the marts automation.
+
+    Keys are ``[layer, model]`` (``marts/token_health``, ``staging/stg_ads``) so that a
+    mart never collides with the ingestion asset it is built from (the ``token_health``
+    mart vs the ``token_health`` ingestion asset).
+    """
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props.get("resource_type") == "source":
+            return super().get_asset_key(dbt_resource_props)
+        fqn = dbt_resource_props.get("fqn") or []
+        layer = fqn[1] if len(fqn) > 2 else MARTS_GROUP
+        return dg.AssetKey([layer, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return MARTS_GROUP
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        return marts_automation_condition()
+
+
+marts_translator = MartsTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        # ad_insights_daily and account_insights_daily are written by one asset.
+        enable_duplicate_source_asset_keys=True,
+    )
+)
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for the dbt subprocess (DbtCliResource copies os.environ)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def _release_duckdb(adapter: Any) -> None:
+    """Close the DuckDB handle the in-process dbt adapter opened for metadata.
+
+    dbt-duckdb keeps one process-wide database handle; left open, it would hold the
+    build database's lock and the next dbt build (another process) would fail.
+    """
+    if adapter is None:
+        return
+    with contextlib.suppress(Exception):
+        adapter.cleanup_connections()
+    with contextlib.suppress(Exception):
+        adapter.connections.close_all_connections()
+
+
+def _vars_args(wanted: Mapping[str, Any], project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
+    """``--vars`` only for values that differ from dbt_project.yml.
+
+    Passing vars that equal the defaults would still invalidate dbt's partial parse
+    (a few seconds per run), because the manifest was parsed without them.
+    """
+    declared = yaml.safe_load((project_dir / "dbt_project.yml").read_text()).get("vars", {})
+    changed = {k: v for k, v in wanted.items() if declared.get(k) != v}
+    return ["--vars", json.dumps(changed)] if changed else []
+
+
+def _with_metadata(event: Any, metadata: Mapping[str, Any]) -> Any:
+    if isinstance(event, dg.Output):
+        return event.with_metadata({**event.metadata, **metadata})
+    return event
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=marts_translator,
+    pool=DUCKDB_POOL,
+    name="marts_dbt_assets",
+)
+def marts_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+) -> Iterator[Any]:
+    """``dbt build`` into the build database, then publish it for readers."""
+    settings = platform.settings()
+    env = dbt_env(settings, base={})
+    args = ["build", *_vars_args(dbt_vars(settings))]
+    # A stable target path (runs are serialized by the pool) keeps dbt's partial parse.
+    target_path = build_db_path(settings).parent / "dbt_target"
+    with _environ(env):
+        invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
+    succeeded = invocation.is_successful()  # waits: dbt and its DuckDB lock are gone
+    try:
+        events = list(invocation.stream().fetch_row_counts().fetch_column_metadata())
+    finally:
+        _release_duckdb(invocation.adapter)
+    if not succeeded:
+        yield from events
+        error = invocation.get_error()
+        raise dg.Failure(
+            description="dbt build failed; the published marts were left unchanged.",
+            metadata={"error": str(error) if error else "unknown"},
+        )
+    result = publish_marts(build_db_path(settings), settings.marts_path)
+    context.log.info(
+        f"published {result.tables} tables and {result.views} views to {result.target} "
+        f"({result.size_bytes / 1e6:.1f} MB in {result.seconds:.2f}s)"
+    )
+    published = {"published_path": str(result.target), "published_bytes": result.size_bytes}
+    for event in events:
+        yield _with_metadata(event, published)
+
+
+def _dbt_executable() -> str:
+    """The dbt installed beside this Python (a venv that is not activated has no PATH)."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    """The dbt CLI resource for ``marts_dbt_assets`` (resource key ``dbt``)."""
+    return DbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=_dbt_executable(),
+    )
+
+
+if __name__ == "__main__":
+    print(prepare_dbt_manifest(force=True))

@@ -1,0 +1,98 @@
+"""What the sensors, schedules and alerts share: asset keys, settings, clocks, run tags."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+
+import dagster as dg
+from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
+from dagster._core.definitions.partitions.context import partition_loading_context
+
+from ads_platform.orchestration import range_tags
+from ads_platform.partitions import START_DATE, ad_accounts_partitions, days_partitions
+from ads_platform.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("ads_platform.automation")
+
+Clock = Callable[[], dt.datetime]
+
+AD_ACCOUNTS = dg.AssetKey("ad_accounts")
+INSIGHTS = dg.AssetKey("ad_insights_daily")
+CAMPAIGNS = dg.AssetKey("campaigns")
+AD_SETS = dg.AssetKey("ad_sets")
+ADS = dg.AssetKey("ads")
+TOKEN_HEALTH = dg.AssetKey("token_health")
+REACH = dg.AssetKey("reach_monthly")
+ENTITY_ASSETS = (CAMPAIGNS, AD_SETS, ADS)
+#: Per-account assets refreshed once a day and after a new account / a recovered token.
+ACCOUNT_ASSETS = (*ENTITY_ASSETS, TOKEN_HEALTH, REACH)
+#: Runs go to Dagster's implicit asset job (the one the UI's "Materialize" uses): it
+#: accepts any asset selection, whereas an asset-selection ``target`` needs a single
+#: partitions definition and these assets have three (none, account, account × day).
+ASSET_JOB = IMPLICIT_ASSET_JOB_NAME
+
+#: Tag naming what asked for a run (schedules, sensors): shows up in the UI and alerts.
+TRIGGER_TAG = "ads_platform/trigger"
+ACCOUNTS_PARTITION_SET = ad_accounts_partitions.name or "ad_accounts"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def definition_settings() -> Settings:
+    """Settings read when the definitions load, only for intervals and defaults.
+
+    Loaded without tokens: the code location must load (and show *why* an account is
+    broken) even when a token variable is missing.  Anything wrong falls back to the
+    defaults rather than breaking the whole code location.
+    """
+    try:
+        return load_settings(require_tokens=False)
+    except (SettingsError, OSError) as exc:
+        log.warning("automation uses default intervals: settings did not load (%s)", exc)
+        return Settings()
+
+
+def partition_days(now: dt.datetime) -> tuple[dt.date, dt.date | None]:
+    """First and last day of the date dimension as Dagster sees it at ``now``."""
+    with partition_loading_context(effective_dt=now):
+        last = days_partitions.get_last_partition_key()
+    return START_DATE, dt.date.fromisoformat(last) if last else None
+
+
+def enabled_accounts(settings: Settings) -> list[str]:
+    return [a.id for a in settings.enabled_accounts]
+
+
+def ordered_accounts(instance: dg.DagsterInstance) -> list[str]:
+    """The ``ad_accounts`` dynamic partitions in Dagster's order (ranges follow it)."""
+    return list(instance.get_dynamic_partitions(ACCOUNTS_PARTITION_SET))
+
+
+def insights_run(
+    start_key: str, end_key: str, trigger: str, extra: dict[str, str] | None = None
+) -> dg.RunRequest:
+    """One run over a range (or rectangle) of ``ad_insights_daily``."""
+    return dg.RunRequest(
+        asset_selection=[INSIGHTS],
+        tags={**range_tags(start_key, end_key), TRIGGER_TAG: trigger, **(extra or {})},
+    )
+
+
+def account_assets_run(
+    accounts: Sequence[str],
+    trigger: str,
+    assets: Sequence[dg.AssetKey] = ACCOUNT_ASSETS,
+    extra: dict[str, str] | None = None,
+) -> dg.RunRequest:
+    """One run of per-account assets over adjacent accounts (a one-account run is a
+    plain partition run, several are a range)."""
+    tags = {TRIGGER_TAG: trigger, **(extra or {})}
+    if len(accounts) == 1:
+        return dg.RunRequest(asset_selection=list(assets), partition_key=accounts[0], tags=tags)
+    return dg.RunRequest(
+        asset_selection=list(assets), tags={**range_tags(accounts[0], accounts[-1]), **tags}
+    )

@@ -1,0 +1,156 @@
+"""The two ingestion schedules: closed days (+ lookback) daily, and today every N minutes.
+
+Rule for the daily pull (one schedule, no per-time-zone copies): it ticks every hour at
+minute 15 UTC, and at each tick it requests the accounts whose *local* clock reads 03:xx.
+Each account is therefore pulled once a day, three hours after its own midnight, with
+its own notion of "yesterday" (Asia/Tokyo at 18:15 UTC, America/Los_Angeles at 10:15 or
+11:15 UTC depending on daylight saving), and a new time zone needs no new schedule.  A
+missed tick (daemon down) is repaired the next day by the lookback window.
+
+Per due account the schedule asks for ONE range run of ``ad_insights_daily`` over
+``today-lookback .. yesterday`` (local), plus one run of the per-account assets
+(entities, token health, reach) over adjacent due accounts, plus, at 00:15 UTC, one
+``ad_accounts`` run (names, time zones, discovery).  The intraday schedule refreshes
+every account's local today with as few runs as the ``account × date`` rectangles allow
+(usually one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import dagster as dg
+
+from ads_platform.automation import calendar
+from ads_platform.automation.common import (
+    AD_ACCOUNTS,
+    ASSET_JOB,
+    TRIGGER_TAG,
+    account_assets_run,
+    definition_settings,
+    enabled_accounts,
+    insights_run,
+    ordered_accounts,
+    partition_days,
+)
+from ads_platform.automation.lakeview import account_timezones
+from ads_platform.lake import Lake
+from ads_platform.resources import PlatformResource
+from ads_platform.settings import Settings
+
+DAILY_CRON = "15 * * * *"
+#: UTC hour at which the daily ``ad_accounts`` refresh is requested.
+ACCOUNTS_REFRESH_UTC_HOUR = 0
+
+
+def _order(instance: dg.DagsterInstance, accounts: Sequence[str]) -> list[str]:
+    """Partition order of the enabled accounts that already are partitions."""
+    wanted = set(accounts)
+    return [a for a in ordered_accounts(instance) if a in wanted]
+
+
+def daily_run_requests(
+    now: dt.datetime,
+    settings: Settings,
+    order: Sequence[str],
+    all_partitions: Sequence[str],
+) -> list[dg.RunRequest]:
+    """Run requests of the daily schedule at ``now`` (pure apart from the lake read).
+
+    ``order`` lists the enabled accounts that are partitions, ``all_partitions`` every
+    partition in Dagster's order (adjacency for multi-account runs is judged on it).
+    """
+    first_day, last_day = partition_days(now)
+    timezones = account_timezones(Lake(settings.lake_dir), order)
+    due = calendar.daily_windows(
+        now,
+        timezones,
+        lookback_days=settings.ingestion.lookback_days,
+        first_day=first_day,
+        last_day=last_day,
+    )
+    requests = [insights_run(w.start_key, w.end_key, "daily") for w in due]
+    for accounts in calendar.account_ranges(all_partitions, [w.account_id for w in due]):
+        requests.append(account_assets_run(accounts, "daily"))
+    if now.astimezone(dt.UTC).hour == ACCOUNTS_REFRESH_UTC_HOUR:
+        requests.append(dg.RunRequest(asset_selection=[AD_ACCOUNTS], tags={TRIGGER_TAG: "daily"}))
+    return requests
+
+
+def intraday_run_requests(
+    now: dt.datetime, settings: Settings, order: Sequence[str], all_partitions: Sequence[str]
+) -> list[dg.RunRequest]:
+    """Each account's local today, in as few rectangle runs as adjacency allows."""
+    first_day, last_day = partition_days(now)
+    timezones = account_timezones(Lake(settings.lake_dir), order)
+    return [
+        insights_run(r.start_key, r.end_key, "intraday")
+        for r in calendar.today_ranges(
+            now, all_partitions, timezones, first_day=first_day, last_day=last_day
+        )
+    ]
+
+
+def _tick_time(context: dg.ScheduleEvaluationContext) -> dt.datetime:
+    scheduled = context.scheduled_execution_time
+    if scheduled is None:
+        return dt.datetime.now(dt.UTC)
+    return scheduled if scheduled.tzinfo else scheduled.replace(tzinfo=dt.UTC)
+
+
+def build_daily_schedule(cron: str = DAILY_CRON) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="daily_ingestion",
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        job_name=ASSET_JOB,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Hourly tick; each ad account is pulled at the tick where its local "
+        "time is 03:xx: closed days + lookback as one range run per account, plus its "
+        "entities, token health and reach. ad_accounts is refreshed at 00:15 UTC.",
+    )
+    def daily_ingestion(
+        context: dg.ScheduleEvaluationContext, platform: PlatformResource
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        settings = platform.settings()
+        partitions = ordered_accounts(context.instance)
+        order = _order(context.instance, enabled_accounts(settings))
+        requests = daily_run_requests(_tick_time(context), settings, order, partitions)
+        return requests or dg.SkipReason("no account is at its local 03:00 hour")
+
+    return daily_ingestion
+
+
+def build_intraday_schedule(minutes: int) -> dg.ScheduleDefinition:
+    minutes = max(5, min(int(minutes), 60))
+    cron = f"*/{minutes} * * * *" if minutes < 60 else "45 * * * *"
+
+    @dg.schedule(
+        name="intraday_today_refresh",
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        job_name=ASSET_JOB,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Every {minutes} minutes: each account's local today partition of "
+        "ad_insights_daily, in as few runs as adjacent accounts with the same local date "
+        "allow.",
+    )
+    def intraday_today_refresh(
+        context: dg.ScheduleEvaluationContext, platform: PlatformResource
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        settings = platform.settings()
+        partitions = ordered_accounts(context.instance)
+        order = _order(context.instance, enabled_accounts(settings))
+        requests = intraday_run_requests(_tick_time(context), settings, order, partitions)
+        return requests or dg.SkipReason("no enabled account is a partition yet")
+
+    return intraday_today_refresh
+
+
+def build_schedules(settings: Settings | None = None) -> list[dg.ScheduleDefinition]:
+    settings = settings or definition_settings()
+    return [
+        build_daily_schedule(),
+        build_intraday_schedule(settings.ingestion.today_refresh_minutes),
+    ]

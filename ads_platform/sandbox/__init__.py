@@ -1,0 +1,58 @@
+"""A local Meta Graph API sandbox: real HTTP on 127.0.0.1, deterministic data, faults.
+
+Public API::
+
+    from ads_platform.sandbox import Sandbox
+    with Sandbox(seed=7, accounts=3, latency_ms=0, subprocess=False, today=None,
+                 ads_per_account=None, app_secret=None) as sb:
+        sb.base_url, sb.account_ids, sb.accounts
+        sb.set_today(date) / sb.today()
+        sb.add_fault("throttled", account_id=None, count=None, seconds=None,
+                     regain_seconds=None, drop=False) / sb.clear_faults() / sb.faults()
+        sb.set_token_expiry("act_...", datetime_or_None)
+        sb.truth(account_id, since, until) / sb.stats() / sb.reset_stats()
+        sb.set_usage_factor(pct_per_call) / sb.info()
+
+CLI: ``python -m ads_platform.sandbox --port P --seed S --accounts K [--latency-ms L]
+[--ads N] [--today YYYY-MM-DD] [--app-secret X]`` (``cli.main(argv)``,
+``cli.serve_forever(...)``).
+
+Rules other code can rely on (details in the named modules):
+
+* Clock (``clock.py``): a UTC date D; the sandbox instant is D 12:00:00 UTC; an
+  account's today is the local date of that instant in its timezone. Default D =
+  the real UTC date.
+* Today's row is partial: counts x (local seconds elapsed at the instant / 86400)
+  (``delivery.py``). No rows after the account's today; no row for an ad without
+  delivery that day.
+* Conversions mature for 28 days (``delivery.MATURITY_PER_MILLE``); spend,
+  impressions and clicks never change once the day is over.
+* A synchronous insights request is refused with 100/1504018 when level=ad and
+  the range exceeds 93 days, or when days x entities at the level exceeds 50,000
+  (``insights.too_large``). Async report runs are never refused.
+* Usage headers: pct = calls of the account in the last 60 s x 0.1 (capped at 100)
+  (``usage.py``); 100 while a ``throttled`` fault applies.
+* Tokens: any non-empty token is valid; token -> account association and expiry
+  rules in ``tokens.py``.
+* Truth (``truth.py``) = summed ad-level rows at the current clock, faults ignored.
+* Paging ``next`` URLs are absolute, point back at the sandbox and deliberately
+  omit ``access_token``: clients must send the token on every request (the
+  ``Authorization: Bearer`` header is accepted).
+"""
+
+from .cli import main, serve_forever
+from .config import SandboxConfig
+from .control import Sandbox
+from .faults import FAULT_NAMES
+from .server import SandboxServer
+from .world import GENESIS
+
+__all__ = [
+    "FAULT_NAMES",
+    "GENESIS",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxServer",
+    "main",
+    "serve_forever",
+]

@@ -1,0 +1,115 @@
+"""Command line: ``python -m ads_platform.sandbox --port P --seed S --accounts K``.
+
+``main(argv)`` is what the project's ``ads-platform sandbox`` click command calls
+with the same options; ``serve_forever`` is the programmatic equivalent.
+The first line printed contains the base URL (the subprocess mode of
+``Sandbox`` reads it), followed by one line per account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from .config import DEFAULT_ACCOUNTS, DEFAULT_SEED, SandboxConfig
+from .server import SandboxServer
+
+APP_SECRET_ENV = "ADS_PLATFORM_SANDBOX_APP_SECRET"  # noqa: S105 - a variable name
+
+
+def serve_forever(
+    port: int,
+    seed: int,
+    accounts: int,
+    latency_ms: int,
+    host: str = "127.0.0.1",
+    *,
+    ads_per_account: int | None = None,
+    today: dt.date | None = None,
+    app_secret: str | None = None,
+    usage_pct_per_call: float = 0.1,
+) -> None:
+    """Print the base URL and account ids, then serve until Ctrl-C or SIGTERM."""
+    config = SandboxConfig(
+        seed=seed,
+        accounts=accounts,
+        latency_ms=latency_ms,
+        ads_per_account=ads_per_account,
+        today=today,
+        app_secret=app_secret,
+        usage_pct_per_call=usage_pct_per_call,
+    )
+    server = SandboxServer(config, host=host, port=port)
+    world = server.state.world
+    print(
+        f"Graph API sandbox listening on {server.base_url} "
+        f"(seed {seed}, {accounts} accounts, latency {latency_ms} ms)",
+        flush=True,
+    )
+    for spec in world.accounts:
+        print(
+            f"  {spec.id}  {spec.currency}  {spec.timezone_name}  {world.ad_count(spec)} ads",
+            flush=True,
+        )
+    print("Control API under /__sandbox/ ; Ctrl-C to stop.", flush=True)
+
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.httpd.close_connections()
+        server.httpd.server_close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ads_platform.sandbox",
+        description="Local Meta Graph API sandbox with deterministic data and faults on demand.",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS)
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every Graph response")
+    parser.add_argument(
+        "--ads", type=int, default=None, help="ads per account (default 20-40, varying)"
+    )
+    parser.add_argument("--today", type=dt.date.fromisoformat, default=None, help="fixed UTC date")
+    parser.add_argument(
+        "--app-secret",
+        default=None,
+        help=f"verify appsecret_proof (or set {APP_SECRET_ENV})",
+    )
+    parser.add_argument("--usage-pct-per-call", type=float, default=0.1)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    serve_forever(
+        port=args.port,
+        seed=args.seed,
+        accounts=args.accounts,
+        latency_ms=args.latency_ms,
+        host=args.host,
+        ads_per_account=args.ads,
+        today=args.today,
+        app_secret=args.app_secret or os.environ.get(APP_SECRET_ENV) or None,
+        usage_pct_per_call=args.usage_pct_per_call,
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

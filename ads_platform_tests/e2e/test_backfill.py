@@ -1,0 +1,97 @@
+"""A 30-day × 3-account backfill through Dagster's own backfill daemon path.
+
+Proves the design: few runs (at most one per account), few API calls (about the pages
+needed: one ad-level range request per account plus its pages, one account-level
+reconciliation request, one reachability check), and every partition materialized.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+
+import dagster as dg
+import pytest
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from dagster._core.test_utils import create_test_daemon_workspace_context
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.backfill import execute_backfill_iteration
+
+from ads_platform.definitions import defs
+from ads_platform.partitions import key_for
+from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
+from ads_platform_tests.e2e.helpers import setup_accounts, stored_daily_totals
+
+DAYS = 30
+PAGE_LIMIT = 500
+
+pytestmark = pytest.mark.slow
+
+DAEMON_OVERRIDES = {
+    "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
+    "run_launcher": {
+        "module": "dagster._core.launcher.sync_in_memory_run_launcher",
+        "class": "SyncInMemoryRunLauncher",
+    },
+}
+
+
+def test_backfill_is_few_runs_and_few_calls(platform: Platform) -> None:
+    with dg.instance_for_test(overrides=DAEMON_OVERRIDES) as instance:
+        platform.instance = instance
+        setup_accounts(platform, entities=False)
+        until = SANDBOX_TODAY - dt.timedelta(days=1)
+        since = until - dt.timedelta(days=DAYS - 1)
+        keys = [
+            key_for(account, since + dt.timedelta(days=i))
+            for account in platform.accounts
+            for i in range(DAYS)
+        ]
+        runs_before = len(instance.get_runs())
+        platform.sandbox.reset_stats()
+        target = ModuleTarget(
+            module_name="ads_platform.definitions",
+            attribute=None,
+            working_directory=None,
+            location_name="ads_platform",
+        )
+        with create_test_daemon_workspace_context(target, instance) as workspace:
+            backfill = PartitionBackfill.from_asset_partitions(
+                backfill_id="backfill30x3",
+                asset_graph=defs.resolve_asset_graph(),
+                partition_names=[str(k) for k in keys],
+                asset_selection=[dg.AssetKey("ad_insights_daily")],
+                backfill_timestamp=time.time(),
+                tags={},
+                dynamic_partitions_store=instance,
+                all_partitions=False,
+                title=None,
+                description=None,
+                run_config=None,
+            )
+            instance.add_backfill(backfill)
+            for _ in range(10):
+                list(execute_backfill_iteration(workspace, logging.getLogger("backfill-test")))
+                status = instance.get_backfill("backfill30x3").status  # type: ignore[union-attr]
+                if status != BulkActionStatus.REQUESTED:
+                    break
+        assert status == BulkActionStatus.COMPLETED_SUCCESS
+        runs = instance.get_runs()[: len(instance.get_runs()) - runs_before]
+        assert 1 <= len(runs) <= len(platform.accounts)
+        materialized = set(instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily")))
+        assert {str(k) for k in keys} <= materialized
+
+        # API calls stay near the pages strictly needed.
+        stats = platform.sandbox.stats()
+        insight_calls = sum(n for path, n in stats["by_path"].items() if path.endswith("/insights"))
+        account_calls = sum(
+            n for path, n in stats["by_path"].items() if path.startswith("/act_") and path.count("/") == 1
+        )
+        needed = 0
+        for account in platform.accounts:
+            ad_rows = sum(int(d["rows"]) for d in stored_daily_totals(platform, account).values())
+            needed += max(1, math.ceil(ad_rows / PAGE_LIMIT)) + 1  # ad-level pages + account level
+        assert account_calls <= len(platform.accounts) + 1
+        assert insight_calls <= needed + len(platform.accounts), (insight_calls, needed)
