@@ -1,16 +1,18 @@
 """``ads-platform doctor``: is this installation able to run, and if not, what to fix.
 
 Each check answers one question an operator asks when data stops arriving, in the
-order the platform depends on them: the settings load; every account's token is
-valid, long-lived enough and has the scopes; the lake is writable; the marts file
-is there and fresh; the Dagster instance (SQLite or PostgreSQL) answers; the daemon,
-which runs schedules, sensors and backfills, is alive.  Every non-OK line carries a
+order the platform depends on them: the settings load; every account's token can
+read its account and is valid, long-lived enough and has the scopes; the lake is
+writable; the marts file is there and fresh; the Dagster instance (SQLite or
+PostgreSQL) answers; the daemon, which runs schedules, sensors and backfills, is
+alive.  Every non-OK line carries a
 hint.  The exit code is non-zero when anything FAILs, so the command serves as a
 deployment probe too (WARNs do not fail it: a fresh install has no marts yet and a
 laptop may not run a daemon).
 
-Token checks call ``debug_token`` with short timeouts and a single retry: the
-doctor must answer in seconds even when Meta (or the network) does not.
+Token checks read the account and call ``debug_token`` with short timeouts and a
+single retry: the doctor must answer in seconds even when Meta (or the network)
+does not.
 """
 
 from __future__ import annotations
@@ -140,16 +142,22 @@ def _check_tokens(report: DoctorReport, settings: Settings, settings_path: str |
                 "webserver, daemon and run workers",
             )
             continue
+        step = "reading the ad account"
         try:
             with platform.client(quick, token) as client:
+                # Reading the account first: a token can be valid yet have lost access
+                # to this one account, which only a request for the account shows.
+                client.get_account(account.id, ("id", "name"))
+                step = "debug_token"
                 data = client.debug_token(input_token=token, app_token=app_token)
         except Exception as exc:
             report.add(
                 name,
                 "FAIL",
-                f"debug_token failed: {exc}",
-                f"the token in {token_env} is not usable: issue a new one (Business "
-                "Manager system user) or check the network to the Graph API",
+                f"{step} failed: {exc}",
+                f"the token in {token_env} cannot read {account.id}: issue a new one "
+                "(Business Manager system user), grant it access to the account, or check "
+                "the network to the Graph API",
             )
             continue
         info = TokenInfo.from_debug_token(data, required_scopes=settings.tokens.required_scopes)
@@ -284,12 +292,20 @@ def _check_instance(report: DoctorReport, settings: Settings | None, now: dt.dat
                 )
                 _check_daemon(report, instance, now)
         except Exception as exc:
+            hint = (
+                "check dagster.yaml there; for PostgreSQL check DAGSTER_PG_URL and that the "
+                "server accepts connections"
+            )
+            if "psycopg" in str(exc):
+                hint = (
+                    "SQLAlchemy 2.1 reads postgresql:// as psycopg 3: write DAGSTER_PG_URL as "
+                    "postgresql+psycopg2://… (psycopg2 ships with dagster-postgres)"
+                )
             report.add(
                 "dagster instance",
                 "FAIL",
                 f"cannot open the instance in {home}: {type(exc).__name__}: {exc}",
-                "check dagster.yaml there; for PostgreSQL check DAGSTER_PG_URL and that the "
-                "server accepts connections",
+                hint,
             )
             report.add("dagster daemon", "WARN", "not checked (no instance)")
 

@@ -9,14 +9,27 @@ moment a client is built; they never enter run config, the UI or a log.
 
 from __future__ import annotations
 
+import threading
+
 import dagster as dg
 
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
+from ads_platform.meta.pacing import Pacer
 from ads_platform.meta.redaction import install_log_redaction, register_secret
 from ads_platform.meta.stats import CallStats
 from ads_platform.meta.tokens import TokenStore, TokenStoreError
 from ads_platform.settings import Settings, SettingsError, load_settings
+
+# One pacer per Graph API host and process: X-App-Usage is app-wide, so every client
+# of this process (one per account token) must see the same app budget.
+_PACERS: dict[str, Pacer] = {}
+_PACERS_LOCK = threading.Lock()
+
+
+def shared_pacer(base_url: str) -> Pacer:
+    with _PACERS_LOCK:
+        return _PACERS.setdefault(base_url, Pacer())
 
 
 class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
@@ -74,4 +87,5 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
             async_threshold_days=meta.async_threshold_days,
             async_poll_timeout=meta.async_poll_timeout_seconds,
             stats=stats,
+            pacer=shared_pacer(meta.graph_base_url),
         )

@@ -62,7 +62,9 @@ def build_entity_asset(spec: frames.EntitySpec) -> dg.AssetsDefinition:
         outcomes = [o for r in results for o in r.outcomes]
         record_attempts(lake, outcomes, context.run_id)
         extra = {r.account_id: {**api_metadata(stats, r.account_id), **r.extra} for r in results}
-        yield from report(context, key, outcomes, lambda o: o.account_id, lambda o: extra[o.account_id])
+        yield from report(
+            context, key, outcomes, lambda o: o.account_id, lambda o: extra[o.account_id]
+        )
 
     return _entity_asset
 

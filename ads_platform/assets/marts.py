@@ -44,6 +44,7 @@ from dagster_dbt import (
 )
 
 from ads_platform.resources import PlatformResource
+from ads_platform.settings import load_settings
 from ads_platform.warehouse import build_db_path, dbt_env, dbt_vars, publish_marts
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,33 @@ def _manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     return any(p.exists() and p.stat().st_mtime > built for p in paths)
 
 
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for the dbt subprocess (DbtCliResource copies os.environ)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def _settings_env() -> dict[str, str]:
+    """The dbt environment the asset will use, when the settings can be read.
+
+    dbt keys its partial parse on the rendered profile (which holds the build path):
+    parsing under the same environment lets every run reuse this parse.
+    """
+    try:
+        return dbt_env(load_settings(require_tokens=False), base={})
+    except Exception:
+        return {}
+
+
 def prepare_dbt_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False) -> Path:
     """Run ``dbt parse`` and install ``target/manifest.json`` atomically.
 
@@ -89,23 +117,27 @@ def prepare_dbt_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = F
             return manifest
         tmp_target = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
         try:
-            result = dbtRunner().invoke(
-                [
-                    "parse",
-                    "--project-dir",
-                    str(project_dir),
-                    "--profiles-dir",
-                    str(project_dir),
-                    "--target-path",
-                    str(tmp_target),
-                    "--log-path",
-                    str(tmp_target),
-                    "--quiet",
-                ]
-            )
+            with _environ(_settings_env()):
+                result = dbtRunner().invoke(
+                    [
+                        "parse",
+                        "--project-dir",
+                        str(project_dir),
+                        "--profiles-dir",
+                        str(project_dir),
+                        "--target-path",
+                        str(tmp_target),
+                        "--log-path",
+                        str(tmp_target),
+                        "--quiet",
+                    ]
+                )
             parsed = tmp_target / "manifest.json"
             if not result.success or not parsed.exists():
                 raise RuntimeError(f"dbt parse failed in {project_dir}: {result.exception}")
+            # dagster-dbt seeds each invocation with target/partial_parse.msgpack.
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(tmp_target / "partial_parse.msgpack", target / "partial_parse.msgpack")
             os.replace(parsed, manifest)
         finally:
             shutil.rmtree(tmp_target, ignore_errors=True)
@@ -123,18 +155,21 @@ if _manifest_is_stale(DBT_PROJECT_DIR, dbt_project.manifest_path):
         logger.warning("dbt parse failed; loading the previous manifest", exc_info=True)
 
 
-def marts_automation_condition(cron: str = MARTS_REFRESH_CRON) -> dg.AutomationCondition:
+def marts_automation_condition(
+    cron: str = MARTS_REFRESH_CRON,
+) -> dg.AutomationCondition[Any]:
     """Rebuild after an upstream change (or hourly), never while a blocking check fails.
 
     Built from eager()'s parts without its ``~any_deps_missing``: the ingestion assets
     are day × account partitioned and most partitions of that grid are never
     materialized (days before an account existed), which would block eager() forever.
     """
-    trigger = (
+    either: dg.AutomationCondition[Any] = (
         dg.AutomationCondition.any_deps_updated()
         | dg.AutomationCondition.newly_missing()
         | dg.AutomationCondition.cron_tick_passed(cron)
-    ).since_last_handled()
+    )
+    trigger = either.since_last_handled()
     return (
         trigger
         & ~dg.AutomationCondition.any_deps_in_progress()
@@ -163,7 +198,7 @@ class MartsTranslator(DagsterDbtTranslator):
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
-    ) -> dg.AutomationCondition | None:
+    ) -> dg.AutomationCondition[Any] | None:
         return marts_automation_condition()
 
 
@@ -173,21 +208,6 @@ marts_translator = MartsTranslator(
         enable_duplicate_source_asset_keys=True,
     )
 )
-
-
-@contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the dbt subprocess (DbtCliResource copies os.environ)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
 
 
 def _release_duckdb(adapter: Any) -> None:

@@ -99,7 +99,9 @@ def report(
             asset_key=asset_key,
             check_name=spec.name,
             passed=not failing,
-            severity=dg.AssetCheckSeverity(failing[0].severity) if failing else dg.AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity(failing[0].severity)
+            if failing
+            else dg.AssetCheckSeverity.ERROR,
             metadata={"partitions_checked": len(verdicts), "partitions_failed": len(failing)},
             description=failing[0].description if failing else "every partition of this run passed",
         )

@@ -155,7 +155,7 @@ def post_webhook(
             if 400 <= response.status_code < 500 and response.status_code != 429:
                 break
         if attempt + 1 < attempts:
-            pause = min(0.25 * 2**attempt, max(deadline - time.monotonic(), 0))
+            pause = min(0.1 * 2**attempt, max(deadline - time.monotonic(), 0))
             time.sleep(pause)
     return False, redact(detail)[:300]
 
@@ -414,6 +414,78 @@ def check_alerts(records: Sequence[Any]) -> list[Alert]:
     return alerts
 
 
+#: Run-sharded SQLite only: how far behind the newest seen evaluation each scan starts
+#: again, for events stored a little after later-stamped ones of another run.
+SHARDED_OVERLAP_SECONDS = 120.0
+
+
+def scan_check_evaluations(
+    instance: dg.DagsterInstance, cursor: str | None, first_since: dt.datetime, batch: int
+) -> tuple[list[Any], str | None]:
+    """New ``ASSET_CHECK_EVALUATION`` records since the cursor, and the next cursor.
+
+    PostgreSQL (and consolidated SQLite) storage ids are global: the cursor is the last
+    storage id seen and each tick asks ``after_cursor`` for it.  The default SQLite
+    storage of ``dagster.yaml`` is *run-sharded*: ids restart in every run's database
+    and Dagster refuses a plain id cursor there, so the cursor becomes a timestamp
+    watermark plus the ``run_id:storage_id`` pairs seen within a short overlap, and the
+    query only opens the shards of runs updated since the watermark.
+    """
+    try:
+        state = json.loads(cursor) if cursor else {}
+    except ValueError:
+        state = {}
+    if not isinstance(state, dict):
+        state = {}
+    event_type = dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    if not instance.event_log_storage.is_run_sharded:
+        after = state.get("id")
+        records_filter = (
+            dg.EventRecordsFilter(event_type=event_type, after_cursor=int(after))
+            if isinstance(after, int)
+            else dg.EventRecordsFilter(
+                event_type=event_type, after_timestamp=first_since.timestamp()
+            )
+        )
+        records = list(instance.get_event_records(records_filter, limit=batch, ascending=True))
+        if records:
+            state = {"id": records[-1].storage_id}
+        return records, json.dumps(state) if state else None
+
+    from dagster._core.event_api import RunShardedEventsCursor
+
+    watermark = state.get("ts")
+    since = (
+        float(watermark) - SHARDED_OVERLAP_SECONDS
+        if isinstance(watermark, int | float)
+        else first_since.timestamp()
+    )
+    records = list(
+        instance.get_event_records(
+            dg.EventRecordsFilter(
+                event_type=event_type,
+                after_timestamp=since,
+                after_cursor=RunShardedEventsCursor(
+                    id=0, run_updated_after=dt.datetime.fromtimestamp(since, dt.UTC)
+                ),
+            ),
+            ascending=True,
+        )
+    )
+    seen = set(state.get("seen", []))
+
+    def ident(record: Any) -> str:
+        return f"{record.run_id}:{record.storage_id}"
+
+    new = [r for r in records if ident(r) not in seen]
+    newest = max([r.event_log_entry.timestamp for r in records], default=None)
+    mark = max(newest or since, float(watermark) if isinstance(watermark, int | float) else since)
+    keep = sorted(
+        ident(r) for r in records if r.event_log_entry.timestamp > mark - SHARDED_OVERLAP_SECONDS
+    )
+    return new, json.dumps({"ts": mark, "seen": keep})
+
+
 def build_check_alerts_sensor(
     clock: Clock = utcnow, poster: Poster = post_webhook, batch: int = 1000
 ) -> dg.SensorDefinition:
@@ -422,28 +494,19 @@ def build_check_alerts_sensor(
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Alerts on failed asset checks (blocking or not): scans check "
-        "evaluations after the last storage id seen (the cursor).",
+        "evaluations after the last one seen (the cursor).",
     )
     def asset_check_alerts(
         context: dg.SensorEvaluationContext, platform: PlatformResource
     ) -> dg.SensorResult:
         settings = platform.settings()
-        after = int(context.cursor) if context.cursor and context.cursor.isdigit() else None
-        if after is None:
-            # First tick: look back one re-alert window, not the whole history.
-            since = clock() - dt.timedelta(hours=settings.alerts.realert_after_hours)
-            records_filter = dg.EventRecordsFilter(
-                event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-                after_timestamp=since.timestamp(),
-            )
-        else:
-            records_filter = dg.EventRecordsFilter(
-                event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
-            )
-        records = context.instance.get_event_records(records_filter, limit=batch, ascending=True)
+        # First tick: look back one re-alert window, not the whole history.
+        first_since = clock() - dt.timedelta(hours=settings.alerts.realert_after_hours)
+        records, cursor = scan_check_evaluations(
+            context.instance, context.cursor, first_since, batch
+        )
         deliveries = Alerter(settings, clock, poster).emit(check_alerts(records))
         _log_deliveries(context, deliveries)
-        cursor = str(records[-1].storage_id) if records else context.cursor
         return dg.SensorResult(
             cursor=cursor,
             skip_reason=None if deliveries else f"{len(records)} new check evaluation(s)",

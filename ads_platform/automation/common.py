@@ -72,11 +72,23 @@ def ordered_accounts(instance: dg.DagsterInstance) -> list[str]:
     return list(instance.get_dynamic_partitions(ACCOUNTS_PARTITION_SET))
 
 
+# Run keys: a schedule returning several run requests must key each of them, and
+# Dagster de-duplicates those per tick only, so the builders below set descriptive keys.
+# A *sensor* run key is remembered forever (the same range re-requested after a later
+# token incident would be skipped, and thousands of keys load the run storage), so
+# sensors drop them: their de-duplication is the cursor.
+
+
+def without_run_keys(requests: Sequence[dg.RunRequest]) -> list[dg.RunRequest]:
+    return [r.with_replaced_attrs(run_key=None) for r in requests]
+
+
 def insights_run(
     start_key: str, end_key: str, trigger: str, extra: dict[str, str] | None = None
 ) -> dg.RunRequest:
     """One run over a range (or rectangle) of ``ad_insights_daily``."""
     return dg.RunRequest(
+        run_key=f"{trigger}:{INSIGHTS.to_user_string()}:{start_key}:{end_key}",
         asset_selection=[INSIGHTS],
         tags={**range_tags(start_key, end_key), TRIGGER_TAG: trigger, **(extra or {})},
     )
@@ -91,8 +103,15 @@ def account_assets_run(
     """One run of per-account assets over adjacent accounts (a one-account run is a
     plain partition run, several are a range)."""
     tags = {TRIGGER_TAG: trigger, **(extra or {})}
+    run_key = (
+        f"{trigger}:{','.join(k.to_user_string() for k in assets)}:{accounts[0]}:{accounts[-1]}"
+    )
     if len(accounts) == 1:
-        return dg.RunRequest(asset_selection=list(assets), partition_key=accounts[0], tags=tags)
+        return dg.RunRequest(
+            run_key=run_key, asset_selection=list(assets), partition_key=accounts[0], tags=tags
+        )
     return dg.RunRequest(
-        asset_selection=list(assets), tags={**range_tags(accounts[0], accounts[-1]), **tags}
+        run_key=run_key,
+        asset_selection=list(assets),
+        tags={**range_tags(accounts[0], accounts[-1]), **tags},
     )

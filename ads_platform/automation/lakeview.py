@@ -127,7 +127,7 @@ def last_success(lake: Lake, account_id: str, dataset: str) -> dt.datetime | Non
     """When ``dataset`` last stored a partition of the account (newest files first)."""
     for path in recent_files(lake, ATTEMPTS, account_id):
         rows = read_rows([path], ["dataset", "status", "attempted_at"])
-        times = [
+        times: list[dt.datetime] = [
             r["attempted_at"]
             for r in rows
             if r["dataset"] == dataset and r["status"] == "success" and r["attempted_at"]

@@ -36,6 +36,7 @@ from ads_platform.automation.common import (
     ordered_accounts,
     partition_days,
     utcnow,
+    without_run_keys,
 )
 from ads_platform.automation.lakeview import (
     account_timezones,
@@ -174,7 +175,7 @@ def build_new_accounts_sensor(
                 f"new account {backfill.account_id}: backfilling {backfill.start}..{backfill.end}"
             )
         return dg.SensorResult(
-            run_requests=plan.run_requests,
+            run_requests=without_run_keys(plan.run_requests),
             dynamic_partitions_requests=dynamic,
             cursor=_dump_cursor({"handled": plan.handled}),
             skip_reason=None if plan.run_requests else "no new account",
@@ -415,7 +416,7 @@ def build_token_recovery_sensor(
             spans = ", ".join(f"{r.start}..{r.end}" for r in ranges) or "nothing missing"
             context.log.info(f"{account_id}: token works again; re-requesting {spans}")
         return dg.SensorResult(
-            run_requests=plan.run_requests,
+            run_requests=without_run_keys(plan.run_requests),
             cursor=_dump_cursor(plan.cursor),
             skip_reason=None if plan.run_requests else "no recovered token",
         )
@@ -517,7 +518,7 @@ def build_entity_changes_sensor(
         if changed:
             context.log.info(f"entities changed in {', '.join(changed)}")
         return dg.SensorResult(
-            run_requests=requests,
+            run_requests=without_run_keys(requests),
             cursor=_dump_cursor(cursor),
             skip_reason=None if requests else "no entity changed",
         )

@@ -32,8 +32,6 @@ RECONCILE_CHECK = "reconciles_with_account_totals"
 ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
 
 
-
-
 @dataclass(frozen=True)
 class AccountInfo:
     account_id: str
@@ -175,16 +173,22 @@ def pull_account_insights(
             )
         )
         fetched_at = dt.datetime.now(dt.UTC)
-        day = since
-        while day <= until:
+        in_range = {d.isoformat() for d in _span(since, until)}
+        stray = sorted((set(ad_rows) | set(account_rows)) - in_range)
+        if stray:
+            # Rows dated outside the range asked for: the API broke its contract.
+            raise schemas.ValidationFailed(
+                DATASET, f"the API returned rows for {stray[0]}, outside {since}..{until}"
+            )
+        validated = _validate_range(
+            account, since, until, ad_rows, account_rows, fetched_at=fetched_at, run_id=run_id
+        )
+        for day in _span(since, until):
             outcome, totals = _store_day(
                 lake,
                 account,
                 day,
-                ad_rows.pop(day.isoformat(), []),
-                account_rows.pop(day.isoformat(), []),
-                run_id=run_id,
-                fetched_at=fetched_at,
+                validated[day],
                 local_today=local_today,
                 entity_state=entity_state,
                 recent=recent,
@@ -193,33 +197,27 @@ def pull_account_insights(
             result.outcomes.append(outcome)
             if outcome.ok and totals is not None:
                 recent[day] = totals
-            day += dt.timedelta(days=1)
-        stray = sorted(ad_rows) + sorted(account_rows)
-        if stray:
-            # Rows dated outside the range asked for: the API broke its contract.
-            raise schemas.ValidationFailed(
-                DATASET, f"the API returned rows for {stray[0]}, outside {since}..{until}"
-            )
     for day in future:
         result.outcomes.append(_store_empty_future(lake, account, day, run_id, local_today))
     result.seconds = time.monotonic() - started
     return result
 
 
-def _store_day(
-    lake: Lake,
+def _span(since: dt.date, until: dt.date) -> list[dt.date]:
+    return [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
+
+
+DayFrames = tuple[pd.DataFrame, pd.DataFrame] | schemas.ValidationFailed
+
+
+def _frames_for(
     account: AccountInfo,
-    day: dt.date,
-    ad_rows: list[Mapping[str, Any]],
-    account_rows: list[Mapping[str, Any]],
+    ad_rows: Sequence[Mapping[str, Any]],
+    account_rows: Sequence[Mapping[str, Any]],
     *,
-    run_id: str,
     fetched_at: dt.datetime,
-    local_today: dt.date,
-    entity_state: zero_guard.EntityState,
-    recent: Mapping[dt.date, zero_guard.DayTotals],
-    tolerance: float,
-) -> tuple[PartitionOutcome, zero_guard.DayTotals | None]:
+    run_id: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     aid = account.account_id
     try:
         ad_frame = frames.insights_frame(
@@ -232,22 +230,91 @@ def _store_day(
             fetched_at=fetched_at,
             run_id=run_id,
         )
-        schemas.validate(schemas.AdInsightsDaily, ad_frame, DATASET)
-        schemas.check_partition_keys(ad_frame, DATASET, account_id=aid, days=[day])
-        schemas.validate(schemas.AccountInsightsDaily, account_frame, ACCOUNT_DATASET)
-        schemas.check_partition_keys(account_frame, ACCOUNT_DATASET, account_id=aid, days=[day])
-    except (frames.RowError, schemas.ValidationFailed) as exc:
-        check = CheckOutcome(SCHEMA_CHECK, False, str(exc))
+    except frames.RowError as exc:
+        raise schemas.ValidationFailed(DATASET, str(exc)) from None
+    schemas.validate(schemas.AdInsightsDaily, ad_frame, DATASET)
+    schemas.check_partition_keys(ad_frame, DATASET, account_id=aid)
+    schemas.validate(schemas.AccountInsightsDaily, account_frame, ACCOUNT_DATASET)
+    schemas.check_partition_keys(account_frame, ACCOUNT_DATASET, account_id=aid)
+    return ad_frame, account_frame
+
+
+def _validate_range(
+    account: AccountInfo,
+    since: dt.date,
+    until: dt.date,
+    ad_rows: Mapping[str, list[Mapping[str, Any]]],
+    account_rows: Mapping[str, list[Mapping[str, Any]]],
+    *,
+    fetched_at: dt.datetime,
+    run_id: str,
+) -> dict[dt.date, DayFrames]:
+    """Validate a whole range at once; only when it fails, day by day to find the culprits.
+
+    Pandera's cost is mostly per call, not per row: one call per range instead of two
+    per day made a 90-day pull several times faster.  Days stay independent: a broken
+    day is blocked on its own and the others are stored.
+    """
+    days = _span(since, until)
+    try:
+        ad_all, account_all = _frames_for(
+            account,
+            [r for rows in ad_rows.values() for r in rows],
+            [r for rows in account_rows.values() for r in rows],
+            fetched_at=fetched_at,
+            run_id=run_id,
+        )
+    except schemas.ValidationFailed:
+        out: dict[dt.date, DayFrames] = {}
+        for day in days:
+            key = day.isoformat()
+            try:
+                out[day] = _frames_for(
+                    account,
+                    ad_rows.get(key, []),
+                    account_rows.get(key, []),
+                    fetched_at=fetched_at,
+                    run_id=run_id,
+                )
+            except schemas.ValidationFailed as exc:
+                out[day] = exc
+        return out
+    ad_by_day = {d: f for d, f in ad_all.groupby("date_day", sort=False)}
+    account_by_day = {d: f for d, f in account_all.groupby("date_day", sort=False)}
+    return {
+        day: (
+            ad_by_day.get(day, ad_all.iloc[0:0]).reset_index(drop=True),
+            account_by_day.get(day, account_all.iloc[0:0]).reset_index(drop=True),
+        )
+        for day in days
+    }
+
+
+def _store_day(
+    lake: Lake,
+    account: AccountInfo,
+    day: dt.date,
+    validated: DayFrames,
+    *,
+    local_today: dt.date,
+    entity_state: zero_guard.EntityState,
+    recent: Mapping[dt.date, zero_guard.DayTotals],
+    tolerance: float,
+) -> tuple[PartitionOutcome, zero_guard.DayTotals | None]:
+    aid = account.account_id
+    if isinstance(validated, schemas.ValidationFailed):
+        check = CheckOutcome(SCHEMA_CHECK, False, str(validated))
         blocked = PartitionOutcome(
             DATASET,
             aid,
             day,
             "blocked",
-            message=f"{aid} {day}: {exc}",
+            message=f"{aid} {day}: {validated}",
             error_kind="validation",
             checks=[check],
         )
         return blocked, None
+    ad_frame, account_frame = validated
     checks = [CheckOutcome(SCHEMA_CHECK, True, f"{len(ad_frame)} rows match the schema")]
     totals = zero_guard.totals_of(ad_frame)
     guard = zero_guard.evaluate(

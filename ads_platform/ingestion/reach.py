@@ -32,8 +32,6 @@ FIELDS = (
 )
 
 
-
-
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 

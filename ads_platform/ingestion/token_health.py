@@ -26,8 +26,6 @@ from ads_platform.meta.tokens import TokenInfo, TokenStore
 DATASET = "token_health"
 
 
-
-
 def fingerprint(token: str) -> str:
     """Tells tokens apart in reports without revealing them (12 hex of sha256)."""
     return hashlib.sha256(token.encode()).hexdigest()[:12]

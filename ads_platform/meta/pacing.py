@@ -252,11 +252,13 @@ class Pacer:
                 self._paced_until[key] = now + wait
             if report.app_seen:
                 self._latest[APP_KEY] = UsageReport(app_pct=report.app_pct, app_seen=True)
-                # Meta's own estimate, when it gave one, wins here too: it knows better
-                # than a saturated percentage how long the block lasts.
-                self._paced_until[APP_KEY] = now + decide_wait(
-                    report.app_pct, report.regain_seconds, policy=self.policy
-                )
+                # Meta's estimate (from the Business Use Case header) may shorten the
+                # app-wide wait but never lengthen it: it describes one account's use
+                # case, and a long account block must not stop every other account.
+                app_wait = decide_wait(report.app_pct, policy=self.policy)
+                if report.regain_seconds > 0:
+                    app_wait = min(app_wait, report.regain_seconds)
+                self._paced_until[APP_KEY] = now + app_wait
         return report
 
     def block(self, account_id: str | None, seconds: float) -> None:

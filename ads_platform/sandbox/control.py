@@ -7,14 +7,16 @@ thread and one in a child process behave the same, and a test can hand
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import subprocess as sp
 import sys
+import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -23,6 +25,12 @@ from .server import SandboxServer
 
 _URL_RE = re.compile(r"(http://[0-9A-Za-z.\-\[\]:]+:\d+)")
 START_TIMEOUT_S = 20.0
+
+
+def _drain(stream: IO[str]) -> None:
+    with contextlib.suppress(ValueError, OSError):
+        for _ in stream:
+            pass
 
 
 class Sandbox:
@@ -137,6 +145,9 @@ class Sandbox:
             match = _URL_RE.search(line)
             if match:
                 self.base_url = match.group(1)
+                # Keep reading so a long account listing can never fill the pipe and block
+                # the child.
+                threading.Thread(target=_drain, args=(self._proc.stdout,), daemon=True).start()
                 return
         self._proc.kill()
         raise RuntimeError("sandbox subprocess did not print its URL in time")
@@ -226,7 +237,12 @@ class Sandbox:
         return list(self._get("/__sandbox/faults")["faults"])
 
     def set_token_expiry(self, account_id: str, expires_at: dt.datetime | None) -> None:
-        """Tokens used with ``account_id`` expire at ``expires_at`` (aware UTC; None = default)."""
+        """Tokens used with ``account_id`` expire at ``expires_at`` (None = default rule).
+
+        A naive datetime is taken as UTC.
+        """
+        if expires_at is not None and expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=dt.UTC)
         value = None if expires_at is None else int(expires_at.timestamp())
         self._call(
             "POST", "/__sandbox/token_expiry", json={"account_id": account_id, "expires_at": value}

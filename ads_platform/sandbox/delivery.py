@@ -58,9 +58,13 @@ ServedRecord = tuple[int, Metrics]  # (ad position, metrics at the clock)
 
 
 class Delivery:
-    """Final and served ad-day numbers with a bounded per-(account, day) cache."""
+    """Final and served ad-day numbers with a bounded per-(account, day) cache.
 
-    def __init__(self, world: World, max_cached_records: int = 300_000) -> None:
+    The cache holds at most ``max_cached_records`` ad-day records (~0.6 kB each),
+    about one 500-ad account-year; older (account, day) entries are evicted first.
+    """
+
+    def __init__(self, world: World, max_cached_records: int = 150_000) -> None:
         self.world = world
         self._max = max_cached_records
         self._cache: OrderedDict[tuple[int, int], list[FinalRecord]] = OrderedDict()

@@ -209,7 +209,7 @@ def combine_reach(daily: list[int]) -> int:
 class InsightsEngine:
     """Computes grouped rows per bucket (memoized) and formats pages."""
 
-    def __init__(self, world: World, delivery: Delivery, cache_size: int = 512) -> None:
+    def __init__(self, world: World, delivery: Delivery, cache_size: int = 256) -> None:
         self.world = world
         self.delivery = delivery
         self._cache: OrderedDict[tuple[Any, ...], list[Group]] = OrderedDict()

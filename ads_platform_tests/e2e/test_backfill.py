@@ -30,7 +30,10 @@ PAGE_LIMIT = 500
 pytestmark = pytest.mark.slow
 
 DAEMON_OVERRIDES = {
-    "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
+    "run_coordinator": {
+        "module": "dagster._core.run_coordinator",
+        "class": "DefaultRunCoordinator",
+    },
     "run_launcher": {
         "module": "dagster._core.launcher.sync_in_memory_run_launcher",
         "class": "SyncInMemoryRunLauncher",
@@ -87,7 +90,9 @@ def test_backfill_is_few_runs_and_few_calls(platform: Platform) -> None:
         stats = platform.sandbox.stats()
         insight_calls = sum(n for path, n in stats["by_path"].items() if path.endswith("/insights"))
         account_calls = sum(
-            n for path, n in stats["by_path"].items() if path.startswith("/act_") and path.count("/") == 1
+            n
+            for path, n in stats["by_path"].items()
+            if path.startswith("/act_") and path.count("/") == 1
         )
         needed = 0
         for account in platform.accounts:

@@ -45,7 +45,9 @@ ACCOUNTS = {
 }
 
 
-def _ad_row(account_id: str, campaign: str, ad_set: str, ad: str, day: dt.date, boost: int) -> dict[str, Any]:
+def _ad_row(
+    account_id: str, campaign: str, ad_set: str, ad: str, day: dt.date, boost: int
+) -> dict[str, Any]:
     """One Graph-API-like insight row; numbers derived from the ids, all strings."""
     n = int(ad) % 100 + boost
     row: dict[str, Any] = {
@@ -112,7 +114,11 @@ class LakeBuilder:
 
     # -- insights ------------------------------------------------------------------------
     def write_day(
-        self, account_id: str, day: dt.date, rows: Sequence[Mapping[str, Any]], run_id: str = "run-1"
+        self,
+        account_id: str,
+        day: dt.date,
+        rows: Sequence[Mapping[str, Any]],
+        run_id: str = "run-1",
     ) -> None:
         currency = ACCOUNTS[account_id][0]
         frame = frames.insights_frame(
@@ -135,7 +141,9 @@ class LakeBuilder:
         )
 
     @staticmethod
-    def _account_row(account_id: str, day: dt.date, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def _account_row(
+        account_id: str, day: dt.date, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
         return {
             "account_id": account_id.removeprefix("act_"),
             "date_start": day.isoformat(),
@@ -186,20 +194,37 @@ class LakeBuilder:
         raw = {"campaigns": [], "ad_sets": [], "ads": []}  # type: dict[str, list[dict[str, Any]]]
         for campaign, ad_sets in tree.items():
             raw["campaigns"].append(
-                {"id": campaign, "name": names.get(campaign, f"Campaign {campaign}"),
-                 "status": "ACTIVE", "effective_status": "ACTIVE", "objective": "OUTCOME_SALES",
-                 "daily_budget": "5000", "created_time": "2025-12-01T10:00:00+0000"}
+                {
+                    "id": campaign,
+                    "name": names.get(campaign, f"Campaign {campaign}"),
+                    "status": "ACTIVE",
+                    "effective_status": "ACTIVE",
+                    "objective": "OUTCOME_SALES",
+                    "daily_budget": "5000",
+                    "created_time": "2025-12-01T10:00:00+0000",
+                }
             )
             for ad_set, ads in ad_sets.items():
                 raw["ad_sets"].append(
-                    {"id": ad_set, "campaign_id": campaign, "name": names.get(ad_set, f"Ad set {ad_set}"),
-                     "status": "ACTIVE", "effective_status": "ACTIVE"}
+                    {
+                        "id": ad_set,
+                        "campaign_id": campaign,
+                        "name": names.get(ad_set, f"Ad set {ad_set}"),
+                        "status": "ACTIVE",
+                        "effective_status": "ACTIVE",
+                    }
                 )
                 for ad in ads:
                     raw["ads"].append(
-                        {"id": ad, "campaign_id": campaign, "adset_id": ad_set,
-                         "name": names.get(ad, f"Ad {ad}"), "status": "ACTIVE",
-                         "effective_status": "ACTIVE", "creative": {"id": f"9{ad}"}}
+                        {
+                            "id": ad,
+                            "campaign_id": campaign,
+                            "adset_id": ad_set,
+                            "name": names.get(ad, f"Ad {ad}"),
+                            "status": "ACTIVE",
+                            "effective_status": "ACTIVE",
+                            "creative": {"id": f"9{ad}"},
+                        }
                     )
         pulled_at = self._tick()
         for dataset, items in raw.items():
@@ -217,9 +242,17 @@ class LakeBuilder:
         when = self._tick()
         table = pa.Table.from_pylist(
             [
-                {"account_id": account_id, "dataset": dataset, "date_day": day,
-                 "attempted_at": when, "run_id": f"run-{when:%H%M}", "status": status,
-                 "error_kind": kind, "message": message, "rows": 0}
+                {
+                    "account_id": account_id,
+                    "dataset": dataset,
+                    "date_day": day,
+                    "attempted_at": when,
+                    "run_id": f"run-{when:%H%M}",
+                    "status": status,
+                    "error_kind": kind,
+                    "message": message,
+                    "rows": 0,
+                }
                 for dataset, day, status, kind, message in attempts
             ],
             schema=frames.ATTEMPTS_ARROW,
@@ -229,12 +262,22 @@ class LakeBuilder:
     def write_token_check(self, account_id: str, *, valid: bool, days_left: float) -> None:
         now = dt.datetime.now(dt.UTC)
         table = pa.Table.from_pylist(
-            [{"account_id": account_id, "checked_at": self._tick(), "token_env": "TOKEN",
-              "token_fingerprint": "abc123", "token_type": "USER", "is_valid": valid,
-              "expires_at": now + dt.timedelta(days=days_left), "days_left": days_left,
-              "scopes": "ads_read", "missing_scopes": "" if valid else "ads_read",
-              "last_error_code": None if valid else 190,
-              "last_error_message": None if valid else "Error validating access token"}],
+            [
+                {
+                    "account_id": account_id,
+                    "checked_at": self._tick(),
+                    "token_env": "TOKEN",
+                    "token_fingerprint": "abc123",
+                    "token_type": "USER",
+                    "is_valid": valid,
+                    "expires_at": now + dt.timedelta(days=days_left),
+                    "days_left": days_left,
+                    "scopes": "ads_read",
+                    "missing_scopes": "" if valid else "ads_read",
+                    "last_error_code": None if valid else 190,
+                    "last_error_message": None if valid else "Error validating access token",
+                }
+            ],
             schema=frames.TOKEN_HEALTH_ARROW,
         )
         self.lake.append_file("token_health", account_id, table, tag="test")
@@ -243,10 +286,20 @@ class LakeBuilder:
         month = TODAY.replace(day=1)
         currency = ACCOUNTS[account_id][0]
         rows = [
-            {"level": "account", "period": "month", "period_start": month, "period_end": TODAY,
-             "account_id": account_id, "campaign_id": None, "currency": currency, "reach": 5000,
-             "impressions": 20000, "spend": Decimal("100.00"), "is_complete": False,
-             "fetched_at": self._tick()},
+            {
+                "level": "account",
+                "period": "month",
+                "period_start": month,
+                "period_end": TODAY,
+                "account_id": account_id,
+                "campaign_id": None,
+                "currency": currency,
+                "reach": 5000,
+                "impressions": 20000,
+                "spend": Decimal("100.00"),
+                "is_complete": False,
+                "fetched_at": self._tick(),
+            },
         ]
         for campaign in ACCOUNTS[account_id][2]:
             rows.append({**rows[0], "level": "campaign", "campaign_id": campaign, "reach": 3000})
@@ -292,7 +345,17 @@ def run_dbt(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     }
     (home / "warehouse").mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [str(DBT_BIN), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-         str(DBT_PROJECT_DIR)],
-        env=env, capture_output=True, text=True, check=False, timeout=300,
+        [
+            str(DBT_BIN),
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )

@@ -441,18 +441,20 @@ def test_no_secret_in_logs_or_exceptions_across_faults(
     texts: list[str] = []
     raised: Counter[str] = Counter()
     since, until = TODAY - dt.timedelta(days=3), TODAY - dt.timedelta(days=1)
-    with make_client(
-        sb,
-        clock,
-        app_secret=APP_SECRET,
-        token_in_query=token_in_query,
-        page_limit=5,
-        read_timeout=0.3,
-        async_poll_timeout=10,
-    ) as client:
-        for fault, options in FAULT_MATRIX:
-            sb.clear_faults()
-            sb.add_fault(fault, account_id=account, **options)
+    for fault, options in FAULT_MATRIX:
+        sb.clear_faults()
+        sb.add_fault(fault, account_id=account, **options)
+        # A fresh client per fault: a throttle with a long regain estimate rightly
+        # keeps the same client away from the account for the rest of the hour.
+        with make_client(
+            sb,
+            clock,
+            app_secret=APP_SECRET,
+            token_in_query=token_in_query,
+            page_limit=5,
+            read_timeout=0.3,
+            async_poll_timeout=10,
+        ) as client:
             for call in (
                 lambda: client.get_account(account),
                 lambda: list(client.iter_entities(account, "ads")),
@@ -466,7 +468,7 @@ def test_no_secret_in_logs_or_exceptions_across_faults(
                     texts += [str(exc), repr(exc), str(exc.to_dict()), str(exc.args)]
                     texts += traceback.format_exception(exc)  # what Dagster shows
                     raised[type(exc).__name__] += 1
-        texts.append(repr(client))
+            texts.append(repr(client))
     assert any(r.name == "httpx" for r in caplog.records)  # httpx's own logger was captured
     assert any(r.name.startswith("httpcore") for r in caplog.records)
     # The matrix really produced the error classes whose messages could leak.

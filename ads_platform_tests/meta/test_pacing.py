@@ -174,3 +174,14 @@ def test_pacer_is_thread_safe() -> None:
     for thread in threads:
         thread.join()
     assert pacer.totals()["throttle_waits"] == 0
+
+
+def test_account_regain_does_not_block_other_accounts() -> None:
+    clock = FakeTime()
+    pacer = Pacer(clock=clock.monotonic, sleep=clock.sleep)
+    saturated = {**buc(100, regain_minutes=30), "X-App-Usage": '{"call_count": 100}'}
+    pacer.observe("act_1", saturated)
+    assert pacer.pending_wait("act_1") == 1800
+    assert pacer.pending_wait("act_2") == DEFAULT_POLICY.full_wait  # app at 100 %
+    pacer.observe("act_3", {**buc(100, regain_minutes=0.05), "X-App-Usage": '{"call_count": 100}'})
+    assert pacer.pending_wait("act_2") == pytest.approx(3)  # a shorter estimate wins

@@ -242,3 +242,33 @@ def test_bad_insights_params(sb: Sandbox, client: httpx.Client) -> None:
     default = ok(client.get(f"/{VERSION}/{account}/insights"))  # last_30d, account level
     assert len(default["data"]) == 1
     assert default["data"][0]["date_stop"] == (TODAY - dt.timedelta(days=1)).isoformat()
+
+
+def test_insights_filtering_on_ad_status(sb: Sandbox, client: httpx.Client) -> None:
+    account = sb.account_ids[0]
+    deleted = ok(
+        client.get(
+            f"/{VERSION}/{account}/ads",
+            params={"effective_status": '["DELETED"]', "fields": "id,updated_time", "limit": 500},
+        )
+    )["data"]
+    gone = min(dt.date.fromisoformat(a["updated_time"][:10]) for a in deleted)
+    params: dict[str, str | int] = {
+        "level": "ad",
+        "time_range": json.dumps(
+            {"since": (gone - dt.timedelta(days=60)).isoformat(), "until": gone.isoformat()}
+        ),
+        "fields": "ad_id,spend",
+        "limit": 500,
+        "filtering": json.dumps(
+            [{"field": "ad.effective_status", "operator": "IN", "value": ["DELETED"]}]
+        ),
+    }
+    rows = ok(client.get(f"/{VERSION}/{account}/insights", params=params))["data"]
+    assert rows
+    assert {r["ad_id"] for r in rows} <= {a["id"] for a in deleted}
+    unsupported = {
+        **params,
+        "filtering": '[{"field": "ad.spend", "operator": "GREATER_THAN", "value": 1}]',
+    }
+    assert client.get(f"/{VERSION}/{account}/insights", params=unsupported).status_code == 400

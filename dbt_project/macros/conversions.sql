@@ -32,9 +32,9 @@
   {{ return(ns.name) }}
 {% endmacro %}
 
-{% macro conversion_types() %}
-  {#- [{action_type, name}] from var('conversion_action_types'); raises on a bad list. -#}
-  {% set raw = var('conversion_action_types', none) %}
+{% macro conversion_types(raw=none) %}
+  {#- [{action_type, name}] from var('conversion_action_types') (or `raw`); raises on a bad list. -#}
+  {% if raw is none %}{% set raw = var('conversion_action_types', none) %}{% endif %}
   {% if raw is none or raw is string or raw | length == 0 %}
     {{ exceptions.raise_compiler_error(
         "var('conversion_action_types') is empty: list the action types that count as "
@@ -116,3 +116,10 @@
 {% macro sql_string_list(values) -%}
   {%- for v in values -%}'{{ v | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}
 {%- endmacro %}
+
+{% macro check_conversion_action_types(types) %}
+  {#- Validate a list before putting it in the var:
+      dbt run-operation check_conversion_action_types --args '{types: [omni_purchase, lead]}' -#}
+  {% set checked = conversion_types(types) %}
+  {% do log('conversion_action_types OK: ' ~ tojson(checked), info=true) %}
+{% endmacro %}

@@ -78,7 +78,8 @@
   {{- return(lake_root() ~ '/' ~ dataset ~ '/**/*.parquet') -}}
 {%- endmacro %}
 
-{% macro lake_relation_sql(dataset, has_files) %}
+{% macro lake_relation_sql(dataset, has_files, files=none) %}
+  {#- files: an explicit list of lake files to read instead of the whole dataset glob. -#}
   {%- set columns = lake_columns()[dataset] -%}
   {%- set empty -%}
     select {% for name, type in columns -%}
@@ -86,8 +87,13 @@
     {%- endfor %} cast(null as varchar) as _lake_file
     where false
   {%- endset -%}
-  {%- if not has_files -%}
+  {%- if not has_files or (files is not none and files | length == 0) -%}
     {{ return(empty) }}
+  {%- endif -%}
+  {%- if files is none -%}
+    {%- set paths = "'" ~ lake_glob(dataset) ~ "'" -%}
+  {%- else -%}
+    {%- set paths = '[' ~ sql_string_list(files) ~ ']' -%}
   {%- endif -%}
   {%- set sql -%}
     select {% for name, type in columns -%}
@@ -97,7 +103,7 @@
       {{ empty }}
       union all by name
       select * from read_parquet(
-        '{{ lake_glob(dataset) }}',
+        {{ paths }},
         hive_partitioning = false,
         union_by_name = true,
         filename = '_lake_file'

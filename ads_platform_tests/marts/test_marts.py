@@ -1,0 +1,435 @@
+"""The dbt marts against a small lake written with the platform's own writers.
+
+One real ``dbt build`` per module (dbt starts in seconds, not milliseconds), then the
+tests read the published marts.  The incremental tests come last and re-pull a day:
+pytest runs a module's tests in file order, and the fixtures below make the order
+explicit (``rebuilt`` depends on ``built``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ads_platform.sql import SqlError, run_query
+from ads_platform.warehouse import (
+    MartsNotFoundError,
+    WarehouseError,
+    open_marts_readonly,
+    publish_marts,
+)
+from ads_platform_tests.marts.lake_fixture import (
+    ACCOUNTS,
+    CONVERSION_TYPES,
+    DAYS,
+    LakeBuilder,
+    expected_totals,
+    run_dbt,
+)
+
+MEASURES = ["spend", "impressions", "link_clicks", "conversions", "conversion_value"] + [
+    f"{p}_{n}" for n in CONVERSION_TYPES for p in ("conversions", "conversion_value")
+]
+
+
+@dataclass
+class Built:
+    home: Path
+    builder: LakeBuilder
+    build_db: Path
+    marts: Path
+    log: str
+
+
+def _build_and_publish(home: Path) -> str:
+    result = run_dbt(home, "build")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    publish_marts(home / "warehouse" / "marts.duckdb", home / "marts.duckdb")
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    home = tmp_path_factory.mktemp("marts_home")
+    builder = LakeBuilder(home)
+    builder.write_accounts()
+    for account_id in ACCOUNTS:
+        builder.write_entities(account_id)
+    # act_202's pull of today failed (expired token): no file for today.
+    for day in DAYS:
+        builder.write_day("act_101", day, builder.ad_rows("act_101", day))
+    for day in DAYS[:2]:
+        builder.write_day("act_202", day, builder.ad_rows("act_202", day))
+    builder.write_entities("act_101", {"1001": "Spring sale (renamed)"})
+    builder.write_attempts("act_101", [("ad_insights_daily", d, "success", None, "") for d in DAYS])
+    builder.write_attempts(
+        "act_202", [("ad_insights_daily", d, "success", None, "") for d in DAYS[:2]]
+    )
+    builder.write_attempts(
+        "act_202",
+        [("ad_insights_daily", DAYS[2], "failed", "auth", "Error validating access token")],
+    )
+    builder.write_token_check("act_101", valid=True, days_left=40)
+    builder.write_token_check("act_202", valid=False, days_left=-1)
+    builder.write_reach_month("act_101")
+    log = _build_and_publish(home)
+    return Built(home, builder, home / "warehouse" / "marts.duckdb", home / "marts.duckdb", log)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql)
+    assert cursor.description is not None
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def marts(built: Built) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_marts_readonly(built.marts)
+    yield con
+    con.close()
+
+
+def _mart_totals(
+    con: duckdb.DuckDBPyConnection, table: str
+) -> dict[tuple[str, dt.date], dict[str, Any]]:
+    sums = ", ".join(f"sum({m}) as {m}" for m in MEASURES)
+    rows = _rows(con, f"select account_id, date_day, {sums} from {table} group by 1, 2")
+    return {(r.pop("account_id"), r.pop("date_day")): r for r in rows}
+
+
+def _assert_equal_to_lake(con: duckdb.DuckDBPyConnection, builder: LakeBuilder) -> None:
+    expected = expected_totals(builder.state)
+    for table in ("fct_ad_daily", "rpt_ad_daily", "rpt_campaign_daily", "rpt_account_daily"):
+        actual = _mart_totals(con, table)
+        assert set(actual) == set(expected), table
+        for key, want in expected.items():
+            for measure in MEASURES:
+                got = actual[key][measure]
+                assert Decimal(got) == Decimal(want[measure]), (table, key, measure, got, want)
+
+
+# -- the first build -----------------------------------------------------------------------
+
+
+def test_marts_equal_the_lake_per_account_and_day(
+    built: Built, marts: duckdb.DuckDBPyConnection
+) -> None:
+    _assert_equal_to_lake(marts, built.builder)
+
+
+def test_every_grain_is_unique(marts: duckdb.DuckDBPyConnection) -> None:
+    grains = {
+        "fct_ad_daily": "account_id, date_day, ad_id",
+        "rpt_ad_daily": "account_id, date_day, ad_id",
+        "rpt_ad_set_daily": "account_id, date_day, ad_set_id",
+        "rpt_campaign_daily": "account_id, date_day, campaign_id",
+        "rpt_account_daily": "account_id, date_day",
+        "dim_campaigns": "campaign_id",
+        "dim_campaigns_history": "campaign_id, valid_from",
+        "dim_ads": "ad_id",
+        "fct_reach": "level, period, period_start, account_id, campaign_id",
+        "data_freshness": "account_id",
+        "token_health": "account_id",
+    }
+    for table, grain in grains.items():
+        dupes = _rows(
+            marts, f"select {grain}, count(*) from {table} group by all having count(*) > 1"
+        )
+        assert dupes == [], table
+        assert _rows(marts, f"select count(*) as n from {table}")[0]["n"] > 0, table
+
+
+def test_conversion_values_without_count_rows_are_kept(marts: duckdb.DuckDBPyConnection) -> None:
+    # Ad 3002 reports purchase values but no purchase count row.
+    rows = _rows(
+        marts,
+        "select conversions_purchase, conversion_value_purchase from fct_ad_daily "
+        "where ad_id = '3002'",
+    )
+    assert rows
+    for row in rows:
+        assert row["conversions_purchase"] == 0
+        assert row["conversion_value_purchase"] == Decimal("50.50")
+
+
+def test_overlapping_action_types_are_not_added(marts: duckdb.DuckDBPyConnection) -> None:
+    # omni_purchase repeats offsite_conversion.fb_pixel_purchase and is not configured.
+    row = _rows(marts, "select * from fct_ad_daily where ad_id = '3001' order by date_day limit 1")[
+        0
+    ]
+    assert row["conversions_purchase"] == 1  # n = 1 for ad 3001, not 2
+    assert row["conversions_7d_click"] == 1
+    assert row["conversions_1d_click"] == 0
+    assert (
+        row["conversions"]
+        == row["conversions_purchase"]
+        + row["conversions_lead"]
+        + row["conversions_complete_registration"]
+    )
+
+
+def test_money_carries_currency_and_reports_use_current_names(
+    marts: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = _rows(
+        marts, "select distinct account_id, currency, timezone_name from fct_ad_daily order by 1"
+    )
+    assert rows == [
+        {"account_id": "act_101", "currency": "EUR", "timezone_name": "Europe/Berlin"},
+        {"account_id": "act_202", "currency": "USD", "timezone_name": "America/New_York"},
+    ]
+    names = _rows(
+        marts, "select distinct campaign_name from rpt_campaign_daily where campaign_id = '1001'"
+    )
+    assert names == [{"campaign_name": "Spring sale (renamed)"}]
+    history = _rows(
+        marts,
+        "select campaign_name, is_current, valid_to is null as open from dim_campaigns_history "
+        "where campaign_id = '1001' order by version_number",
+    )
+    assert history == [
+        {"campaign_name": "Campaign 1001", "is_current": False, "open": False},
+        {"campaign_name": "Spring sale (renamed)", "is_current": True, "open": True},
+    ]
+
+
+def test_ratios_are_ratios_of_sums_and_never_inf(marts: duckdb.DuckDBPyConnection) -> None:
+    row = _rows(
+        marts,
+        "select sum(spend) as spend, sum(impressions) as impressions, sum(link_clicks) as clicks, "
+        "sum(conversion_value) as value from fct_ad_daily where account_id = 'act_101' "
+        f"and date_day = date '{DAYS[0]}'",
+    )[0]
+    report = _rows(
+        marts,
+        "select * from rpt_account_daily "
+        f"where account_id = 'act_101' and date_day = date '{DAYS[0]}'",
+    )[0]
+    assert report["cpm"] == pytest.approx(float(row["spend"]) * 1000 / row["impressions"])
+    assert report["cpc"] == pytest.approx(float(row["spend"]) / row["clicks"])
+    assert report["roas"] == pytest.approx(float(row["value"]) / float(row["spend"]))
+    assert report["reach"] is not None and report["frequency"] > 0
+    bad = _rows(
+        marts,
+        "select count(*) as n from rpt_ad_daily where isinf(ctr) or isnan(ctr) or isinf(cpa) "
+        "or isnan(cpa) or isinf(frequency) or isnan(frequency)",
+    )
+    assert bad[0]["n"] == 0
+    # a missing reach stays NULL, and frequency with it
+    assert _rows(marts, "select reach, frequency from rpt_ad_daily where ad_id = '3005' limit 1")[
+        0
+    ] == {
+        "reach": None,
+        "frequency": None,
+    }
+
+
+def test_reach_is_kept_at_the_grain_it_was_pulled(marts: duckdb.DuckDBPyConnection) -> None:
+    levels = _rows(
+        marts, "select level, period, count(*) as n from fct_reach group by 1, 2 order by 1, 2"
+    )
+    assert levels == [
+        {"level": "account", "period": "day", "n": 5},
+        {"level": "account", "period": "month", "n": 1},
+        {"level": "campaign", "period": "month", "n": 1},
+    ]
+    columns = {r["column_name"] for r in _rows(marts, "describe rpt_campaign_daily")}
+    assert "reach" not in columns and "frequency" not in columns
+
+
+def test_data_freshness_says_which_account_is_stale_and_why(
+    marts: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = {r["account_id"]: r for r in _rows(marts, "select * from data_freshness")}
+    ok, broken = rows["act_101"], rows["act_202"]
+    assert ok["is_stale"] is False
+    assert ok["last_good_day"] == DAYS[2]
+    assert ok["status_message"].endswith("up to date")
+    assert broken["is_stale"] is True
+    assert broken["last_good_day"] == DAYS[1]
+    assert broken["last_attempt_status"] == "failed"
+    assert broken["last_attempt_error_kind"] == "auth"
+    assert broken["stale_reason"] == "token expired — re-authorize"
+    assert broken["status_message"] == f"data as of {DAYS[1]}: token expired — re-authorize"
+    assert broken["token_is_valid"] is False
+    token = _rows(marts, "select * from token_health where account_id = 'act_202'")[0]
+    assert token["is_valid"] is False and token["days_left"] < 0
+
+
+def test_absent_datasets_are_empty_marts(marts: duckdb.DuckDBPyConnection) -> None:
+    # Nobody wrote lake/alerts yet.
+    assert _rows(marts, "select count(*) as n from alerts") == [{"n": 0}]
+
+
+def test_every_mart_column_is_documented(built: Built, marts: duckdb.DuckDBPyConnection) -> None:
+    manifest = json.loads((built.home / "dbt_target" / "manifest.json").read_text())
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["fqn"][1] != "marts":
+            continue
+        columns = [r["column_name"] for r in _rows(marts, f"describe {node['name']}")]
+        documented = {name for name, col in node["columns"].items() if col.get("description")}
+        missing = [c for c in columns if c not in documented]
+        assert not missing, f"{node['name']}: undocumented columns {missing}"
+
+
+# -- SQL access ----------------------------------------------------------------------------
+
+
+def test_run_query_formats(built: Built) -> None:
+    sql = "select account_id, spend from rpt_account_daily order by account_id, date_day limit 2"
+    table = run_query(built.marts, sql, "table")
+    lines = table.splitlines()
+    assert lines[0].split("|")[0].strip() == "account_id"
+    assert lines[-1] == "(2 rows)"
+    assert len({len(line) for line in lines[:-1]}) == 1  # aligned
+    assert run_query(built.marts, sql, "csv").splitlines()[0] == "account_id,spend"
+    records = json.loads(run_query(built.marts, sql, "json"))
+    assert records[0]["account_id"] == "act_101" and isinstance(records[0]["spend"], str)
+
+
+def test_run_query_errors_are_one_line(built: Built, tmp_path: Path) -> None:
+    with pytest.raises(SqlError) as bad:
+        run_query(built.marts, "selec 1", "table")
+    assert "syntax error" in str(bad.value) and "\n" not in str(bad.value)
+    with pytest.raises(SqlError, match=r"read-only|read only"):
+        run_query(built.marts, "create table x as select 1", "table")
+    with pytest.raises(SqlError, match=r"no marts at .*ads-platform demo"):
+        run_query(tmp_path / "marts.duckdb", "select 1", "table")
+    with pytest.raises(MartsNotFoundError):
+        open_marts_readonly(tmp_path / "marts.duckdb")
+
+
+def test_publish_refuses_mismatched_names(built: Built, tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="same file name"):
+        publish_marts(built.build_db, tmp_path / "other.duckdb")
+
+
+def test_empty_conversion_list_is_a_compile_error(built: Built) -> None:
+    empty = run_dbt(built.home, "parse", "--vars", '{"conversion_action_types": []}')
+    assert empty.returncode != 0
+    assert "conversion_action_types') is empty" in empty.stdout
+
+
+def test_overlapping_conversion_types_are_refused(built: Built) -> None:
+    # The same validation as the var, through run-operation (no re-parse needed).
+    overlap = run_dbt(
+        built.home,
+        "run-operation",
+        "check_conversion_action_types",
+        "--args",
+        '{"types": ["offsite_conversion.fb_pixel_purchase", "omni_purchase"]}',
+    )
+    assert overlap.returncode != 0
+    assert "variants of the same event 'purchase'" in overlap.stdout
+
+
+# -- re-pull a day: incremental rebuild, readers during publish ----------------------------
+
+
+@pytest.fixture(scope="module")
+def rebuilt(built: Built) -> dict[str, Any]:
+    """Re-pull two days, then rebuild through the Dagster asset (incremental + publish)."""
+    import dagster as dg
+
+    from ads_platform.assets.marts import dbt_resource, marts_dbt_assets
+    from ads_platform.resources import PlatformResource
+
+    builder = built.builder
+    old_reader = open_marts_readonly(built.marts)
+    before = _rows(old_reader, "select count(*) as n, sum(conversions) as c from fct_ad_daily")[0]
+    # Re-pull act_101's middle day: conversions matured (boost) and ad 3003 vanished.
+    day = DAYS[1]
+    rows = [r for r in builder.ad_rows("act_101", day, boost=5) if r["ad_id"] != "3003"]
+    builder.write_day("act_101", day, rows, run_id="run-2")
+    # Re-pull act_202's first day as empty: Meta returns no rows for a day without delivery.
+    builder.write_day("act_202", DAYS[0], [], run_id="run-2")
+    config = built.home / "ads_platform.yaml"
+    config.write_text(f"home: {built.home}\n")
+    result = dg.materialize(
+        [marts_dbt_assets],
+        resources={"dbt": dbt_resource(), "platform": PlatformResource(config_path=str(config))},
+    )
+    log = (built.home / "warehouse" / "dbt_target" / "dbt.log").read_text()
+    return {"old_reader": old_reader, "before": before, "log": log, "day": day, "result": result}
+
+
+def test_incremental_run_rebuilds_only_changed_slices(rebuilt: dict[str, Any]) -> None:
+    assert "fct_ad_daily: rebuilding 1 (account, day) slice(s)" in rebuilt["log"]
+
+
+def test_replaced_partition_fully_replaces_old_rows(built: Built, rebuilt: dict[str, Any]) -> None:
+    con = open_marts_readonly(built.marts)
+    try:
+        _assert_equal_to_lake(con, built.builder)
+        gone = _rows(
+            con,
+            "select count(*) as n from fct_ad_daily "
+            f"where ad_id = '3003' and date_day = date '{rebuilt['day']}'",
+        )
+        assert gone == [{"n": 0}]
+        emptied = _rows(
+            con,
+            "select count(*) as n from fct_ad_daily "
+            f"where account_id = 'act_202' and date_day = date '{DAYS[0]}'",
+        )
+        assert emptied == [{"n": 0}]
+        bigger = _rows(
+            con,
+            "select sum(conversions_purchase) as p from fct_ad_daily where account_id = 'act_101' "
+            f"and date_day = date '{rebuilt['day']}'",
+        )[0]["p"]
+        assert bigger == 1 + 5  # ad 3001 (n + boost); 3002 has no purchase count row
+    finally:
+        con.close()
+
+
+def test_reader_opened_before_publish_keeps_answering(
+    built: Built, rebuilt: dict[str, Any]
+) -> None:
+    old = rebuilt["old_reader"]
+    try:
+        still = _rows(old, "select count(*) as n, sum(conversions) as c from fct_ad_daily")[0]
+        assert still == rebuilt["before"]  # the old file, unchanged and readable
+    finally:
+        old.close()
+    new = open_marts_readonly(built.marts)
+    try:
+        now = _rows(new, "select count(*) as n, sum(conversions) as c from fct_ad_daily")[0]
+        assert now != rebuilt["before"]
+    finally:
+        new.close()
+
+
+# -- through Dagster -----------------------------------------------------------------------
+
+
+def test_dagster_asset_builds_checks_and_publishes(built: Built, rebuilt: dict[str, Any]) -> None:
+    """The @dbt_assets wiring: dbt tests become checks, materializations carry metadata."""
+    from ads_platform.assets.marts import DUCKDB_POOL, marts_dbt_assets
+
+    result = rebuilt["result"]
+    assert result.success
+    by_key = {
+        m.asset_key.to_user_string(): m
+        for m in result.asset_materializations_for_node("marts_dbt_assets")
+    }
+    assert len(by_key) == len(marts_dbt_assets.keys)
+    fct = by_key["marts/fct_ad_daily"]
+    assert fct.metadata["published_path"].value == str(built.marts)
+    assert fct.metadata["dagster/row_count"].value > 0
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == len(list(marts_dbt_assets.check_specs))
+    assert all(c.passed for c in checks)
+    spec = next(iter(marts_dbt_assets.specs))
+    assert spec.group_name == "marts"
+    assert spec.automation_condition is not None
+    assert marts_dbt_assets.op.pool == DUCKDB_POOL

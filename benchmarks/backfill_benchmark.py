@@ -1,0 +1,158 @@
+"""Backfill benchmark: 10 accounts × ~100 active ads × 90 days through Dagster's backfill path.
+
+Starts the sandbox in a subprocess (50 ms latency per request), launches one backfill
+of ``ad_insights_daily`` through Dagster's own backfill daemon iteration (runs launched
+synchronously in this process, steps in subprocesses as in production) and prints:
+wall seconds, Dagster runs, API calls (and the pages strictly needed), rows, rows per
+second and peak memory.
+
+    .venv/bin/python benchmarks/backfill_benchmark.py [--accounts 10] [--days 90] [--ads 100]
+
+Targets (issue 3): < 120 s wall, API calls within 2× the pages needed, peak < 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--accounts", type=int, default=10)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--ads", type=int, default=100)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    args = parser.parse_args()
+
+    from ads_platform.demo import write_demo_settings
+    from ads_platform.sandbox import Sandbox
+
+    home = Path(tempfile.mkdtemp(prefix="ads_bench_"))
+    with Sandbox(
+        seed=3,
+        accounts=args.accounts,
+        latency_ms=args.latency_ms,
+        ads_per_account=args.ads,
+        subprocess=True,
+    ) as sandbox:
+        today = sandbox.today()
+        until = today - dt.timedelta(days=1)
+        since = until - dt.timedelta(days=args.days - 1)
+        config_path, tokens = write_demo_settings(
+            home, sandbox.base_url, sandbox.account_ids, start_date=since - dt.timedelta(days=5)
+        )
+        os.environ.update(tokens)
+        os.environ["ADS_PLATFORM_CONFIG"] = str(config_path)
+        os.environ["ADS_PLATFORM_HOME"] = str(home)
+
+        from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+        from dagster._core.test_utils import create_test_daemon_workspace_context
+        from dagster._core.workspace.load_target import ModuleTarget
+        from dagster._daemon.backfill import execute_backfill_iteration
+
+        from ads_platform.definitions import defs
+        from ads_platform.orchestration import materialize
+        from ads_platform.partitions import key_for
+
+        overrides = {
+            "run_coordinator": {
+                "module": "dagster._core.run_coordinator",
+                "class": "DefaultRunCoordinator",
+            },
+            "run_launcher": {
+                "module": "dagster._core.launcher.sync_in_memory_run_launcher",
+                "class": "SyncInMemoryRunLauncher",
+            },
+        }
+        logging.getLogger("dagster").setLevel(logging.WARNING)
+        with dg.instance_for_test(overrides=overrides) as instance:
+            assert materialize(defs, instance, ["ad_accounts"]).success
+            accounts = sorted(sandbox.account_ids)
+            keys = [
+                str(key_for(a, since + dt.timedelta(days=i)))
+                for a in accounts
+                for i in range(args.days)
+            ]
+            sandbox.reset_stats()
+            runs_before = len(instance.get_runs())
+            target = ModuleTarget(
+                module_name="ads_platform.definitions",
+                attribute=None,
+                working_directory=None,
+                location_name="ads_platform",
+            )
+            started = time.monotonic()
+            with create_test_daemon_workspace_context(target, instance) as workspace:
+                backfill = PartitionBackfill.from_asset_partitions(
+                    backfill_id="bench",
+                    asset_graph=defs.resolve_asset_graph(),
+                    partition_names=keys,
+                    asset_selection=[dg.AssetKey("ad_insights_daily")],
+                    backfill_timestamp=time.time(),
+                    tags={},
+                    dynamic_partitions_store=instance,
+                    all_partitions=False,
+                    title=None,
+                    description=None,
+                    run_config=None,
+                )
+                instance.add_backfill(backfill)
+                status = BulkActionStatus.REQUESTED
+                for _ in range(50):
+                    list(execute_backfill_iteration(workspace, logging.getLogger("bench")))
+                    status = instance.get_backfill("bench").status  # type: ignore[union-attr]
+                    if status != BulkActionStatus.REQUESTED:
+                        break
+            wall = time.monotonic() - started
+            runs = len(instance.get_runs()) - runs_before
+            materialized = set(
+                instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily"))
+            )
+            stats = sandbox.stats()
+
+    glob = str(home / "lake" / "ad_insights_daily" / "**" / "*.parquet")
+    per_account = duckdb.sql(
+        f"select account_id, count(*) from read_parquet('{glob}') group by 1"
+    ).fetchall()
+    rows = sum(n for _, n in per_account)
+    page_limit = 500
+    ranges_per_account = math.ceil(args.days / 31)
+    needed = (
+        sum(math.ceil(n / page_limit) for _, n in per_account)
+        + len(per_account) * ranges_per_account
+    )
+    insight_calls = sum(n for p, n in stats["by_path"].items() if p.endswith("/insights"))
+    self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"backfill status        {status}")
+    print(
+        f"partitions             {len(keys)} requested, {len(keys & materialized if isinstance(keys, set) else set(keys) & materialized)} materialized"
+    )
+    print(f"wall seconds           {wall:.1f}")
+    print(f"dagster runs           {runs}")
+    print(f"api calls (all)        {stats['total']}")
+    print(
+        f"api calls (insights)   {insight_calls}  (pages strictly needed: {needed}; ratio {insight_calls / max(needed, 1):.2f})"
+    )
+    print(f"rows                   {rows}")
+    print(f"rows per second        {rows / wall:.0f}")
+    print(f"peak RSS (MiB)         this process {self_peak:.0f}, largest child {child_peak:.0f}")
+    return 0 if status == BulkActionStatus.COMPLETED_SUCCESS else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
