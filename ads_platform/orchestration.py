@@ -35,6 +35,7 @@ def materialize(
     partition_key: str | None = None,
     tags: dict[str, str] | None = None,
     raise_on_error: bool = False,
+    log_level: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     keys = [dg.AssetKey(name) for name in selection]
     job = defs.resolve_implicit_job_def_def_for_assets(keys)
@@ -46,7 +47,14 @@ def materialize(
         tags=tags or {},
         asset_selection=keys,
         raise_on_error=raise_on_error,
+        run_config=_quiet(log_level),
     )
+
+
+def _quiet(log_level: str | None) -> dict[str, Any]:
+    if not log_level:
+        return {}
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
 
 
 @dataclass
@@ -105,13 +113,9 @@ class DemoSummary:
 def _summarize_insights(
     instance: dg.DagsterInstance, summary: DemoSummary, run_ids: set[str]
 ) -> None:
-    records = instance.get_event_records(
-        dg.EventRecordsFilter(
-            event_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
-            asset_key=dg.AssetKey("ad_insights_daily"),
-        ),
-        limit=100_000,
-    )
+    records = instance.fetch_materializations(
+        dg.AssetKey("ad_insights_daily"), limit=100_000
+    ).records
     for record in records:
         if record.run_id not in run_ids:
             continue
@@ -181,19 +185,21 @@ def materialize_demo(
         echo(f"    {'done' if ok else 'FAILED'} in {seconds:.1f}s")
         return result
 
+    quiet = "WARNING"  # progress comes from these lines; Dagster's own logs stay in the UI
     step(
         "ad_accounts (settings → dynamic partitions)",
-        lambda: materialize(defs, instance, ["ad_accounts"]),
+        lambda: materialize(defs, instance, ["ad_accounts"], log_level=quiet),
     )
     known = instance.get_dynamic_partitions(ad_accounts_partitions.name or "")
     first, last = known[0], known[-1]
     step(
-        "campaigns, ad_sets, ads, token_health (one run over every account)",
+        "campaigns, ad_sets, ads, reach_monthly, token_health (one run, every account)",
         lambda: materialize(
             defs,
             instance,
-            ["campaigns", "ad_sets", "ads", "token_health"],
+            ["campaigns", "ad_sets", "ads", "reach_monthly", "token_health"],
             tags=range_tags(first, last),
+            log_level=quiet,
         ),
     )
     for account_id in account_ids:
@@ -204,6 +210,7 @@ def materialize_demo(
                 instance,
                 ["ad_insights_daily"],
                 tags=range_tags(str(key_for(a, start)), str(key_for(a, end))),
+                log_level=quiet,
             ),
         )
     _summarize_insights(instance, summary, run_ids)
@@ -226,7 +233,12 @@ def materialize_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> Any
     dbt_keys = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "marts"]
     job = defs.resolve_implicit_job_def_def_for_assets(dbt_keys)
     assert job is not None
-    return job.execute_in_process(instance=instance, asset_selection=dbt_keys, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance,
+        asset_selection=dbt_keys,
+        raise_on_error=False,
+        run_config=_quiet("WARNING"),
+    )
 
 
 def _currency(lake_dir: Path, account_id: str) -> str:

@@ -139,15 +139,13 @@ def main() -> int:
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"backfill status        {status}")
-    print(
-        f"partitions             {len(keys)} requested, {len(keys & materialized if isinstance(keys, set) else set(keys) & materialized)} materialized"
-    )
+    done = len(set(keys) & materialized)
+    print(f"partitions             {len(keys)} requested, {done} materialized")
     print(f"wall seconds           {wall:.1f}")
     print(f"dagster runs           {runs}")
     print(f"api calls (all)        {stats['total']}")
-    print(
-        f"api calls (insights)   {insight_calls}  (pages strictly needed: {needed}; ratio {insight_calls / max(needed, 1):.2f})"
-    )
+    ratio = insight_calls / max(needed, 1)
+    print(f"api calls (insights)   {insight_calls} (pages needed: {needed}; ratio {ratio:.2f})")
     print(f"rows                   {rows}")
     print(f"rows per second        {rows / wall:.0f}")
     print(f"peak RSS (MiB)         this process {self_peak:.0f}, largest child {child_peak:.0f}")

@@ -108,10 +108,12 @@ def plan_new_accounts(
 ) -> NewAccountsPlan:
     """Enabled accounts not handled yet → partitions to add and backfills to request.
 
-    An account counts as new when it is not a partition of ``ad_accounts`` yet, or is a
-    partition (the ``ad_accounts`` asset adds them too) but has never stored a day.  On
-    the first tick of an existing deployment, accounts that already have data are
-    marked handled without any run, so installing the sensor does not re-pull history.
+    Every enabled account that is not a partition of ``ad_accounts`` yet is added.  An
+    account is *backfilled* when the lake holds no day of it yet, whether or not it was
+    a partition already (the ``ad_accounts`` asset adds partitions too).  Accounts with
+    data are only marked handled: installing the sensor on an existing deployment, or
+    moving to a new Dagster instance over the same lake, does not re-pull history (the
+    daily lookback refreshes the recent days).
     """
     done = set(handled)
     partitions = set(ordered_accounts(instance))
@@ -120,12 +122,11 @@ def plan_new_accounts(
     add: list[str] = []
     new: list[str] = []
     for account_id in enabled_accounts(settings):
+        if account_id not in partitions:  # even when handled: a deleted partition returns
+            add.append(account_id)
         if account_id in done:
             continue
-        if account_id not in partitions:
-            add.append(account_id)
-            new.append(account_id)
-        elif not lake.partition_days(INSIGHTS_DATASET, account_id):
+        if not lake.partition_days(INSIGHTS_DATASET, account_id):
             new.append(account_id)
         done.add(account_id)
     timezones = account_timezones(lake, new)
@@ -191,20 +192,21 @@ Probe = Callable[[Settings, str], None]
 
 
 def platform_probe(platform: PlatformResource) -> Probe:
-    """debug_token says valid AND the account itself can be read with the token.
+    """The account can be read with the token AND debug_token says it is valid.
 
     Both, because a token can be valid while it has lost access to one account
     (``permission``): only reading the account proves the pulls will work again.
+    Two cheap calls, made only for accounts in an unhandled incident.
     """
 
     def probe(settings: Settings, account_id: str) -> None:
         token, _ = platform.token(settings, account_id)
         quick = _quick(settings)
         with platform.client(quick, token) as client:
+            client.get_account(account_id, ("id",))
             data = client.debug_token()
             if not data.get("is_valid", False):
                 raise RuntimeError("debug_token: is_valid=false")
-            client.get_account(account_id, ("id",))
 
     return probe
 

@@ -82,3 +82,13 @@ def test_backfill_window_follows_the_setting(env: Env) -> None:
     assert ("ad_insights_daily", "act_101|2026-02-25", "act_101|2026-03-03") in tags_of(
         result.run_requests
     )
+
+
+def test_a_new_instance_over_an_existing_lake_adds_partitions_without_backfill(
+    env: Env,
+) -> None:
+    for account in (TOKYO, LOS_ANGELES):
+        add_lake_day(env.lake, account, dt.date(2026, 3, 1))
+    result = evaluate(build_new_accounts_sensor(clock=Clock(NOW)), env)
+    assert [r.partition_keys for r in result.dynamic_partitions_requests] == [[TOKYO, LOS_ANGELES]]
+    assert result.run_requests == []

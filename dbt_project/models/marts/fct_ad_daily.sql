@@ -3,26 +3,59 @@
     incremental_strategy='delete+insert',
     unique_key=['account_id', 'date_day'],
     on_schema_change='sync_all_columns',
-    pre_hook="{{ delete_vanished_slices(source('lake', 'ad_insights_daily')) }}",
+    pre_hook="{{ fct_ad_daily_pre_hook() }}",
 ) }}
 -- depends_on: {{ source('lake', 'ad_insights_daily') }}
 -- The additive base: one row per ad × account-local day, as Meta reported it.
--- Incremental by slice (account_id, date_day): see macros/incremental.sql.
+-- Incremental by lake file: see macros/incremental.sql.
 {%- set config_hash = conversion_config_hash() %}
-{%- set slices = none %}
-{%- if is_incremental() %}
-    {%- set slices = changed_slices(
-        source('lake', 'ad_insights_daily'), this, ref('stg_ad_accounts'), config_hash) %}
-    {%- do log('fct_ad_daily: rebuilding ' ~ (slices | length) ~ ' (account, day) slice(s)', info=true) %}
-{%- endif %}
 {%- set types = conversion_types() %}
 {%- set windows = attribution_windows() %}
+{%- set plan = none %}
+{%- if execute and is_incremental() %}
+    {%- set plan = ad_daily_plan(this, ref('stg_ad_accounts'), config_hash) %}
+    {%- do log('fct_ad_daily: re-reading ' ~ (plan.read | length) ~ ' lake file(s), dropping '
+               ~ (plan.drop | length), info=true) %}
+{%- endif %}
 
-with insights as (
-    select *
-    from {{ ref('stg_ad_insights_daily') }}
-    where {{ slice_predicate(slices) }}
+with
+{%- if plan is none %}
+insights as (
+    select * from {{ ref('stg_ad_insights_daily') }}
 ),
+
+conversion_rows as (
+    select * from {{ ref('int_ad_conversions_daily') }}
+),
+
+lake_files as (
+    {%- if lake_has_files('ad_insights_daily') %}
+    select filename as lake_file, last_modified from read_blob('{{ lake_glob('ad_insights_daily') }}')
+    {%- else %}
+    select cast(null as varchar) as lake_file, cast(null as timestamptz) as last_modified where false
+    {%- endif %}
+),
+{%- else %}
+changed_lake_rows as (
+    {{ lake_relation_sql('ad_insights_daily', true, files=plan.read) }}
+),
+
+insights as (
+    {{ stg_ad_insights_select('changed_lake_rows') }}
+),
+
+conversion_rows as (
+    {{ ad_conversions_select('insights') }}
+),
+
+lake_files as (
+    {%- if plan.read | length > 0 %}
+    select filename as lake_file, last_modified from read_blob([{{ sql_string_list(plan.read) }}])
+    {%- else %}
+    select cast(null as varchar) as lake_file, cast(null as timestamptz) as last_modified where false
+    {%- endif %}
+),
+{%- endif %}
 
 conversions as (
     select
@@ -39,8 +72,7 @@ conversions as (
         sum(conversions) filter (where conversion_name = '{{ t.name }}') as conversions_{{ t.name }},
         sum(conversion_value) filter (where conversion_name = '{{ t.name }}') as conversion_value_{{ t.name }}
         {%- endfor %}
-    from {{ ref('int_ad_conversions_daily') }}
-    where {{ slice_predicate(slices) }}
+    from conversion_rows
     group by account_id, date_day, ad_id
 ),
 
@@ -65,6 +97,9 @@ select
     cast(coalesce(conversions.{{ c }}, 0) as decimal(18, 6)) as {{ c }}
     {%- endfor %},
     insights.fetched_at,
+    insights._lake_file as lake_file,
+    lake_files.last_modified as lake_file_modified_at,
+    cast('{{ run_started_at.isoformat() }}' as timestamptz) as built_at,
     '{{ config_hash }}' as conversion_config_hash
 from insights
 left join conversions
@@ -73,3 +108,5 @@ left join conversions
     and conversions.ad_id = insights.ad_id
 left join accounts
     on accounts.account_id = insights.account_id
+left join lake_files
+    on lake_files.lake_file = insights._lake_file

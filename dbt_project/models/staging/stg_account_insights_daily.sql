@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+-- A table, not a view: two marts read it and each read of the lake opens every file.
 -- Account × day totals, one row per (account_id, date_day), latest fetch.
 select
     date_day,
