@@ -6,9 +6,13 @@ import contextlib
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import click
+
+# Dagster flags the backfill policy as beta on every import; users cannot act on it.
+warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 
 from ads_platform.settings import SettingsError, load_settings
 

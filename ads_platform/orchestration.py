@@ -114,7 +114,7 @@ def _summarize_insights(
     instance: dg.DagsterInstance, summary: DemoSummary, run_ids: set[str]
 ) -> None:
     records = instance.fetch_materializations(
-        dg.AssetKey("ad_insights_daily"), limit=100_000
+        dg.AssetKey("ad_insights_daily"), limit=10_000
     ).records
     for record in records:
         if record.run_id not in run_ids:
@@ -129,7 +129,7 @@ def _summarize_insights(
         acc.rows += int(str(meta["rows"].value)) if "rows" in meta else 0
         acc.spend += float(str(meta["spend"].value)) if "spend" in meta else 0.0
     checks = instance.get_event_records(
-        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=100_000
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=10_000
     )
     for record in checks:
         if record.run_id not in run_ids:

@@ -21,6 +21,7 @@ from ads_platform import frames
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.errors import MetaApiError, TokenInvalidError
+from ads_platform.meta.redaction import redact
 from ads_platform.meta.tokens import TokenInfo, TokenStore
 
 DATASET = "token_health"
@@ -86,6 +87,15 @@ def check_token(
         scopes=",".join(info.scopes),
         missing_scopes=",".join(info.missing_scopes),
     )
+    problem = data.get("error")
+    if isinstance(problem, Mapping):
+        # debug_token explains an invalid token in data.error (code 190, subcode 460/463…).
+        row.update(
+            last_error_code=_int_or_none(problem.get("code")),
+            last_error_subcode=_int_or_none(problem.get("subcode")),
+            last_error_message=redact(str(problem.get("message") or ""))[:1000] or None,
+            last_error_at=now,
+        )
     check = TokenCheck(account_id, token_env, row, info)
     days_left = info.days_left
     if (
@@ -116,6 +126,13 @@ def check_token(
                     row["token_fingerprint"] = fingerprint(new_token)
                     check.refresh_note = "exchanged for a new long-lived token (stored encrypted)"
     return check
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 def error_fields(error: MetaApiError, now: dt.datetime) -> dict[str, Any]:
