@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
+from ads_platform.settings import SettingsError, load_settings
+
 # Dagster flags the backfill policy as beta on every import; users cannot act on it.
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
-
-from ads_platform.settings import SettingsError, load_settings
 
 
 def _home(home: str | None) -> Path:
@@ -156,6 +156,20 @@ def settings_cmd(config_path: str | None) -> None:
     for account in settings.accounts:
         state = "enabled" if account.enabled else "disabled"
         click.echo(f"account:  {account.id} ({state}) token from ${account.token_env}")
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+def doctor(config_path: str | None) -> None:
+    """Check settings, tokens, lake, marts, the Dagster instance and the daemon."""
+    from ads_platform.doctor import doctor_command
+
+    sys.exit(doctor_command(config_path))
 
 
 if __name__ == "__main__":

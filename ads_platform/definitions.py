@@ -9,6 +9,7 @@ from ads_platform.assets.entities import entity_assets
 from ads_platform.assets.insights import ad_insights_daily
 from ads_platform.assets.reach import reach_monthly
 from ads_platform.assets.token_health import token_health
+from ads_platform.automation import automation_definitions
 from ads_platform.resources import PlatformResource
 
 defs = dg.Definitions(
@@ -18,4 +19,5 @@ defs = dg.Definitions(
     # start-up per run (a 10-account backfill is 10 runs) for no isolation we need.
     # Accounts are pulled in parallel threads inside the step instead.
     executor=dg.in_process_executor,
+    **automation_definitions(),
 )

@@ -21,9 +21,9 @@ ad_accounts_partitions = dg.DynamicPartitionsDefinition(name="ad_accounts")
 
 
 def daily_partitions(start_date: dt.date) -> dg.DailyPartitionsDefinition:
-    # end_offset=1: accounts east of UTC start their day before UTC does, so "today"
-    # for Asia/Tokyo must already exist as a partition at 20:00 UTC.
-    return dg.DailyPartitionsDefinition(start_date=start_date.isoformat(), end_offset=1)
+    # end_offset=2: accounts east of UTC start their day before UTC does: at 20:00 UTC
+    # it is already tomorrow in Tokyo (and Auckland), and that day needs a partition.
+    return dg.DailyPartitionsDefinition(start_date=start_date.isoformat(), end_offset=2)
 
 
 def account_day_partitions(start_date: dt.date) -> dg.MultiPartitionsDefinition:

@@ -9,6 +9,7 @@ moment a client is built; they never enter run config, the UI or a log.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import dagster as dg
@@ -54,19 +55,45 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
         except TokenStoreError:
             return None
 
+    def pullable_accounts(self, settings: Settings) -> set[str]:
+        """Enabled accounts of the settings, plus discovered ones while discovery is on.
+
+        An account removed from the settings stops being pulled (its history stays).
+        """
+        accounts = {a.id for a in settings.enabled_accounts}
+        if settings.discovery.enabled:
+            from ads_platform.ingestion.accounts import discovered_accounts
+
+            accounts |= discovered_accounts(self.lake(settings))
+        return accounts
+
     def token(self, settings: Settings, account_id: str) -> tuple[str, str]:
-        """``(token, env var name)`` for an account; a refreshed stored token wins."""
-        account = settings.account(account_id)
+        """``(token, env var name)`` for an account; a refreshed stored token wins.
+
+        Discovered accounts use the discovery token (the one that listed them).
+        """
+        configured = {a.id for a in settings.accounts}
+        if account_id in configured:
+            token_env = settings.account(account_id).token_env
+        elif settings.discovery.enabled and settings.discovery.token_env:
+            token_env = settings.discovery.token_env
+        else:
+            raise SettingsError(f"{account_id} is not configured and discovery is off")
         store = self.token_store(settings)
         stored = None
         if store is not None:
             try:
-                stored = store.get(account.token_env)
+                stored = store.get(token_env)
             except TokenStoreError:
                 stored = None
-        token = stored or settings.token_for(account_id)
+        token = stored or os.environ.get(token_env, "").strip()
+        if not token:
+            raise SettingsError(
+                f"the token for {account_id} is not available: environment variable "
+                f"{token_env} is not set"
+            )
         register_secret(token)
-        return token, account.token_env
+        return token, token_env
 
     def client(self, settings: Settings, token: str, stats: CallStats | None = None) -> GraphClient:
         install_log_redaction()

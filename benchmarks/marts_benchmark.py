@@ -326,7 +326,7 @@ def run_dbt(home: Path, *args: str) -> float:
         print(result.stdout[-6000:], result.stderr[-3000:])
         raise SystemExit(f"dbt {' '.join(args)} failed")
     for line in result.stdout.splitlines():
-        if "rebuilding" in line or "Finished running" in line or "WARN" in line:
+        if "re-reading" in line or "Finished running" in line or "WARN" in line:
             print("   dbt:", line.split("  ", 1)[-1].strip())
     return seconds
 

@@ -55,17 +55,17 @@ def run_accounts(
 ) -> list[AccountResult]:
     """Run ``work`` per account (bounded parallelism); never raises for one account."""
     lake = platform.lake(settings)
+    pullable = platform.pullable_accounts(settings)
 
     def one(job: AccountJob) -> AccountResult:
         token_env: str | None = None
         token: str | None = None
         try:
-            configured = {a.id for a in settings.enabled_accounts}
-            if job.account_id not in configured:
+            if job.account_id not in pullable:
                 raise SettingsError(
                     f"{job.account_id} is not an enabled account in the settings "
-                    f"({settings.source or 'defaults'}); add it back to pull it, its "
-                    "history is kept"
+                    f"({settings.source or 'defaults'}) nor a discovered one; add it back "
+                    "to pull it, its history is kept"
                 )
             token, token_env = platform.token(settings, job.account_id)
             with platform.client(settings, token, stats) as client:

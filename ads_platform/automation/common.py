@@ -64,7 +64,14 @@ def partition_days(now: dt.datetime) -> tuple[dt.date, dt.date | None]:
 
 
 def enabled_accounts(settings: Settings) -> list[str]:
-    return [a.id for a in settings.enabled_accounts]
+    """Accounts automation may pull: enabled in the settings, or discovered while on."""
+    ids = [a.id for a in settings.enabled_accounts]
+    if settings.discovery.enabled:
+        from ads_platform.ingestion.accounts import discovered_accounts
+        from ads_platform.lake import Lake
+
+        ids += sorted(discovered_accounts(Lake(settings.lake_dir)) - set(ids))
+    return ids
 
 
 def ordered_accounts(instance: dg.DagsterInstance) -> list[str]:

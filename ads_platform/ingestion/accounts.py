@@ -91,3 +91,12 @@ def known_account(lake: Lake, account_id: str) -> AccountRow | None:
         account_status=None if pd.isna(status) else int(status),
         source=rec["source"],
     )
+
+
+def discovered_accounts(lake: Lake) -> set[str]:
+    """Accounts ``me/adaccounts`` listed on the last pull (and still listed)."""
+    frame = lake.read(lake.partition_path(DATASET))
+    if frame is None:
+        return set()
+    mask = (frame["source"] == "discovered") & frame["is_active"].astype(bool)
+    return {str(a) for a in frame.loc[mask, "account_id"]}

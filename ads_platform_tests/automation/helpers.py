@@ -174,8 +174,15 @@ def repository(
     requests against the repository: jobs, partitions, dynamic partitions)."""
     from ads_platform.definitions import defs
 
-    extra = dg.Definitions(schedules=list(schedules), sensors=list(sensors))
-    return dg.Definitions.merge(defs, extra).get_repository_def()
+    # Only the assets and resources of the platform: once definitions.py wires the
+    # automation, its own sensors would clash by name with the ones under test.
+    return dg.Definitions(
+        assets=list(defs.assets or []),
+        asset_checks=list(defs.asset_checks or []),
+        resources=dict(defs.resources or {}),
+        schedules=list(schedules),
+        sensors=list(sensors),
+    ).get_repository_def()
 
 
 def evaluate(sensor: dg.SensorDefinition, env: Env, cursor: str | None = None) -> Any:

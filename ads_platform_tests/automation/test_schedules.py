@@ -8,7 +8,6 @@ import dagster as dg
 
 from ads_platform.automation import automation_definitions
 from ads_platform.automation.schedules import build_daily_schedule, build_intraday_schedule
-from ads_platform.definitions import defs
 from ads_platform_tests.automation.helpers import (
     LOS_ANGELES,
     TIMEZONES,
@@ -110,10 +109,11 @@ def test_disabled_accounts_are_not_scheduled(env: Env) -> None:
 
 
 def test_everything_is_running_by_default_and_loads_with_the_definitions(env: Env) -> None:
-    automation = automation_definitions(env.settings)
-    merged = dg.Definitions.merge(defs, dg.Definitions(**automation))
-    dg.Definitions.validate_loadable(merged)
-    repo = merged.get_repository_def()
+    from ads_platform_tests.automation.daemon_defs import defs as wired
+
+    assert automation_definitions(env.settings)["schedules"]
+    dg.Definitions.validate_loadable(wired)
+    repo = wired.get_repository_def()
     for schedule in repo.schedule_defs:
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING, schedule.name
     for sensor in repo.sensor_defs:

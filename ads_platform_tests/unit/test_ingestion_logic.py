@@ -100,7 +100,7 @@ def test_broken_rows_are_errors_not_zeros(override: dict[str, object], message: 
 def test_schema_blocks_negative_duplicate_and_foreign_rows() -> None:
     with pytest.raises(schemas.ValidationFailed, match="greater_than_or_equal_to"):
         schemas.validate(schemas.AdInsightsDaily, frame([row(spend="-1")]), "t")
-    with pytest.raises(schemas.ValidationFailed, match="unique|duplicate"):
+    with pytest.raises(schemas.ValidationFailed, match=r"unique|duplicate"):
         schemas.validate(schemas.AdInsightsDaily, frame([row(), row()]), "t")
     with pytest.raises(schemas.ValidationFailed, match="belong to act_999"):
         schemas.check_partition_keys(frame([row(account_id="999")]), "t", account_id="act_123")

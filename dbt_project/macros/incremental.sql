@@ -32,14 +32,11 @@
   {% set start = var('rebuild_start_date', none) %}
   {% set end = var('rebuild_end_date', none) %}
   {% set forced_accounts = var('rebuild_account_ids', []) %}
-  {% set has_files = lake_has_files('ad_insights_daily') %}
   {% set sql %}
     with lake as (
-        {% if has_files %}
+        -- metadata only: read_blob opens no file when `content` is not selected, and
+        -- returns no rows (not an error) when nothing matches
         select filename as file, last_modified from read_blob('{{ lake_glob('ad_insights_daily') }}')
-        {% else %}
-        select cast(null as varchar) as file, cast(null as timestamptz) as last_modified where false
-        {% endif %}
     ),
     cutoff as (
         select cast('{{ run_started_at.isoformat() }}' as timestamptz) as started

@@ -29,11 +29,7 @@ conversion_rows as (
 ),
 
 lake_files as (
-    {%- if lake_has_files('ad_insights_daily') %}
     select filename as lake_file, last_modified from read_blob('{{ lake_glob('ad_insights_daily') }}')
-    {%- else %}
-    select cast(null as varchar) as lake_file, cast(null as timestamptz) as last_modified where false
-    {%- endif %}
 ),
 {%- else %}
 changed_lake_rows as (

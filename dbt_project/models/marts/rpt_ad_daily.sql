@@ -1,3 +1,6 @@
+{{ config(materialized='view') }}
+-- A view: same grain as fct_ad_daily, so it only adds names and ratios at read time
+-- (rebuilding a million-row copy on every incremental run cost seconds).
 -- Ad × day report: the fact grain with current names and ratios.  Reach and
 -- frequency are per ad-day as pulled (valid at exactly this grain, never summed up).
 with facts as (
