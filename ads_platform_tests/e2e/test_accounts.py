@@ -1,0 +1,66 @@
+"""Accounts: discovery through me/adaccounts, and removal that keeps history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import yaml
+
+from ads_platform.definitions import defs
+from ads_platform.orchestration import materialize
+from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
+from ads_platform_tests.e2e.helpers import ingest, lake, materialized_partitions, setup_accounts
+
+DAY = SANDBOX_TODAY - dt.timedelta(days=2)
+
+
+def rewrite_settings(platform: Platform, **changes: object) -> None:
+    data = yaml.safe_load(platform.config_path.read_text())
+    data.update(changes)
+    platform.config_path.write_text(yaml.safe_dump(data))
+
+
+def test_discovered_accounts_become_partitions_and_are_pulled(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configured, *others = platform.accounts
+    data = yaml.safe_load(platform.config_path.read_text())
+    rewrite_settings(
+        platform,
+        accounts=[a for a in data["accounts"] if a["id"] == configured],
+        discovery={"enabled": True, "token_env": "AGENCY_TOKEN"},
+    )
+    monkeypatch.setenv("AGENCY_TOKEN", "agency-token-0123456789")
+    assert materialize(defs, platform.instance, ["ad_accounts"]).success
+    partitions = set(platform.instance.get_dynamic_partitions("ad_accounts"))
+    assert set(platform.accounts) <= partitions
+    frame = lake(platform).read(lake(platform).partition_path("ad_accounts"))
+    assert frame is not None
+    sources = dict(zip(frame["account_id"], frame["source"], strict=True))
+    assert sources[configured] == "settings"
+    assert all(sources[a] == "discovered" for a in others)
+    assert ingest(platform, others[0], DAY, DAY).success
+    assert f"{others[0]}|{DAY}" in materialized_partitions(platform)
+
+
+def test_removed_account_keeps_history_and_is_not_pulled(platform: Platform) -> None:
+    setup_accounts(platform, entities=False)
+    removed = platform.accounts[0]
+    assert ingest(platform, removed, DAY, DAY).success
+    path = lake(platform).partition_path("ad_insights_daily", removed, DAY)
+    before = path.read_bytes()
+    data = yaml.safe_load(platform.config_path.read_text())
+    rewrite_settings(platform, accounts=[a for a in data["accounts"] if a["id"] != removed])
+    assert materialize(defs, platform.instance, ["ad_accounts"]).success
+    frame = lake(platform).read(lake(platform).partition_path("ad_accounts"))
+    assert frame is not None
+    active = dict(zip(frame["account_id"], frame["is_active"], strict=True))
+    assert not bool(active[removed])
+    result = ingest(platform, removed, DAY, DAY)
+    assert not result.success
+    message = next(
+        e for e in result.all_events if e.is_step_failure
+    ).step_failure_data.error.message  # type: ignore[union-attr]
+    assert "not an enabled account" in message
+    assert path.read_bytes() == before  # history kept
