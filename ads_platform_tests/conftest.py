@@ -47,6 +47,8 @@ def platform(
     """Fresh home, settings and instance per test; the sandbox is shared and reset."""
     sandbox.clear_faults()
     sandbox.set_today(SANDBOX_TODAY)
+    for account_id in sandbox.account_ids:  # the sandbox is shared: undo other tests' expiries
+        sandbox.set_token_expiry(account_id, None)
     home = tmp_path / "home"
     config_path, tokens = write_demo_settings(
         home,

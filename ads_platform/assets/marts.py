@@ -297,4 +297,4 @@ def dbt_resource() -> DbtCliResource:
 
 
 if __name__ == "__main__":
-    print(prepare_dbt_manifest(force=True))
+    print(prepare_dbt_manifest())  # the import above already re-parsed a stale manifest

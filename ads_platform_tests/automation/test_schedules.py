@@ -86,11 +86,14 @@ def test_intraday_refresh_is_one_run_when_local_dates_agree(env: Env) -> None:
 
 def test_intraday_refresh_after_tokyo_midnight(env: Env) -> None:
     _setup(env, [TOKYO, LOS_ANGELES])
-    # 15:30 UTC: Tokyo's today (March 5) is past the last daily partition (the UTC date),
-    # so only Los Angeles' today is refreshed; Tokyo's March 4 closed and is pulled at
-    # its 03:00 by the daily schedule.
+    # 15:30 UTC: it is already March 5 in Tokyo; the daily partitions end one day past
+    # the UTC date (end_offset=2) so Tokyo's today exists and is refreshed, next to
+    # Los Angeles' March 4.
     requests = _tick(build_intraday_schedule(60), env, utc(2026, 3, 4, 15, 30))
-    assert tags_of(requests) == [("ad_insights_daily", "act_202|2026-03-04", "act_202|2026-03-04")]
+    assert tags_of(requests) == [
+        ("ad_insights_daily", "act_101|2026-03-05", "act_101|2026-03-05"),
+        ("ad_insights_daily", "act_202|2026-03-04", "act_202|2026-03-04"),
+    ]
     # Early in the UTC day both have their own date: two runs.
     requests = _tick(build_intraday_schedule(60), env, utc(2026, 3, 5, 2, 0))
     assert tags_of(requests) == [

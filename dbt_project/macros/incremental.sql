@@ -94,8 +94,20 @@
   {{ return('delete from ' ~ this ~ ' where lake_file in (' ~ sql_string_list(files) ~ ')') }}
 {% endmacro %}
 
+{% macro target_can_plan(relation) %}
+  {#- A target built by an older version of the model lacks the lineage columns the
+      plan needs: then the run re-reads the whole lake (and the pre-hook empties the
+      target first), which also adds the columns (on_schema_change). -#}
+  {% set names = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list %}
+  {% for needed in ['lake_file', 'lake_file_modified_at', 'built_at', 'conversion_config_hash', 'timezone_name'] %}
+    {% if needed not in names %}{{ return(false) }}{% endif %}
+  {% endfor %}
+  {{ return(true) }}
+{% endmacro %}
+
 {% macro fct_ad_daily_pre_hook() %}
   {% if not execute or not is_incremental() %}{{ return('select 1') }}{% endif %}
+  {% if not target_can_plan(this) %}{{ return('delete from ' ~ this) }}{% endif %}
   {% set plan = ad_daily_plan(this, ref('stg_ad_accounts'), conversion_config_hash()) %}
   {{ return(delete_replaced_lake_files(plan)) }}
 {% endmacro %}

@@ -12,7 +12,7 @@
 {%- set types = conversion_types() %}
 {%- set windows = attribution_windows() %}
 {%- set plan = none %}
-{%- if execute and is_incremental() %}
+{%- if execute and is_incremental() and target_can_plan(this) %}
     {%- set plan = ad_daily_plan(this, ref('stg_ad_accounts'), config_hash) %}
     {%- do log('fct_ad_daily: re-reading ' ~ (plan.read | length) ~ ' lake file(s), dropping '
                ~ (plan.drop | length), info=true) %}
