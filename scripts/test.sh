@@ -11,7 +11,7 @@ ruff format --check ads_platform ads_platform_tests benchmarks
 echo "==> mypy"
 mypy ads_platform
 echo "==> dbt manifest"
-python -m ads_platform.assets.marts_prepare
+python -m ads_platform.assets.marts
 echo "==> dagster definitions validate"
 ADS_PLATFORM_HOME="$(mktemp -d)" dagster definitions validate -w workspace.yaml
 echo "==> pytest"
