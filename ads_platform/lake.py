@@ -21,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,6 +29,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ads_platform import atomic
 
 DATA_FILE = "data.parquet"
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -84,20 +84,8 @@ class Lake:
         partial one; a killed writer leaves at most a stray ``.tmp`` file that no glob
         of ``*.parquet`` picks up.
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
+        with atomic.replacing(path) as handle:
+            pq.write_table(table, handle, compression="zstd")
         return path.stat().st_size
 
     def write_frame(self, path: Path, frame: pd.DataFrame, schema: pa.Schema) -> int:
@@ -118,7 +106,7 @@ class Lake:
             path.unlink()
         except FileNotFoundError:
             return False
-        _fsync_dir(path.parent)
+        atomic.fsync_dir(path.parent)
         return True
 
     # -- reads -------------------------------------------------------------------------
@@ -176,11 +164,3 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
     """Arrow → pandas with nullable integers, so a null count stays null, not NaN."""
     frame: pd.DataFrame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     return frame
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -59,27 +59,18 @@ def main() -> int:
         os.environ["ADS_PLATFORM_CONFIG"] = str(config_path)
         os.environ["ADS_PLATFORM_HOME"] = str(home)
 
-        from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-        from dagster._core.test_utils import create_test_daemon_workspace_context
-        from dagster._core.workspace.load_target import ModuleTarget
-        from dagster._daemon.backfill import execute_backfill_iteration
+        from dagster._core.execution.backfill import BulkActionStatus
 
         from ads_platform.definitions import defs
-        from ads_platform.orchestration import materialize
+        from ads_platform.orchestration import (
+            SYNC_LAUNCH_OVERRIDES,
+            backfill_through_daemon,
+            materialize,
+        )
         from ads_platform.partitions import key_for
 
-        overrides = {
-            "run_coordinator": {
-                "module": "dagster._core.run_coordinator",
-                "class": "DefaultRunCoordinator",
-            },
-            "run_launcher": {
-                "module": "dagster._core.launcher.sync_in_memory_run_launcher",
-                "class": "SyncInMemoryRunLauncher",
-            },
-        }
         logging.getLogger("dagster").setLevel(logging.WARNING)
-        with dg.instance_for_test(overrides=overrides) as instance:
+        with dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES) as instance:
             assert materialize(defs, instance, ["ad_accounts"]).success
             accounts = sorted(sandbox.account_ids)
             keys = [
@@ -89,34 +80,10 @@ def main() -> int:
             ]
             sandbox.reset_stats()
             runs_before = len(instance.get_runs())
-            target = ModuleTarget(
-                module_name="ads_platform.definitions",
-                attribute=None,
-                working_directory=None,
-                location_name="ads_platform",
-            )
             started = time.monotonic()
-            with create_test_daemon_workspace_context(target, instance) as workspace:
-                backfill = PartitionBackfill.from_asset_partitions(
-                    backfill_id="bench",
-                    asset_graph=defs.resolve_asset_graph(),
-                    partition_names=keys,
-                    asset_selection=[dg.AssetKey("ad_insights_daily")],
-                    backfill_timestamp=time.time(),
-                    tags={},
-                    dynamic_partitions_store=instance,
-                    all_partitions=False,
-                    title=None,
-                    description=None,
-                    run_config=None,
-                )
-                instance.add_backfill(backfill)
-                status = BulkActionStatus.REQUESTED
-                for _ in range(50):
-                    list(execute_backfill_iteration(workspace, logging.getLogger("bench")))
-                    status = instance.get_backfill("bench").status  # type: ignore[union-attr]
-                    if status != BulkActionStatus.REQUESTED:
-                        break
+            status = backfill_through_daemon(
+                instance, keys, ["ad_insights_daily"], backfill_id="bench"
+            )
             wall = time.monotonic() - started
             runs = len(instance.get_runs()) - runs_before
             materialized = set(

@@ -28,8 +28,6 @@ import datetime as dt
 import fcntl
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -39,10 +37,13 @@ import dagster as dg
 import httpx
 import pyarrow as pa
 
+from ads_platform import atomic
 from ads_platform.automation.common import (
     TRIGGER_TAG,
     Clock,
     enabled_accounts,
+    iso_utc,
+    parse_utc,
     utcnow,
 )
 from ads_platform.automation.lakeview import known_accounts, last_success, latest_token_row
@@ -196,31 +197,8 @@ class AlertState:
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: Mapping[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".alerts.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, sort_keys=True, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat()
-
-
-def _time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        text = json.dumps(data, sort_keys=True, indent=1)
+        atomic.write_bytes(self.path, text.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- alerter
@@ -250,18 +228,18 @@ class Alerter:
             self._forget_old(state, now, window)
             for alert in (a.clean() for a in alerts):
                 record = state.get(alert.key)
-                last = _time(record.get("last_sent_at")) if record else None
-                first = (_time(record.get("first_seen_at")) if record else None) or now
+                last = parse_utc(record.get("last_sent_at")) if record else None
+                first = (parse_utc(record.get("first_seen_at")) if record else None) or now
                 if last is not None and now - last < window:
-                    record["last_seen_at"] = _iso(now)  # type: ignore[index]
+                    record["last_seen_at"] = iso_utc(now)  # type: ignore[index]
                     deliveries.append(Delivery(alert, False, "-", first, last))
                     continue
                 state[alert.key] = {
                     "kind": alert.kind,
                     "account_id": alert.account_id,
-                    "first_seen_at": _iso(first),
-                    "last_sent_at": _iso(now),
-                    "last_seen_at": _iso(now),
+                    "first_seen_at": iso_utc(first),
+                    "last_sent_at": iso_utc(now),
+                    "last_seen_at": iso_utc(now),
                 }
                 to_send.append((alert, first))
         for alert, first in to_send:
@@ -289,7 +267,7 @@ class Alerter:
         state: dict[str, dict[str, Any]], now: dt.datetime, window: dt.timedelta
     ) -> None:
         for key in list(state):
-            last = _time(state[key].get("last_sent_at"))
+            last = parse_utc(state[key].get("last_sent_at"))
             if last is None or now - last > window + FORGET_AFTER:
                 del state[key]
 
@@ -313,8 +291,8 @@ class Alerter:
                 "account_id": alert.account_id,
                 "title": alert.title,
                 "message": alert.message,
-                "first_seen_at": _iso(first_seen),
-                "sent_at": _iso(now),
+                "first_seen_at": iso_utc(first_seen),
+                "sent_at": iso_utc(now),
                 "webhook": webhook,
             }
             level = logging.ERROR if alert.severity == "error" else logging.WARNING

@@ -122,3 +122,19 @@ def account_assets_run(
         asset_selection=list(assets),
         tags={**range_tags(accounts[0], accounts[-1]), **tags},
     )
+
+
+def iso_utc(value: dt.datetime) -> str:
+    """Cursor and state timestamps: ISO 8601 in UTC."""
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def parse_utc(value: object) -> dt.datetime | None:
+    """Read back :func:`iso_utc` (naive values are taken as UTC; garbage is None)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -32,8 +32,10 @@ from ads_platform.automation.common import (
     definition_settings,
     enabled_accounts,
     insights_run,
+    iso_utc,
     log,
     ordered_accounts,
+    parse_utc,
     partition_days,
     utcnow,
     without_run_keys,
@@ -76,20 +78,6 @@ def _load_cursor(cursor: str | None) -> dict[str, Any]:
 
 def _dump_cursor(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat()
-
-
-def _parse(value: object) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 # --------------------------------------------------------------------------- new accounts
@@ -336,20 +324,20 @@ def plan_token_recovery(
         incident = latest_incident(attempts, token_rows, account_id)
         if incident is None:
             continue
-        done = _parse(handled.get(account_id))
+        done = parse_utc(handled.get(account_id))
         if done is not None and incident.at <= done:
             continue
-        last_request = _parse(requested_at.get(account_id))
+        last_request = parse_utc(requested_at.get(account_id))
         if last_request is not None and now - last_request < RECOVERY_BACKOFF:
             continue
         healed = incident.kind == "token_invalid" and any(
             r.get("is_valid") is True and r["checked_at"] > incident.at for r in token_rows
         )
         if not healed and probe is not None:
-            last_probe = _parse(probed_at.get(account_id))
+            last_probe = parse_utc(probed_at.get(account_id))
             if last_probe is not None and now - last_probe < PROBE_EVERY:
                 continue
-            probed_at[account_id] = _iso(now)
+            probed_at[account_id] = iso_utc(now)
             try:
                 probe(settings, account_id)
                 healed = True
@@ -368,7 +356,7 @@ def plan_token_recovery(
             if window
             else []
         )
-        extra = {"ads_platform/incident_at": _iso(incident.at)}
+        extra = {"ads_platform/incident_at": iso_utc(incident.at)}
         requests += [insights_run(r.start_key, r.end_key, "token_recovery", extra) for r in ranges]
         requests.append(
             account_assets_run(
@@ -379,8 +367,8 @@ def plan_token_recovery(
             )
         )
         recovered[account_id] = ranges
-        handled[account_id] = _iso(incident.at)
-        requested_at[account_id] = _iso(now)
+        handled[account_id] = iso_utc(incident.at)
+        requested_at[account_id] = iso_utc(now)
         probed_at.pop(account_id, None)
     return RecoveryPlan(
         requests,
@@ -474,9 +462,9 @@ def plan_entity_changes(
     for account_id in enabled_accounts(settings):
         if account_id not in partitions:
             continue
-        since = _parse(last.get(account_id))
+        since = parse_utc(last.get(account_id))
         if since is None:
-            last[account_id] = _iso(now)
+            last[account_id] = iso_utc(now)
             continue
         try:
             if poll(settings, account_id, since):
@@ -484,7 +472,7 @@ def plan_entity_changes(
         except Exception as exc:
             log.warning("entity poll of %s failed: %s", account_id, redact(str(exc))[:300])
             continue
-        last[account_id] = _iso(now)
+        last[account_id] = iso_utc(now)
     requests = [
         account_assets_run(group, "entity_change", ENTITY_ASSETS)
         for group in calendar.account_ranges(order, changed)

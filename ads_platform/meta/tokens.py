@@ -9,13 +9,11 @@ encrypted file (:class:`TokenStore`) rather than in plain text next to the code.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from ads_platform import atomic
 from ads_platform.meta.redaction import register_secret
 
 __all__ = [
@@ -206,26 +205,7 @@ class TokenStore:
 
     def _write(self, data: Mapping[str, str]) -> None:
         blob = self._fernet.encrypt(json.dumps(dict(data), sort_keys=True).encode("utf-8"))
-        directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(blob)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-            raise
-        with contextlib.suppress(OSError):  # not every filesystem can fsync a directory
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        atomic.write_bytes(self.path, blob, mode=0o600)
 
     def put(self, name: str, token: str) -> None:
         """Store (or replace) the token called ``name``."""

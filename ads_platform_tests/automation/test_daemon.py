@@ -12,19 +12,10 @@ from dagster._core.test_utils import create_test_daemon_workspace_context
 from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.sensor import execute_sensor_iteration
 
+from ads_platform.orchestration import SYNC_LAUNCH_OVERRIDES
 from ads_platform_tests.automation.helpers import TOKYO, token_env, write_settings
 
 REPO = Path(__file__).resolve().parents[2]
-DAEMON_OVERRIDES = {
-    "run_coordinator": {
-        "module": "dagster._core.run_coordinator",
-        "class": "DefaultRunCoordinator",
-    },
-    "run_launcher": {
-        "module": "dagster._core.launcher.sync_in_memory_run_launcher",
-        "class": "SyncInMemoryRunLauncher",
-    },
-}
 
 
 def test_sensor_daemon_adds_the_partition_and_launches_the_backfill(
@@ -50,7 +41,7 @@ def test_sensor_daemon_adds_the_partition_and_launches_the_backfill(
         location_name="ads_platform",
     )
     with (
-        dg.instance_for_test(overrides=DAEMON_OVERRIDES) as instance,
+        dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES) as instance,
         create_test_daemon_workspace_context(target, instance) as workspace,
     ):
         list(execute_sensor_iteration(workspace, logging.getLogger("sensors"), None, None))

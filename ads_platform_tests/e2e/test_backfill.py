@@ -8,18 +8,13 @@ reconciliation request, one reachability check), and every partition materialize
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
-import time
 
 import dagster as dg
 import pytest
-from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-from dagster._core.test_utils import create_test_daemon_workspace_context
-from dagster._core.workspace.load_target import ModuleTarget
-from dagster._daemon.backfill import execute_backfill_iteration
+from dagster._core.execution.backfill import BulkActionStatus
 
-from ads_platform.definitions import defs
+from ads_platform.orchestration import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
 from ads_platform.partitions import key_for
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import setup_accounts, stored_daily_totals
@@ -29,20 +24,9 @@ PAGE_LIMIT = 500
 
 pytestmark = pytest.mark.slow
 
-DAEMON_OVERRIDES = {
-    "run_coordinator": {
-        "module": "dagster._core.run_coordinator",
-        "class": "DefaultRunCoordinator",
-    },
-    "run_launcher": {
-        "module": "dagster._core.launcher.sync_in_memory_run_launcher",
-        "class": "SyncInMemoryRunLauncher",
-    },
-}
-
 
 def test_backfill_is_few_runs_and_few_calls(platform: Platform) -> None:
-    with dg.instance_for_test(overrides=DAEMON_OVERRIDES) as instance:
+    with dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES) as instance:
         platform.instance = instance
         setup_accounts(platform, entities=False)
         until = SANDBOX_TODAY - dt.timedelta(days=1)
@@ -54,32 +38,9 @@ def test_backfill_is_few_runs_and_few_calls(platform: Platform) -> None:
         ]
         runs_before = len(instance.get_runs())
         platform.sandbox.reset_stats()
-        target = ModuleTarget(
-            module_name="ads_platform.definitions",
-            attribute=None,
-            working_directory=None,
-            location_name="ads_platform",
+        status = backfill_through_daemon(
+            instance, [str(k) for k in keys], ["ad_insights_daily"], backfill_id="backfill30x3"
         )
-        with create_test_daemon_workspace_context(target, instance) as workspace:
-            backfill = PartitionBackfill.from_asset_partitions(
-                backfill_id="backfill30x3",
-                asset_graph=defs.resolve_asset_graph(),
-                partition_names=[str(k) for k in keys],
-                asset_selection=[dg.AssetKey("ad_insights_daily")],
-                backfill_timestamp=time.time(),
-                tags={},
-                dynamic_partitions_store=instance,
-                all_partitions=False,
-                title=None,
-                description=None,
-                run_config=None,
-            )
-            instance.add_backfill(backfill)
-            for _ in range(10):
-                list(execute_backfill_iteration(workspace, logging.getLogger("backfill-test")))
-                status = instance.get_backfill("backfill30x3").status  # type: ignore[union-attr]
-                if status != BulkActionStatus.REQUESTED:
-                    break
         assert status == BulkActionStatus.COMPLETED_SUCCESS
         runs = instance.get_runs()[: len(instance.get_runs()) - runs_before]
         assert 1 <= len(runs) <= len(platform.accounts)

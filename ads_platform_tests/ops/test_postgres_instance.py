@@ -9,11 +9,9 @@ be proven there, not silently skipped.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import secrets
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import pytest
 from ads_platform.automation.alerts import build_check_alerts_sensor
 from ads_platform.automation.sensors import build_new_accounts_sensor
 from ads_platform.doctor import run_doctor
+from ads_platform.orchestration import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
 from ads_platform.partitions import key_for
 from ads_platform.resources import PlatformResource
 from ads_platform_tests.automation.helpers import Clock, repository
@@ -34,16 +33,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_YAML = REPO / "deploy" / "dagster.postgres.yaml"
-DAEMON_OVERRIDES = {
-    "run_coordinator": {
-        "module": "dagster._core.run_coordinator",
-        "class": "DefaultRunCoordinator",
-    },
-    "run_launcher": {
-        "module": "dagster._core.launcher.sync_in_memory_run_launcher",
-        "class": "SyncInMemoryRunLauncher",
-    },
-}
 
 
 def _connect(dbname: str, port: int = PG_PORT):  # type: ignore[no-untyped-def]
@@ -170,14 +159,9 @@ def test_production_instance_materializes_and_runs_sensors(
 def test_backfill_through_the_daemon_on_postgres(
     platform: Platform, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.workspace.load_target import ModuleTarget
-    from dagster._daemon.backfill import execute_backfill_iteration
+    from dagster._core.execution.backfill import BulkActionStatus
 
-    from ads_platform.definitions import defs
-
-    overrides = {**DAEMON_OVERRIDES, "storage": {"postgres": {"postgres_url": pg_url}}}
+    overrides = {**SYNC_LAUNCH_OVERRIDES, "storage": {"postgres": {"postgres_url": pg_url}}}
     with dg.instance_for_test(overrides=overrides) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         platform.instance = instance
@@ -186,36 +170,9 @@ def test_backfill_through_the_daemon_on_postgres(
         until = SANDBOX_TODAY - dt.timedelta(days=1)
         keys = [str(key_for(account, until - dt.timedelta(days=i))) for i in range(3)]
         backfill_id = f"pg{secrets.token_hex(4)}"
-        target = ModuleTarget(
-            module_name="ads_platform.definitions",
-            attribute=None,
-            working_directory=None,
-            location_name="ads_platform",
+        status = backfill_through_daemon(
+            instance, keys, ["ad_insights_daily"], backfill_id=backfill_id, max_iterations=10
         )
-        with create_test_daemon_workspace_context(target, instance) as workspace:
-            instance.add_backfill(
-                PartitionBackfill.from_asset_partitions(
-                    backfill_id=backfill_id,
-                    asset_graph=defs.resolve_asset_graph(),
-                    partition_names=keys,
-                    asset_selection=[dg.AssetKey("ad_insights_daily")],
-                    backfill_timestamp=time.time(),
-                    tags={},
-                    dynamic_partitions_store=instance,
-                    all_partitions=False,
-                    title=None,
-                    description=None,
-                    run_config=None,
-                )
-            )
-            status = None
-            for _ in range(10):
-                list(execute_backfill_iteration(workspace, logging.getLogger("pg-backfill")))
-                backfill = instance.get_backfill(backfill_id)
-                assert backfill is not None
-                status = backfill.status
-                if status != BulkActionStatus.REQUESTED:
-                    break
         assert status == BulkActionStatus.COMPLETED_SUCCESS
         runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
         assert len(runs) == 1  # one range run for three days of one account
