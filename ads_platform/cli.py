@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import sysconfig
 import warnings
 from pathlib import Path
 
@@ -97,7 +98,13 @@ def dev(port: int, ui_port: int, accounts: int, home: str | None) -> None:
         click.echo(f"sandbox: {sb.base_url}  settings: {config_path}")
         click.echo(f"UI: http://127.0.0.1:{ui_port}  (Ctrl-C stops both)")
         workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-        cmd = ["dagster", "dev", "-w", str(workspace), "-p", str(ui_port)]
+        # The venv need not be activated: put its bin first so dagster, dbt and the code
+        # server all come from it.
+        scripts = sysconfig.get_path("scripts")
+        env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
+        dagster = Path(scripts) / "dagster"
+        cmd = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace)]
+        cmd += ["-p", str(ui_port), "-h", "127.0.0.1"]
         with contextlib.suppress(KeyboardInterrupt):
             subprocess.run(cmd, env=env, check=False)
 

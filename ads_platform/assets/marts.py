@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -283,8 +284,11 @@ def marts_dbt_assets(
 
 def _dbt_executable() -> str:
     """The dbt installed beside this Python (a venv that is not activated has no PATH)."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else "dbt"
+    scripts = Path(sysconfig.get_path("scripts"))  # the venv's bin, even via a symlinked python
+    for candidate in (scripts / "dbt", Path(sys.executable).with_name("dbt")):
+        if candidate.exists():
+            return str(candidate)
+    return "dbt"
 
 
 def dbt_resource() -> DbtCliResource:

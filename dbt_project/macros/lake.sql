@@ -4,16 +4,32 @@
   Why views created by a hook: DuckDB's read_parquet() raises "No files found" on a
   glob that matches nothing, and every dataset starts with zero files (reach_monthly
   and alerts may stay absent for a long time).  At the start of each invocation
-  `create_lake_views()` asks DuckDB's glob() which datasets have files and creates
-  `lake.<dataset>` as either the files unioned BY NAME onto a typed empty relation,
-  or the typed empty relation alone.  The union BY NAME also fills a column that
-  older files lack with NULL instead of failing, and the typed side fixes the column
-  types, so a model never depends on which files happen to exist.  The sources in
-  models/sources.yml point at these views.
+  `create_lake_views()` lists the lake once into the table `lake.lake_files` and
+  creates `lake.<dataset>` as either the files unioned BY NAME onto a typed empty
+  relation, or the typed empty relation alone.  The union BY NAME also fills a column
+  that older files lack with NULL instead of failing, and the typed side fixes the
+  column types, so a model never depends on which files happen to exist.  The
+  sources in models/sources.yml point at these views.
+
+  Why one listing: listing a dataset of thousands of account-day directories takes a
+  noticeable fraction of a second, and the incremental models (fct_ad_daily,
+  stg_account_insights_daily) and their pre-hooks all need the listing.
+  `lake.lake_files` (dataset, file, last_modified; read_blob without `content`, so
+  no file is opened) is that listing as of the start of the invocation: every model
+  plans from the same snapshot, and a file written later is picked up by the next run.
+
+  Why deferred binding: creating a view binds it, and binding read_parquet with
+  union_by_name reads the footer of every file of the dataset (seconds on a lake of
+  thousands of files) - for the lake view and again for every view stacked on it
+  (stg_ad_insights_daily, int_ad_conversions_daily).  On DuckDB >= 2.0 every view of
+  the project is created WITH (DEFER_BINDING) (see `duckdb__create_view_as` below): it
+  binds when a query uses it, which a full build does once and an incremental build
+  not at all.  The lake views are also left alone when their definition is unchanged
+  (hash in the view comment).
 
   Files carry their own account_id / date_day columns: hive_partitioning is off (the
   directory names are only organisation).  `_lake_file` names the file a row came
-  from, for debugging.
+  from (lineage for the incremental models).
 #}
 
 {% macro lake_root() -%}
@@ -113,30 +129,77 @@
   {{ return(sql) }}
 {% endmacro %}
 
+{% macro lake_files_relation() -%}
+  {#- The listing of the lake taken by create_lake_views() at the start of the run. -#}
+  {{- return('lake.lake_files') -}}
+{%- endmacro %}
+
+{% macro snapshot_lake_files() %}
+  {#- One read_blob over the whole lake: metadata only (no `content`), no rows (not
+      an error) when the lake is empty or absent.  `dataset` is the first directory
+      below the lake root. -#}
+  {% set root = lake_root() %}
+  {% do run_query(
+      "create or replace table " ~ lake_files_relation() ~ " as "
+      ~ "select split_part(substr(filename, " ~ (root | length + 2) ~ "), '/', 1) as dataset, "
+      ~ "filename as file, last_modified "
+      ~ "from read_blob('" ~ root ~ "/**/*.parquet')") %}
+{% endmacro %}
+
+{% macro lake_datasets_with_files() %}
+  {% if not execute %}{{ return([]) }}{% endif %}
+  {% set result = run_query("select distinct dataset from " ~ lake_files_relation()) %}
+  {{ return(result.columns[0].values() | list) }}
+{% endmacro %}
+
 {% macro lake_has_files(dataset) %}
   {% if not execute %}{{ return(false) }}{% endif %}
-  {% set result = run_query("select count(*) from glob('" ~ lake_glob(dataset) ~ "')") %}
-  {{ return(result.columns[0].values()[0] > 0) }}
+  {{ return(dataset in lake_datasets_with_files()) }}
+{% endmacro %}
+
+{% macro view_binding_clause() %}
+  {#- WITH (DEFER_BINDING) where DuckDB supports it (2.0 and later): the view is bound
+      at first use instead of at creation.  Older DuckDB: plain CREATE VIEW (correct,
+      only slower on a big lake). -#}
+  {% if not execute %}{{ return('') }}{% endif %}
+  {% set version = run_query("select library_version from pragma_version()").columns[0].values()[0] %}
+  {% set major = version.lstrip('v').split('.')[0] | int %}
+  {{ return('with (defer_binding)' if major >= 2 else '') }}
+{% endmacro %}
+
+{% macro duckdb__create_view_as(relation, sql) -%}
+  {#- dbt-duckdb's version plus view_binding_clause(): see the header of this file. -#}
+  {% set contract_config = config.get('contract') %}
+  {% if contract_config.enforced %}
+    {{ get_assert_columns_equivalent(sql) }}
+  {%- endif %}
+  {%- set sql_header = config.get('sql_header', none) -%}
+
+  {{ sql_header if sql_header is not none }}
+  create view {{ relation }} {{ view_binding_clause() }} as (
+    {{ sql }}
+  );
 {% endmacro %}
 
 {% macro create_lake_views() %}
-  {#- Runs as on-run-start: one glob() per dataset, then (re)creates a view only when
-      its definition changed.  Creating a view binds it, and binding read_parquet with
-      union_by_name reads the footer of every file of the dataset (seconds on a lake
-      of thousands of files), so an unchanged view, recognised by the hash stored in
-      its comment, is left alone. -#}
+  {#- Runs as on-run-start: one listing of the lake (lake.lake_files), then (re)creates
+      a view only when its definition changed, recognised by the hash stored in its
+      comment. -#}
   {% if not execute %}{{ return('') }}{% endif %}
   {% do run_query('create schema if not exists lake') %}
+  {% do snapshot_lake_files() %}
+  {% set with_files = lake_datasets_with_files() %}
+  {% set binding = view_binding_clause() %}
   {% set existing = {} %}
   {% for row in run_query("select view_name, comment from duckdb_views() where schema_name = 'lake' and database_name = current_database()").rows %}
     {% do existing.update({row[0]: row[1]}) %}
   {% endfor %}
   {% for dataset in lake_columns().keys() %}
-    {% set body = lake_relation_sql(dataset, lake_has_files(dataset)) %}
+    {% set body = lake_relation_sql(dataset, dataset in with_files) %}
     {% set digest = local_md5(body) %}
     {% if existing.get(dataset) != digest %}
       {% set name = 'lake.' ~ adapter.quote(dataset) %}
-      {% do run_query('create or replace view ' ~ name ~ ' as ' ~ body) %}
+      {% do run_query('create or replace view ' ~ name ~ ' ' ~ binding ~ ' as ' ~ body) %}
       {% do run_query('comment on view ' ~ name ~ " is '" ~ digest ~ "'") %}
     {% endif %}
   {% endfor %}

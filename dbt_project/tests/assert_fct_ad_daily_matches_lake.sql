@@ -1,8 +1,13 @@
-{{ config(severity='error', meta={'dagster': {'ref': {'name': 'fct_ad_daily'}}}) }}
+{{ config(severity='error', tags=['full_lake'], meta={'dagster': {'ref': {'name': 'fct_ad_daily'}}}) }}
 -- The marts equal the lake: per account-day, spend, impressions, link clicks and the
 -- number of ad rows in fct_ad_daily equal what the lake's ad_insights_daily files
 -- hold, and neither side has an account-day the other lacks.  Catches a lost or
 -- duplicated slice, a stale incremental slice and a fan-out join.
+-- Tag full_lake: it reads every file of the dataset (seconds on a big lake), so it runs
+-- in full builds only - `dbt build` without exclusions, the first build of a build
+-- database and the Dagster asset's daily verification - while incremental builds
+-- (`--exclude tag:full_lake`) rely on the metadata-only lineage test
+-- matches_lake_listing.  See dbt_project/README.md, "When each test runs".
 with lake as (
     select
         account_id,

@@ -28,9 +28,6 @@ conversion_rows as (
     select * from {{ ref('int_ad_conversions_daily') }}
 ),
 
-lake_files as (
-    select filename as lake_file, last_modified from read_blob('{{ lake_glob('ad_insights_daily') }}')
-),
 {%- else %}
 changed_lake_rows as (
     {{ lake_relation_sql('ad_insights_daily', true, files=plan.read) }}
@@ -44,14 +41,14 @@ conversion_rows as (
     {{ ad_conversions_select('insights') }}
 ),
 
-lake_files as (
-    {%- if plan.read | length > 0 %}
-    select filename as lake_file, last_modified from read_blob([{{ sql_string_list(plan.read) }}])
-    {%- else %}
-    select cast(null as varchar) as lake_file, cast(null as timestamptz) as last_modified where false
-    {%- endif %}
-),
 {%- endif %}
+
+lake_files as (
+    -- the listing taken at the start of the run (macros/lake.sql)
+    select file as lake_file, last_modified
+    from {{ lake_files_relation() }}
+    where dataset = 'ad_insights_daily'
+),
 
 conversions as (
     select
