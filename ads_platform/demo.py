@@ -149,8 +149,13 @@ def run_demo(
                 echo=echo,
                 build_marts=build_marts,
             )
+        calls = sandbox.stats()
     echo("")
     echo(summary.table())
+    echo("")
+    by_path = calls.get("by_path", {})
+    insights = sum(n for path, n in by_path.items() if str(path).endswith("/insights"))
+    echo(f"Graph API calls served by the sandbox: {calls.get('total', 0)} ({insights} insights)")
     echo("")
     echo(f"Settings used:  {config_path}")
     echo(f"Dagster home:   {dagster_home}")

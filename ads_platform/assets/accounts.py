@@ -1,22 +1,24 @@
 """``ad_accounts``: the accounts to pull, and the dynamic partition set they feed."""
 
 import datetime as dt
+import os
 
 import dagster as dg
 
 from ads_platform.ingestion import accounts as acc
 from ads_platform.ingestion.failures import describe
 from ads_platform.ingestion.insights import ACCOUNT_FIELDS
+from ads_platform.meta.redaction import register_secret
 from ads_platform.meta.stats import CallStats
 from ads_platform.partitions import ad_accounts_partitions
 from ads_platform.resources import PlatformResource
+from ads_platform.settings import SettingsError
 
 
 @dg.asset(
     key="ad_accounts",
     group_name="meta_ads",
     kinds={"python", "parquet"},
-    pool="meta_api",
     description="Ad accounts from the settings (and from me/adaccounts when discovery is "
     "on): name, currency, time zone, status. Adds new accounts to the `ad_accounts` "
     "partition set; accounts removed from the settings stay, marked inactive.",
@@ -46,10 +48,14 @@ def ad_accounts(
                 seen.append(known)
     discovered: list[str] = []
     if settings.discovery.enabled and settings.discovery.token_env:
-        import os
-
-        token = os.environ.get(settings.discovery.token_env, "")
         try:
+            token = os.environ.get(settings.discovery.token_env, "").strip()
+            if not token:
+                raise SettingsError(
+                    f"discovery is on but environment variable {settings.discovery.token_env} "
+                    "is not set"
+                )
+            register_secret(token)
             with platform.client(settings, token, stats) as client:
                 for node in client.list_ad_accounts():
                     row = acc.row_from_node(node, "discovered")

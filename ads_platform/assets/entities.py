@@ -31,7 +31,6 @@ def build_entity_asset(spec: frames.EntitySpec) -> dg.AssetsDefinition:
         check_specs=check_specs(spec.dataset, blocking=["schema"]),
         group_name="meta_ads",
         kinds={"python", "parquet"},
-        pool="meta_api",
         description=_DESCRIPTIONS[spec.dataset],
     )
     def _entity_asset(context: dg.AssetExecutionContext, platform: PlatformResource):  # type: ignore[no-untyped-def]  # Dagster reads check outputs from it

@@ -32,7 +32,6 @@ KEY = dg.AssetKey("ad_insights_daily")
     ),
     group_name="meta_ads",
     kinds={"python", "parquet"},
-    pool="meta_api",
     description="Ad-level daily insights (impressions, reach, clicks, spend, every action "
     "type and attribution window) per day × ad account, validated and written atomically "
     "to the Parquet lake, with the account-level totals of the same days beside them.",

@@ -23,7 +23,6 @@ KEY = dg.AssetKey("reach_monthly")
     check_specs=check_specs("reach_monthly", blocking=["schema"]),
     group_name="meta_ads",
     kinds={"python", "parquet"},
-    pool="meta_api",
     description="Reach as Meta deduplicates it, per account × month and campaign × month "
     "(one request per month and level). Never summed: reach does not add up.",
 )

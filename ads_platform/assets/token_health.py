@@ -22,7 +22,6 @@ KEY = dg.AssetKey("token_health")
     check_specs=check_specs("token_health", blocking=[], warn=["token_valid"]),
     group_name="meta_ads",
     kinds={"python", "parquet"},
-    pool="meta_api",
     description="debug_token per ad account: validity, expiry, data-access expiry, scopes "
     "and missing scopes, days left; refreshes expiring user tokens when an app id and "
     "secret are configured (stored encrypted). 190s seen by pulls are recorded too.",
