@@ -113,41 +113,42 @@ class DemoSummary:
 def _summarize_insights(
     instance: dg.DagsterInstance, summary: DemoSummary, run_ids: set[str]
 ) -> None:
+    """Per account: days, rows, spend and check verdicts of this demo's runs.
+
+    Passing checks are in each materialization's metadata; failed ones are the
+    per-partition check events (a failed partition has no materialization).
+    """
     records = instance.fetch_materializations(
         dg.AssetKey("ad_insights_daily"), limit=10_000
     ).records
     for record in records:
-        if record.run_id not in run_ids:
-            continue
         mat = record.asset_materialization
-        if mat is None or mat.partition is None:
+        if record.run_id not in run_ids or mat is None or mat.partition is None:
             continue
-        account_id = mat.partition.split("|")[0]
-        acc = summary.accounts.setdefault(account_id, AccountSummary(account_id))
+        acc = _account(summary, mat.partition)
         meta = mat.metadata
         acc.days += 1
         acc.rows += int(str(meta["rows"].value)) if "rows" in meta else 0
         acc.spend += float(str(meta["spend"].value)) if "spend" in meta else 0.0
+        acc.checks_passed += sum(
+            1 for key, value in meta.items() if key.startswith("check ") and value.value == "passed"
+        )
     checks = instance.get_event_records(
         dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=10_000
     )
     for record in checks:
-        if record.run_id not in run_ids:
-            continue
         event = record.event_log_entry.dagster_event
-        if event is None:
+        if record.run_id not in run_ids or event is None:
             continue
         evaluation = event.event_specific_data
         partition = getattr(evaluation, "partition", None)
-        if not partition or "|" not in str(partition):
-            continue
-        acc = summary.accounts.setdefault(
-            str(partition).split("|")[0], AccountSummary(str(partition).split("|")[0])
-        )
-        if getattr(evaluation, "passed", False):
-            acc.checks_passed += 1
-        else:
-            acc.checks_failed += 1
+        if partition and "|" in str(partition) and not getattr(evaluation, "passed", True):
+            _account(summary, str(partition)).checks_failed += 1
+
+
+def _account(summary: DemoSummary, partition: str) -> AccountSummary:
+    account_id = partition.split("|")[0]
+    return summary.accounts.setdefault(account_id, AccountSummary(account_id))
 
 
 def materialize_demo(

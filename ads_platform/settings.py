@@ -138,6 +138,9 @@ class IngestionSettings(_Strict):
     reconciliation_tolerance: float = Field(default=0.005, ge=0, le=0.5)
     #: Days of history the all-zero guard looks at for evidence of delivery.
     zero_guard_history_days: int = Field(default=7, ge=1, le=60)
+    #: Also log *passing* checks as per-partition check events (failures always are).
+    #: Off by default: each event is a committed write to the instance's event log.
+    passing_checks_per_partition: bool = False
 
     @field_validator("attribution_windows")
     @classmethod

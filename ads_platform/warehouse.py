@@ -19,27 +19,61 @@ client caches one database instance per path and process, so a second
 ``duckdb.connect(path)`` while an old connection is alive returns the *old* file even
 after a publish.  A fresh in-memory instance that ``ATTACH``es the file always reads the
 file as it is now.
+
+Why a build plan (:func:`plan_marts_build`): most builds follow an ingestion run that
+re-pulled a few account-days, and a ``dbt build`` of every model and test costs seconds
+of per-node overhead even when every model is incremental.  Before dbt starts, the
+lake is listed (file, size, modification time: no file is opened) and compared, per
+dataset, with the listing recorded after the last successful build
+(``warehouse/marts_build_state.json``, :func:`record_marts_build`).  An incremental
+build then selects only what the changed datasets feed (``source:lake.<dataset>+``)
+plus the models that read the clock at build time (tag ``clock``), and leaves out the
+tests that read every file of a dataset (tag ``full_lake``).  A full build (every model
+and every test) runs when there is no build database or no record yet, when the dbt
+project or its vars changed, when asked for, and at least once every 24 h (the
+whole-lake verification).  Unchanged models are left alone: their inputs did not
+change, and a failed build records nothing, so the next build selects the same
+datasets again.  dbt_project/README.md lists which test runs when.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import hashlib
+import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import yaml
 
+from ads_platform import atomic
 from ads_platform.settings import Settings
 
 #: Environment variables read by dbt_project/profiles.yml and the lake macros.
 HOME_ENV = "ADS_PLATFORM_HOME"
 DBT_DB_ENV = "ADS_PLATFORM_DBT_DB"
+LAKE_DIR_ENV = "ADS_PLATFORM_LAKE_DIR"
+
+#: dbt tag of the tests that read every file of a lake dataset: full builds only.
+FULL_LAKE_TAG = "full_lake"
+#: dbt tag of the models whose content depends on the clock at build time: every build.
+CLOCK_TAG = "clock"
+#: The dbt source whose tables are the lake datasets (dbt_project/models/sources.yml).
+LAKE_SOURCE = "lake"
+#: Beside the build database: what the last successful build saw (see plan_marts_build).
+BUILD_STATE_NAME = "marts_build_state.json"
+#: The whole-lake verification (a full build) runs at least this often.
+DEFAULT_FULL_BUILD_EVERY = dt.timedelta(hours=24)
+_STATE_VERSION = 1
+_DBT_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 MISSING_MARTS_HINT = "run `ads-platform demo` or materialize the marts first"
 
@@ -100,6 +134,210 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
         "attribution_windows": list(settings.ingestion.attribution_windows),
         "reconciliation_tolerance": settings.ingestion.reconciliation_tolerance,
     }
+
+
+def dbt_lake_dir(env: Mapping[str, str]) -> Path:
+    """The lake directory the dbt macros read (macros/lake.sql ``lake_root()``)."""
+    if env.get(LAKE_DIR_ENV):
+        return Path(env[LAKE_DIR_ENV])
+    return Path(env.get(HOME_ENV, ".ads_platform")) / "lake"
+
+
+# -- build plan ----------------------------------------------------------------------------
+
+
+def lake_listing(lake_dir: Path) -> dict[str, str]:
+    """Per dataset (first directory level), a digest of its Parquet files.
+
+    The digest covers each file's path, size and modification time (ns): no file is
+    opened, so listing a lake of tens of thousands of files takes a fraction of a
+    second.  A dataset without files is absent.
+    """
+    listing: dict[str, str] = {}
+    try:
+        datasets = sorted(
+            (e for e in os.scandir(lake_dir) if e.is_dir(follow_symlinks=False)),
+            key=lambda e: e.name,
+        )
+    except FileNotFoundError:
+        return listing
+    for dataset in datasets:
+        entries = sorted(_parquet_files(Path(dataset.path), ""))
+        if entries:
+            digest = hashlib.sha256("\n".join(entries).encode()).hexdigest()
+            listing[dataset.name] = digest
+    return listing
+
+
+def _parquet_files(directory: Path, prefix: str) -> Iterable[str]:
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:  # removed while listing: the next build sees the change
+        return
+    for entry in entries:
+        name = prefix + entry.name
+        if entry.is_dir(follow_symlinks=False):
+            yield from _parquet_files(Path(entry.path), name + "/")
+        elif entry.name.endswith(".parquet"):
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            yield f"{name}\t{stat.st_size}\t{stat.st_mtime_ns}"
+
+
+def dbt_project_fingerprint(project_dir: Path, vars_: Mapping[str, Any]) -> str:
+    """A digest of the dbt project's sources and the vars it runs with.
+
+    When it changes, any model may compute something else: the next build is full.
+    """
+    digest = hashlib.sha256(json.dumps(dict(vars_), sort_keys=True, default=str).encode())
+    for name in _DBT_PROJECT_INPUTS:
+        path = project_dir / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.exists():
+                digest.update(str(file.relative_to(project_dir)).encode() + b"\0")
+                digest.update(file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def lake_source_tables(project_dir: Path) -> frozenset[str]:
+    """The datasets declared as tables of the ``lake`` dbt source (models/sources.yml)."""
+    declared = yaml.safe_load((project_dir / "models" / "sources.yml").read_text()) or {}
+    for source in declared.get("sources", []):
+        if source.get("name") == LAKE_SOURCE:
+            return frozenset(t["name"] for t in source.get("tables", []))
+    return frozenset()
+
+
+@dataclass(frozen=True)
+class MartsBuildPlan:
+    """What the next dbt build does and why (see the module docstring)."""
+
+    full: bool
+    reason: str
+    #: Arguments for the dbt CLI, starting with ``build`` (without vars or paths).
+    dbt_args: tuple[str, ...]
+    #: Lake datasets whose files changed since the last recorded build.
+    changed_datasets: tuple[str, ...]
+    planned_at: dt.datetime
+    listing: Mapping[str, str] = field(repr=False)
+    project: str = field(repr=False)
+    last_full_build_at: dt.datetime | None = None
+
+    @property
+    def mode(self) -> str:
+        return "full" if self.full else "incremental"
+
+    def describe(self) -> str:
+        changed = ", ".join(self.changed_datasets) or "none"
+        return f"{self.mode} dbt build ({self.reason}); changed lake datasets: {changed}"
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "marts_build_mode": self.mode,
+            "marts_build_reason": self.reason,
+            "marts_changed_datasets": ", ".join(self.changed_datasets) or "none",
+        }
+
+
+def build_state_path(build_db: Path) -> Path:
+    return Path(build_db).with_name(BUILD_STATE_NAME)
+
+
+def _read_build_state(build_db: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads(build_state_path(build_db).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
+        return None
+    return state
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def plan_marts_build(
+    *,
+    build_db: Path,
+    lake_dir: Path,
+    project_dir: Path,
+    vars_: Mapping[str, Any] | None = None,
+    force_full: bool = False,
+    full_build_every: dt.timedelta = DEFAULT_FULL_BUILD_EVERY,
+    now: dt.datetime | None = None,
+) -> MartsBuildPlan:
+    """Decide between a full and an incremental build (see the module docstring).
+
+    Incremental: ``dbt build --select source:lake.<changed>+ tag:clock --exclude
+    tag:full_lake``.  Full: ``dbt build``.  Call :func:`record_marts_build` after the
+    build succeeded, and only then.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    listing = lake_listing(lake_dir)
+    project = dbt_project_fingerprint(project_dir, vars_ or {})
+    state = _read_build_state(build_db)
+    last_full = _parse_time(state.get("last_full_build_at")) if state else None
+    sources = lake_source_tables(project_dir)
+    previous: Mapping[str, str] = (state or {}).get("listing") or {}
+    changed = tuple(sorted(d for d in sources if listing.get(d) != previous.get(d)))
+
+    reason = ""
+    if force_full:
+        reason = "full build requested"
+    elif not Path(build_db).exists():
+        reason = "no build database yet"
+    elif state is None:
+        reason = "no record of a previous build"
+    elif state.get("project") != project:
+        reason = "the dbt project or its vars changed since the last build"
+    elif last_full is None or now - last_full >= full_build_every:
+        reason = f"whole-lake verification due (every {full_build_every})"
+    if reason:
+        return MartsBuildPlan(
+            full=True,
+            reason=reason,
+            dbt_args=("build",),
+            changed_datasets=changed,
+            planned_at=now,
+            listing=listing,
+            project=project,
+            last_full_build_at=last_full,
+        )
+    select = [f"source:{LAKE_SOURCE}.{d}+" for d in changed] + [f"tag:{CLOCK_TAG}"]
+    return MartsBuildPlan(
+        full=False,
+        reason=f"last full build {last_full:%Y-%m-%d %H:%M} UTC",
+        dbt_args=("build", "--select", " ".join(select), "--exclude", f"tag:{FULL_LAKE_TAG}"),
+        changed_datasets=changed,
+        planned_at=now,
+        listing=listing,
+        project=project,
+        last_full_build_at=last_full,
+    )
+
+
+def record_marts_build(build_db: Path, plan: MartsBuildPlan) -> None:
+    """Remember what a *successful* build saw, for the next :func:`plan_marts_build`.
+
+    The listing is the one taken before the build: a file written during the build
+    shows up as a change next time (read again, never missed).
+    """
+    last_full = plan.planned_at if plan.full else plan.last_full_build_at
+    state = {
+        "version": _STATE_VERSION,
+        "recorded_at": dt.datetime.now(dt.UTC).isoformat(),
+        "last_full_build_at": last_full.isoformat() if last_full else None,
+        "project": plan.project,
+        "listing": dict(plan.listing),
+    }
+    atomic.write_bytes(build_state_path(build_db), json.dumps(state, indent=1).encode())
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -83,4 +83,11 @@ def ad_insights_daily(context: dg.AssetExecutionContext, platform: PlatformResou
         assert outcome.day is not None
         return str(key_for(outcome.account_id, outcome.day))
 
-    yield from report(context, KEY, outcomes, partition_of, lambda o: extra.get(o.account_id, {}))
+    yield from report(
+        context,
+        KEY,
+        outcomes,
+        partition_of,
+        lambda o: extra.get(o.account_id, {}),
+        passing_checks_per_partition=ingestion.passing_checks_per_partition,
+    )

@@ -8,6 +8,18 @@ database published over ``$ADS_PLATFORM_HOME/marts.duckdb`` (copy, fsync, rename
 :mod:`ads_platform.warehouse`), so dashboards never see a half-built or untested marts
 file and never hit DuckDB's write lock.
 
+Which build: :func:`ads_platform.warehouse.plan_marts_build` compares the lake with
+what the last successful build saw.  After an ingestion run that re-pulled a few days
+the build is incremental: only the models fed by the changed lake datasets (and the
+clock-dependent ones) run, with their tests, minus the whole-lake tests (tag
+``full_lake``); the other assets are not materialized by that run (nothing they read
+changed).  A full build - every model, every test - runs on the first build, after a
+change of the dbt project or its vars, when the run config says ``full_build: true``,
+and at least every ``full_build_every_hours`` (24 by default): that is the whole-lake
+verification.  A run of a subset of the assets (chosen in the UI) builds exactly that
+subset with all its checks and records nothing.  dbt_project/README.md lists which
+test runs when.
+
 Why events are yielded only after dbt has exited: dagster-dbt's row-count and
 column-metadata fetchers open the database from this process, and DuckDB refuses a
 second process while dbt holds its lock; waiting for dbt first (``is_successful()``)
@@ -22,6 +34,7 @@ the project has no packages) before the definitions load.
 """
 
 import contextlib
+import datetime as dt
 import fcntl
 import json
 import logging
@@ -43,10 +56,20 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from pydantic import Field
 
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import load_settings
-from ads_platform.warehouse import build_db_path, dbt_env, dbt_vars, publish_marts
+from ads_platform.warehouse import (
+    DEFAULT_FULL_BUILD_EVERY,
+    build_db_path,
+    dbt_env,
+    dbt_lake_dir,
+    dbt_vars,
+    plan_marts_build,
+    publish_marts,
+    record_marts_build,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -236,6 +259,30 @@ def _vars_args(wanted: Mapping[str, Any], project_dir: Path = DBT_PROJECT_DIR) -
     return ["--vars", json.dumps(changed)] if changed else []
 
 
+class MartsBuildConfig(dg.Config):
+    """Run config of the marts asset (the defaults are what automation runs)."""
+
+    full_build: bool = Field(
+        default=False,
+        description="Build every model and run every test, including the whole-lake tests "
+        "(tag full_lake), whatever changed.",
+    )
+    full_build_every_hours: float = Field(
+        default=DEFAULT_FULL_BUILD_EVERY.total_seconds() / 3600,
+        gt=0,
+        description="A full build (the whole-lake verification) runs at least this often; "
+        "the builds in between are incremental.",
+    )
+
+
+def _is_subset(context: dg.AssetExecutionContext) -> bool:
+    """A run of some of the marts assets or checks (chosen in the UI), not all of them."""
+    assets_def = context.assets_def
+    return set(context.selected_asset_keys) != set(assets_def.keys) or set(
+        context.selected_asset_check_keys
+    ) != set(assets_def.check_keys)
+
+
 def _with_metadata(event: Any, metadata: Mapping[str, Any]) -> Any:
     if isinstance(event, dg.Output):
         return event.with_metadata({**event.metadata, **metadata})
@@ -250,14 +297,35 @@ def _with_metadata(event: Any, metadata: Mapping[str, Any]) -> Any:
     name="marts_dbt_assets",
 )
 def marts_dbt_assets(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    platform: PlatformResource,
+    config: MartsBuildConfig,
 ) -> Iterator[Any]:
-    """``dbt build`` into the build database, then publish it for readers."""
+    """``dbt build`` (full or incremental) into the build database, then publish it."""
     settings = platform.settings()
     env = dbt_env(settings, base={})
-    args = ["build", *_vars_args(dbt_vars(settings))]
+    build_db = build_db_path(settings)
+    subset = _is_subset(context)
+    plan = plan_marts_build(
+        build_db=build_db,
+        lake_dir=dbt_lake_dir({**os.environ, **env}),
+        project_dir=DBT_PROJECT_DIR,
+        vars_=dbt_vars(settings),
+        force_full=config.full_build or subset,
+        full_build_every=dt.timedelta(hours=config.full_build_every_hours),
+    )
+    if subset:
+        # dagster-dbt selects the chosen assets and checks; a partial build is not a
+        # build of the lake's current state, so it is not recorded.
+        args = ["build"]
+        context.log.info("dbt build of the selected marts assets and checks")
+    else:
+        args = list(plan.dbt_args)
+        context.log.info(plan.describe())
+    args += _vars_args(dbt_vars(settings))
     # A stable target path (runs are serialized by the pool) keeps dbt's partial parse.
-    target_path = build_db_path(settings).parent / "dbt_target"
+    target_path = build_db.parent / "dbt_target"
     with _environ(env):
         invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
     succeeded = invocation.is_successful()  # waits: dbt and its DuckDB lock are gone
@@ -272,12 +340,18 @@ def marts_dbt_assets(
             description="dbt build failed; the published marts were left unchanged.",
             metadata={"error": str(error) if error else "unknown"},
         )
-    result = publish_marts(build_db_path(settings), settings.marts_path)
+    if not subset:
+        record_marts_build(build_db, plan)
+    result = publish_marts(build_db, settings.marts_path)
     context.log.info(
         f"published {result.tables} tables and {result.views} views to {result.target} "
         f"({result.size_bytes / 1e6:.1f} MB in {result.seconds:.2f}s)"
     )
-    published = {"published_path": str(result.target), "published_bytes": result.size_bytes}
+    published = {
+        "published_path": str(result.target),
+        "published_bytes": result.size_bytes,
+        **({} if subset else plan.as_metadata()),
+    }
     for event in events:
         yield _with_metadata(event, published)
 

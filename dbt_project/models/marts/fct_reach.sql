@@ -1,3 +1,6 @@
+{{ config(tags=['clock']) }}
+-- Tag clock: is_complete depends on the time of the build, so every build - also an
+-- incremental one in which no reach input changed - rebuilds this model.
 -- Reach and frequency at exactly the grain they were pulled: account × day (from the
 -- account-level daily pull), account × month and campaign × month (reach_monthly).
 -- Reach counts deduplicated people within that level and range: it never adds across

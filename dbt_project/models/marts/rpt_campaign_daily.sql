@@ -1,6 +1,39 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['account_id', 'date_day'],
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ delete_report_slices_without_facts(ref('fct_ad_daily')) }}",
+) }}
 -- Campaign × day report: sums over the campaign's ads, ratios of those sums, current
 -- names.  Campaign reach is pulled per month only (fct_reach), never summed from ads.
-with sums as (
+-- Incremental by (account_id, date_day) slice: see "Incremental reports" in
+-- macros/reports.sql.
+{%- set incremental = execute and is_incremental() and report_can_plan(this) %}
+with
+{%- if incremental %}
+changed_slices as (
+    {{ changed_report_slices(
+        this, ref('fct_ad_daily'),
+        renamed_where="held.account_name is distinct from accounts.account_name
+            or held.campaign_name is distinct from campaigns.campaign_name
+            or held.objective is distinct from campaigns.objective",
+        dimension_joins="left join " ~ ref('dim_ad_accounts') ~ " as accounts on accounts.account_id = held.account_id
+    left join " ~ ref('dim_campaigns') ~ " as campaigns on campaigns.campaign_id = held.campaign_id") }}
+),
+
+facts as (
+    select f.*
+    from {{ ref('fct_ad_daily') }} as f
+    semi join changed_slices as c on c.account_id = f.account_id and c.date_day = f.date_day
+),
+{%- else %}
+facts as (
+    select * from {{ ref('fct_ad_daily') }}
+),
+{%- endif %}
+
+sums as (
     select
         date_day,
         account_id,
@@ -8,13 +41,17 @@ with sums as (
         currency,
         any_value(timezone_name) as timezone_name,
         {{ report_sums() }}
-    from {{ ref('fct_ad_daily') }}
+    from facts
     group by date_day, account_id, campaign_id, currency
 ),
 
 metrics as (
     select *, {{ report_ratios() }}
     from sums
+),
+
+slices as (
+    {{ report_slice_fingerprints('facts') }}
 )
 
 select
@@ -26,7 +63,10 @@ select
     campaigns.objective,
     sums.currency,
     sums.timezone_name,
-    {{ report_metrics('sums') }}
+    {{ report_metrics('sums') }},
+    slices.source_built_at,
+    slices.source_rows
 from metrics as sums
+join slices on slices.account_id = sums.account_id and slices.date_day = sums.date_day
 left join {{ ref('dim_ad_accounts') }} as accounts on accounts.account_id = sums.account_id
 left join {{ ref('dim_campaigns') }} as campaigns on campaigns.campaign_id = sums.campaign_id
