@@ -208,3 +208,21 @@ while True:
     table = pq.read_table(target)  # never a half file
     assert table.num_rows in (3, 3_000_000)
     assert [p.name for p in target.parent.glob("*.parquet")] == ["data.parquet"]
+
+
+def test_passing_checks_can_be_recorded_per_partition(platform: Platform) -> None:
+    import yaml
+
+    data = yaml.safe_load(platform.config_path.read_text())
+    data["ingestion"]["passing_checks_per_partition"] = True
+    platform.config_path.write_text(yaml.safe_dump(data))
+    setup_accounts(platform, entities=False)
+    account_id = platform.accounts[0]
+    result = ingest(platform, account_id, UNTIL, UNTIL)
+    assert result.success
+    per_partition = {
+        e.check_name
+        for e in check_evaluations(platform, result.run_id)
+        if e.partition == f"{account_id}|{UNTIL}" and e.passed
+    }
+    assert per_partition == {"schema", "zero_guard", "reconciles_with_account_totals"}
