@@ -21,26 +21,35 @@ after a publish.  A fresh in-memory instance that ``ATTACH``es the file always r
 file as it is now.
 
 Why a build plan (:func:`plan_marts_build`): most builds follow an ingestion run that
-re-pulled a few account-days, and a ``dbt build`` of every model and test costs seconds
-of per-node overhead even when every model is incremental.  Before dbt starts, the
-lake is listed (file, size, modification time: no file is opened) and compared, per
-dataset, with the listing recorded after the last successful build
-(``warehouse/marts_build_state.json``, :func:`record_marts_build`).  An incremental
-build then selects only what the changed datasets feed (``source:lake.<dataset>+``)
-plus the models that read the clock at build time (tag ``clock``), and leaves out the
-tests that read every file of a dataset (tag ``full_lake``).  A full build (every model
-and every test) runs when there is no build database or no record yet, when the dbt
-project or its vars changed, when asked for, and at least once every 24 h (the
-whole-lake verification).  Unchanged models are left alone: their inputs did not
-change, and a failed build records nothing, so the next build selects the same
-datasets again.  dbt_project/README.md lists which test runs when.
+re-pulled a few account-days, and the tests that re-read a whole lake dataset (tag
+``full_lake``) cost seconds on every such build.  The plan decides between
+
+* a full build - every selected model and every test - when there is no build
+  database or no record of a successful build yet, when the dbt project or its vars
+  changed since, when asked for, and at least once every 24 h (the whole-lake
+  verification); and
+* an incremental build, which leaves out the ``full_lake`` tests and the test-less
+  views whose build only re-defines them (tag ``definition_only``; a full build
+  re-creates them after any project change).
+
+Which models run is not the plan's business in Dagster: automation requests the marts
+downstream of the ingestion assets that materialized (a subset run, which dagster-dbt
+turns into ``--select``), the hourly tick requests them all.  For a dbt invocation
+without Dagster (the benchmark), :attr:`MartsBuildPlan.select_args` selects the same
+thing from the lake itself: the lake is listed (path, size, modification time: no file
+is opened) and compared per dataset with the listing recorded after the last
+successful build (``warehouse/marts_build_state.json``, :func:`record_marts_build`), and
+``source:lake.<changed>+`` plus the clock-dependent models (tag ``clock``) are selected.
+dbt_project/README.md lists which test runs when.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -61,13 +70,20 @@ from ads_platform.settings import Settings
 HOME_ENV = "ADS_PLATFORM_HOME"
 DBT_DB_ENV = "ADS_PLATFORM_DBT_DB"
 LAKE_DIR_ENV = "ADS_PLATFORM_LAKE_DIR"
+#: A CSV listing of the lake taken just before dbt starts (write_lake_listing).
+LAKE_LISTING_ENV = "ADS_PLATFORM_LAKE_LISTING"
+LAKE_LISTING_NAME = "lake_listing.csv"
 
 #: dbt tag of the tests that read every file of a lake dataset: full builds only.
 FULL_LAKE_TAG = "full_lake"
 #: dbt tag of the models whose content depends on the clock at build time: every build.
 CLOCK_TAG = "clock"
+#: dbt tag of views without tests whose build only (re)defines them: full builds only.
+DEFINITION_ONLY_TAG = "definition_only"
 #: The dbt source whose tables are the lake datasets (dbt_project/models/sources.yml).
 LAKE_SOURCE = "lake"
+#: The table of that source that is the hook's listing of the lake, not a dataset.
+LAKE_FILES_TABLE = "lake_files"
 #: Beside the build database: what the last successful build saw (see plan_marts_build).
 BUILD_STATE_NAME = "marts_build_state.json"
 #: The whole-lake verification (a full build) runs at least this often.
@@ -146,14 +162,24 @@ def dbt_lake_dir(env: Mapping[str, str]) -> Path:
 # -- build plan ----------------------------------------------------------------------------
 
 
-def lake_listing(lake_dir: Path) -> dict[str, str]:
-    """Per dataset (first directory level), a digest of its Parquet files.
+@dataclass(frozen=True)
+class LakeFile:
+    """One Parquet file of the lake, as listed (no file is opened)."""
 
-    The digest covers each file's path, size and modification time (ns): no file is
-    opened, so listing a lake of tens of thousands of files takes a fraction of a
-    second.  A dataset without files is absent.
+    dataset: str
+    #: Relative to the dataset directory, ``/``-separated.
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def list_lake(lake_dir: Path) -> dict[str, tuple[LakeFile, ...]]:
+    """The Parquet files of every dataset (first directory level), sorted by path.
+
+    Path, size and modification time only: listing a lake of tens of thousands of
+    files takes a fraction of a second.  A dataset without files is absent.
     """
-    listing: dict[str, str] = {}
+    listing: dict[str, tuple[LakeFile, ...]] = {}
     try:
         datasets = sorted(
             (e for e in os.scandir(lake_dir) if e.is_dir(follow_symlinks=False)),
@@ -162,14 +188,13 @@ def lake_listing(lake_dir: Path) -> dict[str, str]:
     except FileNotFoundError:
         return listing
     for dataset in datasets:
-        entries = sorted(_parquet_files(Path(dataset.path), ""))
-        if entries:
-            digest = hashlib.sha256("\n".join(entries).encode()).hexdigest()
-            listing[dataset.name] = digest
+        files = sorted(_parquet_files(dataset.name, Path(dataset.path), ""), key=lambda f: f.path)
+        if files:
+            listing[dataset.name] = tuple(files)
     return listing
 
 
-def _parquet_files(directory: Path, prefix: str) -> Iterable[str]:
+def _parquet_files(dataset: str, directory: Path, prefix: str) -> Iterable[LakeFile]:
     try:
         entries = list(os.scandir(directory))
     except FileNotFoundError:  # removed while listing: the next build sees the change
@@ -177,13 +202,37 @@ def _parquet_files(directory: Path, prefix: str) -> Iterable[str]:
     for entry in entries:
         name = prefix + entry.name
         if entry.is_dir(follow_symlinks=False):
-            yield from _parquet_files(Path(entry.path), name + "/")
+            yield from _parquet_files(dataset, Path(entry.path), name + "/")
         elif entry.name.endswith(".parquet"):
             try:
                 stat = entry.stat()
             except FileNotFoundError:
                 continue
-            yield f"{name}\t{stat.st_size}\t{stat.st_mtime_ns}"
+            yield LakeFile(dataset, name, stat.st_size, stat.st_mtime_ns)
+
+
+def _digests(files: Mapping[str, tuple[LakeFile, ...]]) -> dict[str, str]:
+    return {
+        dataset: hashlib.sha256(
+            "\n".join(f"{f.path}\t{f.size}\t{f.mtime_ns}" for f in listed).encode()
+        ).hexdigest()
+        for dataset, listed in files.items()
+    }
+
+
+def write_lake_listing(files: Mapping[str, tuple[LakeFile, ...]], path: Path) -> Path:
+    """The listing as CSV for the dbt hook (``ADS_PLATFORM_LAKE_LISTING``).
+
+    create_lake_views() (macros/lake.sql) then loads it instead of listing the lake a
+    second time.  Modification times in whole seconds, like DuckDB's read_blob().
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["dataset", "path", "modified_epoch"])
+    for listed in files.values():
+        writer.writerows((f.dataset, f.path, f.mtime_ns // 1_000_000_000) for f in listed)
+    atomic.write_bytes(path, out.getvalue().encode())
+    return path
 
 
 def dbt_project_fingerprint(project_dir: Path, vars_: Mapping[str, Any]) -> str:
@@ -207,28 +256,50 @@ def lake_source_tables(project_dir: Path) -> frozenset[str]:
     declared = yaml.safe_load((project_dir / "models" / "sources.yml").read_text()) or {}
     for source in declared.get("sources", []):
         if source.get("name") == LAKE_SOURCE:
-            return frozenset(t["name"] for t in source.get("tables", []))
+            tables = (t["name"] for t in source.get("tables", []))
+            return frozenset(t for t in tables if t != LAKE_FILES_TABLE)
     return frozenset()
 
 
 @dataclass(frozen=True)
 class MartsBuildPlan:
-    """What the next dbt build does and why (see the module docstring)."""
+    """Whether the next dbt build is full or incremental, and why (module docstring)."""
 
     full: bool
     reason: str
-    #: Arguments for the dbt CLI, starting with ``build`` (without vars or paths).
-    dbt_args: tuple[str, ...]
-    #: Lake datasets whose files changed since the last recorded build.
+    #: Lake datasets (dbt sources) whose files changed since the last recorded build.
     changed_datasets: tuple[str, ...]
     planned_at: dt.datetime
+    #: Per dataset, a digest of its listed files (what record_marts_build stores).
     listing: Mapping[str, str] = field(repr=False)
     project: str = field(repr=False)
     last_full_build_at: dt.datetime | None = None
+    #: The listing itself (write_lake_listing hands it to dbt).
+    files: Mapping[str, tuple[LakeFile, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def mode(self) -> str:
         return "full" if self.full else "incremental"
+
+    @property
+    def exclude_args(self) -> tuple[str, ...]:
+        """What an incremental build leaves out, whatever the selection."""
+        if self.full:
+            return ()
+        return ("--exclude", f"tag:{FULL_LAKE_TAG} tag:{DEFINITION_ONLY_TAG}")
+
+    @property
+    def select_args(self) -> tuple[str, ...]:
+        """What the changed datasets feed, plus the clock-dependent models."""
+        if self.full:
+            return ()
+        select = [f"source:{LAKE_SOURCE}.{d}+" for d in self.changed_datasets]
+        return ("--select", " ".join([*select, f"tag:{CLOCK_TAG}"]))
+
+    @property
+    def dbt_args(self) -> tuple[str, ...]:
+        """The whole ``dbt build`` command for a direct dbt invocation (no Dagster)."""
+        return ("build", *self.select_args, *self.exclude_args)
 
     def describe(self) -> str:
         changed = ", ".join(self.changed_datasets) or "none"
@@ -240,6 +311,13 @@ class MartsBuildPlan:
             "marts_build_reason": self.reason,
             "marts_changed_datasets": ", ".join(self.changed_datasets) or "none",
         }
+
+
+def lake_listing_env(plan: MartsBuildPlan, build_db: Path) -> dict[str, str]:
+    """Write the plan's listing beside the build database; the variable that hands it
+    to dbt, so dbt's on-run-start hook does not list the lake a second time."""
+    path = write_lake_listing(plan.files, Path(build_db).with_name(LAKE_LISTING_NAME))
+    return {LAKE_LISTING_ENV: str(path)}
 
 
 def build_state_path(build_db: Path) -> Path:
@@ -275,12 +353,13 @@ def plan_marts_build(
 ) -> MartsBuildPlan:
     """Decide between a full and an incremental build (see the module docstring).
 
-    Incremental: ``dbt build --select source:lake.<changed>+ tag:clock --exclude
-    tag:full_lake``.  Full: ``dbt build``.  Call :func:`record_marts_build` after the
-    build succeeded, and only then.
+    Call :func:`record_marts_build` after a build that brought every model up to date
+    succeeded (a build of all models, or of :attr:`MartsBuildPlan.select_args`), and
+    only then.
     """
     now = now or dt.datetime.now(dt.UTC)
-    listing = lake_listing(lake_dir)
+    files = list_lake(lake_dir)
+    listing = _digests(files)
     project = dbt_project_fingerprint(project_dir, vars_ or {})
     state = _read_build_state(build_db)
     last_full = _parse_time(state.get("last_full_build_at")) if state else None
@@ -298,28 +377,20 @@ def plan_marts_build(
     elif state.get("project") != project:
         reason = "the dbt project or its vars changed since the last build"
     elif last_full is None or now - last_full >= full_build_every:
-        reason = f"whole-lake verification due (every {full_build_every})"
-    if reason:
-        return MartsBuildPlan(
-            full=True,
-            reason=reason,
-            dbt_args=("build",),
-            changed_datasets=changed,
-            planned_at=now,
-            listing=listing,
-            project=project,
-            last_full_build_at=last_full,
-        )
-    select = [f"source:{LAKE_SOURCE}.{d}+" for d in changed] + [f"tag:{CLOCK_TAG}"]
+        hours = full_build_every.total_seconds() / 3600
+        reason = f"whole-lake verification due (every {hours:g} h)"
+    full = bool(reason)
+    if not full:
+        reason = f"last full build {last_full:%Y-%m-%d %H:%M} UTC"
     return MartsBuildPlan(
-        full=False,
-        reason=f"last full build {last_full:%Y-%m-%d %H:%M} UTC",
-        dbt_args=("build", "--select", " ".join(select), "--exclude", f"tag:{FULL_LAKE_TAG}"),
+        full=full,
+        reason=reason,
         changed_datasets=changed,
         planned_at=now,
         listing=listing,
         project=project,
         last_full_build_at=last_full,
+        files=files,
     )
 
 

@@ -6,14 +6,16 @@ Usage::
         [--home /tmp/ads_marts_bench] [--keep]
 
 Builds the lake directly with pyarrow in the lake layout (one file per account-day,
-the same Arrow schemas as ingestion: ``ads_platform.frames``), then times what the
-Dagster marts asset runs (``ads_platform.warehouse.plan_marts_build`` decides, the
-same code as the asset):
+the same Arrow schemas as ingestion: ``ads_platform.frames``), then times dbt as the
+marts asset runs it (``ads_platform.warehouse.plan_marts_build`` decides full or
+incremental, like in the asset):
 
 1. the first build: a full ``dbt build`` (every model, every test) plus the publish;
 2. the incremental build after re-pulling one day for three accounts: planning (one
    listing of the lake) + ``dbt build --select source:lake.<changed>+ tag:clock
-   --exclude tag:full_lake`` + publish;
+   --exclude tag:full_lake tag:definition_only`` + publish.  The selection is what
+   automation requests after that ingestion run (the marts downstream of the
+   ingestion asset: a subset run), derived here from the lake listing;
 3. the daily whole-lake verification on the existing build database (a full
    ``dbt build``: incremental models re-read nothing, every test runs); skip it with
    ``--no-verification``;
@@ -46,6 +48,7 @@ from ads_platform import frames
 from ads_platform.lake import Lake
 from ads_platform.warehouse import (
     MartsBuildPlan,
+    lake_listing_env,
     open_marts_readonly,
     plan_marts_build,
     publish_marts,
@@ -327,17 +330,19 @@ def build(home: Path, label: str, force_full: bool = False) -> float:
     print(f"{label} ... ({load()})")
     started = time.perf_counter()
     plan = plan_build(home, force_full)
+    listing = lake_listing_env(plan, home / "warehouse" / "marts.duckdb")
     planned = time.perf_counter() - started
     print(f"   plan: {plan.describe()} in {planned:.2f}s")
     print(f"   dbt {' '.join(plan.dbt_args)}")
-    run_dbt(home, *plan.dbt_args)
+    run_dbt(home, *plan.dbt_args, env=listing)
     record_marts_build(home / "warehouse" / "marts.duckdb", plan)
     return time.perf_counter() - started
 
 
-def run_dbt(home: Path, *args: str) -> float:
+def run_dbt(home: Path, *args: str, env: dict[str, str] | None = None) -> float:
     env = {
         **os.environ,
+        **(env or {}),
         "ADS_PLATFORM_HOME": str(home),
         "ADS_PLATFORM_DBT_DB": str(home / "warehouse" / "marts.duckdb"),
         "DBT_TARGET_PATH": str(home / "dbt_target"),
@@ -447,7 +452,12 @@ def main() -> None:
     else:
         last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
         days = [last - dt.timedelta(days=i) for i in range(args.days)][::-1]
-    for stale in (build_db, build_db.with_name(build_db.name + ".wal"), home / "dbt_target"):
+    for stale in (
+        build_db,
+        build_db.with_name(build_db.name + ".wal"),
+        build_db.with_name("marts_build_state.json"),
+        home / "dbt_target",
+    ):
         if stale.is_dir():
             shutil.rmtree(stale)
         elif stale.exists():

@@ -8,22 +8,26 @@ database published over ``$ADS_PLATFORM_HOME/marts.duckdb`` (copy, fsync, rename
 :mod:`ads_platform.warehouse`), so dashboards never see a half-built or untested marts
 file and never hit DuckDB's write lock.
 
-Which build: :func:`ads_platform.warehouse.plan_marts_build` compares the lake with
-what the last successful build saw.  After an ingestion run that re-pulled a few days
-the build is incremental: only the models fed by the changed lake datasets (and the
-clock-dependent ones) run, with their tests, minus the whole-lake tests (tag
-``full_lake``); the other assets are not materialized by that run (nothing they read
-changed).  A full build - every model, every test - runs on the first build, after a
-change of the dbt project or its vars, when the run config says ``full_build: true``,
-and at least every ``full_build_every_hours`` (24 by default): that is the whole-lake
-verification.  A run of a subset of the assets (chosen in the UI) builds exactly that
-subset with all its checks and records nothing.  dbt_project/README.md lists which
-test runs when.
+Full or incremental: which models run is Dagster's selection - automation requests
+the marts downstream of the ingestion assets that materialized (a subset run), the
+hourly tick and a manual "materialize all" request them all.  What
+:func:`ads_platform.warehouse.plan_marts_build` decides is whether the build is full
+(every selected model, every check) or incremental: an incremental build leaves out
+the tests that read a whole lake dataset (tag ``full_lake``, e.g. the reconciliation
+of fct_ad_daily with every lake file) and the test-less views whose build only
+re-defines them (tag ``definition_only``).  A full build runs on the first build,
+after a change of the dbt project or its vars, when the run config says
+``full_build: true``, and at least every ``full_build_every_hours`` (24 by default):
+that is the whole-lake verification, recorded after a successful build of all the
+assets.  dbt_project/README.md lists which test runs when.
 
 Why events are yielded only after dbt has exited: dagster-dbt's row-count and
 column-metadata fetchers open the database from this process, and DuckDB refuses a
 second process while dbt holds its lock; waiting for dbt first (``is_successful()``)
-makes the fetch work, and lets the materializations carry the publish metadata.
+makes the fetch work, and lets the materializations carry the publish metadata.  A
+successful build is published before that fetch (which describes every built relation
+and its parents: seconds when a parent is a view over the whole lake), so readers see
+new marts as soon as dbt is done.
 
 Manifest: ``@dbt_assets`` needs ``dbt_project/target/manifest.json`` when this module is
 imported.  CI and images run ``dagster-dbt project prepare-and-package --file
@@ -66,6 +70,7 @@ from ads_platform.warehouse import (
     dbt_env,
     dbt_lake_dir,
     dbt_vars,
+    lake_listing_env,
     plan_marts_build,
     publish_marts,
     record_marts_build,
@@ -276,7 +281,8 @@ class MartsBuildConfig(dg.Config):
 
 
 def _is_subset(context: dg.AssetExecutionContext) -> bool:
-    """A run of some of the marts assets or checks (chosen in the UI), not all of them."""
+    """A run of some of the marts assets or checks, not all of them (automation after an
+    ingestion requests what the ingested assets feed; the UI can pick any)."""
     assets_def = context.assets_def
     return set(context.selected_asset_keys) != set(assets_def.keys) or set(
         context.selected_asset_check_keys
@@ -306,34 +312,31 @@ def marts_dbt_assets(
     settings = platform.settings()
     env = dbt_env(settings, base={})
     build_db = build_db_path(settings)
+    # A subset run builds only some models: it is not recorded as a build of the lake.
     subset = _is_subset(context)
     plan = plan_marts_build(
         build_db=build_db,
         lake_dir=dbt_lake_dir({**os.environ, **env}),
         project_dir=DBT_PROJECT_DIR,
         vars_=dbt_vars(settings),
-        force_full=config.full_build or subset,
+        force_full=config.full_build,
         full_build_every=dt.timedelta(hours=config.full_build_every_hours),
     )
-    if subset:
-        # dagster-dbt selects the chosen assets and checks; a partial build is not a
-        # build of the lake's current state, so it is not recorded.
-        args = ["build"]
-        context.log.info("dbt build of the selected marts assets and checks")
-    else:
-        args = list(plan.dbt_args)
-        context.log.info(plan.describe())
-    args += _vars_args(dbt_vars(settings))
+    context.log.info(("subset " if subset else "") + plan.describe())
+    # dagster-dbt adds the selection of the run's assets and checks; --exclude composes
+    # with it (a --select here would be unioned with it instead).
+    args = ["build", *plan.exclude_args, *_vars_args(dbt_vars(settings))]
+    env.update(lake_listing_env(plan, build_db))  # dbt need not list the lake again
     # A stable target path (runs are serialized by the pool) keeps dbt's partial parse.
     target_path = build_db.parent / "dbt_target"
     with _environ(env):
         invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
     succeeded = invocation.is_successful()  # waits: dbt and its DuckDB lock are gone
-    try:
-        events = list(invocation.stream().fetch_row_counts().fetch_column_metadata())
-    finally:
-        _release_duckdb(invocation.adapter)
     if not succeeded:
+        try:
+            events = list(invocation.stream().fetch_row_counts().fetch_column_metadata())
+        finally:
+            _release_duckdb(invocation.adapter)
         yield from events
         error = invocation.get_error()
         raise dg.Failure(
@@ -342,15 +345,22 @@ def marts_dbt_assets(
         )
     if not subset:
         record_marts_build(build_db, plan)
+    # Publish before fetching the Dagster metadata: the fetchers describe every built
+    # relation and its parents (seconds when a parent is a view over the whole lake),
+    # and readers need not wait for that.
     result = publish_marts(build_db, settings.marts_path)
     context.log.info(
         f"published {result.tables} tables and {result.views} views to {result.target} "
         f"({result.size_bytes / 1e6:.1f} MB in {result.seconds:.2f}s)"
     )
+    try:
+        events = list(invocation.stream().fetch_row_counts().fetch_column_metadata())
+    finally:
+        _release_duckdb(invocation.adapter)
     published = {
         "published_path": str(result.target),
         "published_bytes": result.size_bytes,
-        **({} if subset else plan.as_metadata()),
+        **plan.as_metadata(),
     }
     for event in events:
         yield _with_metadata(event, published)

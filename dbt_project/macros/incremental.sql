@@ -32,11 +32,11 @@
   instead of the whole lake.
 
   What checks the result (see dbt_project/README.md, "When each test runs"):
-    - every build: the lineage tests (assert_*_lineage_matches_lake_listing): no row
-      comes from a file that is gone or that changed since it was read - metadata
-      only, so they stay cheap on any lake size;
-    - full builds (tag full_lake: the Dagster asset's daily verification, the first
-      build, `dbt build` without exclusions): assert_fct_ad_daily_matches_lake
+    - every build of the model: the generic test matches_lake_listing
+      (macros/tests/unique_combination.sql): no row comes from a file that is gone or
+      that changed since it was read - metadata only, cheap on any lake size;
+    - full builds (tag full_lake: the first build, the daily verification of the
+      Dagster asset, `dbt build` without exclusions): assert_fct_ad_daily_matches_lake
       re-aggregates the whole lake and compares every account-day.
 #}
 

@@ -13,10 +13,11 @@
 
   Why one listing: listing a dataset of thousands of account-day directories takes a
   noticeable fraction of a second, and the incremental models (fct_ad_daily,
-  stg_account_insights_daily) and their pre-hooks all need the listing.
-  `lake.lake_files` (dataset, file, last_modified; read_blob without `content`, so
-  no file is opened) is that listing as of the start of the invocation: every model
-  plans from the same snapshot, and a file written later is picked up by the next run.
+  stg_account_insights_daily), their pre-hooks and their lineage tests all need it.
+  `lake.lake_files` (dataset, file, last_modified; no file is opened) is that listing
+  as of the start of the invocation - taken by the caller just before dbt started
+  when it hands one over, see snapshot_lake_files() - and every model plans from that
+  one snapshot; a file written later is picked up by the next run.
 
   Why deferred binding: creating a view binds it, and binding read_parquet with
   union_by_name reads the footer of every file of the dataset (seconds on a lake of
@@ -130,20 +131,39 @@
 {% endmacro %}
 
 {% macro lake_files_relation() -%}
-  {#- The listing of the lake taken by create_lake_views() at the start of the run. -#}
+  {#- The listing of the lake taken by create_lake_views() at the start of the run
+      (source lake.lake_files in models/sources.yml; models and tests that read it
+      call source('lake', 'lake_files') themselves, so dbt and Dagster see the
+      dependency). -#}
   {{- return('lake.lake_files') -}}
 {%- endmacro %}
 
 {% macro snapshot_lake_files() %}
-  {#- One read_blob over the whole lake: metadata only (no `content`), no rows (not
-      an error) when the lake is empty or absent.  `dataset` is the first directory
-      below the lake root. -#}
+  {#- The listing of the lake as of the start of the run: (dataset, file,
+      last_modified), `file` spelled exactly as read_parquet's `filename` spells it.
+      When the caller has just listed the lake (the Dagster asset and the benchmark,
+      ads_platform.warehouse.write_lake_listing), env var ADS_PLATFORM_LAKE_LISTING
+      names that listing as CSV (dataset, path below the dataset directory, whole
+      seconds) and it is loaded; otherwise one read_blob over the whole lake lists it:
+      metadata only (no `content`), no rows (not an error) when the lake is empty or
+      absent.  `dataset` is the first directory below the lake root. -#}
   {% set root = lake_root() %}
-  {% do run_query(
-      "create or replace table " ~ lake_files_relation() ~ " as "
-      ~ "select split_part(substr(filename, " ~ (root | length + 2) ~ "), '/', 1) as dataset, "
-      ~ "filename as file, last_modified "
-      ~ "from read_blob('" ~ root ~ "/**/*.parquet')") %}
+  {% set listing = env_var('ADS_PLATFORM_LAKE_LISTING', '') %}
+  {% if listing %}
+    {% set select %}
+      select dataset, '{{ root }}/' || dataset || '/' || path as file,
+             to_timestamp(modified_epoch) as last_modified
+      from read_csv('{{ listing }}', header = true, auto_detect = false,
+                    columns = {'dataset': 'varchar', 'path': 'varchar', 'modified_epoch': 'bigint'})
+    {% endset %}
+  {% else %}
+    {% set select %}
+      select split_part(substr(filename, {{ root | length + 2 }}), '/', 1) as dataset,
+             filename as file, last_modified
+      from read_blob('{{ root }}/**/*.parquet')
+    {% endset %}
+  {% endif %}
+  {% do run_query("create or replace table " ~ lake_files_relation() ~ " as " ~ select) %}
 {% endmacro %}
 
 {% macro lake_datasets_with_files() %}

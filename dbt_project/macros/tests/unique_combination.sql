@@ -46,7 +46,7 @@ with held as (
 
 listed as (
     select file, last_modified
-    from {{ lake_files_relation() }}
+    from {{ source('lake', 'lake_files') }}
     where dataset = '{{ dataset }}'
 )
 

@@ -46,7 +46,7 @@ conversion_rows as (
 lake_files as (
     -- the listing taken at the start of the run (macros/lake.sql)
     select file as lake_file, last_modified
-    from {{ lake_files_relation() }}
+    from {{ source('lake', 'lake_files') }}
     where dataset = 'ad_insights_daily'
 ),
 

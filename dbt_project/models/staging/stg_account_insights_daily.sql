@@ -28,7 +28,7 @@ with lake_rows as (
 lake_files as (
     -- the listing taken at the start of the run (macros/lake.sql)
     select file, last_modified
-    from {{ lake_files_relation() }}
+    from {{ source('lake', 'lake_files') }}
     where dataset = 'account_insights_daily'
 )
 
