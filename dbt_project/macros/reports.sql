@@ -106,3 +106,16 @@
   {{ return('delete from ' ~ this ~ ' as t where not exists (select 1 from ' ~ facts
             ~ ' as f where f.account_id = t.account_id and f.date_day = t.date_day)') }}
 {% endmacro %}
+
+
+{#- The ad-day facts a report aggregates: every fact on a full build, only the
+    (account, day) slices in the model's `changed_slices` CTE on an incremental one. -#}
+{% macro report_facts(incremental) -%}
+facts as (
+    select f.*
+    from {{ ref('fct_ad_daily') }} as f
+    {%- if incremental %}
+    semi join changed_slices as c on c.account_id = f.account_id and c.date_day = f.date_day
+    {%- endif %}
+)
+{%- endmacro %}

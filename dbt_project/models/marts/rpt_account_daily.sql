@@ -24,17 +24,9 @@ changed_slices as (
         on account_level.account_id = held.account_id and account_level.date_day = held.date_day
     where held.account_level_built_at is distinct from account_level.built_at") }}
 ),
-
-facts as (
-    select f.*
-    from {{ ref('fct_ad_daily') }} as f
-    semi join changed_slices as c on c.account_id = f.account_id and c.date_day = f.date_day
-),
-{%- else %}
-facts as (
-    select * from {{ ref('fct_ad_daily') }}
-),
 {%- endif %}
+
+{{ report_facts(incremental) }},
 
 sums as (
     select

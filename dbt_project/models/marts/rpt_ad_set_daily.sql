@@ -22,17 +22,9 @@ changed_slices as (
     left join " ~ ref('dim_campaigns') ~ " as campaigns on campaigns.campaign_id = held.campaign_id
     left join " ~ ref('dim_ad_sets') ~ " as ad_sets on ad_sets.ad_set_id = held.ad_set_id") }}
 ),
-
-facts as (
-    select f.*
-    from {{ ref('fct_ad_daily') }} as f
-    semi join changed_slices as c on c.account_id = f.account_id and c.date_day = f.date_day
-),
-{%- else %}
-facts as (
-    select * from {{ ref('fct_ad_daily') }}
-),
 {%- endif %}
+
+{{ report_facts(incremental) }},
 
 sums as (
     select
