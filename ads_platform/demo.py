@@ -122,7 +122,9 @@ def run_demo(
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     echo(f"==> ADS_PLATFORM_HOME={home}")
-    with Sandbox(seed=seed, accounts=accounts, latency_ms=latency_ms, subprocess=True) as sandbox:
+    with Sandbox(  # async report runs at a hundredth of Meta's (realistic) duration
+        seed=seed, accounts=accounts, latency_ms=latency_ms, subprocess=True, async_delay_scale=0.01
+    ) as sandbox:
         echo(
             f"==> Graph API sandbox on {sandbox.base_url} "
             f"with {len(sandbox.account_ids)} ad accounts"

@@ -4,7 +4,8 @@ Public API::
 
     from ads_platform.sandbox import Sandbox
     with Sandbox(seed=7, accounts=3, latency_ms=0, subprocess=False, today=None,
-                 ads_per_account=None, app_secret=None) as sb:
+                 ads_per_account=None, app_secret=None,
+                 async_delay_scale=1.0) as sb:
         sb.base_url, sb.account_ids, sb.accounts
         sb.set_today(date) / sb.today()
         sb.add_fault("throttled", account_id=None, count=None, seconds=None,
@@ -14,7 +15,7 @@ Public API::
         sb.set_usage_factor(pct_per_call) / sb.info()
 
 CLI: ``python -m ads_platform.sandbox --port P --seed S --accounts K [--latency-ms L]
-[--ads N] [--today YYYY-MM-DD] [--app-secret X]`` (``cli.main(argv)``,
+[--ads N] [--today YYYY-MM-DD] [--app-secret X] [--async-delay-scale F]`` (``cli.main(argv)``,
 ``cli.serve_forever(...)``).
 
 Rules other code can rely on (details in the named modules):
@@ -30,6 +31,15 @@ Rules other code can rely on (details in the named modules):
 * A synchronous insights request is refused with 100/1504018 when level=ad and
   the range exceeds 93 days, or when days x entities at the level exceeds 50,000
   (``insights.too_large``). Async report runs are never refused.
+* Parameters (``filters.py``): list parameters (``fields``, ``breakdowns``,
+  ``action_attribution_windows``, ``effective_status``...) as a comma list or a
+  JSON array; ``time_range`` (JSON object), ``time_ranges`` (JSON array: one row
+  period per range, ``time_increment`` ignored), ``since``/``until``, every
+  ``date_preset``; query string, form body or batch item alike. Unknown insights
+  fields, enum values and malformed JSON answer code 100 naming the parameter.
+* Async report runs complete after a seeded, size-dependent wall-clock delay
+  (``reports.job_delay_seconds``) times ``async_delay_scale``; status goes Job Not
+  Started -> Job Started -> Job Running -> Job Completed with a rising percentage.
 * Usage headers: pct = calls of the account in the last 60 s x 0.1 (capped at 100)
   (``usage.py``); 100 while a ``throttled`` fault applies.
 * Tokens: any non-empty token is valid; token -> account association and expiry

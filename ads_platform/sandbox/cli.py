@@ -33,6 +33,7 @@ def serve_forever(
     today: dt.date | None = None,
     app_secret: str | None = None,
     usage_pct_per_call: float = 0.1,
+    async_delay_scale: float = 1.0,
 ) -> None:
     """Print the base URL and account ids, then serve until Ctrl-C or SIGTERM."""
     config = SandboxConfig(
@@ -43,12 +44,14 @@ def serve_forever(
         today=today,
         app_secret=app_secret,
         usage_pct_per_call=usage_pct_per_call,
+        async_delay_scale=async_delay_scale,
     )
     server = SandboxServer(config, host=host, port=port)
     world = server.state.world
     print(
         f"Graph API sandbox listening on {server.base_url} "
-        f"(seed {seed}, {accounts} accounts, latency {latency_ms} ms)",
+        f"(seed {seed}, {accounts} accounts, latency {latency_ms} ms, "
+        f"async delay x{async_delay_scale:g})",
         flush=True,
     )
     for spec in world.accounts:
@@ -92,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"verify appsecret_proof (or set {APP_SECRET_ENV})",
     )
     parser.add_argument("--usage-pct-per-call", type=float, default=0.1)
+    parser.add_argument(
+        "--async-delay-scale",
+        type=float,
+        default=1.0,
+        help="multiplies async report run durations (1 = realistic, 0 = complete at once)",
+    )
     return parser
 
 
@@ -107,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         today=args.today,
         app_secret=args.app_secret or os.environ.get(APP_SECRET_ENV) or None,
         usage_pct_per_call=args.usage_pct_per_call,
+        async_delay_scale=args.async_delay_scale,
     )
     return 0
 

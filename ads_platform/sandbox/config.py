@@ -19,7 +19,9 @@ class SandboxConfig:
     forces that many ads (all statuses) in every account, for benchmarks and scale
     tests. ``app_secret`` enables ``appsecret_proof`` verification (only checked
     when a client sends a proof). ``usage_pct_per_call`` is how many usage
-    percentage points one call adds for 60 seconds.
+    percentage points one call adds for 60 seconds. ``async_delay_scale`` multiplies
+    how long async report runs take (1.0: realistic, seconds to minutes, as on Meta;
+    0.01 for fast tests and the demo; 0: complete at creation), see ``reports.py``.
     """
 
     seed: int = DEFAULT_SEED
@@ -29,6 +31,7 @@ class SandboxConfig:
     today: dt.date | None = None
     app_secret: str | None = None
     usage_pct_per_call: float = 0.1
+    async_delay_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.accounts <= MAX_ACCOUNTS:
@@ -41,3 +44,5 @@ class SandboxConfig:
             raise ValueError("latency_ms must be >= 0")
         if self.usage_pct_per_call < 0:
             raise ValueError("usage_pct_per_call must be >= 0")
+        if not 0 <= self.async_delay_scale <= 100:
+            raise ValueError("async_delay_scale must be in 0..100 (1 = realistic, 0 = instant)")

@@ -43,7 +43,9 @@ class Sandbox:
     ``subprocess=True`` runs ``python -m ads_platform.sandbox`` in a child process
     and waits until it answers; otherwise the server runs in a daemon thread.
     ``today`` fixes the clock's UTC date (``None``: the real date). ``port=0``
-    picks a free port.
+    picks a free port. ``async_delay_scale`` multiplies how long async report runs
+    take (1.0: realistic, like Meta's; tests and the demo pass a small value; 0
+    completes runs at creation).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class Sandbox:
         ads_per_account: int | None = None,
         app_secret: str | None = None,
         usage_pct_per_call: float = 0.1,
+        async_delay_scale: float = 1.0,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -68,6 +71,7 @@ class Sandbox:
             today=today,
             app_secret=app_secret,
             usage_pct_per_call=usage_pct_per_call,
+            async_delay_scale=async_delay_scale,
         )
         self.use_subprocess = subprocess
         self.host = host
@@ -125,6 +129,8 @@ class Sandbox:
             str(cfg.latency_ms),
             "--usage-pct-per-call",
             str(cfg.usage_pct_per_call),
+            "--async-delay-scale",
+            str(cfg.async_delay_scale),
         ]
         if cfg.ads_per_account is not None:
             cmd += ["--ads", str(cfg.ads_per_account)]

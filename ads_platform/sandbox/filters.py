@@ -1,14 +1,24 @@
-"""Parsing of Graph's list-valued parameters (``filtering``, ``effective_status``, ``fields``).
+"""Parsing of Graph's request parameters: one function per parameter *type*.
 
-Clients send these as JSON text (the SDK), sometimes with Python-style quotes, or
-as plain comma lists; being forgiving about the *encoding* while strict about the
-*meaning* (unknown filter fields are an error, as on Graph) catches client bugs
-without making tests brittle.
+Lists (``fields``, ``breakdowns``, ``action_breakdowns``,
+``action_attribution_windows``, ``effective_status``...), JSON objects
+(``time_range``), arrays of objects (``time_ranges``, ``filtering``), enums and
+booleans are each parsed by one function here, and every route (synchronous
+insights, async report creation, batch items, entity edges, query string or form
+body) goes through the same ones, so an encoding is either understood everywhere
+or refused everywhere.
+
+Forgiving about the *encoding* Meta accepts (comma list or JSON array; JSON with
+single quotes, as in Meta's own examples) and strict about the *meaning* (an
+unknown name or malformed JSON is a code-100 error naming the parameter, never a
+silently different answer).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,27 +60,153 @@ class Filter:
 
 
 def parse_json_param(raw: str, name: str) -> Any:
-    """JSON, or JSON written with single quotes (what ``str(dict)`` produces)."""
+    """JSON, or JSON written with single quotes (Meta's own examples, and ``str(dict)``).
+
+    Malformed JSON is refused with code 100 naming the parameter, as Graph does; it is
+    never read as something else (a silently ignored ``time_range`` answers with the
+    default 30 days, which a client cannot tell from the range it asked for).
+    """
     try:
         return json.loads(raw)
     except ValueError:
         try:
             return json.loads(raw.replace("'", '"'))
         except ValueError as exc:
-            raise invalid_param(f"Param {name} must be a valid JSON value") from exc
+            shown = raw if len(raw) <= 60 else raw[:57] + "..."
+            raise invalid_param(f"Param {name} must be valid JSON, got {shown!r}") from exc
 
 
-def parse_string_list(raw: str | None, name: str) -> list[str] | None:
-    """A JSON list or a comma-separated list of strings; ``None`` when absent."""
+def _split_top_level(text: str) -> list[str]:
+    """``a,b{c,d},e`` -> ``["a", "b{c,d}", "e"]``: commas inside braces/parens stay."""
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
+    for ch in text:
+        if ch in "{(":
+            depth += 1
+        elif ch in "})":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
+
+
+def parse_string_list(
+    raw: str | None, name: str, allowed: frozenset[str] | None = None
+) -> list[str] | None:
+    """A list parameter in either encoding Meta accepts; ``None`` when absent.
+
+    ``a,b,c`` (what the SDK sends for ``fields=`` and most hand-written URLs) and
+    ``["a","b","c"]`` (what the SDK sends for every list in ``params``, so Airbyte
+    and tap-facebook) mean the same list. An empty JSON array is an empty list. With
+    ``allowed``, an element outside it is refused with Graph's enum error.
+    """
     if raw is None or raw.strip() == "":
         return None
     text = raw.strip()
     if text.startswith("["):
         value = parse_json_param(text, name)
-        if not isinstance(value, list):
-            raise invalid_param(f"Param {name} must be an array")
-        return [str(v) for v in value]
-    return [part.strip() for part in text.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in value
+        ):
+            raise invalid_param(f"Param {name} must be an array of strings")
+        items = [str(v).strip() for v in value]
+    else:
+        items = _split_top_level(text)
+    if allowed is not None:
+        for i, item in enumerate(items):
+            if item not in allowed:
+                raise invalid_param(
+                    f"param {name}[{i}] must be one of {{{', '.join(sorted(allowed))}}}"
+                )
+    return items
+
+
+def parse_enum(raw: str | None, name: str, allowed: frozenset[str]) -> str | None:
+    """A single enum parameter (``level``, ``date_preset``...); ``None`` when absent."""
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':  # a JSON-encoded string
+        value = value[1:-1]
+    if value not in allowed:
+        raise invalid_param(f"param {name} must be one of {{{', '.join(sorted(allowed))}}}")
+    return value
+
+
+def parse_bool(raw: str | None, name: str) -> bool | None:
+    """``true``/``false`` (the SDK's JSON encoding) or ``1``/``0``; ``None`` when absent."""
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip().lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise invalid_param(f"param {name} must be a boolean (true or false)")
+
+
+def parse_fields(raw: str | None) -> list[str] | None:
+    """``id,name,creative{id,name}`` or ``["id","name"]`` -> ``["id", "name", ...]``.
+
+    Nested selections and modifiers (``creative{id}``, ``ads.limit(5)``) are reduced
+    to the field they select on.
+    """
+    items = parse_string_list(raw, "fields")
+    if items is None:
+        return None
+    return [item.split("{", 1)[0].split(".", 1)[0].strip() for item in items]
+
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_date(value: Any, name: str) -> dt.date:
+    """A ``YYYY-MM-DD`` date (Graph takes no timestamps in insights ranges)."""
+    text = str(value).strip()
+    try:
+        if not _DATE_RE.match(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise invalid_param(f"{name} must be a date in YYYY-MM-DD format, got {text!r}") from exc
+
+
+def date_range(value: Any, name: str) -> tuple[dt.date, dt.date]:
+    """One ``{"since", "until"}`` object (already decoded) -> (since, until)."""
+    if not isinstance(value, dict) or "since" not in value or "until" not in value:
+        raise invalid_param(
+            f"{name} must be an object with since and until, e.g. "
+            '{"since":"2026-01-01","until":"2026-01-31"}'
+        )
+    since = parse_date(value["since"], f"{name}.since")
+    until = parse_date(value["until"], f"{name}.until")
+    if since > until:
+        raise invalid_param(
+            f"since must be on or before until in {name} (got {since} after {until})"
+        )
+    return since, until
+
+
+def parse_time_range(raw: str | None) -> tuple[dt.date, dt.date] | None:
+    """``time_range={"since":..,"until":..}``; ``None`` when absent."""
+    if raw is None or raw.strip() == "":
+        return None
+    return date_range(parse_json_param(raw.strip(), "time_range"), "time_range")
+
+
+def parse_time_ranges(raw: str | None) -> list[tuple[dt.date, dt.date]] | None:
+    """``time_ranges=[{"since":..,"until":..}, ...]`` (at least one); ``None`` when absent."""
+    if raw is None or raw.strip() == "":
+        return None
+    value = parse_json_param(raw.strip(), "time_ranges")
+    if not isinstance(value, list) or not value:
+        raise invalid_param('time_ranges must be a non-empty array of {"since","until"} objects')
+    return [date_range(item, f"time_ranges[{i}]") for i, item in enumerate(value)]
 
 
 def parse_filtering(raw: str | None) -> list[Filter]:
@@ -88,27 +224,6 @@ def parse_filtering(raw: str | None) -> list[Filter]:
             raise invalid_param(f"Filtering operator {operator} is not supported")
         out.append(Filter(str(clause["field"]), operator, clause.get("value")))
     return out
-
-
-def parse_fields(raw: str | None) -> list[str] | None:
-    """``id,name,creative{id,name}`` -> ``["id", "name", "creative"]``."""
-    if raw is None or raw.strip() == "":
-        return None
-    fields: list[str] = []
-    depth = 0
-    current: list[str] = []
-    for ch in raw:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth = max(0, depth - 1)
-        elif ch == "," and depth == 0:
-            fields.append("".join(current).strip())
-            current = []
-        elif depth == 0:
-            current.append(ch)
-    fields.append("".join(current).strip())
-    return [f.split(".", 1)[0] for f in fields if f]
 
 
 def _number(value: Any) -> float | None:

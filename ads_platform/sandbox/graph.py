@@ -33,10 +33,10 @@ from .faults import (
     TOKEN_FAULTS,
     FaultHit,
 )
-from .filters import parse_fields, parse_json_param
+from .filters import parse_fields, parse_json_param, parse_string_list
 from .hashing import h64
 from .insights import InsightQuery, parse_query, too_large
-from .reports import FAILED, NORMAL, STUCK, ReportRun
+from .reports import FAILED, NORMAL, STUCK, ReportRun, job_delay_seconds
 from .state import SandboxState
 from .usage import INSIGHTS, MANAGEMENT
 from .wire import (
@@ -49,9 +49,10 @@ from .wire import (
     encode_cursor,
     invalid_param,
     json_response,
+    param_text,
     unknown_object,
 )
-from .world import AccountSpec
+from .world import EFFECTIVE_STATUSES, AccountSpec
 
 DEFAULT_VERSION = "v25.0"
 APP_ID = "1234567890123456"
@@ -63,6 +64,7 @@ MAX_BATCH = 50
 EXCHANGED_EXPIRES_IN = 5_184_000
 _VERSION_RE = re.compile(r"^v\d+(\.\d+)?$")
 _PAGING_DROP = frozenset({"access_token", "appsecret_proof", "after", "before", "limit"})
+_STATUSES = frozenset(EFFECTIVE_STATUSES)
 _INSIGHT_OPS = frozenset({"insights", "report_create", "report", "report_insights"})
 
 MSG_NEEDS_AUTH = "An active access token must be used to query information about the current user."
@@ -305,8 +307,7 @@ class GraphApi:
             return self.state.tokens.accounts_of(req.params.get("fb_exchange_token", ""))
         return frozenset()
 
-    @staticmethod
-    def _fault_names(route: _Route) -> frozenset[str]:
+    def _fault_names(self, route: _Route) -> frozenset[str]:
         op = route.op
         if op == "debug_token":
             return GENERAL_FAULTS - TOKEN_FAULTS
@@ -316,7 +317,7 @@ class GraphApi:
             return GENERAL_FAULTS | LIST_FAULTS | INSIGHTS_FAULTS
         if op == "report_create":
             return GENERAL_FAULTS | ASYNC_FAULTS
-        if op == "report" and route.run is not None and not route.run.finished:
+        if op == "report" and route.run is not None and not self.state.reports.finished(route.run):
             return GENERAL_FAULTS | ASYNC_FAULTS
         return GENERAL_FAULTS
 
@@ -449,6 +450,8 @@ class GraphApi:
             data = self.state.world.data(account)
             kind = KIND_BY_EDGE[route.segments[1]]
             fields = parse_fields(req.params.get("fields"))
+            # list_entities reads the statuses; this refuses a value Meta does not know.
+            parse_string_list(req.params.get("effective_status"), "effective_status", _STATUSES)
             views = [
                 project(v, fields, ("id",)) for v in list_entities(data, kind, req.params, clock)
             ]
@@ -470,7 +473,12 @@ class GraphApi:
         if op == "report_create":
             query = parse_query(req.params, account, clock)
             params = {k: v for k, v in req.params.items() if k not in _PAGING_DROP}
-            run = self.state.reports.create(query, params, clock, effects.async_mark or NORMAL)
+            delay = job_delay_seconds(
+                self.state.config.seed, query, self.state.config.async_delay_scale
+            )
+            run = self.state.reports.create(
+                query, params, clock, effects.async_mark or NORMAL, delay_s=delay
+            )
             return json_response({"report_run_id": run.id})
         raise GraphError(f"Unknown path components: /{'/'.join(route.segments)}", code=2500)
 
@@ -556,7 +564,7 @@ class GraphApi:
     ) -> Response:
         if run.mode == FAILED:
             raise GraphError("Report Failed, try again later", code=2, subcode=2490547)
-        if not run.completed:
+        if not self.state.reports.completed(run):
             raise invalid_param(
                 f"Report run {run.id} is not complete yet: poll it until async_status is "
                 "'Job Completed' before reading its insights"
@@ -649,7 +657,7 @@ class GraphApi:
             if isinstance(body, str):
                 params.update(parse_qsl(body, keep_blank_values=True))
             elif isinstance(body, dict):
-                params.update({str(k): str(v) for k, v in body.items()})
+                params.update({str(k): param_text(v) for k, v in body.items()})
             if "access_token" not in params and token is not None:
                 params["access_token"] = token
             sub = self.handle(

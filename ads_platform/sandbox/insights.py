@@ -30,20 +30,32 @@ from .clock import ClockView
 from .delivery import REACH, Delivery, Metrics
 from .filters import (
     Filter,
+    date_range,
     matches,
+    parse_bool,
+    parse_enum,
     parse_fields,
     parse_filtering,
-    parse_json_param,
     parse_string_list,
+    parse_time_range,
+    parse_time_ranges,
 )
 from .rows import RowFormatter, mix64
+from .vocabulary import (
+    ACTION_BREAKDOWNS,
+    ACTION_REPORT_TIMES,
+    ATTRIBUTION_WINDOWS,
+    BREAKDOWNS,
+    DATE_PRESETS,
+    INSIGHT_FIELDS,
+)
 from .wire import GraphError, invalid_param
 from .world import AccountData, AccountSpec, World
 
 LEVELS = ("account", "campaign", "adset", "ad")
 WINDOW_KEYS = ("1d_click", "7d_click", "28d_click", "1d_view")
-ACCEPTED_WINDOWS = frozenset({*WINDOW_KEYS, "1d_ev", "7d_view", "28d_view", "default"})
 DEFAULT_FIELDS = ("impressions", "spend")
+FIELDS_DOC = "https://developers.facebook.com/docs/marketing-api/reference/ads-insights/"
 RETENTION_MONTHS = 37
 
 # Synchronous size rule (see too_large()).
@@ -53,34 +65,53 @@ SYNC_MAX_CELLS = 50_000
 Group = tuple[str, Metrics]  # (level id or account digits, summed metrics with level reach)
 
 
+DateRange = tuple[dt.date, dt.date]
+
+
 @dataclass(frozen=True, slots=True)
 class InsightQuery:
-    """A parsed insights request; everything needed to page it again later."""
+    """A parsed insights request; everything needed to page it again later.
+
+    ``ranges`` holds one (since, until) pair per requested time range: one for
+    ``time_range``, ``since``/``until`` and ``date_preset``, one per element of
+    ``time_ranges``. Rows come range by range, each range cut by ``increment``.
+    """
 
     account: AccountSpec
     level: str
-    since: dt.date
-    until: dt.date
+    ranges: tuple[DateRange, ...]
     increment: str
     fields: tuple[str, ...]
     windows: tuple[str, ...]
     filters: tuple[Filter, ...]
 
     @property
+    def since(self) -> dt.date:
+        return min(r[0] for r in self.ranges)
+
+    @property
+    def until(self) -> dt.date:
+        return max(r[1] for r in self.ranges)
+
+    @property
     def days(self) -> int:
-        return (self.until - self.since).days + 1
+        """Account-days the query covers (overlapping ranges count twice, as they cost twice)."""
+        return sum((until - since).days + 1 for since, until in self.ranges)
 
     def buckets(self) -> list[tuple[int, int]]:
-        """Inclusive (first, last) ordinal days of each output row period."""
-        lo, hi = self.since.toordinal(), self.until.toordinal()
+        """Inclusive (first, last) ordinal days of each output row period, range by range."""
+        return [b for since, until in self.ranges for b in self._cut(since, until)]
+
+    def _cut(self, since: dt.date, until: dt.date) -> list[tuple[int, int]]:
+        lo, hi = since.toordinal(), until.toordinal()
         if self.increment == "all_days":
             return [(lo, hi)]
         if self.increment == "monthly":
             out: list[tuple[int, int]] = []
-            start = self.since
-            while start <= self.until:
+            start = since
+            while start <= until:
                 nxt = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-                stop = min(self.until, nxt - dt.timedelta(days=1))
+                stop = min(until, nxt - dt.timedelta(days=1))
                 out.append((start.toordinal(), stop.toordinal()))
                 start = nxt
             return out
@@ -88,14 +119,8 @@ class InsightQuery:
         return [(d, min(hi, d + step - 1)) for d in range(lo, hi + 1, step)]
 
 
-def _parse_date(value: Any, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise invalid_param(f"{name} must be a date in YYYY-MM-DD format") from exc
-
-
-def _preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
+def _preset_range(preset: str, today: dt.date) -> DateRange:
+    """Every ``date_preset`` Meta lists, in the account's calendar (weeks, quarters too)."""
     yesterday = today - dt.timedelta(days=1)
     if preset == "today":
         return today, today
@@ -103,16 +128,30 @@ def _preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
         return yesterday, yesterday
     if preset.startswith("last_") and preset.endswith("d") and preset[5:-1].isdigit():
         n = int(preset[5:-1])
-        if n in (3, 7, 14, 28, 30, 90):
-            return yesterday - dt.timedelta(days=n - 1), yesterday
+        return yesterday - dt.timedelta(days=n - 1), yesterday
+    if "_week_" in preset:  # this_week_mon_today, last_week_sun_sat...
+        back = today.weekday() if "_mon_" in preset else (today.weekday() + 1) % 7
+        week_start = today - dt.timedelta(days=back)
+        if preset.startswith("this_week"):
+            return week_start, today
+        return week_start - dt.timedelta(days=7), week_start - dt.timedelta(days=1)
     if preset == "this_month":
         return today.replace(day=1), today
     if preset == "last_month":
         last = today.replace(day=1) - dt.timedelta(days=1)
         return last.replace(day=1), last
-    if preset == "maximum":
-        return _months_back(today, RETENTION_MONTHS), today
-    raise invalid_param(f"date_preset {preset!r} is not supported by the sandbox")
+    quarter_start = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
+    if preset == "this_quarter":
+        return quarter_start, today
+    if preset == "last_quarter":
+        last = quarter_start - dt.timedelta(days=1)
+        return last.replace(month=3 * ((last.month - 1) // 3) + 1, day=1), last
+    if preset == "this_year":
+        return today.replace(month=1, day=1), today
+    if preset == "last_year":
+        return dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)
+    # maximum, data_maximum: everything retention keeps
+    return _months_back(today, RETENTION_MONTHS), today
 
 
 def _months_back(day: dt.date, months: int) -> dt.date:
@@ -121,40 +160,107 @@ def _months_back(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, 1)
 
 
-def parse_query(params: dict[str, str], account: AccountSpec, clock: ClockView) -> InsightQuery:
-    """Validate an insights request the way Graph does (code 100 on bad params)."""
-    level = params.get("level", "account")
-    if level not in LEVELS:
-        raise invalid_param(f"level must be one of {', '.join(LEVELS)}")
-    today = clock.account_today(account.tz)
-    if params.get("time_range"):
-        value = parse_json_param(params["time_range"], "time_range")
-        if not isinstance(value, dict) or "since" not in value or "until" not in value:
-            raise invalid_param("time_range must be an object with since and until")
-        since = _parse_date(value["since"], "since")
-        until = _parse_date(value["until"], "until")
-    else:
-        since, until = _preset_range(params.get("date_preset", "last_30d"), today)
-    if since > until:
-        raise invalid_param("since must be on or before until in time_range")
-    if since < _months_back(today, RETENTION_MONTHS):
+def _ranges(params: dict[str, str], today: dt.date) -> tuple[list[DateRange], bool]:
+    """The requested ranges and whether they came from ``time_ranges``.
+
+    Precedence: ``time_ranges`` over ``time_range`` over ``since``/``until`` over
+    ``date_preset`` (Meta's reference ignores ``date_preset`` when a range is given;
+    the order between the range forms is the sandbox's choice). Nothing at all means
+    ``last_30d``, Meta's default.
+    """
+    many = parse_time_ranges(params.get("time_ranges"))
+    if many is not None:
+        return many, True
+    one = parse_time_range(params.get("time_range"))
+    if one is not None:
+        return [one], False
+    since, until = params.get("since", "").strip(), params.get("until", "").strip()
+    if since or until:
+        if not (since and until):
+            raise invalid_param("since and until must be given together (YYYY-MM-DD)")
+        return [date_range({"since": since, "until": until}, "since/until")], False
+    preset = parse_enum(params.get("date_preset"), "date_preset", DATE_PRESETS) or "last_30d"
+    return [_preset_range(preset, today)], False
+
+
+def _check_retention(ranges: list[DateRange], today: dt.date) -> None:
+    oldest = _months_back(today, RETENTION_MONTHS)
+    if min(since for since, _ in ranges) < oldest:
         raise GraphError(
             "(#3018) The start date of the time range cannot be beyond 37 months from the "
             "current date",
             code=3018,
         )
-    increment = params.get("time_increment", "all_days").strip().lower()
-    if increment not in ("all_days", "monthly"):
-        if not increment.isdigit() or not 1 <= int(increment) <= 90:
-            raise invalid_param("time_increment must be 1..90, monthly or all_days")
-        increment = str(int(increment))
-    fields = parse_fields(params.get("fields"))
+
+
+def _increment(raw: str | None) -> str:
+    increment = (raw or "all_days").strip().strip('"').lower()
+    if increment in ("all_days", "monthly"):
+        return increment
+    if not increment.isdigit() or not 1 <= int(increment) <= 90:
+        raise invalid_param("time_increment must be 1..90, monthly or all_days")
+    return str(int(increment))
+
+
+def _insight_fields(raw: str | None) -> tuple[str, ...]:
+    """Requested fields; names Meta does not know are refused all at once, as Meta does."""
+    fields = parse_fields(raw)
+    if fields is None:
+        return DEFAULT_FIELDS
+    unknown = [f for f in fields if f not in INSIGHT_FIELDS]
+    if unknown:
+        verb = "is" if len(unknown) == 1 else "are"
+        raise invalid_param(
+            f"{', '.join(unknown)} {verb} not valid for fields param. please check "
+            f"{FIELDS_DOC} for all valid values"
+        )
+    return tuple(fields)
+
+
+def _breakdowns(params: dict[str, str]) -> None:
+    """Validate breakdown parameters; refuse the breakdowns the sandbox cannot compute.
+
+    ``action_breakdowns`` only shape the keys inside action elements: every valid
+    value is accepted and elements keep ``action_type`` (the default breakdown).
+    ``breakdowns`` split rows by age, country...: the sandbox has one row per ad and
+    day and no such dimension, so a non-empty list is refused (code 100, naming it)
+    rather than answered with rows that silently lack the breakdown.
+    """
+    parse_string_list(params.get("action_breakdowns"), "action_breakdowns", ACTION_BREAKDOWNS)
+    wanted = parse_string_list(params.get("breakdowns"), "breakdowns", BREAKDOWNS)
+    if wanted:
+        raise invalid_param(
+            f"The sandbox does not model breakdowns ({', '.join(wanted)}): its rows are per "
+            "object and day only. Drop the breakdowns parameter for sandbox runs."
+        )
+
+
+def parse_query(params: dict[str, str], account: AccountSpec, clock: ClockView) -> InsightQuery:
+    """Validate an insights request the way Graph does (code 100 on bad params).
+
+    The same parser serves synchronous requests, async report creation (query string
+    or form body) and batch items, so every route understands the same encodings.
+    With ``time_ranges`` each range is one row period and ``time_increment`` is
+    ignored (how we read Meta's reference; the sandbox's documented semantics): rows
+    come range by range, each carrying its range's ``date_start``/``date_stop``.
+    tap-facebook sends one single-day range with ``time_increment=1``, for which
+    either reading gives the same rows.
+    """
+    level = parse_enum(params.get("level"), "level", frozenset(LEVELS)) or "account"
+    today = clock.account_today(account.tz)
+    ranges, from_list = _ranges(params, today)
+    _check_retention(ranges, today)
+    increment = "all_days" if from_list else _increment(params.get("time_increment"))
+    fields = _insight_fields(params.get("fields"))
     windows = parse_string_list(
-        params.get("action_attribution_windows"), "action_attribution_windows"
+        params.get("action_attribution_windows"),
+        "action_attribution_windows",
+        ATTRIBUTION_WINDOWS,
     )
-    for w in windows or ():
-        if w not in ACCEPTED_WINDOWS:
-            raise invalid_param(f"{w} is not a valid action attribution window")
+    _breakdowns(params)
+    parse_enum(params.get("action_report_time"), "action_report_time", ACTION_REPORT_TIMES)
+    for flag in ("use_unified_attribution_setting", "use_account_attribution_setting"):
+        parse_bool(params.get(flag), flag)
     filters = parse_filtering(params.get("filtering"))
     for f in filters:
         if f.prefix not in (None, "ad", "adset", "campaign") or f.name not in (
@@ -168,11 +274,10 @@ def parse_query(params: dict[str, str], account: AccountSpec, clock: ClockView) 
     return InsightQuery(
         account=account,
         level=level,
-        since=since,
-        until=until,
+        ranges=tuple(ranges),
         increment=increment,
-        fields=tuple(fields) if fields is not None else DEFAULT_FIELDS,
-        windows=tuple(windows or ()),
+        fields=fields,
+        windows=tuple(w for w in windows or () if w in WINDOW_KEYS),
         filters=tuple(filters),
     )
 

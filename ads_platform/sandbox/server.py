@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import json
 import socket
 import sys
 import threading
@@ -25,7 +26,7 @@ from .admin import ControlApi
 from .config import SandboxConfig
 from .graph import GraphApi, GraphRequest
 from .state import SandboxState
-from .wire import JSON_TYPE, Response, dumps
+from .wire import JSON_TYPE, GraphError, Response, dumps, invalid_param, param_text
 
 CONTROL_PREFIX = "/__sandbox"
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -113,15 +114,34 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._write(resp)
 
+    def _body_params(self, raw: bytes) -> dict[str, str]:
+        """Parameters carried by a POST body: form-encoded (the SDK) or a JSON object.
+
+        Both end up as the same text a query string would carry, so one parser reads
+        them (see ``filters.py``); any other body carries no parameters.
+        """
+        if not raw:
+            return {}
+        ctype = self.headers.get("Content-Type", "")
+        text = raw.decode("utf-8", "replace")
+        if "application/x-www-form-urlencoded" in ctype:
+            return dict(parse_qsl(text, keep_blank_values=True))
+        if "application/json" in ctype:
+            try:
+                body = json.loads(text)
+            except ValueError as exc:
+                raise invalid_param("The JSON request body is not valid JSON") from exc
+            if not isinstance(body, dict):
+                raise invalid_param("A JSON request body must be an object of parameters")
+            return {str(k): param_text(v) for k, v in body.items()}
+        return {}
+
     def _graph(self, path: str, query: dict[str, str], raw: bytes) -> Response:
         server = self.server
-        params = query
-        ctype = self.headers.get("Content-Type", "")
-        if raw and "application/x-www-form-urlencoded" in ctype:
-            params = {
-                **query,
-                **dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)),
-            }
+        try:
+            params = {**query, **self._body_params(raw)}
+        except GraphError as exc:
+            return exc.response(server.state.next_trace_id())
         server.state.stats.enter()
         try:
             resp = server.graph.handle(

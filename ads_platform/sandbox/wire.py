@@ -42,6 +42,17 @@ class Response:
     drop: bool = False
 
 
+def param_text(value: object) -> str:
+    """A decoded JSON value as Graph parameter text: strings as they are, anything else
+    as JSON (``["a","b"]``, ``true``, ``{"since":..}``), which is how the SDK encodes
+    lists, maps and booleans, so a JSON body or a batch ``body`` object is read exactly
+    like the same parameters sent in a query string.
+    """
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
 def json_response(obj: object, status: int = 200) -> Response:
     return Response(status=status, body=dumps(obj))
 

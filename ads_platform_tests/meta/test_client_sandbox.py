@@ -46,7 +46,10 @@ TODAY = dt.date(2026, 3, 15)
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Any]:
-    with Sandbox(seed=7, accounts=3, latency_ms=0, app_secret=APP_SECRET) as sandbox:
+    # The client's sleeps are fake (no wall time passes), so async runs complete at once.
+    with Sandbox(
+        seed=7, accounts=3, latency_ms=0, app_secret=APP_SECRET, async_delay_scale=0
+    ) as sandbox:
         sandbox.set_today(TODAY)
         yield sandbox
 

@@ -20,7 +20,7 @@ TOKEN = "EAAsandboxTESTtoken"
 
 @pytest.fixture(scope="session")
 def sb() -> Iterator[Sandbox]:
-    with Sandbox(seed=7, accounts=3, latency_ms=0, today=TODAY) as sandbox:
+    with Sandbox(seed=7, accounts=3, latency_ms=0, today=TODAY, async_delay_scale=0.01) as sandbox:
         yield sandbox
 
 

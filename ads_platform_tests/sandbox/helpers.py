@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -74,3 +75,33 @@ def sum_by(rows: list[dict[str, Any]], group: str) -> dict[str, dict[str, Decima
         for action_type, value in action_map(row, "action_values").items():
             acc["v:" + action_type] += value
     return {k: {n: v for n, v in acc.items() if v} for k, acc in out.items()}
+
+
+ASYNC_ORDER = ("Job Not Started", "Job Started", "Job Running", "Job Completed")
+
+
+def poll_until_done(
+    client: httpx.Client, run_id: str, *, pause_s: float = 0.01, max_polls: int = 3000
+) -> list[dict[str, Any]]:
+    """Every status a run reported, polling until it left the pending states.
+
+    Bounded by a number of polls (not a duration): a run that never finishes fails
+    the test instead of hanging it.
+    """
+    seen: list[dict[str, Any]] = []
+    for _ in range(max_polls):
+        status: dict[str, Any] = ok(client.get(f"/{VERSION}/{run_id}"))
+        seen.append(status)
+        if status["async_status"] not in ASYNC_ORDER[:3]:
+            return seen
+        time.sleep(pause_s)
+    raise AssertionError(f"report run {run_id} still {seen[-1]['async_status']!r}")
+
+
+def assert_progresses(statuses: list[dict[str, Any]]) -> None:
+    """Statuses only move forward in Meta's order and the percentage never drops."""
+    ranks = [ASYNC_ORDER.index(s["async_status"]) for s in statuses]
+    assert ranks == sorted(ranks), [s["async_status"] for s in statuses]
+    percents = [s["async_percent_completion"] for s in statuses]
+    assert percents == sorted(percents), percents
+    assert (statuses[-1]["async_status"], percents[-1]) == ("Job Completed", 100)

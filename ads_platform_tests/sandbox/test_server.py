@@ -146,3 +146,12 @@ def test_cli_parser_defaults() -> None:
     )
     assert (args.port, args.seed, args.accounts, args.latency_ms, args.ads) == (0, 4, 2, 0, 50)
     assert args.today is None
+    assert args.async_delay_scale == 1.0  # realistic unless asked otherwise
+    fast = build_parser().parse_args(["--async-delay-scale", "0.01"])
+    assert fast.async_delay_scale == 0.01
+
+
+def test_async_delay_scale_must_be_a_sane_factor() -> None:
+    for bad in (-0.5, 1000.0):
+        with pytest.raises(ValueError, match="async_delay_scale"):
+            Sandbox(async_delay_scale=bad)
