@@ -125,11 +125,17 @@ def dev(port: int, ui_port: int, accounts: int, home: str | None) -> None:
     help="Marts file (default $ADS_PLATFORM_HOME/marts.duckdb).",
 )
 def sql(query: str, fmt: str, marts_path: str | None) -> None:
-    """Run a read-only SQL query against the published marts."""
+    """Run one read-only query against the published marts.
+
+    SELECT, WITH … SELECT, FROM, VALUES, TABLE, DESCRIBE, SHOW and SUMMARIZE; anything
+    else, and any file, URL or setting, is refused (exit code 2).
+    """
     from ads_platform.sql import SqlError, run_query
 
     path = Path(marts_path) if marts_path else _marts_path()
     try:
+        if marts_path:
+            _refuse_build_database(path)
         click.echo(run_query(path, query, fmt))  # type: ignore[arg-type]
     except SqlError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -141,6 +147,23 @@ def _marts_path() -> Path:
         return load_settings(require_tokens=False).marts_path
     except SettingsError:
         return _home(None).resolve() / "marts.duckdb"
+
+
+def _refuse_build_database(path: Path) -> None:
+    """``--marts`` must not name dbt's private build database: even a read-only reader
+    holds a lock on it that makes a concurrent ``dbt build`` fail."""
+    from ads_platform.sql import SqlError
+    from ads_platform.warehouse import build_db_path
+
+    try:
+        build_db = build_db_path(load_settings(require_tokens=False))
+    except SettingsError:
+        build_db = _home(None) / "warehouse" / "marts.duckdb"
+    if path.resolve() == build_db.resolve():
+        raise SqlError(
+            f"refused: {path} is the private build database (dbt writes it); "
+            "query the published marts (leave out --marts)"
+        )
 
 
 @main.command("settings")

@@ -32,7 +32,13 @@ import pyarrow as pa
 from ads_platform.lake import Lake
 from ads_platform.meta.redaction import redact
 from ads_platform.meta.tokens import TokenInfo
-from ads_platform.settings import Settings, SettingsError, load_settings
+from ads_platform.settings import (
+    INSIGHTS_RETENTION_MONTHS,
+    Settings,
+    SettingsError,
+    load_settings,
+    retention_start,
+)
 
 Status = Literal["OK", "WARN", "FAIL"]
 #: The daemon writes a heartbeat every 30 s; four missed ones mean it is gone.
@@ -101,11 +107,28 @@ def run_doctor(
         f"{where}; {len(accounts)} enabled account(s); home {settings.home}",
         "" if accounts else "add ad accounts under `accounts:` in the settings file",
     )
+    _check_start_date(report, settings, clock().date())
     _check_tokens(report, settings, settings_path)
     _check_lake(report, settings)
     _check_marts(report, settings, clock())
     _check_instance(report, settings, clock())
     return report
+
+
+def _check_start_date(report: DoctorReport, settings: Settings, today: dt.date) -> None:
+    """Days older than Meta's retention cannot be pulled.  The settings accept such a
+    start date (a deployment must not stop loading as time passes), so say it here."""
+    start, oldest = settings.ingestion.start_date, retention_start(today)
+    if start >= oldest:
+        report.add("start date", "OK", f"ingestion.start_date {start}")
+        return
+    report.add(
+        "start date",
+        "WARN",
+        f"ingestion.start_date {start} is older than Meta's {INSIGHTS_RETENTION_MONTHS}-month "
+        f"insights retention: days before {oldest} cannot be pulled",
+        f"move ingestion.start_date to {oldest} or later",
+    )
 
 
 # --------------------------------------------------------------------------- tokens

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -82,8 +83,10 @@ class Lake:
 
         Returns the size in bytes.  A reader sees the old file or the new one, never a
         partial one; a killed writer leaves at most a stray ``.tmp`` file that no glob
-        of ``*.parquet`` picks up.
+        of ``*.parquet`` picks up, and the next write into the same directory removes
+        it (a live writer's temporary file is never touched: see :mod:`ads_platform.atomic`).
         """
+        atomic.sweep_stale_temp_files(path.parent)
         with atomic.replacing(path) as handle:
             pq.write_table(table, handle, compression="zstd")
         return path.stat().st_size
@@ -108,6 +111,18 @@ class Lake:
             return False
         atomic.fsync_dir(path.parent)
         return True
+
+    def sweep(self) -> list[Path]:
+        """Remove the temporary files of dead writers anywhere in the lake; return them.
+
+        Writes already clean their own directory; this is for a run or ``doctor`` that
+        wants the whole lake clean (directories nobody writes again keep their leftovers
+        otherwise).  Safe while other processes write: see :mod:`ads_platform.atomic`.
+        """
+        removed: list[Path] = []
+        for directory, _dirs, _files in os.walk(self.root):
+            removed.extend(atomic.sweep_stale_temp_files(Path(directory)))
+        return removed
 
     # -- reads -------------------------------------------------------------------------
     def read(self, path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame | None:

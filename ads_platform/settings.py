@@ -4,22 +4,37 @@ Settings come from a YAML file (``ads_platform.yaml``, path overridable with
 ``ADS_PLATFORM_CONFIG``) with a handful of environment overrides on top.  They are
 validated completely at load time: a malformed account id, an unknown key or a token
 variable that is not set is refused with a message naming the field, so a run never
-starts half-configured.  Tokens themselves never live in the file: each account names
-the *environment variable* that holds its token, because an agency has one token per
+starts half-configured.  Nothing is coerced into meaning something else: a boolean is
+YAML ``true``/``false`` only (``"no"`` is not false; ``yes``/``no``/``on``/``off`` are
+plain strings, as in YAML 1.2), a URL that would send tokens or alerts somewhere
+surprising (plain http to another host, ``file:``, a query riding along) is refused,
+and a start date in the future or before the Graph API existed is a typo, not a
+setting.  Tokens themselves never live in the file: each account names the
+*environment variable* that holds its token, because an agency has one token per
 client and secrets belong to the environment, not to a file in a repository.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ACCOUNT_ID_RE = re.compile(r"^act_[0-9]+$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -34,6 +49,16 @@ ENV_OVERRIDES: dict[str, str] = {
     "ADS_PLATFORM_ALERT_WEBHOOK_URL": "alerts.webhook_url",
 }
 
+#: The Graph API launched in 2010; no ad account has insights from before it, so an
+#: earlier start date is a typo (1900, 0001, a swapped century), never a wish.
+EARLIEST_START_DATE = dt.date(2010, 1, 1)
+#: Meta keeps insights for 37 months; older days answer HTTP 400.  Not a limit on the
+#: start date (a deployment must not stop loading as time passes): doctor warns instead.
+INSIGHTS_RETENTION_MONTHS = 37
+#: The furthest-ahead time zone (UTC+14): an account there is already on the next day.
+_AHEAD_OF_UTC = dt.timedelta(hours=14)
+LOOPBACK_NAMES = frozenset({"localhost"})
+
 DEFAULT_ATTRIBUTION_WINDOWS = ("1d_click", "7d_click", "1d_view")
 KNOWN_ATTRIBUTION_WINDOWS = frozenset(
     {"1d_click", "7d_click", "28d_click", "1d_view", "1d_ev", "7d_view", "28d_view"}
@@ -42,6 +67,55 @@ KNOWN_ATTRIBUTION_WINDOWS = frozenset(
 
 class SettingsError(ValueError):
     """Settings could not be loaded; the message names the file and the field."""
+
+
+def _strict_bool(value: Any) -> Any:
+    """Only a real boolean: pydantic would read ``"no"``, ``"off"``, ``0`` as false."""
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"must be true or false (unquoted), got {value!r}")
+
+
+#: A boolean setting: YAML ``true``/``false`` and nothing else.
+StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: traffic that never leaves the machine."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _web_url(value: str) -> SplitResult:
+    """https, or http to a loopback host (the sandbox, test receivers).
+
+    The messages never repeat the URL: a webhook URL is a secret, and any URL may
+    carry a password.
+    """
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        kind = f"a {scheme}: URL" if scheme else "no scheme"
+        raise ValueError(
+            f"must start with https:// (http:// only to a loopback host such as "
+            f"127.0.0.1), got {kind}"
+        )
+    try:
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError("has an invalid host or port") from None
+    if not host:
+        raise ValueError("has no host")
+    if scheme == "http" and not is_loopback_host(host):
+        raise ValueError(
+            f"http:// is only allowed to a loopback host (127.0.0.1, ::1, localhost); "
+            f"use https:// for {host}"
+        )
+    return parts
 
 
 class _Strict(BaseModel):
@@ -56,7 +130,7 @@ class MetaSettings(_Strict):
     app_secret_env: str = "META_APP_SECRET"  # noqa: S105 - a variable name, not a secret
     #: Send the token as ``access_token`` query parameter instead of a header.  Only for
     #: the day Meta refuses the header; URLs are redacted either way.
-    token_in_query: bool = False
+    token_in_query: StrictBool = False
     page_limit: int = Field(default=500, ge=1, le=5000)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     read_timeout_seconds: float = Field(default=120.0, gt=0)
@@ -69,9 +143,21 @@ class MetaSettings(_Strict):
     @field_validator("graph_base_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
+        """Scheme, host and port only: the client appends the version and the path, and
+        every request carries a token, so nothing else may ride along."""
+        parts = _web_url(value)
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry a user name or password")
+        if parts.query or value.rstrip().endswith("?"):
+            raise ValueError("must not carry a query string (?…)")
+        if parts.fragment or "#" in value:
+            raise ValueError("must not carry a fragment (#…)")
+        if parts.path not in ("", "/"):
+            raise ValueError(
+                "must not carry a path: give scheme, host and port only "
+                "(the API version comes from meta.api_version)"
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("api_version")
     @classmethod
@@ -91,7 +177,15 @@ class AccountSettings(_Strict):
     #: Name of the environment variable that holds this account's access token.
     token_env: str
     label: str | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _quoted_id(cls, value: Any) -> Any:
+        """YAML reads ``id: 1234`` as a number; say how to write it."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(f"{value} is a number: quote it and prefix act_: 'act_{value}'")
+        return value
 
     @field_validator("id")
     @classmethod
@@ -113,7 +207,7 @@ class AccountSettings(_Strict):
 class DiscoverySettings(_Strict):
     """Optionally add every account a token can reach (``me/adaccounts``)."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
     token_env: str | None = None
 
     @model_validator(mode="after")
@@ -140,7 +234,20 @@ class IngestionSettings(_Strict):
     zero_guard_history_days: int = Field(default=7, ge=1, le=60)
     #: Also log *passing* checks as per-partition check events (failures always are).
     #: Off by default: each event is a committed write to the instance's event log.
-    passing_checks_per_partition: bool = False
+    passing_checks_per_partition: StrictBool = False
+
+    @field_validator("start_date")
+    @classmethod
+    def _start_date(cls, value: dt.date) -> dt.date:
+        if value < EARLIEST_START_DATE:
+            raise ValueError(
+                f"{value} is before {EARLIEST_START_DATE}: the Graph API has no insights "
+                "that old (a typo?)"
+            )
+        latest = (dt.datetime.now(dt.UTC) + _AHEAD_OF_UTC).date()
+        if value > latest:
+            raise ValueError(f"{value} is in the future (no time zone has reached it yet)")
+        return value
 
     @field_validator("attribution_windows")
     @classmethod
@@ -164,10 +271,20 @@ class TokenSettings(_Strict):
 
 
 class AlertSettings(_Strict):
+    #: A secret (Slack puts the credential in the path): never echoed in a message.
     webhook_url: str | None = None
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     realert_after_hours: float = Field(default=24.0, gt=0)
     stale_after_hours: float = Field(default=36.0, gt=0)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        """https, or http to loopback (test receivers); an empty value turns it off."""
+        if value is None or not value.strip():
+            return None
+        _web_url(value)
+        return value.strip()
 
 
 class Settings(_Strict):
@@ -238,6 +355,34 @@ def _check_env_name(value: str) -> str:
     return value
 
 
+class _SettingsLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true/false are booleans.
+
+    YAML 1.1 also reads yes/no/on/off as booleans, so ``enabled: no`` would turn an
+    account off and ``label: NO`` (Norway) would not load; under YAML 1.2 rules they are
+    strings, and a boolean setting given one is refused with a message (StrictBool).
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+_SettingsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def retention_start(today: dt.date) -> dt.date:
+    """The first day Meta still has insights for (37 months back, to the month start)."""
+    months = today.year * 12 + today.month - 1 - INSIGHTS_RETENTION_MONTHS
+    year, month = divmod(months, 12)
+    return dt.date(year, month + 1, 1)
+
+
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get("ADS_PLATFORM_CONFIG") or DEFAULT_CONFIG_FILE)
@@ -289,7 +434,8 @@ def load_settings(
     source: Path | None = None
     if file_path.exists():
         try:
-            loaded = yaml.safe_load(file_path.read_text(encoding="utf-8"))
+            text = file_path.read_text(encoding="utf-8")
+            loaded = yaml.load(text, Loader=_SettingsLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise SettingsError(f"{file_path} is not valid YAML: {exc}") from None
         if loaded is None:

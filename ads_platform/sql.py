@@ -1,11 +1,26 @@
 """Run one SQL query against the published marts (``ads-platform sql``).
 
-Read-only by construction: the marts file is attached ``READ_ONLY`` in a fresh
-in-memory DuckDB (see :func:`ads_platform.warehouse.open_marts_readonly`), so a query
-can neither change the marts nor take DuckDB's write lock away from a rebuild.  Output
-is an aligned text table (no extra dependency), CSV or JSON.  Errors become
-:class:`SqlError` with one line a person can act on: DuckDB's own message for bad SQL,
-what to run when no marts are published yet.
+Read-only by construction, behind two walls:
+
+1. The statement check (:func:`check_query`): DuckDB's own parser splits the input;
+   exactly one statement is admitted, and only a query - a statement DuckDB parses as
+   ``SELECT``: ``SELECT``, ``WITH … SELECT``, ``FROM …``, ``VALUES``, ``TABLE``,
+   ``PIVOT … IN (…)``, and ``DESCRIBE``/``SHOW``/``SUMMARIZE``, which DuckDB rewrites into
+   queries over the catalog and which is how an analyst finds the columns of a mart.
+   Everything else is refused before it runs, including ``EXPLAIN`` (``EXPLAIN ANALYZE``
+   executes the statement it wraps, and the parser does not show that statement to
+   check; run the query itself instead) and a ``PIVOT`` without ``IN (…)`` (DuckDB runs
+   it as several statements).  Comments cannot smuggle a second statement past this:
+   the parser, not a regex, decides where statements end.
+2. The connection (:func:`ads_platform.warehouse.open_marts_readonly`): the marts file
+   attached ``READ_ONLY`` as the only database, external access off and the
+   configuration locked, so even inside a query ``read_csv``, ``read_text``, ``glob``,
+   ``read_parquet('/etc/…')``, URLs and extension loading fail, and nothing can take
+   DuckDB's write lock away from a rebuild.
+
+Output is an aligned text table (no extra dependency), CSV or JSON.  Errors become
+:class:`SqlError` with one line a person can act on: what was refused and what is
+allowed, DuckDB's own message for bad SQL, what to run when no marts are published yet.
 """
 
 from __future__ import annotations
@@ -23,7 +38,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from ads_platform.warehouse import MartsNotFoundError, WarehouseError, open_marts_readonly
+from ads_platform.warehouse import WarehouseError, open_marts_readonly
 
 OutputFormat = Literal["table", "csv", "json"]
 FORMATS: tuple[OutputFormat, ...] = ("table", "csv", "json")
@@ -32,12 +47,72 @@ FORMATS: tuple[OutputFormat, ...] = ("table", "csv", "json")
 MAX_CELL_WIDTH = 60
 
 
+#: What the statement check admits, for the refusal message.
+ALLOWED = "SELECT, WITH … SELECT, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE"
+_READ_ONLY = f"`ads-platform sql` is read-only: one query ({ALLOWED}) per call"
+_SECOND_WALL = (
+    "`ads-platform sql` reads the marts only: files, URLs, extensions and settings are off"
+)
+
+
 class SqlError(RuntimeError):
     """A query could not run; the message is one line meant for the user."""
 
 
+def _statement_type(statement: duckdb.Statement) -> duckdb.StatementType | None:
+    """DuckDB's type of the statement; None for a type this client has no name for
+    (``UPDATE EXTENSIONS``), which is not a query either."""
+    try:
+        return statement.type
+    except ValueError:
+        return None
+
+
+def _statement_name(statement: duckdb.Statement) -> str:
+    """What the user wrote first (``INSTALL``, ``TRUNCATE``), else DuckDB's statement type."""
+    words = statement.query.split()
+    first = words[0].upper().lstrip("(") if words else ""
+    kind = _statement_type(statement)
+    if (first.isalpha() and first != "WITH") or kind is None:
+        return first or "the statement"
+    return kind.name.replace("_", " ")
+
+
+def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+    """The one read-only query in ``sql``, parsed; :class:`SqlError` for anything else.
+
+    Parses with ``con`` (DuckDB's own parser, the one that will run the statement);
+    the caller executes the returned statement, so what runs is what was checked.
+    """
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise SqlError(_one_line(exc)) from None
+    if not statements:
+        raise SqlError("no SQL given")
+    if len(statements) > 1:
+        raise SqlError(f"refused: {len(statements)} statements given; {_READ_ONLY}")
+    statement = statements[0]
+    kind = _statement_type(statement)
+    if kind == duckdb.StatementType.SELECT:
+        return statement
+    what = _statement_name(statement)
+    if kind == duckdb.StatementType.MULTI:
+        raise SqlError(
+            f"refused: this {what} runs several statements; list the values: "
+            f"PIVOT … ON column IN (…); {_READ_ONLY}"
+        )
+    raise SqlError(f"refused: {what} is not a query; {_READ_ONLY}")
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+def _first_line(exc: BaseException) -> str:
+    """DuckDB's message without the ``LINE 1: … ^^^`` pointer under it."""
+    lines = str(exc).strip().splitlines()
+    return " ".join(lines[0].split()) if lines else type(exc).__name__
 
 
 def _cell_text(value: Any) -> str:
@@ -130,24 +205,26 @@ def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def run_query(marts_path: Path, sql: str, fmt: OutputFormat = "table") -> str:
-    """Run ``sql`` read-only against the published marts and format the result."""
+    """Run one read-only query against the published marts and format the result."""
     if fmt not in FORMATS:
         raise SqlError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if not sql.strip():
         raise SqlError("no SQL given")
     try:
         con = open_marts_readonly(Path(marts_path))
-    except MartsNotFoundError as exc:
-        raise SqlError(str(exc)) from None
     except WarehouseError as exc:
         raise SqlError(str(exc)) from None
     try:
-        cursor = con.execute(sql)
+        cursor = con.execute(check_query(con, sql))
         if cursor.description is None:
             return "" if fmt != "json" else "[]"
         columns = [str(d[0]) for d in cursor.description]
         rows = cursor.fetchall()
+    except duckdb.PermissionException as exc:
+        raise SqlError(f"refused: {_SECOND_WALL} ({_first_line(exc)})") from None
     except duckdb.Error as exc:
+        if "configuration has been locked" in str(exc):
+            raise SqlError(f"refused: {_SECOND_WALL} ({_first_line(exc)})") from None
         raise SqlError(_one_line(exc)) from None
     finally:
         con.close()

@@ -14,11 +14,19 @@ catalog-qualified names (``"marts"."main"."int_account_freshness"``) and DuckDB 
 catalog after its file, so the published copy can only resolve its views when both
 files have the same name.
 
-Why :func:`open_marts_readonly` attaches instead of connecting: the DuckDB Python
-client caches one database instance per path and process, so a second
-``duckdb.connect(path)`` while an old connection is alive returns the *old* file even
-after a publish.  A fresh in-memory instance that ``ATTACH``es the file always reads the
-file as it is now.
+Why :func:`open_marts_readonly` is the one way to read the marts (``ads-platform sql``,
+the dashboards, tests) and why it attaches instead of connecting: the DuckDB Python
+client (2.0 included) caches one database instance per path and process, so a second
+``duckdb.connect(path, read_only=True, config=...)`` while an old connection is alive
+returns the *old* file even after a publish (and refuses a different ``config``
+outright).  A fresh in-memory instance that ``ATTACH``es the file ``READ_ONLY`` opens the
+file as it is now, read-only at the storage level.  The host's own in-memory catalog is
+detached, so the read-only marts are the only database; then external access is
+switched off (no files, URLs, extension installs or loads, Python replacement scans:
+``read_csv``, ``glob``, ``COPY … TO``, ``ATTACH`` all fail) and the configuration is
+locked (``SET``/``RESET`` cannot switch it back on).  These are DuckDB's own walls, so
+they hold for code that runs SQL on the connection without the statement check of
+:mod:`ads_platform.sql`.
 
 Why a build plan (:func:`plan_marts_build`): most builds follow an ingestion run that
 re-pulled a few account-days, and the tests that re-read a whole lake dataset (tag
@@ -45,7 +53,6 @@ dbt_project/README.md lists which test runs when.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -53,7 +60,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -411,14 +417,6 @@ def record_marts_build(build_db: Path, plan: MartsBuildPlan) -> None:
     atomic.write_bytes(build_state_path(build_db), json.dumps(state, indent=1).encode())
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _checkpoint_if_needed(build_db: Path) -> None:
     """Fold a leftover write-ahead log into the main file before copying it.
 
@@ -446,8 +444,9 @@ def publish_marts(build_db: Path, target: Path) -> PublishResult:
     """Copy the build database over the published marts atomically.
 
     Temp file in the target's directory (so the rename stays on one filesystem),
-    fsync, sanity-open, ``os.replace``, fsync the directory.  Readers of the old file
-    keep their open inode; readers that open afterwards get the new file.
+    fsync, sanity-open, ``os.replace``, fsync the directory (:func:`atomic.pending`).
+    Readers of the old file keep their open inode; readers that open afterwards get the
+    new file.
     """
     started = time.perf_counter()
     build_db = Path(build_db)
@@ -462,22 +461,16 @@ def publish_marts(build_db: Path, target: Path) -> PublishResult:
     if build_db.resolve() == target.resolve():
         raise WarehouseError(f"the build database and the published marts are one file: {target}")
     _checkpoint_if_needed(build_db)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, open(build_db, "rb") as src:
-            shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
+    # atomic.pending: the copy gets the umask's mode (readable by a dashboard running as
+    # another user when the umask allows it), and copies that killed publishes left
+    # beside the target are removed first (never a live publish's: it holds a lock).
+    with atomic.pending(target) as tmp:
+        with open(build_db, "rb") as src:
+            shutil.copyfileobj(src, tmp.handle, length=16 * 1024 * 1024)
+        tmp.sync()
         # The copy must open under the published name's catalog: attach it by that name.
-        tables, views = _count_relations_as(tmp, target.stem)
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+        tables, views = _count_relations_as(tmp.path, target.stem)
+        tmp.commit()
     return PublishResult(
         build_db=build_db,
         target=target,
@@ -512,14 +505,33 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+#: Set when a reader's in-memory host starts: nothing is downloaded or auto-loaded, and
+#: secrets persisted in the user's home are not loaded into it.
+_READER_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_persistent_secrets": False,
+}
+#: Run after the attach, in this order: once external access is off the marts file is
+#: the only file the connection can read, and once the configuration is locked nothing
+#: can switch access back on.
+_READER_LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
+
+
 def _attach_readonly(path: Path, alias: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB with ``path`` attached read-only and selected."""
+    """A hardened read-only connection to ``path`` (module docstring), its catalog selected."""
     name = alias or path.stem
-    con = duckdb.connect(":memory:")
+    quoted = '"' + name.replace('"', '""') + '"'
+    con = duckdb.connect(":memory:", config=_READER_CONFIG)
     try:
-        quoted = '"' + name.replace('"', '""') + '"'
+        host = con.execute("select current_database()").fetchone()
         con.execute(f"ATTACH '{_sql_path(path)}' AS {quoted} (READ_ONLY)")
         con.execute(f"USE {quoted}")
+        if host is not None:
+            con.execute('DETACH "' + str(host[0]).replace('"', '""') + '"')
+        for statement in _READER_LOCKDOWN:
+            con.execute(statement)
     except BaseException:
         con.close()
         raise
@@ -527,9 +539,12 @@ def _attach_readonly(path: Path, alias: str | None = None) -> duckdb.DuckDBPyCon
 
 
 def open_marts_readonly(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the published marts, current as of this call.
+    """A hardened read-only connection to the published marts, current as of this call.
 
-    Raises :class:`MartsNotFoundError` with what to do when nothing is published yet.
+    Every reader uses this: ``ads-platform sql`` (which also admits one query per
+    call), the dashboards, tests.  A connection keeps reading the file it opened until
+    it is closed; open a new one to see a later publish.  Raises
+    :class:`MartsNotFoundError` with what to do when nothing is published yet.
     """
     path = Path(path)
     if not path.exists():
