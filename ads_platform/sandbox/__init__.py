@@ -8,7 +8,8 @@ Public API::
         sb.base_url, sb.account_ids, sb.accounts
         sb.set_today(date) / sb.today()
         sb.add_fault("throttled", account_id=None, count=None, seconds=None,
-                     regain_seconds=None, drop=False) / sb.clear_faults() / sb.faults()
+                     regain_seconds=None, drop=False, field=None) / sb.clear_faults()
+        sb.faults()
         sb.set_token_expiry("act_...", datetime_or_None)
         sb.truth(account_id, since, until) / sb.stats() / sb.reset_stats()
         sb.set_usage_factor(pct_per_call) / sb.info()
@@ -31,7 +32,8 @@ Rules other code can rely on (details in the named modules):
   the range exceeds 93 days, or when days x entities at the level exceeds 50,000
   (``insights.too_large``). Async report runs are never refused.
 * Usage headers: pct = calls of the account in the last 60 s x 0.1 (capped at 100)
-  (``usage.py``); 100 while a ``throttled`` fault applies.
+  (``usage.py``); the account's are 100 while a ``throttled`` fault applies to it,
+  the app-wide ``X-App-Usage`` follows app-wide load only.
 * Tokens: any non-empty token is valid; token -> account association and expiry
   rules in ``tokens.py``.
 * Truth (``truth.py``) = summed ad-level rows at the current clock, faults ignored.
