@@ -75,8 +75,6 @@ class ObjectUsage:
 
     pct: float = 0.0
     regain_seconds: float = 0.0
-    #: Highest percentage per Business Use Case type (ads_insights, ads_management…).
-    by_use_case: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,13 +185,8 @@ def parse_usage_headers(headers: Mapping[str, str]) -> UsageReport:
             ad_account_pct = max(ad_account_pct, pct)
             continue
         old = by_object.get(object_id, ObjectUsage())
-        cases = dict(old.by_use_case)
-        if isinstance(use_case, str):
-            cases[use_case] = max(cases.get(use_case, 0.0), pct)
         by_object[object_id] = ObjectUsage(
-            pct=max(old.pct, pct),
-            regain_seconds=max(old.regain_seconds, entry_regain),
-            by_use_case=cases,
+            pct=max(old.pct, pct), regain_seconds=max(old.regain_seconds, entry_regain)
         )
 
     acc = _json_header(headers, "X-Ad-Account-Usage")
