@@ -30,6 +30,7 @@ from typing import Literal
 import pyarrow as pa
 
 from ads_platform.lake import Lake
+from ads_platform.meta.errors import NetworkError, PermissionDeniedError, TokenInvalidError
 from ads_platform.meta.redaction import redact
 from ads_platform.meta.tokens import TokenInfo
 from ads_platform.settings import (
@@ -175,12 +176,7 @@ def _check_tokens(report: DoctorReport, settings: Settings, settings_path: str |
                 data = client.debug_token(input_token=token, app_token=app_token)
         except Exception as exc:
             report.add(
-                name,
-                "FAIL",
-                f"{step} failed: {exc}",
-                f"the token in {token_env} cannot read {account.id}: issue a new one "
-                "(Business Manager system user), grant it access to the account, or check "
-                "the network to the Graph API",
+                name, "FAIL", f"{step} failed: {exc}", _token_hint(exc, token_env, account.id)
             )
             continue
         info = TokenInfo.from_debug_token(data, required_scopes=settings.tokens.required_scopes)
@@ -206,6 +202,30 @@ def _check_tokens(report: DoctorReport, settings: Settings, settings_path: str |
             )
         else:
             report.add(name, "OK", detail)
+
+
+def _token_hint(error: BaseException, token_env: str, account_id: str) -> str:
+    """What to fix when the token check failed: the network is not the token's fault."""
+    if isinstance(error, NetworkError):
+        if error.loopback and error.reason == "refused":
+            return (
+                f"nothing listens at {error.host}:{error.port}: start the local Graph API "
+                "(sandbox) or point meta.graph_base_url at the Graph API; the token was not "
+                "checked"
+            )
+        return (
+            f"cannot reach {error.host} (DNS / network): check the network and DNS from "
+            "this machine (proxy, firewall, resolver); the token was not checked"
+        )
+    if isinstance(error, TokenInvalidError | PermissionDeniedError):
+        return (
+            f"the token in {token_env} cannot read {account_id}: issue a new one "
+            "(Business Manager system user) or grant it access to the account"
+        )
+    return (
+        "the Graph API answered with an error (see above): re-run the doctor; if it "
+        "persists check Meta's status page and the settings under `meta:`"
+    )
 
 
 # --------------------------------------------------------------------------- lake, marts

@@ -14,12 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+
+from ads_platform.meta.errors import MalformedResponseError, required_field
 
 #: Action-stat list fields kept from insight rows (all elements, all windows).
 ACTION_STATS = ("actions", "action_values", "conversions", "conversion_values")
@@ -97,8 +100,37 @@ ACCOUNT_INSIGHTS_ARROW = pa.schema(
 )
 
 
-class RowError(ValueError):
-    """A row from the API could not be parsed; the message names the field."""
+#: Endpoint insight rows come from (sync pages or the async report run of the same call).
+INSIGHTS_ENDPOINT = "act/insights"
+
+
+class RowError(MalformedResponseError, ValueError):
+    """A row from the API could not be parsed; the message names the field and endpoint.
+
+    A :class:`MalformedResponseError` (kind ``malformed``) so that wherever it escapes it
+    reads as a broken Graph answer, and a ``ValueError`` as before.  Callers that can
+    keep the other days turn it into a blocked day (``ValidationFailed``).
+    """
+
+
+@contextmanager
+def from_endpoint(endpoint: str, account_id: str | None = None) -> Iterator[None]:
+    """Name the endpoint (and account) in any :class:`RowError` raised while parsing its rows."""
+    try:
+        yield
+    except RowError as exc:
+        exc.endpoint = exc.endpoint or endpoint
+        exc.account_id = exc.account_id or account_id
+        raise
+
+
+def required(
+    row: Mapping[str, Any], field: str, *, endpoint: str, account_id: str | None = None
+) -> Any:
+    """A field the platform relies on (see :func:`ads_platform.meta.errors.required_field`)."""
+    return required_field(
+        row, field, endpoint=endpoint, account_id=account_id, what="row", error=RowError
+    )
 
 
 def parse_count(value: Any, field: str) -> int | None:
@@ -176,10 +208,9 @@ def _act(account_id: Any) -> str:
     return text if text.startswith("act_") else f"act_{text}"
 
 
-def _day(row: Mapping[str, Any]) -> dt.date:
-    start, stop = row.get("date_start"), row.get("date_stop")
-    if not start:
-        raise RowError("date_start: missing")
+def _day(row: Mapping[str, Any], account_id: str | None = None) -> dt.date:
+    start = required(row, "date_start", endpoint=INSIGHTS_ENDPOINT, account_id=account_id)
+    stop = row.get("date_stop")
     if stop and stop != start:
         raise RowError(f"date_start {start} != date_stop {stop}: expected time_increment=1 rows")
     try:
@@ -196,29 +227,40 @@ def insights_frame(
     fetched_at: dt.datetime,
     run_id: str,
 ) -> pd.DataFrame:
-    """Ad-level daily insight rows → the ``ad_insights_daily`` frame."""
+    """Ad-level daily insight rows → the ``ad_insights_daily`` frame.
+
+    An ad-level row without its ad, ad set or campaign id cannot be stored (nor joined
+    to a name): it is a :class:`RowError` naming the field, not a null key.
+    """
     records = []
-    for row in rows:
-        spend = parse_money(row.get("spend"), "spend")
-        impressions = parse_count(row.get("impressions"), "impressions")
-        records.append(
-            {
-                "date_day": _day(row),
-                "account_id": _act(row.get("account_id") or account_id),
-                "campaign_id": _str_or_none(row.get("campaign_id")),
-                "ad_set_id": _str_or_none(row.get("adset_id")),
-                "ad_id": _str_or_none(row.get("ad_id")),
-                "currency": str(row.get("account_currency") or currency),
-                "impressions": 0 if impressions is None else impressions,
-                "reach": parse_count(row.get("reach"), "reach"),
-                "clicks_all": parse_count(row.get("clicks"), "clicks"),
-                "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
-                "spend": Decimal(0) if spend is None else spend,
-                "actions": flatten_actions(row),
-                "fetched_at": fetched_at,
-                "run_id": run_id,
+    with from_endpoint(INSIGHTS_ENDPOINT, account_id):
+        for row in rows:
+            ids = {
+                column: str(required(row, api, endpoint=INSIGHTS_ENDPOINT, account_id=account_id))
+                for column, api in (
+                    ("campaign_id", "campaign_id"),
+                    ("ad_set_id", "adset_id"),
+                    ("ad_id", "ad_id"),
+                )
             }
-        )
+            spend = parse_money(row.get("spend"), "spend")
+            impressions = parse_count(row.get("impressions"), "impressions")
+            records.append(
+                {
+                    "date_day": _day(row, account_id),
+                    "account_id": _act(row.get("account_id") or account_id),
+                    **ids,
+                    "currency": str(row.get("account_currency") or currency),
+                    "impressions": 0 if impressions is None else impressions,
+                    "reach": parse_count(row.get("reach"), "reach"),
+                    "clicks_all": parse_count(row.get("clicks"), "clicks"),
+                    "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
+                    "spend": Decimal(0) if spend is None else spend,
+                    "actions": flatten_actions(row),
+                    "fetched_at": fetched_at,
+                    "run_id": run_id,
+                }
+            )
     return _typed(records, INSIGHTS_ARROW)
 
 
@@ -231,23 +273,24 @@ def account_insights_frame(
     run_id: str,
 ) -> pd.DataFrame:
     records = []
-    for row in rows:
-        spend = parse_money(row.get("spend"), "spend")
-        impressions = parse_count(row.get("impressions"), "impressions")
-        records.append(
-            {
-                "date_day": _day(row),
-                "account_id": _act(row.get("account_id") or account_id),
-                "currency": str(row.get("account_currency") or currency),
-                "impressions": 0 if impressions is None else impressions,
-                "reach": parse_count(row.get("reach"), "reach"),
-                "clicks_all": parse_count(row.get("clicks"), "clicks"),
-                "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
-                "spend": Decimal(0) if spend is None else spend,
-                "fetched_at": fetched_at,
-                "run_id": run_id,
-            }
-        )
+    with from_endpoint(INSIGHTS_ENDPOINT, account_id):
+        for row in rows:
+            spend = parse_money(row.get("spend"), "spend")
+            impressions = parse_count(row.get("impressions"), "impressions")
+            records.append(
+                {
+                    "date_day": _day(row, account_id),
+                    "account_id": _act(row.get("account_id") or account_id),
+                    "currency": str(row.get("account_currency") or currency),
+                    "impressions": 0 if impressions is None else impressions,
+                    "reach": parse_count(row.get("reach"), "reach"),
+                    "clicks_all": parse_count(row.get("clicks"), "clicks"),
+                    "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
+                    "spend": Decimal(0) if spend is None else spend,
+                    "fetched_at": fetched_at,
+                    "run_id": run_id,
+                }
+            )
     return _typed(records, ACCOUNT_INSIGHTS_ARROW)
 
 
@@ -377,7 +420,18 @@ class EntitySpec:
         self.tracked = [n for n in self.arrow.names if n not in {"valid_from", "pulled_at"}]
         self.tracked.remove("record_hash")
 
+    @property
+    def endpoint(self) -> str:
+        return f"act/{self.edge}"
+
     def parse(self, row: Mapping[str, Any], account_id: str) -> dict[str, Any]:
+        """One API object → one record; its id is required, the rest may be absent."""
+        with from_endpoint(self.endpoint, account_id):
+            return self._parse(row, account_id)
+
+    def _parse(self, row: Mapping[str, Any], account_id: str) -> dict[str, Any]:
+        id_api = self.renames.get(self.id_column, self.id_column)
+        required(row, id_api, endpoint=self.endpoint, account_id=account_id)
         out: dict[str, Any] = {}
         for name in self.arrow.names:
             if name in {"record_hash", "valid_from", "pulled_at"}:
@@ -391,7 +445,10 @@ class EntitySpec:
             if name == "account_id":
                 out[name] = _act(value or account_id)
             elif pa.types.is_timestamp(ftype):
-                out[name] = parse_meta_time(value)
+                try:
+                    out[name] = parse_meta_time(value)
+                except ValueError:
+                    raise RowError(f"{api_name}: not a time: {value!r}") from None
             elif pa.types.is_integer(ftype):
                 out[name] = parse_count(value, api_name)
             else:

@@ -84,8 +84,13 @@ def run_accounts(
         return list(pool.map(one, jobs))
 
 
-def api_metadata(stats: CallStats, account_id: str) -> Mapping[str, Any]:
-    totals = stats.for_account(account_id)["totals"]
+def api_metadata(stats: CallStats, account_id: str | None) -> Mapping[str, Any]:
+    """API use of one account (``None``: of every account) for an asset's metadata.
+
+    ``throttle_waits``/``throttle_seconds`` are the pacing and throttle waits the calls
+    of that account sat through, so a slow run says which account was held back.
+    """
+    totals = (stats.snapshot() if account_id is None else stats.for_account(account_id))["totals"]
     return {
         "api_calls": int(totals.get("calls", 0)),
         "api_pages": int(totals.get("pages", 0)),

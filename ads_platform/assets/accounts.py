@@ -5,9 +5,17 @@ import os
 
 import dagster as dg
 
+from ads_platform.assets.account_runs import (
+    AccountJob,
+    AccountResult,
+    api_metadata,
+    run_accounts,
+)
 from ads_platform.ingestion import accounts as acc
 from ads_platform.ingestion.failures import describe
 from ads_platform.ingestion.insights import ACCOUNT_FIELDS
+from ads_platform.ingestion.outcomes import PartitionOutcome
+from ads_platform.meta.client import GraphClient
 from ads_platform.meta.redaction import register_secret
 from ads_platform.meta.stats import CallStats
 from ads_platform.partitions import ad_accounts_partitions
@@ -29,23 +37,35 @@ def ad_accounts(
     settings = platform.settings()
     lake = platform.lake(settings)
     stats = CallStats()
+
+    # Accounts are read in parallel, like every per-account pull: one throttled or
+    # unreachable account must not hold up reading the others.
+    def work(client: GraphClient, job: AccountJob) -> AccountResult:
+        row = acc.row_from_node(client.get_account(job.account_id, ACCOUNT_FIELDS), "settings")
+        context.log.info(f"{job.account_id}: read ({row.currency}, {row.timezone_name})")
+        outcome = PartitionOutcome(acc.DATASET, job.account_id, None, "success", rows=1)
+        return AccountResult(job.account_id, [outcome], {"row": row})
+
+    def on_error(job: AccountJob, kind: str, message: str) -> list[PartitionOutcome]:
+        return [
+            PartitionOutcome(
+                acc.DATASET, job.account_id, None, "failed", message=message, error_kind=kind
+            )
+        ]
+
+    jobs = [AccountJob(account.id) for account in settings.enabled_accounts]
+    results = run_accounts(context, platform, settings, jobs, work, on_error, stats)
     seen: list[acc.AccountRow] = []
     problems: list[str] = []
-    for account in settings.enabled_accounts:
-        token_env = account.token_env
-        try:
-            token, token_env = platform.token(settings, account.id)
-            with platform.client(settings, token, stats) as client:
-                seen.append(
-                    acc.row_from_node(client.get_account(account.id, ACCOUNT_FIELDS), "settings")
-                )
-        except Exception as exc:
-            _, message = describe(exc, account_id=account.id, token_env=token_env)
-            problems.append(message)
-            context.log.warning(message)
-            known = acc.known_account(lake, account.id)
-            if known is not None:
-                seen.append(known)
+    for result in results:
+        row = result.extra.get("row")
+        if isinstance(row, acc.AccountRow):
+            seen.append(row)
+            continue
+        problems.extend(o.message for o in result.outcomes if not o.ok)
+        known = acc.known_account(lake, result.account_id)
+        if known is not None:
+            seen.append(known)
     discovered: list[str] = []
     if settings.discovery.enabled and settings.discovery.token_env:
         try:
@@ -80,7 +100,10 @@ def ad_accounts(
             "new_partitions": ", ".join(new) or "none",
             "discovered": ", ".join(discovered) or "none",
             "problems": "\n".join(problems) or "none",
-            "api_calls": int(stats.total("calls")),
+            **api_metadata(stats, None),
+            "api_by_account": dg.MetadataValue.json(
+                {job.account_id: dict(api_metadata(stats, job.account_id)) for job in jobs}
+            ),
             "preview": dg.MetadataValue.md(
                 frame.drop(columns=["first_seen_at", "last_seen_at"]).to_markdown(index=False)
             ),

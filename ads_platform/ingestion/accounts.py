@@ -15,6 +15,7 @@ import pandas as pd
 
 from ads_platform import frames, schemas
 from ads_platform.lake import Lake
+from ads_platform.meta.errors import required_field
 
 DATASET = "ad_accounts"
 
@@ -29,18 +30,38 @@ class AccountRow:
     source: str
 
 
+#: Endpoint an account node came from, by ``source``.
+ENDPOINTS = {"settings": "account", "discovered": "me/adaccounts"}
+
+
 def row_from_node(node: Mapping[str, Any], source: str) -> AccountRow:
-    raw_id = str(node.get("id") or node.get("account_id") or "")
-    account_id = raw_id if raw_id.startswith("act_") else f"act_{raw_id}"
-    status = node.get("account_status")
-    return AccountRow(
-        account_id=account_id,
-        name=node.get("name"),
-        currency=str(node.get("currency") or ""),
-        timezone_name=str(node.get("timezone_name") or "UTC"),
-        account_status=int(str(status)) if status not in (None, "") else None,
-        source=source,
-    )
+    """An account node (``act_…`` or ``me/adaccounts``) → its row.
+
+    Id, currency and time zone are required: a missing time zone silently read as UTC
+    would shift every day boundary of the account, and a missing currency fails the
+    schema later without saying which answer lacked it.
+    """
+    endpoint = ENDPOINTS.get(source, source)
+    with frames.from_endpoint(endpoint):
+        if isinstance(node, Mapping) and not node.get("id") and node.get("account_id"):
+            raw_id = str(node["account_id"])
+        else:
+            raw_id = str(required_field(node, "id", endpoint=endpoint))
+        account_id = raw_id if raw_id.startswith("act_") else f"act_{raw_id}"
+        currency = required_field(node, "currency", endpoint=endpoint, account_id=account_id)
+        timezone_name = required_field(
+            node, "timezone_name", endpoint=endpoint, account_id=account_id
+        )
+        status = frames.parse_count(node.get("account_status"), "account_status")
+        name = node.get("name")
+        return AccountRow(
+            account_id=account_id,
+            name=None if name is None else str(name),
+            currency=str(currency),
+            timezone_name=str(timezone_name),
+            account_status=status,
+            source=source,
+        )
 
 
 def merge_accounts(

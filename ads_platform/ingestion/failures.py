@@ -10,6 +10,7 @@ from __future__ import annotations
 from ads_platform.meta.errors import (
     AsyncJobError,
     MetaApiError,
+    NetworkError,
     PermissionDeniedError,
     ThrottledError,
     TokenInvalidError,
@@ -40,6 +41,9 @@ def describe(error: BaseException, *, account_id: str, token_env: str | None) ->
             f"{account_id}: Meta's rate limit was still in force after the retry budget "
             f"({error}); it will be retried on the next schedule or re-run{wait} later",
         )
+    if isinstance(error, NetworkError):
+        # "cannot reach graph.facebook.com (DNS / network): …; check the network and DNS"
+        return "network", f"{account_id}: {error}"
     if isinstance(error, AsyncJobError):
         return "async_job", f"{account_id}: Meta's report job did not complete ({error})"
     if isinstance(error, MetaApiError):

@@ -61,6 +61,26 @@ def months_to_pull(
     return months
 
 
+def reach_values(row: Mapping[str, Any], level: str, account_id: str) -> dict[str, Any]:
+    """The stored values of one reach row; a campaign row must name its campaign."""
+    endpoint = frames.INSIGHTS_ENDPOINT
+    with frames.from_endpoint(endpoint, account_id):
+        campaign_id = (
+            str(frames.required(row, "campaign_id", endpoint=endpoint, account_id=account_id))
+            if level == "campaign"
+            else None
+        )
+        return {
+            "level": level,
+            "account_id": account_id,
+            "campaign_id": campaign_id,
+            "currency": str(row.get("account_currency") or ""),
+            "reach": frames.parse_count(row.get("reach"), "reach"),
+            "impressions": frames.parse_count(row.get("impressions"), "impressions"),
+            "spend": frames.parse_money(row.get("spend"), "spend"),
+        }
+
+
 def pull_reach(
     client: GraphClient,
     lake: Lake,
@@ -86,27 +106,21 @@ def pull_reach(
         end_of_month = next_month(month) - dt.timedelta(days=1)
         until = min(end_of_month, local_today)
         for level in ("account", "campaign"):
-            for row in client.iter_insights(
+            rows = client.iter_insights(
                 account_id,
                 month,
                 until,
                 level=level,
                 fields=list(FIELDS),
                 time_increment="all_days",
-            ):
-                spend = frames.parse_money(row.get("spend"), "spend")
+            )
+            for row in rows:
                 records.append(
                     {
-                        "level": level,
+                        **reach_values(row, level, account_id),
                         "period": "month",
                         "period_start": month,
                         "period_end": end_of_month,
-                        "account_id": account_id,
-                        "campaign_id": str(row["campaign_id"]) if level == "campaign" else None,
-                        "currency": str(row.get("account_currency") or ""),
-                        "reach": frames.parse_count(row.get("reach"), "reach"),
-                        "impressions": frames.parse_count(row.get("impressions"), "impressions"),
-                        "spend": spend,
                         "is_complete": end_of_month < local_today,
                         "fetched_at": fetched_at,
                     }

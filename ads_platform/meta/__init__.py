@@ -19,12 +19,14 @@ from ads_platform.meta.errors import (
     InvalidParameterError,
     MalformedResponseError,
     MetaApiError,
+    NetworkError,
     PermissionDeniedError,
     ThrottledError,
     TokenInvalidError,
     TooMuchDataError,
     TransientError,
     classify,
+    required_field,
 )
 from ads_platform.meta.pacing import (
     Pacer,
@@ -56,6 +58,7 @@ __all__ = [
     "InvalidParameterError",
     "MalformedResponseError",
     "MetaApiError",
+    "NetworkError",
     "Pacer",
     "PacingPolicy",
     "PermissionDeniedError",
@@ -79,4 +82,5 @@ __all__ = [
     "redact",
     "redact_url",
     "register_secret",
+    "required_field",
 ]

@@ -41,9 +41,11 @@ from ads_platform.meta.errors import (
     AsyncJobError,
     MalformedResponseError,
     MetaApiError,
+    NetworkError,
     ThrottledError,
     TooMuchDataError,
     classify,
+    required_field,
     transport_error,
 )
 from ads_platform.meta.pacing import Pacer
@@ -154,6 +156,9 @@ MIN_PAGE_LIMIT = 25
 #: Throttles without an estimate back off from this many seconds (5, 10, 20, 40 …),
 #: like the peers that survive Meta's limits; transient errors start at backoff_base.
 THROTTLE_BACKOFF_START = 5.0
+#: Retries for a host that cannot be reached at all (DNS, refused, unreachable): one,
+#: for a blip; an outage outlasts any backoff and must be reported in seconds.
+MAX_NETWORK_RETRIES = 1
 
 
 @dataclass
@@ -163,6 +168,7 @@ class _CallState:
     started: float
     waited: float = 0.0
     transient: int = 0
+    network: int = 0
     malformed: int = 0
     throttled: int = 0
     retries: int = 0
@@ -178,6 +184,16 @@ class _Request:
     headers: Mapping[str, str]
     account_id: str | None
     endpoint: str
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 class GraphClient:
@@ -353,11 +369,12 @@ class GraphClient:
                 else:
                     target_params = {**target_params, "limit": limit}
                 continue
-            data = body.get("data")
+            data = required_field(body, "data", account_id=account, endpoint=endpoint, what="page")
             if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
                 raise MalformedResponseError(
                     "page has no 'data' list of objects",
                     reason="unexpected_shape",
+                    field="data",
                     account_id=account,
                     endpoint=endpoint,
                 )
@@ -617,12 +634,13 @@ class GraphClient:
             account_id=act,
             endpoint="act/insights",
         )
-        run_id = body.get("report_run_id")
-        if isinstance(run_id, int):
+        run_id = required_field(body, "report_run_id", account_id=act, endpoint="act/insights")
+        if isinstance(run_id, int) and not isinstance(run_id, bool):
             run_id = str(run_id)
-        if not isinstance(run_id, str) or not run_id:
+        if not isinstance(run_id, str):
             raise MalformedResponseError(
-                "async insights POST returned no report_run_id",
+                f"act/insights async POST returned a report_run_id that is not an id: {run_id!r}",
+                field="report_run_id",
                 account_id=act,
                 endpoint="act/insights",
             )
@@ -647,7 +665,11 @@ class GraphClient:
                 account_id=act,
                 endpoint="report_run",
             )
-            raw_status = report.get("async_status")
+            # A poll answer without a status is not "still running": waiting on it until
+            # the timeout would report a broken answer as a stuck job.
+            raw_status = required_field(
+                report, "async_status", account_id=act, endpoint="report_run"
+            )
             status = raw_status if isinstance(raw_status, str) else None
             pct = report.get("async_percent_completion")
             if isinstance(pct, int | float) and not isinstance(pct, bool):
@@ -703,11 +725,14 @@ class GraphClient:
             endpoint="debug_token",
             token=app_token,
         )
-        data = body.get("data")
+        data = required_field(body, "data", endpoint="debug_token")
         if not isinstance(data, dict):
             raise MalformedResponseError(
-                "debug_token answer has no 'data' object", endpoint="debug_token"
+                "debug_token answer has no 'data' object", field="data", endpoint="debug_token"
             )
+        # Read as "invalid" when absent, a broken answer would tell the operator to replace
+        # a working token.
+        required_field(data, "is_valid", endpoint="debug_token", what="data")
         return data
 
     def exchange_token(self, app_id: str, app_secret: str, token: str) -> dict[str, Any]:
@@ -731,11 +756,23 @@ class GraphClient:
             auth=False,
         )
         new_token = body.get("access_token")
-        if not isinstance(new_token, str) or not new_token:
+        if isinstance(new_token, str) and new_token:
+            register_secret(new_token)  # before anything can echo it in a message
+        else:  # no excerpt: this answer is the one place a credential is expected
             raise MalformedResponseError(
-                "token exchange answer has no access_token", endpoint="oauth/access_token"
+                "oauth/access_token answer has no 'access_token'",
+                reason="missing_field",
+                field="access_token",
+                endpoint="oauth/access_token",
             )
-        register_secret(new_token)
+        expires_in = body.get("expires_in")
+        if expires_in is not None and not _is_number(expires_in):
+            raise MalformedResponseError(
+                f"oauth/access_token answer has an 'expires_in' that is not seconds: "
+                f"{str(expires_in)[:40]!r}",
+                field="expires_in",
+                endpoint="oauth/access_token",
+            )
         return body
 
     # ------------------------------------------------------------------ transport
@@ -884,6 +921,8 @@ class GraphClient:
             return False
         if isinstance(exc, MalformedResponseError) and state.malformed > self.max_malformed_retries:
             return True
+        if isinstance(exc, NetworkError) and state.network > MAX_NETWORK_RETRIES:
+            return True
         if state.transient + state.malformed > self.max_retries:
             return True
         return self._used(state) + rs.upcoming_sleep > self.retry_budget_seconds
@@ -926,6 +965,8 @@ class GraphClient:
         except MetaApiError as exc:
             if exc.is_transient:
                 state.transient += 1
+            if isinstance(exc, NetworkError):
+                state.network += 1
             raise
 
     def _pace(self, request: _Request, state: _CallState) -> None:
@@ -968,7 +1009,9 @@ class GraphClient:
             )
         except (httpx.TransportError, httpx.DecodingError) as exc:
             self.stats.record_call(account, endpoint, ok=False)
-            raise transport_error(exc, account_id=account, endpoint=endpoint) from None
+            raise transport_error(
+                exc, account_id=account, endpoint=endpoint, url=request.url
+            ) from None
 
         self.pacer.observe(account, response.headers)
         content = response.content

@@ -11,10 +11,16 @@ exception message is redacted at construction so it can go to logs and alerts as
 from __future__ import annotations
 
 import enum
+import errno
+import ipaddress
 import json
 import re
+import socket
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Literal
+
+import httpx
 
 from ads_platform.meta.pacing import parse_usage_headers
 from ads_platform.meta.redaction import redact
@@ -27,12 +33,14 @@ __all__ = [
     "InvalidParameterError",
     "MalformedResponseError",
     "MetaApiError",
+    "NetworkError",
     "PermissionDeniedError",
     "ThrottledError",
     "TokenInvalidError",
     "TooMuchDataError",
     "TransientError",
     "classify",
+    "required_field",
     "transport_error",
 ]
 
@@ -41,6 +49,7 @@ class ErrorKind(enum.StrEnum):
     """The remedy family of an error; stable strings for metrics and Dagster metadata."""
 
     TRANSIENT = "transient"
+    NETWORK = "network"
     THROTTLED = "throttled"
     AUTH = "auth"
     PERMISSION = "permission"
@@ -180,6 +189,72 @@ class TransientError(MetaApiError):
         super().__init__(detail, **kwargs)
 
 
+NetworkReason = Literal["dns", "refused", "unreachable"]
+
+_REASON_TEXT: Mapping[str, str] = {
+    "dns": "name resolution failed",
+    "refused": "the connection was refused",
+    "unreachable": "the network is unreachable",
+}
+
+
+class NetworkError(TransientError):
+    """The Graph API host could not be reached at all (DNS, refused, no route).
+
+    Unlike a 5xx this is not Meta hiccuping: a DNS or network outage outlasts any
+    retry budget, so the client retries it at most once, and the person reading the
+    message must fix the network, not the token.  A refused connection to a loopback
+    address means nothing listens on this machine (the sandbox or a local proxy is
+    down), and the message says so instead of blaming DNS.
+    """
+
+    default_kind = ErrorKind.NETWORK
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        host: str,
+        port: int | None = None,
+        reason: NetworkReason = "dns",
+        **kwargs: Any,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(detail, **kwargs)
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+        if self.host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def user_action(self) -> str:
+        """One sentence for the attempts log, alerts and ``doctor``."""
+        tries = self.retries + 1
+        attempts = f"after {tries} attempt" + ("s" if tries > 1 else "")
+        if self.loopback and self.reason == "refused":
+            where = f"{self.host}:{self.port}" if self.port else self.host
+            return (
+                f"cannot reach {where} (connection refused: nothing listens there on this "
+                f"machine, {attempts}): start the local Graph API (sandbox) or point "
+                "meta.graph_base_url at the Graph API"
+            )
+        return (
+            f"cannot reach {self.host} (DNS / network): {_REASON_TEXT[self.reason]} "
+            f"({self.detail}) {attempts}; check the network and DNS"
+        )
+
+    def _headline(self) -> str:
+        return self.user_action
+
+
 class ThrottledError(MetaApiError):
     """A rate limit (or a 368 policy block) was hit: wait, do not hammer.
 
@@ -316,8 +391,17 @@ class MalformedResponseError(MetaApiError):
 
     default_kind = ErrorKind.MALFORMED
 
-    def __init__(self, detail: str, *, reason: str = "unexpected_shape", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        reason: str = "unexpected_shape",
+        field: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.reason = reason
+        #: The missing or unusable field, when one is to blame (see :func:`required_field`).
+        self.field = field
         super().__init__(detail, **kwargs)
 
 
@@ -496,17 +580,103 @@ def _classify_error_object(
     return MetaApiError("unrecognized Graph error", **ctx)
 
 
-def transport_error(
-    exc: BaseException, *, account_id: str | None = None, endpoint: str | None = None
-) -> TransientError:
-    """Wrap a network-level failure (timeout, reset, refused) as a retryable error.
+def _network_reason(exc: BaseException) -> tuple[NetworkReason, BaseException] | None:
+    """Why a connection could not be opened, from the exception chain httpx keeps.
 
-    Only the exception type and redacted text are kept: httpx exceptions can carry the
-    request, whose URL may hold the token.
+    ``httpx.ConnectError`` wraps ``socket.gaierror`` (DNS), ``ConnectionRefusedError``
+    and "no route" ``OSError``s alike; TLS and other connect failures stay transient.
+    """
+    if not isinstance(exc, httpx.ConnectError):
+        return None
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        candidates = [cause, *(a for a in cause.args if isinstance(a, BaseException))]
+        for item in candidates:
+            if isinstance(item, socket.gaierror):
+                return "dns", item
+            if isinstance(item, ConnectionRefusedError):
+                return "refused", item
+            if isinstance(item, OSError) and item.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                return "unreachable", item
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def transport_error(
+    exc: BaseException,
+    *,
+    account_id: str | None = None,
+    endpoint: str | None = None,
+    url: str | None = None,
+) -> TransientError:
+    """Wrap a network-level failure (timeout, reset, refused, DNS) as a retryable error.
+
+    Failures to reach the host at all (DNS, refused, unreachable) become
+    :class:`NetworkError`; timeouts and resets stay :class:`TransientError`.  Only the
+    exception type and redacted text are kept: httpx exceptions can carry the request,
+    whose URL may hold the token.
     """
     detail = redact(str(exc)) or "no detail"
+    network = _network_reason(exc)
+    if network is not None and url:
+        reason, root = network
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or "the Graph API host"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return NetworkError(
+            redact(str(root)) or detail,
+            host=host,
+            port=port,
+            reason=reason,
+            account_id=account_id,
+            endpoint=endpoint,
+        )
     return TransientError(
         f"transport error {type(exc).__name__}: {detail}",
+        account_id=account_id,
+        endpoint=endpoint,
+    )
+
+
+def _excerpt(value: object, limit: int = 160) -> str:
+    """A short, redacted, one-line rendering of an API object for error messages."""
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return _snippet(text, limit)
+
+
+def required_field(
+    obj: object,
+    field: str,
+    *,
+    endpoint: str,
+    account_id: str | None = None,
+    what: str = "response",
+    error: type[MalformedResponseError] = MalformedResponseError,
+) -> Any:
+    """The value of a field the platform relies on, or an error naming endpoint and field.
+
+    The one place that reads a *required* field of a Graph API object: indexing with
+    ``obj[field]`` turns Meta's (or a proxy's) deviation into a bare ``KeyError`` that
+    names neither the endpoint nor the object.  Absent, ``null`` and empty-string values
+    all count as missing (Meta omits fields it has no value for).  The message carries a
+    redacted excerpt of the object so the operator sees what came instead.
+    """
+    if isinstance(obj, Mapping):
+        value = obj.get(field)
+        if value is not None and value != "":
+            return value
+        problem = f"has no {field!r}" if field not in obj else f"has an empty {field!r}"
+    else:
+        problem = f"is not an object (expected one with {field!r})"
+    raise error(
+        f"{endpoint} {what} {problem}: {_excerpt(obj)}",
+        reason="missing_field",
+        field=field,
         account_id=account_id,
         endpoint=endpoint,
     )

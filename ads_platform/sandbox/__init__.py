@@ -9,7 +9,8 @@ Public API::
         sb.base_url, sb.account_ids, sb.accounts
         sb.set_today(date) / sb.today()
         sb.add_fault("throttled", account_id=None, count=None, seconds=None,
-                     regain_seconds=None, drop=False) / sb.clear_faults() / sb.faults()
+                     regain_seconds=None, drop=False, field=None) / sb.clear_faults()
+        sb.faults()
         sb.set_token_expiry("act_...", datetime_or_None)
         sb.truth(account_id, since, until) / sb.stats() / sb.reset_stats()
         sb.set_usage_factor(pct_per_call) / sb.info()
@@ -41,7 +42,8 @@ Rules other code can rely on (details in the named modules):
   (``reports.job_delay_seconds``) times ``async_delay_scale``; status goes Job Not
   Started -> Job Started -> Job Running -> Job Completed with a rising percentage.
 * Usage headers: pct = calls of the account in the last 60 s x 0.1 (capped at 100)
-  (``usage.py``); 100 while a ``throttled`` fault applies.
+  (``usage.py``); the account's are 100 while a ``throttled`` fault applies to it,
+  the app-wide ``X-App-Usage`` follows app-wide load only.
 * Tokens: any non-empty token is valid; token -> account association and expiry
   rules in ``tokens.py``.
 * Truth (``truth.py``) = summed ad-level rows at the current clock, faults ignored.

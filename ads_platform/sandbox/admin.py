@@ -11,7 +11,7 @@ POST    /__sandbox/clock             {"today": "YYYY-MM-DD" | null} (UTC date; n
                                      follow the real date) -> same as GET
 GET     /__sandbox/faults            -> {"faults": [...]}
 POST    /__sandbox/faults            {"fault", "account_id"?, "count"?, "seconds"?,
-                                     "regain_seconds"?, "drop"?} -> the fault
+                                     "regain_seconds"?, "drop"?, "field"?} -> the fault
 DELETE  /__sandbox/faults            -> {"cleared": n}
 POST    /__sandbox/token_expiry      {"account_id", "expires_at": unix | ISO | null}
 GET     /__sandbox/truth             ?account_id=&since=&until= -> ground truth
@@ -149,6 +149,7 @@ class ControlApi:
                     seconds=body.get("seconds"),
                     regain_seconds=body.get("regain_seconds"),
                     drop=bool(body.get("drop", False)),
+                    field=None if body.get("field") is None else str(body["field"]),
                 )
                 return fault.to_json()
         if path == "/__sandbox/token_expiry" and method == "POST":

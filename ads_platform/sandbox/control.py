@@ -221,8 +221,12 @@ class Sandbox:
         seconds: float | None = None,
         regain_seconds: float | None = None,
         drop: bool = False,
+        field: str | None = None,
     ) -> dict[str, Any]:
-        """Activate a fault (see ``FAULT_NAMES``); returns its description with its id."""
+        """Activate a fault (see ``FAULT_NAMES``); returns its description with its id.
+
+        ``field`` names the field a ``drop_field`` fault removes from answers.
+        """
         body: dict[str, Any] = {
             "fault": fault,
             "account_id": account_id,
@@ -233,6 +237,8 @@ class Sandbox:
             body["seconds"] = seconds
         if regain_seconds is not None:
             body["regain_seconds"] = regain_seconds
+        if field is not None:
+            body["field"] = field
         result: dict[str, Any] = self._call("POST", "/__sandbox/faults", json=body)
         return result
 

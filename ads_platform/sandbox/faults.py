@@ -9,13 +9,21 @@ creation and polls of unfinished runs; the rest apply to every Graph request in
 scope. Control paths (``/__sandbox/*``) are never faulted.
 
 When several faults match, the oldest wins and only it is consumed.
+
+``throttled`` answers with Meta's throttle codes in turn (17 user limit, 80000 ads
+insights Business Use Case limit, 613 custom limit); ``drop_field`` removes one field
+(``field``) from the answer's object and from every object of its ``data``, as a
+changed or broken API would.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from .wire import GraphError, dumps
 
 FAULT_NAMES: tuple[str, ...] = (
     "token_expired",
@@ -30,6 +38,7 @@ FAULT_NAMES: tuple[str, ...] = (
     "async_job_failed",
     "async_job_stuck",
     "zeros",
+    "drop_field",
 )
 TOKEN_FAULTS = frozenset({"token_expired", "token_revoked"})
 GENERAL_FAULTS = frozenset(
@@ -41,6 +50,7 @@ GENERAL_FAULTS = frozenset(
         "server_error",
         "timeout",
         "malformed_json",
+        "drop_field",
     }
 )
 LIST_FAULTS = frozenset({"truncated_page", "looping_next"})
@@ -60,6 +70,7 @@ class Fault:
     seconds: float = DEFAULT_TIMEOUT_SECONDS
     regain_seconds: float = 0.0
     drop: bool = False
+    field: str | None = None
     hits: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -71,6 +82,7 @@ class Fault:
             "seconds": self.seconds,
             "regain_seconds": self.regain_seconds,
             "drop": self.drop,
+            "field": self.field,
             "hits": self.hits,
         }
 
@@ -85,6 +97,7 @@ class FaultHit:
     seconds: float
     regain_seconds: float
     drop: bool
+    field: str | None = None
 
 
 class FaultBook:
@@ -104,11 +117,14 @@ class FaultBook:
         seconds: float | None = None,
         regain_seconds: float | None = None,
         drop: bool = False,
+        field: str | None = None,
     ) -> Fault:
         if name not in FAULT_NAMES:
             raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
         if count is not None and count < 1:
             raise ValueError("count must be >= 1 (or absent for unlimited)")
+        if name == "drop_field" and not field:
+            raise ValueError("drop_field needs the name of the field to drop (field)")
         with self._lock:
             fault = Fault(
                 id=self._next_id,
@@ -118,6 +134,7 @@ class FaultBook:
                 seconds=DEFAULT_TIMEOUT_SECONDS if seconds is None else float(seconds),
                 regain_seconds=0.0 if regain_seconds is None else float(regain_seconds),
                 drop=drop,
+                field=field,
             )
             self._next_id += 1
             self._faults.append(fault)
@@ -156,6 +173,7 @@ class FaultBook:
                         seconds=fault.seconds,
                         regain_seconds=fault.regain_seconds,
                         drop=fault.drop,
+                        field=fault.field,
                     )
         return None
 
@@ -168,3 +186,54 @@ class FaultBook:
                 if self._matches(fault, scope, names):
                     return fault
         return None
+
+
+#: ``(code, message)`` of the throttle errors a ``throttled`` fault answers in turn.
+_THROTTLES: tuple[tuple[int, str], ...] = (
+    (17, "(#17) User request limit reached"),
+    (
+        80000,
+        "(#80000) There have been too many calls from this ad-account. Wait a bit and try "
+        "again. For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
+    ),
+    (613, "(#613) Calls to this api have exceeded the rate limit."),
+)
+
+
+def throttle_error(hit: int) -> GraphError:
+    """The error of the ``hit``-th (1-based) request a ``throttled`` fault affects."""
+    code, message = _THROTTLES[(hit - 1) % len(_THROTTLES)]
+    user = code == 17
+    return GraphError(
+        message,
+        code=code,
+        subcode=2446079,
+        is_transient=True,
+        user_title="Ad Account Has Too Many API Calls" if user else None,
+        user_msg="There have been too many calls from this ad-account. "
+        "Please wait a bit and try again."
+        if user
+        else None,
+    )
+
+
+def drop_field(body: bytes, name: str) -> bytes:
+    """``body`` without ``name`` in its top-level object and in each object of ``data``.
+
+    Bodies that are not a JSON object (errors rendered as text, truncated pages) are
+    returned unchanged.
+    """
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(parsed, dict):
+        return body
+    parsed.pop(name, None)
+    data = parsed.get("data")
+    items = data if isinstance(data, list) else [data]
+    for item in items:
+        if isinstance(item, dict):
+            item.pop(name, None)
+    return dumps(parsed)

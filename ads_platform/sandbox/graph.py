@@ -32,6 +32,8 @@ from .faults import (
     LIST_FAULTS,
     TOKEN_FAULTS,
     FaultHit,
+    drop_field,
+    throttle_error,
 )
 from .filters import parse_fields, parse_json_param, parse_string_list
 from .hashing import h64
@@ -112,6 +114,7 @@ class _Effects:
     async_mark: str | None = None
     sleep_s: float = 0.0
     drop: bool = False
+    drop_field: str | None = None
     extra: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -187,6 +190,8 @@ class GraphApi:
             hit = state.faults.take(scope, names) if names else None
             early = self._apply_fault(hit, effects, clock) if hit is not None else None
             resp = early if early is not None else self._dispatch(route, req, clock, effects, token)
+            if effects.drop_field and resp.status == 200:
+                resp.body = drop_field(resp.body, effects.drop_field)
             if effects.truncate and resp.status == 200:
                 resp.body = resp.body[: max(1, len(resp.body) // 2)]
             resp.sleep_s = effects.sleep_s
@@ -364,26 +369,7 @@ class GraphApi:
                 http_status=403,
             )
         if name == "throttled":
-            if hit.hit % 2 == 1:
-                raise GraphError(
-                    "(#17) User request limit reached",
-                    code=17,
-                    subcode=2446079,
-                    is_transient=True,
-                    user_title="Ad Account Has Too Many API Calls",
-                    user_msg=(
-                        "There have been too many calls from this ad-account. "
-                        "Please wait a bit and try again."
-                    ),
-                )
-            raise GraphError(
-                "(#80000) There have been too many calls from this ad-account. Wait a bit and try "
-                "again. For more info, please refer to "
-                "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
-                code=80000,
-                subcode=2446079,
-                is_transient=True,
-            )
+            raise throttle_error(hit.hit)
         if name == "server_error":
             if hit.hit % 2 == 1:
                 raise GraphError(MSG_SERVER, code=2, http_status=500, is_transient=True)
@@ -401,6 +387,8 @@ class GraphApi:
             effects.looping = True
         elif name == "zeros":
             effects.zeros = True
+        elif name == "drop_field":
+            effects.drop_field = hit.field
         elif name == "async_job_failed":
             effects.async_mark = FAILED
         elif name == "async_job_stuck":

@@ -1,5 +1,13 @@
 """Rate-limit usage headers computed from a 60-second sliding window of calls.
 
+Each header describes one scope, as Meta's do:
+
+* ``X-App-Usage`` is app-wide: it rises with the app's total load only;
+* ``X-Ad-Account-Usage`` is the requested ad account's;
+* ``X-Business-Use-Case-Usage`` is keyed by the ad account id (Meta keys it by the
+  business or ad account the call counts against) and lists that account's use cases;
+* ``X-FB-Ads-Insights-Throttle`` (insights only) carries the app's and the account's.
+
 Formula (documented for the client's pacing tests): every Graph call is recorded
 for its account and its use case (``ads_insights`` for insights and report runs,
 ``ads_management`` for everything else). For an account,
@@ -11,10 +19,11 @@ for its account and its use case (``ads_insights`` for insights and report runs,
 with ``P = usage_pct_per_call`` (default 0.1: 1,000 calls per minute per account
 to reach 100 %, so tests and a 10-account x 90-day backfill stay well under 75 %).
 ``total_cputime``/``total_time`` are 50 %/70 % of ``call_count``. While a
-``throttled`` fault covers the request every value is 100 and
+``throttled`` fault covers the request every value *of that account* is 100 and
 ``estimated_time_to_regain_access`` is the fault's ``regain_seconds / 60``
 minutes (0 by default, an int when whole, else a float) so tests never sleep
-for minutes. Requests without an account carry ``X-Business-Use-Case-Usage: {}``
+for minutes; the app-wide figures are untouched (one account's throttle is not
+app load). Requests without an account carry ``X-Business-Use-Case-Usage: {}``
 and ``acc_id_util_pct: 0``.
 """
 
@@ -91,7 +100,7 @@ class UsageMeter:
                         per_type[kind] = len(q)
                         if q and (oldest is None or q[0] < oldest):
                             oldest = q[0]
-        app_pct = 100.0 if throttled else self._pct(app_calls, 0.1)
+        app_pct = self._pct(app_calls, 0.1)  # app load only, never an account's throttle
         app_usage = {
             "call_count": int(app_pct),
             "total_cputime": int(app_pct * 0.5),

@@ -64,3 +64,39 @@ def test_removed_account_keeps_history_and_is_not_pulled(platform: Platform) -> 
     ).step_failure_data.error.message  # type: ignore[union-attr]
     assert "not an enabled account" in message
     assert path.read_bytes() == before  # history kept
+
+
+def test_ad_accounts_reads_accounts_in_parallel_and_records_each_accounts_throttle_waits(
+    platform: Platform,
+) -> None:
+    order = [a["id"] for a in yaml.safe_load(platform.config_path.read_text())["accounts"]]
+    throttled, *healthy = order  # read first when accounts are read one after the other
+    platform.sandbox.add_fault("throttled", account_id=throttled, count=2, regain_seconds=2)
+    result = materialize(defs, platform.instance, ["ad_accounts"])
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    meta = {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+    assert meta["problems"] == "none"
+    assert meta["accounts"] == 3
+    per_account = meta["api_by_account"]
+    assert isinstance(per_account, dict)
+    assert (per_account[throttled]["throttle_waits"], per_account[throttled]["api_retries"]) == (
+        2,
+        2,
+    )
+    assert per_account[throttled]["throttle_seconds"] > 0
+    for account in healthy:
+        assert per_account[account]["throttle_waits"] == 0, account
+        assert per_account[account]["throttle_seconds"] == 0, account
+    assert meta["throttle_waits"] == 2
+    assert meta["throttle_seconds"] == per_account[throttled]["throttle_seconds"]
+    # In parallel, the healthy accounts are read while the throttled one waits out Meta's
+    # estimate (2 x 2 s); one after the other, the throttled one would come first.
+    logs = [
+        record.user_message
+        for record in platform.instance.all_logs(result.run_id)
+        if record.user_message.endswith(")") and ": read (" in record.user_message
+    ]
+    read = [message.split(":", 1)[0] for message in logs]
+    assert sorted(read) == sorted(order)
+    assert read[-1] == throttled, read

@@ -271,6 +271,44 @@ def test_throttled_then_success(sb: Any, client: GraphClient, clock: FakeTime) -
     assert clock.slept == pytest.approx(totals["throttle_seconds"])
 
 
+def test_a_throttle_on_one_account_past_the_budget_does_not_fail_the_others(
+    sb: Any, clock: FakeTime
+) -> None:
+    """The reported incident: act_1 throttled for longer than the retry budget made a
+    healthy account fail with "usage limits require waiting 60s, beyond the retry
+    budget of 30s"."""
+    throttled, *healthy = sb.account_ids
+    sb.add_fault("throttled", account_id=throttled, regain_seconds=90)
+    with make_client(sb, clock, retry_budget_seconds=30) as client:
+        with pytest.raises(ThrottledError):
+            client.get_account(throttled)
+        for account in healthy:
+            assert client.get_account(account)["id"] == account
+            assert list(client.iter_entities(account, "campaigns"))
+            totals = client.stats.for_account(account)["totals"]
+            assert (totals["throttle_waits"], totals["retries"], totals["errors"]) == (0, 0, 0)
+    assert clock.sleeps == []
+
+
+def test_throttle_codes_17_80000_613_are_waited_out_by_that_account_alone(
+    sb: Any, clock: FakeTime
+) -> None:
+    throttled, *healthy = sb.account_ids
+    sb.add_fault("throttled", account_id=throttled, count=3, regain_seconds=2)
+    with make_client(sb, clock, retry_budget_seconds=30) as client:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            nodes = list(pool.map(client.get_account, sb.account_ids))
+        assert [n["id"] for n in nodes] == sb.account_ids
+        mine = client.stats.for_account(throttled)["totals"]
+        assert (mine["retries"], mine["throttle_waits"]) == (3, 3)
+        # Meta's 2 s estimate (sent in minutes, 4 decimals), 3 times
+        assert mine["throttle_seconds"] == pytest.approx(6, abs=0.05)
+        for account in healthy:
+            totals = client.stats.for_account(account)["totals"]
+            assert (totals["throttle_waits"], totals["throttle_seconds"]) == (0, 0)
+    assert sb.faults() == []
+
+
 def test_throttled_with_regain_estimate_beyond_budget(sb: Any, clock: FakeTime) -> None:
     account = sb.account_ids[1]
     sb.add_fault("throttled", account_id=account, regain_seconds=3600)

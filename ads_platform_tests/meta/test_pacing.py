@@ -184,4 +184,98 @@ def test_account_regain_does_not_block_other_accounts() -> None:
     assert pacer.pending_wait("act_1") == 1800
     assert pacer.pending_wait("act_2") == DEFAULT_POLICY.full_wait  # app at 100 %
     pacer.observe("act_3", {**buc(100, regain_minutes=0.05), "X-App-Usage": '{"call_count": 100}'})
-    assert pacer.pending_wait("act_2") == pytest.approx(3)  # a shorter estimate wins
+    # An account's estimate is about that account: it neither lengthens nor shortens the
+    # app-wide wait, which follows X-App-Usage alone.
+    assert pacer.pending_wait("act_2") == DEFAULT_POLICY.full_wait
+
+
+def account_headers(digits: str, pct: float, regain_minutes: float = 0) -> dict[str, str]:
+    """The headers Meta sends for one ad account's call: every figure but the app's."""
+    return {
+        **buc(pct, regain_minutes, key=digits),
+        "X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": pct, "reset_time_duration": 30}),
+        "X-FB-Ads-Insights-Throttle": json.dumps({"app_id_util_pct": 1, "acc_id_util_pct": pct}),
+        "X-App-Usage": json.dumps({"call_count": 1, "total_cputime": 1, "total_time": 1}),
+    }
+
+
+@pytest.mark.parametrize("regain_minutes", [0, 2])
+def test_an_account_at_100_percent_waits_alone(regain_minutes: float) -> None:
+    clock = FakeTime()
+    pacer = Pacer(clock=clock.monotonic, sleep=clock.sleep)
+    pacer.observe("act_1", account_headers("1", 100, regain_minutes))
+    pacer.observe("act_2", account_headers("2", 5))
+    expected = regain_minutes * 60 or 30  # Meta's estimate, else the account's reset time
+    assert pacer.pending_wait("act_1") == expected
+    assert pacer.pending_wait("act_2") == 0
+    assert pacer.pending_wait(None) == 0
+    assert pacer.wait("act_2") == 0
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    "app_header",
+    [
+        {"X-App-Usage": json.dumps({"call_count": 100, "total_cputime": 5, "total_time": 5})},
+        {"X-FB-Ads-Insights-Throttle": json.dumps({"app_id_util_pct": 100, "acc_id_util_pct": 1})},
+    ],
+)
+def test_app_usage_at_100_percent_slows_every_account(app_header: dict[str, str]) -> None:
+    clock = FakeTime()
+    pacer = Pacer(clock=clock.monotonic, sleep=clock.sleep)
+    pacer.observe("act_1", app_header)
+    for account in ("act_1", "act_2", "act_3", None):
+        assert pacer.pending_wait(account) == DEFAULT_POLICY.full_wait, account
+
+
+def test_business_usage_paces_the_accounts_that_reported_that_business_only() -> None:
+    clock = FakeTime()
+    pacer = Pacer(clock=clock.monotonic, sleep=clock.sleep)
+    pacer.observe("act_1", buc(10, key="900"))  # act_1 and act_3 belong to business 900
+    pacer.observe("act_3", buc(10, key="900"))
+    pacer.observe("act_2", buc(10, key="2"))  # act_2 is counted on its own
+    pacer.observe("act_1", buc(100, regain_minutes=5, key="900"))
+    assert pacer.pending_wait("act_1") == 300
+    assert pacer.pending_wait("act_3") == 300
+    assert pacer.pending_wait("act_2") == 0
+    assert pacer.pending_wait(None) == 0
+
+
+def test_a_throttle_wait_does_not_hold_up_other_accounts_threads() -> None:
+    """While act_1's thread sleeps out its throttle, act_2's thread observes, asks and
+    waits through the same pacer without blocking (no lock is held during the sleep)."""
+    clock = FakeTime()
+    asleep, release = threading.Event(), threading.Event()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread().name == "act_1":
+            asleep.set()
+            assert release.wait(timeout=30), "act_1 was never released"
+        clock.sleep(seconds)
+
+    pacer = Pacer(clock=clock.monotonic, sleep=sleep)
+    pacer.observe("act_1", account_headers("1", 100, regain_minutes=10))
+    pacer.block("act_1", 600)
+    waiter = threading.Thread(target=pacer.wait, args=("act_1",), name="act_1")
+    waiter.start()
+    try:
+        assert asleep.wait(timeout=30)
+        done = threading.Event()
+
+        def other_account() -> None:
+            pacer.observe("act_2", account_headers("2", 80))
+            assert pacer.pending_wait("act_2") == DEFAULT_POLICY.short_wait
+            assert pacer.wait("act_2") == DEFAULT_POLICY.short_wait
+            pacer.usage("act_2")
+            pacer.totals()
+            done.set()
+
+        other = threading.Thread(target=other_account, name="act_2")
+        other.start()
+        other.join(timeout=30)
+        assert done.is_set(), "act_2's thread was blocked by act_1's throttle wait"
+        assert waiter.is_alive()  # act_1 is still sleeping out its own throttle
+    finally:
+        release.set()
+        waiter.join(timeout=30)
+    assert clock.sleeps == [DEFAULT_POLICY.short_wait, 600]

@@ -110,3 +110,33 @@ def test_unreadable_settings_and_no_instance(
     assert got["settings"] == "FAIL" and got["dagster instance"] == "WARN"
     assert report.exit_code == 1
     assert doctor_command(str(bad)) == 1
+
+
+@pytest.mark.parametrize("where", ["unresolvable", "closed_loopback_port"])
+def test_an_unreachable_graph_api_is_reported_as_network_not_as_the_token(
+    platform: Platform, dagster_home: Path, where: str
+) -> None:
+    import socket
+
+    import yaml
+
+    if where == "unresolvable":
+        base_url, expected = "https://graph.facebook.invalid", "DNS / network"
+    else:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        base_url, expected = f"http://127.0.0.1:{port}", f"nothing listens at 127.0.0.1:{port}"
+    data = yaml.safe_load(platform.config_path.read_text())
+    data["meta"]["graph_base_url"] = base_url
+    platform.config_path.write_text(yaml.safe_dump(data))
+    report = run_doctor()
+    tokens = [c for c in report.checks if c.name.startswith("token ")]
+    assert len(tokens) == len(platform.accounts)
+    for check in tokens:
+        assert check.status == "FAIL"
+        assert "cannot reach" in check.detail
+        assert expected in check.hint, check.hint
+        assert "issue a new one" not in check.hint  # the token is not what is wrong
+        assert "the token was not checked" in check.hint
+    assert report.exit_code == 1

@@ -42,6 +42,7 @@ def test_fault_names_are_the_documented_ones() -> None:
         "async_job_failed",
         "async_job_stuck",
         "zeros",
+        "drop_field",
     }
 
 
@@ -69,11 +70,13 @@ def test_permission_denied(sb: Sandbox, client: httpx.Client) -> None:
     assert "NOT grant" in str(error["message"])
 
 
-def test_throttled_alternates_codes_and_maxes_usage(sb: Sandbox, client: httpx.Client) -> None:
-    account = sb.account_ids[1]
-    sb.add_fault("throttled", account_id=account, count=3)
+def test_throttled_cycles_meta_codes_and_maxes_only_that_accounts_usage(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    account, other = sb.account_ids[1], sb.account_ids[2]
+    sb.add_fault("throttled", account_id=account, count=4)
     seen = []
-    for _ in range(3):
+    for _ in range(4):
         resp = client.get(f"/{VERSION}/{account}/insights")
         error = _error(resp, 400)
         seen.append(error["code"])
@@ -83,13 +86,50 @@ def test_throttled_alternates_codes_and_maxes_usage(sb: Sandbox, client: httpx.C
         assert pct == 100
         assert entry["call_count"] == 100
         assert entry["estimated_time_to_regain_access"] == 0
-        assert json.loads(resp.headers["X-FB-Ads-Insights-Throttle"])["acc_id_util_pct"] == 100
-    assert seen == [17, 80000, 17]
+        # Keyed by the ad account id, as Meta keys Business Use Case usage.
+        assert list(json.loads(resp.headers["X-Business-Use-Case-Usage"])) == [
+            account.removeprefix("act_")
+        ]
+        throttle = json.loads(resp.headers["X-FB-Ads-Insights-Throttle"])
+        assert throttle["acc_id_util_pct"] == 100
+        # One account's throttle is not app-wide load.
+        assert throttle["app_id_util_pct"] < 100
+        assert json.loads(resp.headers["X-App-Usage"])["call_count"] < 100
+    assert seen == [17, 80000, 613, 17]
+    sb.add_fault("throttled", account_id=account)
+    healthy = client.get(f"/{VERSION}/{other}")
+    assert _usage(healthy)[0] < 100
+    assert json.loads(healthy.headers["X-App-Usage"])["call_count"] < 100
+    sb.clear_faults()
     after = client.get(f"/{VERSION}/{account}/insights")
     assert after.status_code == 200
     assert _usage(after)[0] < 75
     sb.add_fault("throttled", account_id=account, regain_seconds=90)
     assert _usage(client.get(f"/{VERSION}/{account}"))[1]["estimated_time_to_regain_access"] == 1.5
+
+
+def test_drop_field_removes_the_field_from_the_object_and_its_data(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    account = sb.account_ids[0]
+    sb.add_fault("drop_field", account_id=account, count=2, field="name")
+    node = ok(client.get(f"/{VERSION}/{account}", params={"fields": "id,currency,name"}))
+    assert "name" not in node and node["id"] == account and node["currency"]
+    rows = ok(client.get(f"/{VERSION}/{account}/campaigns", params={"fields": "id,name"}))["data"]
+    assert rows and all("name" not in r and r["id"] for r in rows)
+    assert ok(client.get(f"/{VERSION}/{account}", params={"fields": "name"}))["name"]  # count used
+    sb.add_fault("drop_field", account_id=account, count=1, field="campaign_id")
+    page = ok(
+        client.get(
+            f"/{VERSION}/{account}/insights",
+            params={"level": "campaign", "fields": "campaign_id,spend", "date_preset": "last_7d"},
+        )
+    )
+    assert page["data"] and all("campaign_id" not in r and "spend" in r for r in page["data"])
+    with pytest.raises(httpx.HTTPStatusError):
+        client.post(
+            "/__sandbox/faults", json={"fault": "drop_field", "account_id": account}
+        ).raise_for_status()
 
 
 def test_server_error_burst_then_success(sb: Sandbox, client: httpx.Client) -> None:
