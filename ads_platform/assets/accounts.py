@@ -34,11 +34,14 @@ def ad_accounts(
     for account in settings.enabled_accounts:
         token_env = account.token_env
         try:
-            token, token_env = platform.token(settings, account.id)
-            with platform.client(settings, token, stats) as client:
-                seen.append(
-                    acc.row_from_node(client.get_account(account.id, ACCOUNT_FIELDS), "settings")
-                )
+
+            def read(token: str, _token_env: str, account_id: str = account.id) -> acc.AccountRow:
+                with platform.client(settings, token, stats) as client:
+                    return acc.row_from_node(
+                        client.get_account(account_id, ACCOUNT_FIELDS), "settings"
+                    )
+
+            seen.append(platform.with_token(settings, account.id, read))
         except Exception as exc:
             _, message = describe(exc, account_id=account.id, token_env=token_env)
             problems.append(message)
