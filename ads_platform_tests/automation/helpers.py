@@ -99,6 +99,7 @@ def write_attempts(
     error_kind: str | None = None,
     dataset: str = "ad_insights_daily",
     message: str = "",
+    run_id: str = "test-run",
 ) -> None:
     rows = [
         {
@@ -106,7 +107,7 @@ def write_attempts(
             "dataset": dataset,
             "date_day": day,
             "attempted_at": at,
-            "run_id": "test-run",
+            "run_id": run_id,
             "status": status,
             "error_kind": error_kind,
             "message": message,
@@ -117,7 +118,7 @@ def write_attempts(
     path = (
         lake.dataset_dir("ingestion_attempts")
         / f"account_id={account_id}"
-        / f"{at.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}-test-{len(rows)}{status}.parquet"
+        / f"{at.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}-{run_id}-{len(rows)}{status}.parquet"
     )
     lake.write(path, pa.Table.from_pylist(rows, schema=ATTEMPTS_ARROW))
 
