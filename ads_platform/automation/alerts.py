@@ -260,6 +260,19 @@ def incident_cleared(
     return stored
 
 
+def still_open(lake: Lake, alerts: Sequence[Alert]) -> list[Alert]:
+    """Drop incidents the lake already shows cleared: a sensor that sees a failure late
+    (a busy daemon, a backlog of failed runs) must not re-open what a later pull fixed."""
+    return [
+        a
+        for a in alerts
+        if a.kind != INCIDENT
+        or a.account_id is None
+        or a.cause is None
+        or incident_cleared(lake, a.account_id, Cause(a.cause), a.evidence_at, a.datasets) is None
+    ]
+
+
 def open_cause(
     lake: Lake, account_id: str, after: dt.datetime
 ) -> tuple[Cause, dt.datetime, str, str] | None:
@@ -833,7 +846,7 @@ def build_check_alerts_sensor(
         alerts = check_alerts(
             records, lambda run_id: attempts_of_run(lake, run_id, since), settings
         )
-        deliveries = Alerter(settings, clock, poster).emit(alerts)
+        deliveries = Alerter(settings, clock, poster).emit(still_open(lake, alerts))
         _log_deliveries(context, deliveries)
         return dg.SensorResult(
             cursor=cursor,
@@ -962,9 +975,10 @@ def build_run_failure_sensor(
             record = context.instance.get_run_record_by_id(run.run_id)
             if record is not None:
                 since = record.create_timestamp - dt.timedelta(minutes=5)
-        attempts = attempts_of_run(Lake(settings.lake_dir), run.run_id, since)
+        lake = Lake(settings.lake_dir)
+        attempts = attempts_of_run(lake, run.run_id, since)
         alerts = run_failure_alerts(run, context.failure_event.message, steps, attempts, settings)
-        deliveries = Alerter(settings, clock, poster).emit(alerts)
+        deliveries = Alerter(settings, clock, poster).emit(still_open(lake, alerts))
         _log_deliveries(context, deliveries)
 
     return run_failure_alerts_sensor

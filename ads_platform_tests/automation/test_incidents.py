@@ -14,6 +14,7 @@ import pytest
 from ads_platform.automation.alerts import (
     Alerter,
     build_health_alerts_sensor,
+    build_run_failure_sensor,
     check_alerts,
     health_alerts,
     incident_cleared,
@@ -345,3 +346,46 @@ def test_an_open_incident_is_sent_again_after_the_realert_window(env: Env) -> No
     assert [d.sent for d in alerter.emit(again)] == [False]
     clock.advance(hours=2)
     assert [d.sent for d in alerter.emit(again)] == [True]
+
+
+def test_a_failure_seen_after_the_fix_does_not_reopen_the_incident(
+    env: Env, receiver: Receiver
+) -> None:
+    """The run-failure sensor can lag (a busy daemon): by the time it looks at the
+    broken run, a later run may already have cleared the cause."""
+    from ads_platform_tests.automation.test_alerts import _with_webhook
+
+    _with_webhook(env, receiver.url)
+    run_id = "2" * 8 + "-0000-4000-8000-" + "2" * 12
+
+    @dg.op
+    def pull() -> None:
+        raise dg.Failure(description="1 partition(s) not stored")
+
+    @dg.job
+    def ingest_job() -> None:
+        pull()
+
+    # Written while the run runs (the sensor reads the files of the run from its start).
+    now = dt.datetime.now(dt.UTC)
+    write_attempts(
+        env.lake, TOKYO, [DAY], status="failed", error_kind="network", at=now, run_id=run_id
+    )
+    write_attempts(
+        env.lake, TOKYO, [DAY], status="success", at=now + dt.timedelta(minutes=1), run_id="later"
+    )
+    result = ingest_job.execute_in_process(
+        instance=env.instance, raise_on_error=False, run_id=run_id
+    )
+    run = env.instance.get_run_by_id(result.run_id)
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    sensor = build_run_failure_sensor()
+    with dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=failure,
+        dagster_instance=env.instance,
+        dagster_run=run,
+        resources=env.resources,
+    ) as context:
+        sensor(context.for_run_failure())  # type: ignore[operator]
+    assert receiver.bodies == []
