@@ -61,11 +61,14 @@ from ads_platform.automation.common import (
     utcnow,
 )
 from ads_platform.automation.lakeview import (
+    ATTEMPTS,
     attempts_of_run,
     attempts_since,
     known_accounts,
     last_success,
     latest_token_row,
+    read_rows,
+    recent_files,
     token_rows_since,
 )
 from ads_platform.ingestion.causes import CAUSE_TEXT, Cause, cause_of
@@ -110,6 +113,10 @@ HEALTH_OWNED_CHECKS = frozenset({("token_health", "token_valid")})
 FAILED_STATUSES = ("failed", "blocked")
 #: How far before an incident's evidence the lake is read to judge whether it cleared.
 EVIDENCE_MARGIN = dt.timedelta(hours=1)
+#: Open incidents are judged on at most this much recent lake: the health sensor ticks
+#: every few minutes, so a clearing run is seen long before it leaves this window, and an
+#: incident open for weeks does not make every tick read weeks of files.
+RESOLUTION_LOOKBACK = dt.timedelta(days=2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,21 +284,23 @@ def open_cause(
     lake: Lake, account_id: str, after: dt.datetime
 ) -> tuple[Cause, dt.datetime, str, str] | None:
     """``(cause, when, message, dataset)`` of the account's newest failed or blocked
-    attempt after ``after`` (its last success), or an invalid token check if newer."""
-    failures = [
-        r
-        for r in attempts_since(lake, account_id, after)
-        if r["status"] in FAILED_STATUSES and r["attempted_at"] > after
-    ]
-    found: list[tuple[Cause, dt.datetime, str, str]] = [
-        (cause_of(r["error_kind"]), r["attempted_at"], str(r["message"] or ""), r["dataset"])
-        for r in failures
-    ]
-    found += [
-        (Cause.TOKEN, t["checked_at"], str(t.get("last_error_message") or ""), INSIGHTS)
-        for t in token_rows_since(lake, account_id, after)
-        if t.get("is_valid") is False and t["checked_at"] > after
-    ]
+    attempt after ``after`` (its last success), or of its latest token check if that
+    is newer and invalid.  Files are read newest first and only until one holds a
+    failure: an account broken for weeks has many."""
+    found: list[tuple[Cause, dt.datetime, str, str]] = []
+    for path in recent_files(lake, ATTEMPTS, account_id, after):
+        found = [
+            (cause_of(r["error_kind"]), r["attempted_at"], str(r["message"] or ""), r["dataset"])
+            for r in read_rows([path])
+            if r["status"] in FAILED_STATUSES and r["attempted_at"] and r["attempted_at"] > after
+        ]
+        if found:
+            break
+    token = latest_token_row(lake, account_id)
+    if token is not None and token.get("is_valid") is False and token["checked_at"] > after:
+        found.append(
+            (Cause.TOKEN, token["checked_at"], str(token.get("last_error_message") or ""), INSIGHTS)
+        )
     return max(found, key=lambda f: f[1]) if found else None
 
 
@@ -1132,8 +1141,9 @@ def resolutions(alerter: Alerter, lake: Lake, active: set[str], now: dt.datetime
         if not account_id or cause not in {c.value for c in Cause}:
             continue
         evidence = parse_utc(record.get("evidence_at")) or parse_utc(record.get("first_seen_at"))
+        since = max(evidence - EVIDENCE_MARGIN, now - RESOLUTION_LOOKBACK) if evidence else None
         cleared = incident_cleared(
-            lake, str(account_id), Cause(str(cause)), evidence, record.get("datasets") or ()
+            lake, str(account_id), Cause(str(cause)), evidence, record.get("datasets") or (), since
         )
         if cleared is not None:
             out[key] = (

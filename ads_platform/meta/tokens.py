@@ -331,21 +331,39 @@ class TokenStore:
           refresh, so the variable wins and the stale entry is dropped;
         * stored without a known origin (older stores): the variable's current token is
           recorded as its origin, so any later change of the variable is seen.
+
+        A home that cannot be written (a read-only mount) still gets the same answer;
+        only the drop / the recorded origin wait for a writable one.
         """
         variable = (variable or "").strip() or None
-        with self._locked() as data:
-            entry = data.get(name)
-            if entry is None:
-                return ChosenToken(variable, False) if variable else None
-            if variable is None:
-                return ChosenToken(entry.token, True)
-            if entry.source is None:
-                data[name] = StoredToken(entry.token, self.fingerprint(variable))
-                return ChosenToken(entry.token, True)
-            if hmac.compare_digest(entry.source, self.fingerprint(variable)):
-                return ChosenToken(entry.token, True)
-            del data[name]
-            return ChosenToken(variable, False)
+        if not self.path.exists():
+            return ChosenToken(variable, False) if variable else None
+        try:
+            with self._locked() as data:
+                chosen, keep = self._decide(data.get(name), variable)
+                if keep is not None:
+                    data[name] = keep
+                else:
+                    data.pop(name, None)
+                return chosen
+        except OSError:
+            return self._decide(self.entry(name), variable)[0]
+
+    def _decide(
+        self, entry: StoredToken | None, variable: str | None
+    ) -> tuple[ChosenToken | None, StoredToken | None]:
+        """``(token to use, entry to keep)`` for :meth:`choose`."""
+        if entry is None:
+            return (ChosenToken(variable, False) if variable else None), None
+        if variable is None:
+            return ChosenToken(entry.token, True), entry
+        if entry.source is None:
+            return ChosenToken(entry.token, True), StoredToken(
+                entry.token, self.fingerprint(variable)
+            )
+        if hmac.compare_digest(entry.source, self.fingerprint(variable)):
+            return ChosenToken(entry.token, True), entry
+        return ChosenToken(variable, False), None
 
     def discard(self, name: str, token: str) -> bool:
         """Drop ``name`` if it still holds ``token`` (Meta rejected it); a token stored

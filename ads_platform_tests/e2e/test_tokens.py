@@ -1,4 +1,4 @@
-"""Token health end to end: debug_token, refresh of an expiring token, nothing in plain text."""
+"""Token health end to end: debug_token, refresh, which token a pull uses, no plain text."""
 
 from __future__ import annotations
 
