@@ -7,7 +7,6 @@ check sensor and the health sensor all see it; the operator fixes it and runs ag
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -24,8 +23,7 @@ from ads_platform.definitions import defs
 from ads_platform.ingestion.causes import CAUSE_TEXT, Cause
 from ads_platform.orchestration import materialize, range_tags
 from ads_platform.resources import PlatformResource
-from ads_platform_tests.automation.helpers import repository
-from ads_platform_tests.automation.test_alerts import Receiver
+from ads_platform_tests.automation.helpers import Receiver, repository
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts
 from ads_platform_tests.marts.lake_fixture import run_dbt
@@ -33,13 +31,6 @@ from ads_platform_tests.marts.lake_fixture import run_dbt
 pytestmark = pytest.mark.slow
 
 DAY = SANDBOX_TODAY - dt.timedelta(days=1)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def _resources() -> dict[str, Any]:

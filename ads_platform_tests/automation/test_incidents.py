@@ -28,24 +28,17 @@ from ads_platform_tests.automation.helpers import (
     TOKYO,
     Clock,
     Env,
+    Receiver,
     evaluate,
     write_accounts_table,
     write_attempts,
     write_settings,
     write_token_row,
 )
-from ads_platform_tests.automation.test_alerts import Receiver
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 DAY = dt.date(2026, 3, 9)
 ACCOUNTS = [f"act_{900 + i}" for i in range(6)]
-
-
-@pytest.fixture
-def receiver() -> Any:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def _labelled(env: Env, accounts: list[str], webhook: str | None = None) -> None:
@@ -353,9 +346,7 @@ def test_a_failure_seen_after_the_fix_does_not_reopen_the_incident(
 ) -> None:
     """The run-failure sensor can lag (a busy daemon): by the time it looks at the
     broken run, a later run may already have cleared the cause."""
-    from ads_platform_tests.automation.test_alerts import _with_webhook
-
-    _with_webhook(env, receiver.url)
+    _labelled(env, [TOKYO, LOS_ANGELES], receiver.url)
     run_id = "2" * 8 + "-0000-4000-8000-" + "2" * 12
 
     @dg.op
