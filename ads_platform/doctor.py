@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -156,7 +156,7 @@ def _check_tokens(report: DoctorReport, settings: Settings, settings_path: str |
     for account in settings.enabled_accounts:
         name = f"token {account.id}"
         try:
-            token, token_env = platform.token(settings, account.id)
+            _, token_env = platform.token(settings, account.id)
         except SettingsError as exc:
             report.add(
                 name,
@@ -167,13 +167,23 @@ def _check_tokens(report: DoctorReport, settings: Settings, settings_path: str |
             )
             continue
         step = "reading the ad account"
-        try:
+
+        def check(token: str, _token_env: str, account_id: str = account.id) -> dict[str, Any]:
+            nonlocal step
+            step = "reading the ad account"
             with platform.client(quick, token) as client:
                 # Reading the account first: a token can be valid yet have lost access
                 # to this one account, which only a request for the account shows.
-                client.get_account(account.id, ("id", "name"))
+                client.get_account(account_id, ("id", "name"))
                 step = "debug_token"
-                data = client.debug_token(input_token=token, app_token=app_token)
+                return client.debug_token(input_token=token, app_token=app_token)
+
+        try:
+            # The same token the pulls use (a refreshed one while it is newer than the
+            # variable's), falling back to the variable's when Meta rejects it.
+            data = platform.with_token(
+                settings, account.id, check, rejected=lambda d: d.get("is_valid") is not True
+            )
         except Exception as exc:
             report.add(
                 name, "FAIL", f"{step} failed: {exc}", _token_hint(exc, token_env, account.id)

@@ -3,24 +3,33 @@
 Configuration flows in through the resource (its ``config_path`` and the environment),
 never through module globals, so the same definitions run the demo against the
 sandbox and production against Meta.  Tokens are read from each account's environment
-variable (or from the encrypted store once the platform has refreshed them) at the
-moment a client is built; they never enter run config, the UI or a log.
+variable (or from the encrypted store while the token the platform refreshed is newer
+than the variable's, see :meth:`TokenStore.choose`) at the moment a client is built;
+they never enter run config, the UI or a log.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import dagster as dg
 
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
+from ads_platform.meta.errors import TokenInvalidError
 from ads_platform.meta.pacing import Pacer
 from ads_platform.meta.redaction import install_log_redaction, register_secret
 from ads_platform.meta.stats import CallStats
-from ads_platform.meta.tokens import TokenStore, TokenStoreError
+from ads_platform.meta.tokens import ChosenToken, TokenStore, TokenStoreError
 from ads_platform.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("ads_platform.tokens")
+T = TypeVar("T")
 
 # One pacer per Graph API host and process: X-App-Usage is app-wide, so every client
 # of this process (one per account token) must see the same app budget.
@@ -68,10 +77,49 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
         return accounts
 
     def token(self, settings: Settings, account_id: str) -> tuple[str, str]:
-        """``(token, env var name)`` for an account; a refreshed stored token wins.
+        """``(token, env var name)`` for an account, by the one rule of
+        :meth:`TokenStore.choose`: a token the platform refreshed is used while the
+        variable still holds the token it was refreshed from; a new token in the
+        variable wins.  Calls to Meta go through :meth:`with_token`, which also falls
+        back when a stored token is rejected.
 
         Discovered accounts use the discovery token (the one that listed them).
         """
+        chosen, token_env = self._resolve(settings, account_id)
+        return chosen.token, token_env
+
+    def with_token(
+        self,
+        settings: Settings,
+        account_id: str,
+        use: Callable[[str, str], T],
+        rejected: Callable[[T], bool] | None = None,
+    ) -> T:
+        """``use(token, env var name)`` with the account's token.  When Meta rejects a
+        stored (refreshed) token — a 190, or ``rejected(result)`` for calls that report
+        an invalid token as a result — the stale entry is dropped and ``use`` runs once
+        more with the variable's token before failing.
+
+        Meta can revoke a refreshed token (password change, app removed) while the
+        variable's token still works: the variable is also what every message points at.
+        """
+        chosen, token_env = self._resolve(settings, account_id)
+        if not chosen.from_store:
+            return use(chosen.token, token_env)
+        try:
+            result = use(chosen.token, token_env)
+        except TokenInvalidError:
+            if not self._fall_back(settings, account_id, token_env, chosen):
+                raise
+        else:
+            if rejected is None or not rejected(result):
+                return result
+            if not self._fall_back(settings, account_id, token_env, chosen):
+                return result
+        fallback, _ = self._resolve(settings, account_id)
+        return use(fallback.token, token_env)
+
+    def _resolve(self, settings: Settings, account_id: str) -> tuple[ChosenToken, str]:
         configured = {a.id for a in settings.accounts}
         if account_id in configured:
             token_env = settings.account(account_id).token_env
@@ -79,21 +127,40 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
             token_env = settings.discovery.token_env
         else:
             raise SettingsError(f"{account_id} is not configured and discovery is off")
+        variable = os.environ.get(token_env, "").strip()
+        chosen: ChosenToken | None = ChosenToken(variable, False) if variable else None
         store = self.token_store(settings)
-        stored = None
         if store is not None:
-            try:
-                stored = store.get(token_env)
-            except TokenStoreError:
-                stored = None
-        token = stored or os.environ.get(token_env, "").strip()
-        if not token:
+            # An unreadable store (wrong key) must not hide the variable's token.
+            with contextlib.suppress(TokenStoreError):
+                chosen = store.choose(token_env, variable)
+        if chosen is None:
             raise SettingsError(
                 f"the token for {account_id} is not available: environment variable "
                 f"{token_env} is not set"
             )
-        register_secret(token)
-        return token, token_env
+        register_secret(chosen.token)
+        return chosen, token_env
+
+    def _fall_back(
+        self, settings: Settings, account_id: str, token_env: str, rejected: ChosenToken
+    ) -> bool:
+        """Drop a rejected stored token; whether the variable holds another one to try."""
+        variable = os.environ.get(token_env, "").strip()
+        store = self.token_store(settings)
+        if store is None or not variable or variable == rejected.token:
+            return False
+        try:
+            store.discard(token_env, rejected.token)
+        except TokenStoreError:
+            return False
+        log.warning(
+            "%s: Meta rejected the token the platform had refreshed for %s; "
+            "using the token in that environment variable instead",
+            account_id,
+            token_env,
+        )
+        return True
 
     def client(self, settings: Settings, token: str, stats: CallStats | None = None) -> GraphClient:
         install_log_redaction()

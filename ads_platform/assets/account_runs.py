@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dagster as dg
@@ -31,6 +31,9 @@ MAX_PARALLEL_ACCOUNTS = 4
 class AccountJob:
     account_id: str
     days: Sequence[Any] = field(default_factory=list)
+    #: The token this attempt uses and its variable (set by :func:`run_accounts`).
+    token: str | None = field(default=None, repr=False)
+    token_env: str | None = None
 
 
 @dataclass
@@ -52,8 +55,13 @@ def run_accounts(
     work: Work,
     on_error: OnError,
     stats: CallStats,
+    rejected: Callable[[AccountResult], bool] | None = None,
 ) -> list[AccountResult]:
-    """Run ``work`` per account (bounded parallelism); never raises for one account."""
+    """Run ``work`` per account (bounded parallelism); never raises for one account.
+
+    The token comes from :meth:`PlatformResource.with_token`: a stored token Meta
+    rejects (a 190, or ``rejected(result)``) is retried once with the variable's.
+    """
     lake = platform.lake(settings)
     pullable = platform.pullable_accounts(settings)
 
@@ -67,9 +75,14 @@ def run_accounts(
                     f"({settings.source or 'defaults'}) nor a discovered one; add it back "
                     "to pull it, its history is kept"
                 )
-            token, token_env = platform.token(settings, job.account_id)
-            with platform.client(settings, token, stats) as client:
-                return work(client, job)
+
+            def attempt(use_token: str, use_env: str) -> AccountResult:
+                nonlocal token, token_env
+                token, token_env = use_token, use_env
+                with platform.client(settings, use_token, stats) as client:
+                    return work(client, replace(job, token=use_token, token_env=use_env))
+
+            return platform.with_token(settings, job.account_id, attempt, rejected)
         except Exception as exc:
             kind, message = describe(exc, account_id=job.account_id, token_env=token_env)
             if isinstance(exc, TokenInvalidError) and token and token_env:

@@ -34,12 +34,12 @@ def token_health(context: dg.AssetExecutionContext, platform: PlatformResource):
     rows: list[dict[str, object]] = []
 
     def work(client: GraphClient, job: AccountJob) -> AccountResult:
-        token, token_env = platform.token(settings, job.account_id)
+        assert job.token is not None and job.token_env is not None  # set by run_accounts
         check = th.check_token(
             client,
             account_id=job.account_id,
-            token_env=token_env,
-            token=token,
+            token_env=job.token_env,
+            token=job.token,
             required_scopes=settings.tokens.required_scopes,
             app_id=settings.meta.app_id,
             app_secret=settings.app_secret(),
@@ -91,7 +91,17 @@ def token_health(context: dg.AssetExecutionContext, platform: PlatformResource):
         ]
 
     jobs = [AccountJob(a) for a in sorted(context.partition_keys)]
-    results = run_accounts(context, platform, settings, jobs, work, on_error, stats)
+    # An invalid stored (refreshed) token is re-checked once with the variable's token.
+    results = run_accounts(
+        context,
+        platform,
+        settings,
+        jobs,
+        work,
+        on_error,
+        stats,
+        rejected=lambda result: not result.extra.get("is_valid", True),
+    )
     th.record(lake, rows, tag=context.run_id)
     outcomes = [o for r in results for o in r.outcomes]
     extra = {r.account_id: {**api_metadata(stats, r.account_id), **r.extra} for r in results}

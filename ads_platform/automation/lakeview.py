@@ -123,6 +123,34 @@ def attempts_since(
     return sorted(rows, key=lambda r: r["attempted_at"])
 
 
+def attempts_of_run(
+    lake: Lake, run_id: str, since: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every attempt row a run recorded, whatever its accounts (oldest first).
+
+    :func:`ads_platform.ingestion.outcomes.record_attempts` tags each file with the
+    run id, so only the names of each account's files are listed (from ``since``, the
+    run's start, when known) and only that run's files are opened.  The rows are
+    filtered on ``run_id`` too: the name is only a shortcut.
+    """
+    try:
+        base = lake.dataset_dir(ATTEMPTS)
+    except Exception:
+        return []
+    if not base.is_dir():
+        return []
+    rows: list[dict[str, Any]] = []
+    for account_dir in sorted(base.iterdir()):
+        if not account_dir.is_dir() or not account_dir.name.startswith("account_id="):
+            continue
+        account_id = account_dir.name.removeprefix("account_id=")
+        files = [
+            f for f in recent_files(lake, ATTEMPTS, account_id, since) if f"-{run_id}-" in f.name
+        ]
+        rows += [r for r in read_rows(files) if r.get("run_id") == run_id]
+    return sorted(rows, key=lambda r: r["attempted_at"] or dt.datetime.min.replace(tzinfo=UTC))
+
+
 def last_success(lake: Lake, account_id: str, dataset: str) -> dt.datetime | None:
     """When ``dataset`` last stored a partition of the account (newest files first)."""
     for path in recent_files(lake, ATTEMPTS, account_id):

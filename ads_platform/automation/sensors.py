@@ -188,13 +188,16 @@ def platform_probe(platform: PlatformResource) -> Probe:
     """
 
     def probe(settings: Settings, account_id: str) -> None:
-        token, _ = platform.token(settings, account_id)
         quick = _quick(settings)
-        with platform.client(quick, token) as client:
-            client.get_account(account_id, ("id",))
-            data = client.debug_token()
-            if not data.get("is_valid", False):
-                raise RuntimeError("debug_token: is_valid=false")
+
+        def check(token: str, _token_env: str) -> None:
+            with platform.client(quick, token) as client:
+                client.get_account(account_id, ("id",))
+                data = client.debug_token()
+                if not data.get("is_valid", False):
+                    raise RuntimeError("debug_token: is_valid=false")
+
+        platform.with_token(settings, account_id, check)
 
     return probe
 
@@ -425,19 +428,21 @@ def platform_poller(platform: PlatformResource) -> Poller:
     """One cheap call per edge: ``updated_time > since``, two fields, stop at a hit."""
 
     def poll(settings: Settings, account_id: str, since: dt.datetime) -> bool:
-        token, _ = platform.token(settings, account_id)
-        with platform.client(_quick(settings), token) as client:
-            for edge in ENTITY_EDGES:
-                rows = client.iter_entities(
-                    account_id,
-                    edge,  # type: ignore[arg-type]
-                    fields=("id", "updated_time"),
-                    effective_status=ALL_EFFECTIVE_STATUSES,
-                    updated_since=since,
-                )
-                for _row in rows:
-                    return True
-        return False
+        def changed(token: str, _token_env: str) -> bool:
+            with platform.client(_quick(settings), token) as client:
+                for edge in ENTITY_EDGES:
+                    rows = client.iter_entities(
+                        account_id,
+                        edge,  # type: ignore[arg-type]
+                        fields=("id", "updated_time"),
+                        effective_status=ALL_EFFECTIVE_STATUSES,
+                        updated_since=since,
+                    )
+                    for _row in rows:
+                        return True
+            return False
+
+        return platform.with_token(settings, account_id, changed)
 
     return poll
 

@@ -116,7 +116,9 @@ def check_token(
             else:
                 new_token = str(fresh.get("access_token") or "")
                 if new_token:
-                    store.put(token_env, new_token)
+                    # Remembers which token it replaced, so a new token the operator
+                    # puts in the variable later wins over this one.
+                    store.put_refreshed(token_env, new_token, refreshed_from=token)
                     expires_in = fresh.get("expires_in")
                     check.refreshed = True
                     row["refreshed"] = True

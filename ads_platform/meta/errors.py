@@ -321,8 +321,14 @@ class TokenInvalidError(MetaApiError):
             what = f"{who} expired" + (f" on {self.expired_on}" if self.expired_on else "")
         else:
             what = f"{who} is no longer valid: {self.reason}"
-        where = f" in {self.hint}" if self.hint else ""
-        return f"{what}: re-authorize the Meta user and update the token{where}"
+        if self.hint:
+            # A new token in the variable replaces one the platform refreshed and
+            # stored (TokenStore.choose), so this is the whole fix.
+            return (
+                f"{what}: re-authorize the Meta user and set the new token in {self.hint}; "
+                "the next pull uses it"
+            )
+        return f"{what}: re-authorize the Meta user and set the new token"
 
     def _headline(self) -> str:
         return self.user_action

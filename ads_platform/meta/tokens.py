@@ -5,17 +5,25 @@ long-lived user tokens), is revoked when a password changes, or loses a scope.  
 platform checks each token with ``debug_token`` ahead of time (:class:`TokenInfo`) so
 the alert arrives days before a pull fails, and keeps tokens it refreshed itself in an
 encrypted file (:class:`TokenStore`) rather than in plain text next to the code.
+
+Which token an account uses is decided in one place, :meth:`TokenStore.choose`: a
+refreshed token is only newer than the environment variable's token it was refreshed
+from.  The store remembers that origin as a keyed fingerprint, so when the operator
+puts a different token in the variable (the thing every re-authorize message asks
+for), the variable wins and the stale stored token is dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +36,8 @@ from ads_platform.meta.redaction import register_secret
 __all__ = [
     "DEFAULT_KEY_ENV",
     "REQUIRED_SCOPES",
+    "ChosenToken",
+    "StoredToken",
     "TokenInfo",
     "TokenStore",
     "TokenStoreError",
@@ -152,14 +162,41 @@ class TokenStoreError(RuntimeError):
     """The store cannot be read with this key or is not a token store."""
 
 
+@dataclass(frozen=True)
+class StoredToken:
+    """A refreshed token and the keyed fingerprint of the variable token it came from.
+
+    ``source`` is ``None`` for entries written before origins were recorded (or by
+    :meth:`TokenStore.put` without one); :meth:`TokenStore.choose` adopts the variable's
+    current token as their origin the first time it sees them.
+    """
+
+    token: str = field(repr=False)
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class ChosenToken:
+    """The token an account's calls use, and where it came from."""
+
+    token: str = field(repr=False)
+    from_store: bool
+
+
 class TokenStore:
     """Named tokens in one Fernet-encrypted file (mode 0600, written atomically).
 
     The whole mapping is one ciphertext, so neither names nor tokens are visible on
     disk.  Writes go to a temporary file in the same directory, are fsynced and then
     renamed over the old file, so a crash leaves either the old or the new store, never
-    a half-written one.  Concurrent writers in one process are serialized; separate
-    processes writing the same store are not supported (last rename wins).
+    a half-written one.  Every read-modify-write holds a lock on the store's directory
+    (threads and processes alike: run workers refresh and drop tokens concurrently),
+    so no writer loses another's change.
+
+    Each entry remembers which token of the environment variable it was refreshed
+    from, as an HMAC keyed with the store key (never the token itself), so
+    :meth:`choose` can tell "the platform refreshed this variable's token" from "the
+    operator has put a new token in the variable since".
     """
 
     def __init__(self, path: str | os.PathLike[str], key: str | bytes) -> None:
@@ -168,6 +205,8 @@ class TokenStore:
             self._fernet = Fernet(key)
         except (ValueError, TypeError):
             raise TokenStoreError("token store key is not a valid Fernet key") from None
+        raw_key = key.encode("ascii") if isinstance(key, str) else bytes(key)
+        self._mac_key = hashlib.sha256(b"ads_platform token origin\0" + raw_key).digest()
         self._lock = threading.Lock()
 
     @classmethod
@@ -182,7 +221,13 @@ class TokenStore:
     def generate_key() -> str:
         return Fernet.generate_key().decode("ascii")
 
-    def _read(self) -> dict[str, str]:
+    def fingerprint(self, token: str) -> str:
+        """Keyed hash of a token: comparable, not reversible, useless without the key."""
+        return hmac.new(self._mac_key, token.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    # -- storage -------------------------------------------------------------------
+
+    def _read(self) -> dict[str, StoredToken]:
         try:
             blob = self.path.read_bytes()
         except FileNotFoundError:
@@ -195,40 +240,147 @@ class TokenStore:
             ) from None
         except ValueError:
             raise TokenStoreError(f"token store {self.path} does not hold a token map") from None
-        if not isinstance(data, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
-        ):
+        if not isinstance(data, dict):
             raise TokenStoreError(f"token store {self.path} does not hold a token map")
-        for token in data.values():
-            register_secret(token)
-        return data
+        out: dict[str, StoredToken] = {}
+        for name, value in data.items():
+            entry = _entry(value)
+            if not isinstance(name, str) or entry is None:
+                raise TokenStoreError(f"token store {self.path} does not hold a token map")
+            register_secret(entry.token)
+            out[name] = entry
+        return out
 
-    def _write(self, data: Mapping[str, str]) -> None:
-        blob = self._fernet.encrypt(json.dumps(dict(data), sort_keys=True).encode("utf-8"))
+    def _write(self, data: Mapping[str, StoredToken]) -> None:
+        plain = {
+            name: {"token": e.token, "source": e.source} if e.source else e.token
+            for name, e in data.items()
+        }
+        blob = self._fernet.encrypt(json.dumps(plain, sort_keys=True).encode("utf-8"))
         atomic.write_bytes(self.path, blob, mode=0o600)
 
-    def put(self, name: str, token: str) -> None:
-        """Store (or replace) the token called ``name``."""
-        register_secret(token)
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, StoredToken]]:
+        """Read-modify-write under a thread lock and an flock on the store's directory
+        (a lock file beside the store would be one more file to explain); the mapping
+        yielded is written back when the block ends without an exception."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            data = self._read()
-            data[name] = token
-            self._write(data)
+            fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                data = self._read()
+                before = dict(data)
+                yield data
+                if data != before:
+                    self._write(data)
+            finally:
+                os.close(fd)  # closing releases the flock
+
+    # -- plain access --------------------------------------------------------------
+
+    def put(self, name: str, token: str, *, source: str | None = None) -> None:
+        """Store (or replace) the token called ``name``; ``source`` is the variable's
+        token it was derived from (kept only as :meth:`fingerprint`)."""
+        register_secret(token)
+        with self._locked() as data:
+            data[name] = StoredToken(token, self.fingerprint(source) if source else None)
 
     def get(self, name: str) -> str | None:
+        entry = self.entry(name)
+        return entry.token if entry is not None else None
+
+    def entry(self, name: str) -> StoredToken | None:
         with self._lock:
             return self._read().get(name)
 
     def delete(self, name: str) -> bool:
         """Remove ``name``; return whether it existed."""
-        with self._lock:
-            data = self._read()
-            if name not in data:
-                return False
-            del data[name]
-            self._write(data)
-            return True
+        with self._locked() as data:
+            return data.pop(name, None) is not None
 
     def names(self) -> list[str]:
         with self._lock:
             return sorted(self._read())
+
+    # -- the rule ------------------------------------------------------------------
+
+    def put_refreshed(self, name: str, token: str, *, refreshed_from: str) -> None:
+        """Store ``token``, obtained by exchanging ``refreshed_from``.
+
+        When ``refreshed_from`` is the stored token itself (a refresh of a refresh), the
+        entry keeps its origin; otherwise it came from the variable, which becomes the
+        origin.  Either way the variable's token is what the entry is compared with.
+        """
+        register_secret(token)
+        with self._locked() as data:
+            current = data.get(name)
+            if current is not None and hmac.compare_digest(current.token, refreshed_from):
+                source = current.source
+            else:
+                source = self.fingerprint(refreshed_from)
+            data[name] = StoredToken(token, source)
+
+    def choose(self, name: str, variable: str | None) -> ChosenToken | None:
+        """The token to use for ``name`` given the variable's current value.
+
+        * nothing stored: the variable (``None`` when it is empty too);
+        * stored, variable empty: the stored token (it is all there is);
+        * stored from this very variable token: the stored one (it is the newer);
+        * stored from another token: the operator has changed the variable since the
+          refresh, so the variable wins and the stale entry is dropped;
+        * stored without a known origin (older stores): the variable's current token is
+          recorded as its origin, so any later change of the variable is seen.
+
+        A home that cannot be written (a read-only mount) still gets the same answer;
+        only the drop / the recorded origin wait for a writable one.
+        """
+        variable = (variable or "").strip() or None
+        if not self.path.exists():
+            return ChosenToken(variable, False) if variable else None
+        try:
+            with self._locked() as data:
+                chosen, keep = self._decide(data.get(name), variable)
+                if keep is not None:
+                    data[name] = keep
+                else:
+                    data.pop(name, None)
+                return chosen
+        except OSError:
+            return self._decide(self.entry(name), variable)[0]
+
+    def _decide(
+        self, entry: StoredToken | None, variable: str | None
+    ) -> tuple[ChosenToken | None, StoredToken | None]:
+        """``(token to use, entry to keep)`` for :meth:`choose`."""
+        if entry is None:
+            return (ChosenToken(variable, False) if variable else None), None
+        if variable is None:
+            return ChosenToken(entry.token, True), entry
+        if entry.source is None:
+            return ChosenToken(entry.token, True), StoredToken(
+                entry.token, self.fingerprint(variable)
+            )
+        if hmac.compare_digest(entry.source, self.fingerprint(variable)):
+            return ChosenToken(entry.token, True), entry
+        return ChosenToken(variable, False), None
+
+    def discard(self, name: str, token: str) -> bool:
+        """Drop ``name`` if it still holds ``token`` (Meta rejected it); a token stored
+        meanwhile by a concurrent refresh is kept."""
+        with self._locked() as data:
+            entry = data.get(name)
+            if entry is None or not hmac.compare_digest(entry.token, token):
+                return False
+            del data[name]
+            return True
+
+
+def _entry(value: object) -> StoredToken | None:
+    """An entry as stored: a plain string (older stores) or ``{token, source}``."""
+    if isinstance(value, str):
+        return StoredToken(value)
+    if isinstance(value, dict) and isinstance(value.get("token"), str):
+        source = value.get("source")
+        return StoredToken(value["token"], source if isinstance(source, str) else None)
+    return None

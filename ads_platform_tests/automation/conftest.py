@@ -12,6 +12,7 @@ from ads_platform_tests.automation.helpers import (
     LOS_ANGELES,
     TOKYO,
     Env,
+    Receiver,
     token_env,
     write_settings,
 )
@@ -37,3 +38,11 @@ def env(
     monkeypatch.delenv("ADS_PLATFORM_ALERT_WEBHOOK_URL", raising=False)
     shared_instance.wipe()  # runs, events and dynamic partitions
     return Env(home, config, shared_instance)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback (answers 200, 500 or hangs; records the bodies)."""
+    r = Receiver()
+    yield r
+    r.close()

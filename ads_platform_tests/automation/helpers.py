@@ -8,6 +8,10 @@ instants without the sandbox.  End-to-end tests against the sandbox live beside 
 from __future__ import annotations
 
 import datetime as dt
+import http.server
+import json
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +103,7 @@ def write_attempts(
     error_kind: str | None = None,
     dataset: str = "ad_insights_daily",
     message: str = "",
+    run_id: str = "test-run",
 ) -> None:
     rows = [
         {
@@ -106,7 +111,7 @@ def write_attempts(
             "dataset": dataset,
             "date_day": day,
             "attempted_at": at,
-            "run_id": "test-run",
+            "run_id": run_id,
             "status": status,
             "error_kind": error_kind,
             "message": message,
@@ -117,7 +122,7 @@ def write_attempts(
     path = (
         lake.dataset_dir("ingestion_attempts")
         / f"account_id={account_id}"
-        / f"{at.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}-test-{len(rows)}{status}.parquet"
+        / f"{at.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}-{run_id}-{len(rows)}{status}.parquet"
     )
     lake.write(path, pa.Table.from_pylist(rows, schema=ATTEMPTS_ARROW))
 
@@ -219,3 +224,39 @@ class Clock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += dt.timedelta(**kwargs)
+
+
+class Receiver:
+    """A webhook receiver on loopback: answers 200, 500, or hangs, and records bodies."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.bodies: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                if receiver.mode == "hang":
+                    time.sleep(3)
+                code = 500 if receiver.mode == "fail" else 200
+                try:
+                    self.send_response(code)
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/SECRET-PATH"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
 import logging
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -29,6 +26,7 @@ from ads_platform_tests.automation.helpers import (
     TOKYO,
     Clock,
     Env,
+    Receiver,
     evaluate,
     write_accounts_table,
     write_attempts,
@@ -37,49 +35,6 @@ from ads_platform_tests.automation.helpers import (
 )
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-class Receiver:
-    """A webhook receiver on loopback: answers 200, 500, or hangs, and records bodies."""
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.bodies: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
-                if receiver.mode == "hang":
-                    time.sleep(3)
-                code = 500 if receiver.mode == "fail" else 200
-                try:
-                    self.send_response(code)
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-                except OSError:
-                    pass
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/SECRET-PATH"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def _with_webhook(env: Env, url: str, timeout: float = 1.0) -> None:
@@ -301,22 +256,30 @@ def test_health_alerts_token_expiry_invalid_token_and_stale_account(
     clock = Clock(NOW)
     sensor = build_health_alerts_sensor(clock=clock)
     evaluate(sensor, env)
-    kinds = sorted(
-        (json.loads(json.dumps(b))["text"].split("]")[1].split(":")[0].strip())
-        for b in receiver.bodies
-    )
-    assert kinds == ["Account stale", "Token expires in 5.0 day(s)", "Token invalid"]
+    titles = sorted(b["text"].split("\n")[0].split("] ", 1)[1] for b in receiver.bodies)
+    # Los Angeles is stale *because of* its token: one incident (account, cause) saying both.
+    assert titles == [f"Token expires in 5.0 day(s): {TOKYO}", f"{LOS_ANGELES}: token expired"]
+    token_alert = next(b["text"] for b in receiver.bodies if LOS_ANGELES in b["text"])
+    assert "No successful ad_insights_daily pull" in token_alert
+    assert token_alert.rstrip().split("\n")[-1].startswith("What to do: re-authorize.")
     assert all(SECRET not in json.dumps(b) for b in receiver.bodies)
     # Second tick: same conditions, nothing new.
     evaluate(sensor, env)
-    assert len(receiver.bodies) == 3
-    # Los Angeles recovers (valid token, fresh pull); a later breakage alerts at once.
+    assert len(receiver.bodies) == 2
+    # Los Angeles recovers (valid token, fresh pull): said once; a later breakage alerts
+    # at once.
     clock.advance(hours=1)
     write_token_row(env.lake, LOS_ANGELES, at=clock.now, is_valid=True)
     write_attempts(env.lake, LOS_ANGELES, [dt.date(2026, 3, 9)], status="success", at=clock.now)
     evaluate(sensor, env)
+    evaluate(sensor, env)
     assert len(receiver.bodies) == 3
+    assert receiver.bodies[-1]["text"].startswith(
+        f":white_check_mark: [RESOLVED] Resolved: {LOS_ANGELES}: token expired"
+    )
     clock.advance(hours=1)
     write_token_row(env.lake, LOS_ANGELES, at=clock.now, is_valid=False, message="revoked")
     evaluate(sensor, env)
-    assert len(receiver.bodies) == 4 and "Token invalid" in receiver.bodies[-1]["text"]
+    assert (
+        len(receiver.bodies) == 4 and f"{LOS_ANGELES}: token expired" in receiver.bodies[-1]["text"]
+    )

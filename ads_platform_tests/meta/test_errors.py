@@ -238,10 +238,12 @@ def test_token_expired_message_carries_date_and_hint() -> None:
     assert error.is_expired
     assert error.user_action == (
         "token for act_123 expired on Tuesday, 10-Nov-26 01:00:00 PST: "
-        "re-authorize the Meta user and update the token"
+        "re-authorize the Meta user and set the new token"
     )
     error.hint = "META_TOKEN_CLIENT_A"
-    assert error.user_action.endswith("update the token in META_TOKEN_CLIENT_A")
+    assert error.user_action.endswith(
+        "set the new token in META_TOKEN_CLIENT_A; the next pull uses it"
+    )
     assert "META_TOKEN_CLIENT_A" in str(error)
     assert str(error).startswith("token for act_123 expired on Tuesday")
 

@@ -87,7 +87,8 @@
     'alerts': [
       ('alert_key', 'varchar'), ('kind', 'varchar'), ('account_id', 'varchar'),
       ('severity', 'varchar'), ('message', 'varchar'), ('first_seen_at', ts),
-      ('last_sent_at', ts)],
+      ('last_sent_at', ts), ('title', 'varchar'), ('cause', 'varchar'),
+      ('status', 'varchar'), ('resolved_at', ts)],
   }) }}
 {% endmacro %}
 
