@@ -1,0 +1,30 @@
+"""The dashboard's entry script (``streamlit run``; ``ads-platform dashboard`` starts it).
+
+Three pages, each linkable (``/overview``, ``/account?account=act_…``, ``/health``):
+what an agency looks at every morning, what a client sees, and whether the data can be
+trusted.  Everything is read from the published marts, read-only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+
+def main() -> None:
+    st.set_page_config(page_title="Meta ads", page_icon="📊", layout="wide")
+    navigation = st.navigation(
+        [
+            st.Page(PAGES_DIR / "overview.py", title="Overview", url_path="overview", default=True),
+            st.Page(PAGES_DIR / "account.py", title="Account", url_path="account"),
+            st.Page(PAGES_DIR / "health.py", title="Data health", url_path="health"),
+        ]
+    )
+    navigation.run()
+
+
+if __name__ == "__main__":
+    main()
