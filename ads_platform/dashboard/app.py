@@ -11,16 +11,16 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+VIEWS_DIR = Path(__file__).resolve().parent / "views"
 
 
 def main() -> None:
     st.set_page_config(page_title="Meta ads", page_icon="📊", layout="wide")
     navigation = st.navigation(
         [
-            st.Page(PAGES_DIR / "overview.py", title="Overview", url_path="overview", default=True),
-            st.Page(PAGES_DIR / "account.py", title="Account", url_path="account"),
-            st.Page(PAGES_DIR / "health.py", title="Data health", url_path="health"),
+            st.Page(VIEWS_DIR / "overview.py", title="Overview", url_path="overview", default=True),
+            st.Page(VIEWS_DIR / "account.py", title="Account", url_path="account"),
+            st.Page(VIEWS_DIR / "health.py", title="Data health", url_path="health"),
         ]
     )
     navigation.run()

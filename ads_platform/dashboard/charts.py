@@ -8,6 +8,8 @@ currencies.
 
 from __future__ import annotations
 
+from typing import cast
+
 import altair as alt
 import pandas as pd
 
@@ -23,9 +25,10 @@ def _title(metric: str, currency: str) -> str:
 
 def _layers(frame: pd.DataFrame, metric: str, currency: str) -> alt.LayerChart:
     data = frame.assign(date=pd.to_datetime(frame["date_day"]))
-    base = alt.Chart(data).encode(x=alt.X("date:T", title=None))
+    x_axis = alt.Axis(format="%a %-d %b", tickCount="day", labelAngle=0)
+    base = alt.Chart(data).encode(x=alt.X("date:T", title=None, axis=x_axis))
     line = base.mark_line(point=True).encode(
-        y=alt.Y(f"{metric}:Q", title=_title(metric, currency)),
+        y=alt.Y(f"{metric}:Q", title=_title(metric, currency), axis=alt.Axis(format=",.2~f")),
         tooltip=[
             alt.Tooltip("date:T", title="day"),
             alt.Tooltip(f"{metric}:Q", title=METRIC_LABELS.get(metric, metric), format=",.2f"),
@@ -45,7 +48,7 @@ def _layers(frame: pd.DataFrame, metric: str, currency: str) -> alt.LayerChart:
             ],
         )
     )
-    return alt.layer(band, line)
+    return cast(alt.LayerChart, alt.layer(band, line))
 
 
 def trend_chart(
@@ -63,4 +66,4 @@ def account_trends(
         _layers(frame, metric, currency).properties(title=name, height=height)
         for name, currency, frame in frames.values()
     ]
-    return alt.vconcat(*charts).resolve_scale(y="independent")
+    return cast(alt.VConcatChart, alt.vconcat(*charts).resolve_scale(y="independent"))

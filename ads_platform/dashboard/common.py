@@ -12,6 +12,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -182,7 +183,7 @@ def table(
     *,
     name: str,
     key: str,
-    column_config: dict[str, object] | None = None,
+    column_config: Mapping[str, Any] | None = None,
 ) -> None:
     """A table and a CSV export of it (the raw numbers when given, else what is shown)."""
     st.dataframe(shown, hide_index=True, width="stretch", column_config=column_config)

@@ -30,6 +30,7 @@ import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -407,8 +408,8 @@ def trend_frame(
             elif state is DayState.NO_DELIVERY or by_day is None or day not in by_day.index:
                 row[metric] = 0.0
             else:
-                value = by_day.at[day, metric] if metric in by_day.columns else 0.0
-                row[metric] = 0.0 if not _present(value) else float(value)
+                value: Any = by_day.at[day, metric] if metric in by_day.columns else 0.0
+                row[metric] = float(value) if _present(value) else 0.0
         rows.append(row)
     return pd.DataFrame(rows, columns=["date_day", "state", "reason", *metrics])
 

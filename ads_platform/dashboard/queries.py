@@ -16,6 +16,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -141,7 +142,7 @@ def day_outcomes(
     )
     out: dict[str, dict[dt.date, DayOutcome]] = {a: {} for a in account_ids}
     for row in frame.itertuples(index=False):
-        day = pd.Timestamp(row.date_day).date()
+        day = _day(row.date_day)
         out.setdefault(str(row.account_id), {})[day] = DayOutcome(
             str(row.status), str(row.message or "")
         )
@@ -183,10 +184,11 @@ def first_data_days(reader: MartsReader) -> dict[str, dt.date]:
     frame = reader.frame(
         "select account_id, min(date_day) as first_day from rpt_account_daily group by account_id"
     )
-    return {
-        str(a): pd.Timestamp(d).date()
-        for a, d in zip(frame["account_id"], frame["first_day"], strict=True)
-    }
+    return {str(a): _day(d) for a, d in zip(frame["account_id"], frame["first_day"], strict=True)}
+
+
+def _day(value: Any) -> dt.date:
+    return pd.Timestamp(value).date()
 
 
 def _with_dates(frame: pd.DataFrame, column: str = "date_day") -> pd.DataFrame:

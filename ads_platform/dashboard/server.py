@@ -12,8 +12,10 @@ repository's working directory and the user's ``~/.streamlit`` cannot change the
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 #: The published marts file the app reads (set by ``ads-platform dashboard``).
@@ -52,3 +54,25 @@ def dashboard_env(marts: Path, base: Mapping[str, str] | None = None) -> dict[st
 
 def dashboard_url(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> str:
     return f"http://{host}:{port}"
+
+
+@contextmanager
+def serve_in_background(
+    marts: Path, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The dashboard as a child process (``ads-platform dev``), stopped on exit."""
+    process = subprocess.Popen(
+        streamlit_command(port, host),
+        env=dashboard_env(marts),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

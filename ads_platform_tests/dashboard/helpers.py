@@ -15,7 +15,7 @@ from ads_platform.dashboard.server import MARTS_ENV
 from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.dashboard.conftest import DashboardWorld
 
-PAGES = Path(__file__).resolve().parents[2] / "ads_platform" / "dashboard" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "ads_platform" / "dashboard" / "views"
 APP = PAGES.parent / "app.py"
 #: The conversion action types the dbt project counts (dbt_project.yml).
 CONVERSION_TYPES = {
@@ -25,9 +25,7 @@ CONVERSION_TYPES = {
 }
 
 
-def run_page(
-    monkeypatch: pytest.MonkeyPatch, marts: Path, page: str, **params: str
-) -> AppTest:
+def run_page(monkeypatch: pytest.MonkeyPatch, marts: Path, page: str, **params: str) -> AppTest:
     """Run one page as a link with ``params`` in its URL opens it (a fresh session)."""
     monkeypatch.setenv(MARTS_ENV, str(marts))
     at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=60)
@@ -61,9 +59,14 @@ def texts(at: AppTest) -> list[str]:
     return out
 
 
-def truth_totals(world: DashboardWorld, account_id: str, since: dt.date, until: dt.date) -> dict[str, Decimal]:
+def truth_totals(
+    world: DashboardWorld, account_id: str, since: dt.date, until: dt.date
+) -> dict[str, Decimal]:
     """The sandbox's own totals for the days (conversions: the configured types only)."""
-    out = {k: Decimal(0) for k in ("spend", "impressions", "link_clicks", "conversions", "conversion_value")}
+    out = {
+        k: Decimal(0)
+        for k in ("spend", "impressions", "link_clicks", "conversions", "conversion_value")
+    }
     for day in world.truth(account_id, since, until)["days"]:
         out["spend"] += Decimal(str(day["spend"]))
         out["impressions"] += Decimal(day["impressions"])
@@ -79,7 +82,9 @@ def truth_totals(world: DashboardWorld, account_id: str, since: dt.date, until: 
     return out
 
 
-def marts_totals(marts: Path, account_id: str, since: dt.date, until: dt.date) -> dict[str, Decimal]:
+def marts_totals(
+    marts: Path, account_id: str, since: dt.date, until: dt.date
+) -> dict[str, Decimal]:
     """The same totals straight from the marts (rpt_account_daily), in SQL."""
     con = open_marts_readonly(marts)
     try:

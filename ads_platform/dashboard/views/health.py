@@ -8,6 +8,8 @@ the action the causes vocabulary names for it (ads_platform/ingestion/causes.py)
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -74,11 +76,11 @@ def dataset_matrix(frame: pd.DataFrame, accounts: dict[str, Freshness]) -> pd.Da
     return wide.rename(columns={"account_id": "Account id"}).fillna(MISSING)
 
 
-def token_hint(record: dict[str, object]) -> str:
+def token_hint(record: Mapping[Any, Any]) -> str:
     """What to do about one token: re-authorize, soon, or grant the missing permissions."""
     hints = []
     days_left = record.get("days_left")
-    left = None if days_left is None or pd.isna(days_left) else float(days_left)  # type: ignore[arg-type]
+    left = None if days_left is None or pd.isna(days_left) else float(days_left)
     if not record.get("is_valid") or (left is not None and left <= 0):
         hints.append("re-authorize: the token is invalid or expired")
     elif left is not None and left < TOKEN_WARN_DAYS:

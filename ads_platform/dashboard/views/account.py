@@ -8,6 +8,8 @@ breakdown marts the catalog has.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -63,8 +65,8 @@ def coverage_message(totals: Totals) -> tuple[str, str] | None:
 def kpis(summary: data.AccountPeriod) -> None:
     cur, prev, currency = summary.current, summary.before, summary.currency
     comparable = cur.complete and prev.complete
-    columns = st.columns(len(KPIS))
-    for column, metric in zip(columns, KPIS, strict=True):
+    columns = [*st.columns(4), *st.columns(4)]
+    for column, metric in zip(columns, KPIS, strict=False):
         value = cur.get(metric)
         delta = fmt_change(change(value, prev.get(metric))) if comparable else None
         column.metric(
@@ -114,8 +116,8 @@ def day_labels(frame: pd.DataFrame) -> list[str]:
     return labels
 
 
-def _num(value: object) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+def _num(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def entity_table(frame: pd.DataFrame, level: queries.Level, currency: str) -> pd.DataFrame:
