@@ -86,6 +86,8 @@ class ReaderStats:
 
     queries: int = 0
     cache_hits: int = 0
+    #: Queries that ran on DuckDB (the others were served from the cache).
+    executed: int = 0
     opens: int = 0
     versions: list[MartsVersion] = field(default_factory=list)
 
@@ -205,6 +207,7 @@ class MartsReader:
                     try:
                         hit = self._run(snapshot, sql, params)
                         with self._lock:
+                            self.stats.executed += 1
                             self._store(key, hit)
                     finally:
                         with self._lock:

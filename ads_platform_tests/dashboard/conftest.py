@@ -80,23 +80,6 @@ def _ingest(
 def dashboard_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardWorld]:
     today = dt.datetime.now(dt.UTC).date()
     home = tmp_path_factory.mktemp("dashboard") / "home"
-    import os  # TEMP-REUSE
-
-    if os.environ.get("TEMP_REUSE_MARTS"):  # TEMP-REUSE
-        with Sandbox(seed=11, accounts=3, today=today, async_delay_scale=0.01) as sb:  # TEMP-REUSE
-            a = sorted(sb.account_ids)  # TEMP-REUSE
-            yield DashboardWorld(
-                home,
-                Path(os.environ["TEMP_REUSE_MARTS"]),
-                home,
-                sb,
-                today,
-                a[0],
-                a[1],
-                a[2],
-                today - dt.timedelta(days=HISTORY_DAYS),
-            )  # TEMP-REUSE
-        return  # TEMP-REUSE
     with (
         Sandbox(seed=11, accounts=3, today=today, async_delay_scale=0.01) as sandbox,
         pytest.MonkeyPatch.context() as mp,

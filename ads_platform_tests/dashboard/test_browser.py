@@ -129,7 +129,11 @@ def test_a_person_sees_the_overview_and_a_clients_account_page_in_a_browser(
             assert "token expired — re-authorize" in body
             assert "This period covers 4 of 7 days" in body
             labels = page.locator("[data-testid='stMetricLabel']").all_inner_texts()
-            assert [label.strip() for label in labels[:3]] == ["Spend", "Impressions", "Link clicks"]
+            assert [label.strip() for label in labels[:3]] == [
+                "Spend",
+                "Impressions",
+                "Link clicks",
+            ]
             assert not page.locator("[data-testid='stException']").count()
 
             page.goto(f"{dashboard_url}/account?account={world.quiet}")
