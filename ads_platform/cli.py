@@ -228,9 +228,9 @@ def dashboard(port: int, host: str, config_path: str | None, marts_path: str | N
     click.echo(
         f"dashboard: {dashboard_url(port, host)}  marts: {path.resolve()}  (Ctrl-C stops it)"
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        code = subprocess.run(streamlit_command(port, host), env=env, check=False).returncode
-        sys.exit(code)
+    command = streamlit_command(port, host)
+    # Replace this process: Ctrl-C and a service manager's SIGTERM reach Streamlit itself.
+    os.execve(command[0], command, env)  # noqa: S606 - our own interpreter, fixed arguments
 
 
 def _dashboard_marts(config_path: str | None, marts_path: str | None) -> Path:

@@ -1,6 +1,6 @@
 """The dashboard's entry script (``streamlit run``; ``ads-platform dashboard`` starts it).
 
-Three pages, each linkable (``/overview``, ``/account?account=act_…``, ``/health``):
+Three pages, each linkable (``/`` the overview, ``/account?account=act_…``, ``/health``):
 what an agency looks at every morning, what a client sees, and whether the data can be
 trusted.  Everything is read from the published marts, read-only.
 """

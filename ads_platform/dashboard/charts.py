@@ -24,20 +24,26 @@ def _title(metric: str, currency: str) -> str:
 
 
 def _layers(frame: pd.DataFrame, metric: str, currency: str) -> alt.LayerChart:
+    """The line (NaN breaks it) over grey bands on the missing days, on one data set."""
     data = frame.assign(date=pd.to_datetime(frame["date_day"]))
     x_axis = alt.Axis(format="%a %-d %b", tickCount="day", labelAngle=0)
-    base = alt.Chart(data).encode(x=alt.X("date:T", title=None, axis=x_axis))
-    line = base.mark_line(point=True).encode(
-        y=alt.Y(f"{metric}:Q", title=_title(metric, currency), axis=alt.Axis(format=",.2~f")),
-        tooltip=[
-            alt.Tooltip("date:T", title="day"),
-            alt.Tooltip(f"{metric}:Q", title=METRIC_LABELS.get(metric, metric), format=",.2f"),
-            alt.Tooltip("state:N", title="data"),
-        ],
+    line = (
+        alt.Chart()
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("date:T", title=None, axis=x_axis),
+            y=alt.Y(f"{metric}:Q", title=_title(metric, currency), axis=alt.Axis(format=",.2~f")),
+            tooltip=[
+                alt.Tooltip("date:T", title="day"),
+                alt.Tooltip(f"{metric}:Q", title=METRIC_LABELS.get(metric, metric), format=",.2f"),
+                alt.Tooltip("state:N", title="data"),
+            ],
+        )
     )
-    gaps = data[data["state"] == "missing"].assign(end=lambda f: f["date"] + pd.Timedelta(days=1))
     band = (
-        alt.Chart(gaps)
+        alt.Chart()
+        .transform_filter(alt.datum.state == "missing")
+        .transform_calculate(end="timeOffset('date', datum.date, 1)")
         .mark_rect(color=GAP_COLOR, opacity=0.6)
         .encode(
             x="date:T",
@@ -48,7 +54,7 @@ def _layers(frame: pd.DataFrame, metric: str, currency: str) -> alt.LayerChart:
             ],
         )
     )
-    return cast(alt.LayerChart, alt.layer(band, line))
+    return cast(alt.LayerChart, alt.layer(band, line, data=data))
 
 
 def trend_chart(
@@ -59,11 +65,35 @@ def trend_chart(
 
 
 def account_trends(
-    frames: dict[str, tuple[str, str, pd.DataFrame]], metric: str, height: int = 140
-) -> alt.VConcatChart:
-    """Small multiples, one row per account (name, currency, trend frame), each own axis."""
-    charts = [
-        _layers(frame, metric, currency).properties(title=name, height=height)
+    frames: dict[str, tuple[str, str, pd.DataFrame]],
+    metric: str,
+    height: int = 110,
+    width: int = 860,
+) -> alt.FacetChart:
+    """Small multiples, one row per account (name, currency, trend frame), each own axis.
+
+    One faceted chart rather than one chart per account: with twenty accounts the spec
+    (and Altair's validation of it) stays one chart.
+    """
+    parts = [
+        frame.assign(account=f"{name} ({currency})" if metric in MONEY_METRICS else name)
         for name, currency, frame in frames.values()
     ]
-    return cast(alt.VConcatChart, alt.vconcat(*charts).resolve_scale(y="independent"))
+    data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    label = METRIC_LABELS.get(metric, metric)
+    title = f"{label} (each account's currency)" if metric in MONEY_METRICS else label
+    layered = _layers(data, metric, "").properties(height=height, width=width)
+    return cast(
+        alt.FacetChart,
+        layered.facet(
+            row=alt.Row(
+                "account:N",
+                title=None,
+                header=alt.Header(
+                    labelAngle=0, labelOrient="top", labelAnchor="start", labelFontSize=13
+                ),
+            )
+        )
+        .resolve_scale(y="independent")
+        .properties(title=title),
+    )

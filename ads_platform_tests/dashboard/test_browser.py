@@ -108,7 +108,7 @@ def test_a_person_sees_the_overview_and_a_clients_account_page_in_a_browser(
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1600})
-            page.goto(f"{dashboard_url}/overview")
+            page.goto(f"{dashboard_url}/")
             page.get_by_text("Totals per currency").wait_for(timeout=LOAD_TIMEOUT_MS)
             grid = page.locator("[data-testid='stDataFrame']").first
             grid.wait_for(timeout=LOAD_TIMEOUT_MS)
@@ -118,6 +118,7 @@ def test_a_person_sees_the_overview_and_a_clients_account_page_in_a_browser(
             assert "1 of 3 account(s) have stale data" in body
             assert "token expired — re-authorize" in body
             assert not page.locator("[data-testid='stException']").count()
+            assert "Page not found" not in body
 
             # The link an agency sends a client: the account and the period in the URL.
             page.goto(f"{dashboard_url}/account?account={world.stale}&period=last_7d")
@@ -126,6 +127,7 @@ def test_a_person_sees_the_overview_and_a_clients_account_page_in_a_browser(
             body = page.locator("body").inner_text()
             page.screenshot(path=str(shots / "account_stale.png"), full_page=True)
             assert world.stale in body
+            assert "Page not found" not in body
             assert "token expired — re-authorize" in body
             assert "This period covers 4 of 7 days" in body
             labels = page.locator("[data-testid='stMetricLabel']").all_inner_texts()
