@@ -25,6 +25,7 @@ load average is printed with every block: the machine is shared.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -128,6 +129,8 @@ def time_pages(marts: Path, account_id: str, runs: int) -> None:
     from ads_platform.dashboard.common import shared_reader
 
     os.environ[MARTS_ENV] = str(marts)
+    # The shared reader is reached outside a script run here: Streamlit warns on each call.
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
     print(f"pages rendered by Streamlit, cold cache ({runs} runs; {load()}):")
     for name, view, params in (
         ("overview", "overview", {}),
