@@ -1,4 +1,4 @@
-"""``ads-platform``: the command line (demo, sandbox, dev, sql, settings, doctor)."""
+"""``ads-platform``: the command line (demo, sandbox, dev, dashboard, sql, settings, doctor)."""
 
 from __future__ import annotations
 
@@ -74,10 +74,17 @@ def sandbox(port: int, seed: int, accounts: int, latency_ms: int, ads: int | Non
 @main.command()
 @click.option("--port", default=8765, show_default=True, type=int, help="Sandbox port.")
 @click.option("--ui-port", default=3000, show_default=True, type=int)
+@click.option(
+    "--dashboard-port",
+    default=8501,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Serve the dashboards on this port too (0: not).",
+)
 @click.option("--accounts", default=3, show_default=True, type=click.IntRange(1, 50))
 @click.option("--home", default=None)
-def dev(port: int, ui_port: int, accounts: int, home: str | None) -> None:
-    """The Dagster UI (webserver + daemon) with the sandbox and the demo settings."""
+def dev(port: int, ui_port: int, dashboard_port: int, accounts: int, home: str | None) -> None:
+    """The Dagster UI (webserver + daemon) and the dashboards, with the sandbox."""
     import datetime as dt
 
     from ads_platform.demo import prepare_dagster_home, write_demo_settings
@@ -96,7 +103,7 @@ def dev(port: int, ui_port: int, accounts: int, home: str | None) -> None:
             "DAGSTER_HOME": str(prepare_dagster_home(root)),
         }
         click.echo(f"sandbox: {sb.base_url}  settings: {config_path}")
-        click.echo(f"UI: http://127.0.0.1:{ui_port}  (Ctrl-C stops both)")
+        click.echo(f"UI: http://127.0.0.1:{ui_port}  (Ctrl-C stops everything)")
         workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
         # The venv need not be activated: put its bin first so dagster, dbt and the code
         # server all come from it.
@@ -105,8 +112,14 @@ def dev(port: int, ui_port: int, accounts: int, home: str | None) -> None:
         dagster = Path(scripts) / "dagster"
         cmd = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace)]
         cmd += ["-p", str(ui_port), "-h", "127.0.0.1"]
-        with contextlib.suppress(KeyboardInterrupt):
-            subprocess.run(cmd, env=env, check=False)
+        with contextlib.ExitStack() as stack:
+            if dashboard_port:
+                from ads_platform.dashboard.server import serve_in_background
+
+                stack.enter_context(serve_in_background(root / "marts.duckdb", dashboard_port))
+                click.echo(f"Dashboards: http://127.0.0.1:{dashboard_port}")
+            with contextlib.suppress(KeyboardInterrupt):
+                subprocess.run(cmd, env=env, check=False)
 
 
 @main.command()
@@ -164,6 +177,68 @@ def _refuse_build_database(path: Path) -> None:
             f"refused: {path} is the private build database (dbt writes it); "
             "query the published marts (leave out --marts)"
         )
+
+
+@main.command()
+@click.option(
+    "--port",
+    default=8501,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to serve the dashboard on.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (loopback by default; put a proxy with auth in front to share).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml): the marts' home.",
+)
+@click.option(
+    "--marts",
+    "marts_path",
+    default=None,
+    help="Marts file (default $ADS_PLATFORM_HOME/marts.duckdb from the settings).",
+)
+def dashboard(port: int, host: str, config_path: str | None, marts_path: str | None) -> None:
+    """Serve the dashboards (overview, account, data health) on the published marts.
+
+    Read-only: the marts file is opened read-only with external access off; nothing
+    the dashboard does can write to the marts or the lake.
+    """
+    from ads_platform.dashboard.server import dashboard_env, dashboard_url, streamlit_command
+    from ads_platform.sql import SqlError
+
+    try:
+        path = _dashboard_marts(config_path, marts_path)
+        _refuse_build_database(path)
+    except (SettingsError, SqlError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if not path.exists():
+        click.echo(f"note: no marts at {path} yet: the pages say so until a build publishes them")
+    env = dashboard_env(path)
+    if config_path:
+        env["ADS_PLATFORM_CONFIG"] = str(Path(config_path).resolve())
+    click.echo(
+        f"dashboard: {dashboard_url(port, host)}  marts: {path.resolve()}  (Ctrl-C stops it)"
+    )
+    command = streamlit_command(port, host)
+    # Replace this process: Ctrl-C and a service manager's SIGTERM reach Streamlit itself.
+    os.execve(command[0], command, env)  # noqa: S606 - our own interpreter, fixed arguments
+
+
+def _dashboard_marts(config_path: str | None, marts_path: str | None) -> Path:
+    if marts_path:
+        return Path(marts_path)
+    if config_path:
+        return load_settings(config_path, require_tokens=False).marts_path
+    return _marts_path()
 
 
 @main.command("settings")

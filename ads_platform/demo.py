@@ -170,4 +170,8 @@ def run_demo(
             'Query marts:    ads-platform sql "select * from rpt_account_daily limit 5"'
             f"  ({summary.marts_path})"
         )
+        echo(
+            f"Dashboards:     .venv/bin/ads-platform dashboard --marts {summary.marts_path}"
+            "   then open http://127.0.0.1:8501"
+        )
     return 0 if summary.ok else 1
