@@ -640,6 +640,9 @@ TOKEN_HEALTH_ARROW = pa.schema(
         ("last_error_message", pa.string()),
         ("last_error_at", pa.timestamp("us", tz="UTC")),
         ("refreshed", pa.bool_()),
+        # "debug_token" (a check) or "api_call" (what a pull saw: a 190, or a success
+        # that supersedes it); NULL in files written before it was recorded
+        ("checked_by", pa.string()),
     ]
 )
 
@@ -667,7 +670,7 @@ ATTEMPTS_ARROW = pa.schema(
         ("date_day", pa.date32()),  # null for per-account datasets
         ("attempted_at", pa.timestamp("us", tz="UTC")),
         ("run_id", pa.string()),
-        ("status", pa.string()),  # "success" | "failed" | "blocked"
+        ("status", pa.string()),  # "success" | "failed" | "blocked" | "skipped"
         ("error_kind", pa.string()),  # token_invalid | permission | throttled | zero_guard | …
         ("message", pa.string()),  # redacted, user-facing
         ("rows", pa.int64()),

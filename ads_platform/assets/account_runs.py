@@ -18,6 +18,7 @@ import dagster as dg
 from ads_platform.ingestion import token_health
 from ads_platform.ingestion.failures import describe
 from ads_platform.ingestion.outcomes import PartitionOutcome
+from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.errors import TokenInvalidError
 from ads_platform.meta.stats import CallStats
@@ -80,7 +81,9 @@ def run_accounts(
                 nonlocal token, token_env
                 token, token_env = use_token, use_env
                 with platform.client(settings, use_token, stats) as client:
-                    return work(client, replace(job, token=use_token, token_env=use_env))
+                    result = work(client, replace(job, token=use_token, token_env=use_env))
+                _note_token_works(context, lake, job.account_id, use_env, use_token)
+                return result
 
             return platform.with_token(settings, job.account_id, attempt, rejected)
         except Exception as exc:
@@ -95,6 +98,23 @@ def run_accounts(
     workers = max(1, min(MAX_PARALLEL_ACCOUNTS, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
         return list(pool.map(one, jobs))
+
+
+def _note_token_works(
+    context: dg.AssetExecutionContext, lake: Lake, account_id: str, token_env: str, token: str
+) -> None:
+    """The pull worked: a 190 a pull recorded earlier is no longer the news.
+
+    Bookkeeping only: if it cannot be written, the pull's results still stand (the
+    next successful pull tries again).
+    """
+    try:
+        if token_health.record_runtime_success(
+            lake, account_id, token_env, token, tag=context.run_id
+        ):
+            context.log.info(f"{account_id}: the token works again (recorded in token_health)")
+    except Exception as exc:
+        context.log.warning(f"{account_id}: could not record that the token works: {exc}")
 
 
 def api_metadata(stats: CallStats, account_id: str | None) -> Mapping[str, Any]:

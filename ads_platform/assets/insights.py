@@ -12,6 +12,7 @@ import dagster as dg
 from ads_platform.assets.account_runs import AccountJob, AccountResult, api_metadata, run_accounts
 from ads_platform.assets.reporting import check_specs, report
 from ads_platform.ingestion import insights as pull
+from ads_platform.ingestion.accounts import known_account
 from ads_platform.ingestion.outcomes import PartitionOutcome, record_attempts
 from ads_platform.ingestion.zero_guard import CHECK_NAME as ZERO_GUARD
 from ads_platform.meta.client import GraphClient
@@ -66,12 +67,17 @@ def ad_insights_daily(context: dg.AssetExecutionContext, platform: PlatformResou
         return AccountResult(job.account_id, result.outcomes, {"seconds": round(result.seconds, 2)})
 
     def on_error(job: AccountJob, kind: str, message: str) -> list[PartitionOutcome]:
+        # The account's zone as last stored (the API could not be asked): days that have
+        # not started there are skipped, not failed.
+        known = known_account(lake, job.account_id)
+        zone = known.timezone_name if known else None
+        started, not_started = pull.split_started(job.days, zone)
         return [
             PartitionOutcome(
                 pull.DATASET, job.account_id, day, "failed", message=message, error_kind=kind
             )
-            for day in job.days
-        ]
+            for day in started
+        ] + [pull.not_started(job.account_id, day, zone) for day in not_started]
 
     jobs = [AccountJob(account_id, days) for account_id, days in sorted(by_account.items())]
     results = run_accounts(context, platform, settings, jobs, work, on_error, stats)

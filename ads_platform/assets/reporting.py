@@ -6,6 +6,9 @@ carry one set of metadata for the whole range, so partitioned ingestion assets d
 ``output_required=False`` and log an ``AssetMaterialization`` and ``AssetCheckEvaluation``
 per partition instead.  Partitions that failed or were blocked get no materialization:
 the previous file stays, and the run fails at the end with a message per account.
+Skipped partitions (a day that has not started in the account's time zone) get no
+materialization and no check event either: nothing was fetched, so nothing passed or
+failed; one log line per account says which days and why.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ def check_specs(
 _CHECK_DOCS = {
     "schema": "Pandera model of the dataset: types, non-negative metrics, unique keys, "
     "partition keys on every row, currency present.",
-    "zero_guard": "Blocks a closed day of all-zero metrics while the evidence says there "
-    "was delivery (active ads, recent non-zero days).",
+    "zero_guard": "Blocks a day of all-zero metrics while the evidence says there was "
+    "delivery (active ads, recent non-zero days), and a today (partial) lower than what is "
+    "already stored for it: spend, impressions and clicks never decrease within a day.",
     "reconciles_with_account_totals": "Sum of ad-level spend and impressions equals Meta's "
     "account-level totals for the day (within the configured tolerance).",
     "token_valid": "debug_token says the token is valid and has the required scopes.",
@@ -99,7 +103,8 @@ def report(
             context.log_event(
                 dg.AssetMaterialization(asset_key=asset_key, partition=partition, metadata=metadata)
             )
-    failed = [o for o in outcomes if not o.ok]
+    _log_skipped(context, [o for o in outcomes if o.skipped])
+    failed = [o for o in outcomes if not o.ok and not o.skipped]
     if failed:
         raise dg.Failure(description=summarize_failures(failed), metadata=failure_metadata(failed))
     for spec in context.assets_def.check_specs:
@@ -115,6 +120,16 @@ def report(
             metadata={"partitions_checked": len(verdicts), "partitions_failed": len(failing)},
             description=failing[0].description if failing else "every partition of this run passed",
         )
+
+
+def _log_skipped(context: dg.AssetExecutionContext, skipped: Sequence[PartitionOutcome]) -> None:
+    by_account: dict[str, list[PartitionOutcome]] = {}
+    for outcome in skipped:
+        by_account.setdefault(outcome.account_id, []).append(outcome)
+    for account_id, items in sorted(by_account.items()):
+        days = sorted(str(o.day) for o in items if o.day)
+        reason = items[0].message.removeprefix(f"{account_id} {items[0].day}: ")
+        context.log.warning(f"{account_id}: {len(items)} day(s) {', '.join(days)} {reason}")
 
 
 def summarize_failures(failed: Sequence[PartitionOutcome]) -> str:

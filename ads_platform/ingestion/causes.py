@@ -26,6 +26,7 @@ class Cause(enum.StrEnum):
     VALIDATION = "validation"
     SETTINGS = "settings"
     NEVER_PULLED = "never_pulled"
+    NOT_PULLED_RECENTLY = "not_pulled_recently"
     INTERNAL = "internal"
 
 
@@ -35,6 +36,11 @@ class CauseText:
     label: str
     #: What the person reading it should do.
     action: str
+
+    @property
+    def reason(self) -> str:
+        """``token expired — re-authorize``: the words after "data as of Tue 24 Nov: "."""
+        return f"{self.label} — {self.action}"
 
 
 #: ``error_kind`` values recorded in the attempts log → the cause they belong to.
@@ -77,6 +83,9 @@ CAUSE_TEXT: dict[Cause, CauseText] = {
     ),
     Cause.SETTINGS: CauseText("settings problem", "fix ads_platform.yaml (see the message)"),
     Cause.NEVER_PULLED: CauseText("never pulled", "run a backfill for this account"),
+    Cause.NOT_PULLED_RECENTLY: CauseText(
+        "no pull of the recent days", "check that the schedules and the Dagster daemon run"
+    ),
     Cause.INTERNAL: CauseText("internal error", "see the run's logs"),
 }
 

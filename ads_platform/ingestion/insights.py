@@ -5,6 +5,11 @@ One request per contiguous date range (``time_increment=1``), not one per day: a
 chunks so memory stays bounded by a chunk, never an account's whole history.  Each
 day is then validated and written on its own, so one blocked day does not cost the
 others.
+
+A day that has not started in the account's time zone is never fetched, written or
+counted: the date grid runs to UTC tomorrow (accounts east of UTC need it) and a range
+run can reach past it, so whatever asks for such a day gets a ``skipped`` outcome with
+a note instead (see :func:`split_started`).
 """
 
 from __future__ import annotations
@@ -52,8 +57,65 @@ class AccountInfo:
         )
 
     def local_today(self, now: dt.datetime | None = None) -> dt.date:
-        now = now or dt.datetime.now(dt.UTC)
-        return now.astimezone(ZoneInfo(self.timezone_name)).date()
+        return local_today(self.timezone_name, now)
+
+
+#: The earliest time zone on Earth (Line Islands): no day has started anywhere before here.
+EARLIEST_ZONE = dt.timezone(dt.timedelta(hours=14))
+
+
+def local_today(timezone_name: str | None, now: dt.datetime | None = None) -> dt.date:
+    """The account's local date; for an unknown zone, the latest date anywhere on Earth."""
+    now = now or dt.datetime.now(dt.UTC)
+    zone: dt.tzinfo = ZoneInfo(timezone_name) if timezone_name else EARLIEST_ZONE
+    return now.astimezone(zone).date()
+
+
+def split_started(
+    days: Iterable[dt.date], timezone_name: str | None, now: dt.datetime | None = None
+) -> tuple[list[dt.date], list[dt.date]]:
+    """``(started, not_started)``: days up to the account's local today, and those after.
+
+    With the zone unknown (an account never described), only days that have not
+    started anywhere are refused, so no real day is ever lost to the rule.
+    """
+    today = local_today(timezone_name, now)
+    wanted = sorted(set(days))
+    return [d for d in wanted if d <= today], [d for d in wanted if d > today]
+
+
+def not_started(
+    account_id: str, day: dt.date, timezone_name: str | None, now: dt.datetime | None = None
+) -> PartitionOutcome:
+    """The ``skipped`` outcome of a day after the account's local today: nothing happened."""
+    zone = timezone_name or "any time zone (the account's is not known yet)"
+    note = (
+        f"{account_id} {day}: skipped, the day has not started in {zone} (local today "
+        f"{local_today(timezone_name, now)}); nothing was fetched or stored"
+    )
+    return PartitionOutcome(DATASET, account_id, day, "skipped", message=note)
+
+
+@dataclass(frozen=True)
+class TodayEvidence:
+    """The account's local today, what is already stored for it, how far into it we are.
+
+    A partial day only grows, so what is stored for today is the zero guard's evidence
+    against a later, lower answer; how far into the local day decides whether "no rows
+    yet" is still a real zero.
+    """
+
+    day: dt.date
+    stored: zero_guard.DayTotals | None
+    elapsed: dt.timedelta
+
+    @classmethod
+    def at(cls, lake: Lake, account: AccountInfo, now: dt.datetime) -> TodayEvidence:
+        local_now = now.astimezone(ZoneInfo(account.timezone_name))
+        day = local_now.date()
+        midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+        stored = zero_guard.stored_daily_spend(lake, account.account_id, [day]).get(day)
+        return cls(day, stored, local_now - midnight)
 
 
 @dataclass
@@ -77,10 +139,16 @@ def contiguous_ranges(days: Iterable[dt.date], max_days: int) -> list[tuple[dt.d
     return ranges
 
 
-def _bucket(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+def _bucket(
+    rows: Iterable[Mapping[str, Any]], account_id: str
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Rows by ``date_start``; a row without one names the endpoint and the field."""
     by_day: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
-        by_day[str(row.get("date_start"))].append(row)
+        day = frames.required(
+            row, "date_start", endpoint=frames.INSIGHTS_ENDPOINT, account_id=account_id
+        )
+        by_day[str(day)].append(row)
     return by_day
 
 
@@ -136,13 +204,11 @@ def pull_account_insights(
     """
     started = time.monotonic()
     now = now or dt.datetime.now(dt.UTC)
-    local_today = account.local_today(now)
+    today = TodayEvidence.at(lake, account, now)
     result = PullResult()
     entity_state = zero_guard.EntityState(lake, account.account_id)
-    wanted = sorted(set(days))
-    future = [d for d in wanted if d > local_today]
-    fetchable = [d for d in wanted if d <= local_today]
-    history_start = (min(fetchable) if fetchable else local_today) - dt.timedelta(
+    fetchable, future = split_started(days, account.timezone_name, now)
+    history_start = (min(fetchable) if fetchable else today.day) - dt.timedelta(
         days=zero_guard_history_days
     )
     recent = zero_guard.stored_daily_spend(
@@ -160,7 +226,8 @@ def pull_account_insights(
                 level="ad",
                 fields=frames.INSIGHT_FIELDS,
                 action_attribution_windows=list(attribution_windows),
-            )
+            ),
+            account.account_id,
         )
         account_rows = _bucket(
             client.iter_insights(
@@ -170,7 +237,8 @@ def pull_account_insights(
                 level="account",
                 fields=frames.ACCOUNT_INSIGHT_FIELDS,
                 action_attribution_windows=None,
-            )
+            ),
+            account.account_id,
         )
         fetched_at = dt.datetime.now(dt.UTC)
         in_range = {d.isoformat() for d in _span(since, until)}
@@ -189,7 +257,7 @@ def pull_account_insights(
                 account,
                 day,
                 validated[day],
-                local_today=local_today,
+                today=today,
                 entity_state=entity_state,
                 recent=recent,
                 tolerance=reconciliation_tolerance,
@@ -197,8 +265,9 @@ def pull_account_insights(
             result.outcomes.append(outcome)
             if outcome.ok and totals is not None:
                 recent[day] = totals
-    for day in future:
-        result.outcomes.append(_store_empty_future(lake, account, day, run_id, local_today))
+    result.outcomes.extend(
+        not_started(account.account_id, day, account.timezone_name, now) for day in future
+    )
     result.seconds = time.monotonic() - started
     return result
 
@@ -296,7 +365,7 @@ def _store_day(
     day: dt.date,
     validated: DayFrames,
     *,
-    local_today: dt.date,
+    today: TodayEvidence,
     entity_state: zero_guard.EntityState,
     recent: Mapping[dt.date, zero_guard.DayTotals],
     tolerance: float,
@@ -320,11 +389,13 @@ def _store_day(
     guard = zero_guard.evaluate(
         day,
         totals,
-        local_today=local_today,
+        local_today=today.day,
         active_ads=entity_state.active_ads_on(day, account.timezone_name)
         if entity_state.known
         else None,
         recent=recent,
+        stored_today=today.stored,
+        day_elapsed=today.elapsed,
     )
     checks.append(guard)
     checks.append(reconcile(ad_frame, account_frame, tolerance))
@@ -356,35 +427,7 @@ def _store_day(
         impressions=totals.impressions,
         checks=checks,
         path=str(path),
-        message="today (partial)" if day == local_today else "",
+        message="today (partial)" if day == today.day else "",
         preview=preview_markdown(ad_frame),
     )
     return stored, totals
-
-
-def _store_empty_future(
-    lake: Lake, account: AccountInfo, day: dt.date, run_id: str, local_today: dt.date
-) -> PartitionOutcome:
-    """A day that has not started in the account's time zone: an empty partition."""
-    empty = frames.insights_frame(
-        [],
-        account_id=account.account_id,
-        currency=account.currency,
-        fetched_at=dt.datetime.now(dt.UTC),
-        run_id=run_id,
-    )
-    path = lake.partition_path(DATASET, account.account_id, day)
-    lake.write(path, frames.to_arrow(empty, frames.INSIGHTS_ARROW))
-    note = f"{day} has not started in {account.timezone_name} (local today {local_today})"
-    return PartitionOutcome(
-        DATASET,
-        account.account_id,
-        day,
-        "success",
-        message=note,
-        path=str(path),
-        checks=[
-            CheckOutcome(SCHEMA_CHECK, True, "empty"),
-            CheckOutcome(zero_guard.CHECK_NAME, True, note),
-        ],
-    )

@@ -2,7 +2,9 @@
 
 The attempts log is how the marts can say "data as of Tuesday: token expired"
 instead of showing zeros: every success, failure and block is recorded per account
-and day with a user-facing, redacted message.
+and day with a user-facing, redacted message.  A day that has not started in the
+account's time zone is ``skipped``: recorded with a note, never fetched, stored or
+counted as good or bad.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pyarrow as pa
 from ads_platform.frames import ATTEMPTS_ARROW
 from ads_platform.lake import Lake
 
-Status = Literal["success", "failed", "blocked"]
+Status = Literal["success", "failed", "blocked", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,17 @@ class PartitionOutcome:
     path: str | None = None
     #: A few rows as markdown, for the Dagster UI.
     preview: str | None = None
+    #: When this outcome was decided (the attempts log orders a run's attempts by it).
+    attempted_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def ok(self) -> bool:
         return self.status == "success"
+
+    @property
+    def skipped(self) -> bool:
+        """Not attempted on purpose (a day that has not started): neither good nor bad."""
+        return self.status == "skipped"
 
 
 def preview_markdown(frame: pd.DataFrame, limit: int = 5) -> str:
@@ -63,27 +72,46 @@ def preview_markdown(frame: pd.DataFrame, limit: int = 5) -> str:
 HIDDEN_COLUMNS = frozenset({"actions", "fetched_at", "run_id", "record_hash", "pulled_at"})
 
 
+def attempt_times(outcomes: Sequence[PartitionOutcome]) -> list[dt.datetime]:
+    """Each outcome's own time, strictly increasing in the order the run decided them.
+
+    The freshness marts judge an account by its *last* attempt.  With one timestamp for
+    a whole run, a run that stored Monday and was blocked on Tuesday had no last
+    attempt (a tie, broken arbitrarily).  Outcomes carry the time they were decided;
+    two decided within the same microsecond are moved apart by one, so the order of
+    the list is the order of the log.
+    """
+    step = dt.timedelta(microseconds=1)
+    times: list[dt.datetime] = []
+    for outcome in outcomes:
+        when = outcome.attempted_at
+        if times and when <= times[-1]:
+            when = times[-1] + step
+        times.append(when)
+    return times
+
+
 def record_attempts(lake: Lake, outcomes: Sequence[PartitionOutcome], run_id: str) -> None:
     """Append one file per account with this run's outcomes (no locks needed)."""
-    now = dt.datetime.now(dt.UTC)
     by_account: dict[str, list[PartitionOutcome]] = {}
     for outcome in outcomes:
         by_account.setdefault(outcome.account_id, []).append(outcome)
     for account_id, items in by_account.items():
+        times = attempt_times(items)
         table = pa.Table.from_pylist(
             [
                 {
                     "account_id": o.account_id,
                     "dataset": o.dataset,
                     "date_day": o.day,
-                    "attempted_at": now,
+                    "attempted_at": when,
                     "run_id": run_id,
                     "status": o.status,
                     "error_kind": o.error_kind,
                     "message": o.message[:2000],
                     "rows": o.rows,
                 }
-                for o in items
+                for o, when in zip(items, times, strict=True)
             ],
             schema=ATTEMPTS_ARROW,
         )

@@ -5,6 +5,14 @@ Meta does not announce that a token will stop working, so the platform asks
 recorded immediately too (Meta can revoke early).  When an app id and secret are
 configured and a user token is close to expiry, it is exchanged for a new long-lived
 one and kept encrypted, never in plain text.
+
+Rows say what recorded them (``checked_by``): ``debug_token`` for a check, ``api_error``
+for a 190 seen by a pull, ``api_success`` for a pull that succeeded after one.  A 190 seen
+at run time is not the last word: a later pull that succeeds records that the token
+works again (:func:`record_runtime_success`), so the newest row - what the marts, the
+alerts and the recovery sensor read - stops saying "invalid" after a successful pull.
+A real debug_token check that says invalid (a missing scope, say) still counts: the
+success row carries that verdict forward.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from ads_platform import frames
+from ads_platform.automation.lakeview import latest_token_row, read_rows, recent_files
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.errors import MetaApiError, TokenInvalidError
@@ -25,6 +34,24 @@ from ads_platform.meta.redaction import redact
 from ads_platform.meta.tokens import TokenInfo, TokenStore
 
 DATASET = "token_health"
+#: ``checked_by`` values.
+DEBUG_TOKEN = "debug_token"  # noqa: S105 - the name of a Graph API endpoint
+API_ERROR = "api_error"
+API_SUCCESS = "api_success"
+#: What a success row carries forward from the last debug_token check of the same token.
+_CHECK_FIELDS = (
+    "token_type",
+    "is_valid",
+    "expires_at",
+    "data_access_expires_at",
+    "days_left",
+    "scopes",
+    "missing_scopes",
+    "last_error_code",
+    "last_error_subcode",
+    "last_error_message",
+    "last_error_at",
+)
 
 
 def fingerprint(token: str) -> str:
@@ -46,13 +73,16 @@ class TokenCheck:
         return bool(self.row.get("is_valid"))
 
 
-def _base_row(account_id: str, token_env: str, token: str, now: dt.datetime) -> dict[str, Any]:
+def _base_row(
+    account_id: str, token_env: str, token: str, now: dt.datetime, checked_by: str = DEBUG_TOKEN
+) -> dict[str, Any]:
     return {name: None for name in frames.TOKEN_HEALTH_ARROW.names} | {
         "account_id": account_id,
         "checked_at": now,
         "token_env": token_env,
         "token_fingerprint": fingerprint(token),
         "refreshed": False,
+        "checked_by": checked_by,
     }
 
 
@@ -160,6 +190,55 @@ def record_runtime_error(
 ) -> None:
     """A 190 seen by a pull: recorded at once, Meta may revoke before expiry."""
     now = dt.datetime.now(dt.UTC)
-    row = _base_row(account_id, token_env, token, now) | {"is_valid": False}
+    row = _base_row(account_id, token_env, token, now, API_ERROR) | {"is_valid": False}
     row.update(error_fields(error, now))
     record(lake, [row], tag)
+
+
+def is_runtime_failure(row: Mapping[str, Any]) -> bool:
+    """A 190 recorded by a pull (rows written before ``checked_by`` existed: an invalid
+    row without any debug_token detail, which is what :func:`record_runtime_error` wrote)."""
+    if row.get("is_valid") is not False:
+        return False
+    by = row.get("checked_by")
+    return by == API_ERROR or (by is None and row.get("token_type") is None)
+
+
+def record_runtime_success(
+    lake: Lake, account_id: str, token_env: str, token: str, tag: str
+) -> bool:
+    """A pull succeeded: supersede a 190 that a pull recorded earlier, if that is the news.
+
+    Writes only when the account's newest row is such a runtime failure (a file per
+    successful run would grow the dataset for nothing).  The new row carries the last
+    debug_token check of the same token forward (expiry, scopes, and its verdict: a
+    check that said invalid still counts); without one, the call itself is the evidence
+    that the token is valid.  Returns whether a row was written.
+    """
+    newest = latest_token_row(lake, account_id)
+    if newest is None or not is_runtime_failure(newest):
+        return False
+    now = dt.datetime.now(dt.UTC)
+    row = _base_row(account_id, token_env, token, now, API_SUCCESS) | {"is_valid": True}
+    check = _last_check(lake, account_id, row["token_fingerprint"])
+    if check is not None:
+        row.update({name: check.get(name) for name in _CHECK_FIELDS})
+    record(lake, [row], tag)
+    return True
+
+
+def _last_check(lake: Lake, account_id: str, token_fingerprint: str) -> dict[str, Any] | None:
+    """The newest debug_token row of this token for the account, if any (newest files
+    first: usually the first file or two)."""
+    for path in recent_files(lake, DATASET, account_id):
+        rows = [
+            r
+            for r in read_rows([path])
+            if r.get("checked_at") is not None
+            and r.get("token_fingerprint") == token_fingerprint
+            and r.get("checked_by") in (DEBUG_TOKEN, None)
+            and not is_runtime_failure(r)
+        ]
+        if rows:
+            return max(rows, key=lambda r: r["checked_at"])
+    return None

@@ -9,9 +9,25 @@ A closed day is blocked when its totals are zero and there is evidence of delive
 * no rows at all, and ads were active that day per the entity state (or, when the
   entity state has never been pulled, the days just before had delivery).
 
-A quiet account (nothing active, nothing recent) passes with an empty partition.  Today
-and future days (in the account's time zone) are never blocked: they are legitimately
-small.
+A quiet account (nothing active, nothing recent) passes with an empty partition.
+
+Today (in the account's time zone) is guarded too: it is partial, so small numbers are
+normal, but zeros written over it are exactly the failure this product exists to
+prevent (a client dashboard showing zeros for hours).  Evidence that fits a partial day:
+
+* spend, impressions and clicks never decrease within a day: a result lower in any of
+  them than what is already stored for today is blocked (all zeros after a stored
+  non-zero today included), whatever the entity state says;
+* rows present and all zero, with ads active per the entity state or delivery on the
+  days just before: blocked, as on a closed day (Meta omits ads that did not deliver);
+* no rows at all while nothing is stored yet: a real zero early in the local day (Meta
+  reports today with a delay, and ads may not have delivered yet), so it passes during
+  the first ``TODAY_GRACE`` of the local day; after that, no rows while ads are active
+  (or, entity state unknown, the days before delivered) is blocked like a closed day.
+
+Blocking writes nothing, so the last good value of the day stays.  Days after the
+account's local today are never fetched (see ``insights.split_started``); should one
+reach the guard, it is blocked.
 """
 
 from __future__ import annotations
@@ -22,6 +38,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ads_platform.frames import ENTITY_SPECS
@@ -29,6 +46,10 @@ from ads_platform.ingestion.outcomes import CheckOutcome
 from ads_platform.lake import Lake
 
 CHECK_NAME = "zero_guard"
+#: How long into an account's local day "no rows yet" is a real zero, not a failure.
+TODAY_GRACE = dt.timedelta(hours=4)
+#: Spend is money with two decimals read back as floats: differences below this are noise.
+SPEND_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -112,17 +133,28 @@ def _latest(lake: Lake, dataset: str, account_id: str) -> pd.DataFrame | None:
 def stored_daily_spend(
     lake: Lake, account_id: str, days: Sequence[dt.date]
 ) -> dict[dt.date, DayTotals]:
-    """Totals of already stored partitions (the "days just before" evidence)."""
+    """Totals of already stored partitions (the days just before, and today as stored).
+
+    Clicks are counted as :func:`totals_of` counts them (link + all clicks), so a stored
+    day and a fresh result compare like for like.
+    """
     out: dict[dt.date, DayTotals] = {}
+    columns = ["spend", "impressions", "link_clicks", "clicks_all"]
     for day in days:
         path = lake.partition_path("ad_insights_daily", account_id, day)
         if not path.exists():
             continue
-        table = pq.read_table(path, columns=["spend", "impressions", "link_clicks"])
-        spend = sum(float(v) for v in table.column("spend").to_pylist() if v is not None)
-        impressions = sum(v for v in table.column("impressions").to_pylist() if v is not None)
-        clicks = sum(v for v in table.column("link_clicks").to_pylist() if v is not None)
-        out[day] = DayTotals(table.num_rows, spend, impressions, clicks)
+        table = pq.read_table(path, columns=columns)
+
+        def total(name: str, table: pa.Table = table) -> float:
+            return sum(float(v) for v in table.column(name).to_pylist() if v is not None)
+
+        out[day] = DayTotals(
+            table.num_rows,
+            total("spend"),
+            int(total("impressions")),
+            int(total("link_clicks") + total("clicks_all")),
+        )
     return out
 
 
@@ -133,8 +165,15 @@ def evaluate(
     local_today: dt.date,
     active_ads: int | None,
     recent: Mapping[dt.date, DayTotals],
+    stored_today: DayTotals | None = None,
+    day_elapsed: dt.timedelta | None = None,
 ) -> CheckOutcome:
-    """Decide one day; ``recent`` holds the totals of the days just before it."""
+    """Decide one day; ``recent`` holds the totals of the days just before it.
+
+    For today, ``stored_today`` is what is already stored for it (None: nothing) and
+    ``day_elapsed`` how far into the account's local day the pull ran (None: unknown,
+    taken as past the grace period).
+    """
     meta: dict[str, object] = {
         "rows": totals.rows,
         "spend": totals.spend,
@@ -142,10 +181,45 @@ def evaluate(
         "clicks": totals.clicks,
         "active_ads": active_ads if active_ads is not None else "unknown",
     }
-    if day >= local_today:
-        return CheckOutcome(CHECK_NAME, True, f"{day} is not closed yet: not guarded", meta)
+    if day > local_today:
+        return CheckOutcome(
+            CHECK_NAME,
+            False,
+            f"blocked: {day} has not started in the account's time zone (local today "
+            f"{local_today}); nothing was stored",
+            meta,
+        )
+    decrease = _decrease(totals, stored_today, meta) if day == local_today else ""
+    if decrease:
+        return CheckOutcome(
+            CHECK_NAME,
+            False,
+            f"blocked: {day} (today, partial) returned {decrease}, lower than what is "
+            "already stored for today; spend, impressions and clicks never decrease "
+            "within a day, so this looks like an API failure: nothing was stored and the "
+            "previous data for today stays in place",
+            meta,
+        )
     if not totals.all_zero:
         return CheckOutcome(CHECK_NAME, True, "delivery recorded", meta)
+    early = day == local_today and day_elapsed is not None and day_elapsed < TODAY_GRACE
+    return _zero_verdict(day, totals, active_ads, recent, meta, early=early)
+
+
+def _zero_verdict(
+    day: dt.date,
+    totals: DayTotals,
+    active_ads: int | None,
+    recent: Mapping[dt.date, DayTotals],
+    meta: dict[str, object],
+    *,
+    early: bool,
+) -> CheckOutcome:
+    """An all-zero result: blocked when the evidence says there was delivery.
+
+    ``early``: today, within ``TODAY_GRACE`` of the local midnight, when "no rows yet"
+    is still a real zero.
+    """
     nonzero = sorted(d for d, t in recent.items() if d < day and not t.all_zero)
     meta["recent_nonzero_days"] = ", ".join(str(d) for d in nonzero[-5:]) or "none"
     evidence = []
@@ -159,6 +233,10 @@ def evaluate(
     else:
         blocked = bool(active_ads) or (active_ads is None and bool(nonzero))
         what = "no rows"
+        if blocked and early:
+            return CheckOutcome(
+                CHECK_NAME, True, "early in the local day: no rows yet is a real zero", meta
+            )
     if not blocked:
         return CheckOutcome(
             CHECK_NAME, True, f"quiet day: {what} and no evidence of delivery", meta
@@ -171,3 +249,20 @@ def evaluate(
         "previous data for this day stays in place",
         meta,
     )
+
+
+def _decrease(totals: DayTotals, stored: DayTotals | None, meta: dict[str, object]) -> str:
+    """What ``totals`` is lower in than ``stored`` (``spend 0.00 < 305.77 stored, …``), or ""."""
+    if stored is None:
+        return ""
+    meta["stored_spend"] = stored.spend
+    meta["stored_impressions"] = stored.impressions
+    meta["stored_clicks"] = stored.clicks
+    lower = []
+    if totals.spend < stored.spend - SPEND_TOLERANCE:
+        lower.append(f"spend {totals.spend:.2f} < {stored.spend:.2f} stored")
+    if totals.impressions < stored.impressions:
+        lower.append(f"impressions {totals.impressions:,} < {stored.impressions:,} stored")
+    if totals.clicks < stored.clicks:
+        lower.append(f"clicks {totals.clicks:,} < {stored.clicks:,} stored")
+    return ", ".join(lower)

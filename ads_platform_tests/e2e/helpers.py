@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
@@ -12,7 +13,9 @@ from ads_platform.definitions import defs
 from ads_platform.lake import Lake
 from ads_platform.orchestration import materialize, range_tags
 from ads_platform.partitions import key_for
+from ads_platform.warehouse import open_marts_readonly, publish_marts
 from ads_platform_tests.conftest import Platform
+from ads_platform_tests.marts.lake_fixture import run_dbt
 
 
 def setup_accounts(platform: Platform, entities: bool = True) -> None:
@@ -108,3 +111,72 @@ def check_evaluations(platform: Platform, run_id: str) -> list[dg.AssetCheckEval
         assert event is not None
         out.append(event.event_specific_data)
     return out  # type: ignore[return-value]
+
+
+def account_timezone(platform: Platform, account_id: str) -> ZoneInfo:
+    info = platform.sandbox.info()
+    return ZoneInfo(next(a["timezone_name"] for a in info["accounts"] if a["id"] == account_id))
+
+
+def align_sandbox_clock(platform: Platform, account_id: str) -> dt.date:
+    """Put the sandbox on the platform's calendar for one account; returns its local today.
+
+    The platform judges "today" by the real clock, the sandbox by its own (a UTC date D,
+    the instant D 12:00 UTC).  Tests about today and the days after it need both to
+    agree on the account's local date: this picks the D whose instant falls on the
+    account's real local today (D-1, D or D+1 depending on the zone).
+    """
+    tz = account_timezone(platform, account_id)
+    today = dt.datetime.now(dt.UTC).astimezone(tz).date()
+    for offset in (0, -1, 1):
+        candidate = today + dt.timedelta(days=offset)
+        if dt.datetime.combine(candidate, dt.time(12), dt.UTC).astimezone(tz).date() == today:
+            platform.sandbox.set_today(candidate)
+            return today
+    raise AssertionError(f"no sandbox date puts {account_id} on {today}")
+
+
+def attempts(platform: Platform, account_id: str) -> list[dict[str, object]]:
+    """The account's ingestion attempts log, oldest first."""
+    glob = str(
+        platform.home / "lake" / "ingestion_attempts" / f"account_id={account_id}" / "*.parquet"
+    )
+    con = duckdb.connect()
+    cursor = con.execute(
+        f"""select dataset, date_day, attempted_at, run_id, status, error_kind, message
+            from read_parquet('{glob}') order by attempted_at"""
+    )
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def marts_rows(platform: Platform, sql: str) -> list[dict[str, object]]:
+    """Rows of a query on the published marts (read-only, as a dashboard opens them)."""
+    con = open_marts_readonly(platform.home / "marts.duckdb")
+    try:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        con.close()
+
+
+def build_freshness_marts(platform: Platform) -> None:
+    """dbt builds data_freshness, token_health and what they are built from, then publishes.
+
+    A real ``dbt build`` over the lake the Dagster runs wrote, in a subprocess like the
+    marts asset runs it; only the freshness models are selected (and only the tests whose
+    parents all are), so a test can rebuild after each step of a scenario in seconds.
+    test_marts_truth covers the same models through the Dagster marts asset.
+    """
+    result = run_dbt(
+        platform.home,
+        "build",
+        "--select",
+        "+data_freshness",
+        "+token_health",
+        "--indirect-selection",
+        "cautious",
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    publish_marts(platform.home / "warehouse" / "marts.duckdb", platform.home / "marts.duckdb")

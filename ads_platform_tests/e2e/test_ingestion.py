@@ -13,6 +13,8 @@ import pytest
 from ads_platform.sandbox import Sandbox
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import (
+    align_sandbox_clock,
+    attempts,
     check_evaluations,
     ingest,
     lake,
@@ -102,6 +104,53 @@ def test_errors_as_zeros_are_blocked_and_old_file_kept(platform: Platform) -> No
     guard = [e for e in evaluations if e.check_name == "zero_guard"]
     assert guard and not guard[0].passed
     assert guard[0].partition == f"{account_id}|{UNTIL}"
+
+
+def _blocked_today(platform: Platform, account_id: str, today: dt.date) -> str:
+    """Pull today again; it must be blocked by the zero guard: returns the guard's reason."""
+    result = ingest(platform, account_id, today, today)
+    assert not result.success
+    guard = [e for e in check_evaluations(platform, result.run_id) if e.check_name == "zero_guard"]
+    assert len(guard) == 1 and not guard[0].passed
+    assert guard[0].partition == f"{account_id}|{today}"
+    last = attempts(platform, account_id)[-1]
+    assert (last["date_day"], last["status"]) == (today, "blocked")
+    assert last["error_kind"] == "zero_guard"
+    assert not [e for e in result.all_events if e.is_step_materialization]
+    return str(guard[0].description)
+
+
+def test_errors_as_zeros_today_are_blocked_and_the_partial_day_kept(platform: Platform) -> None:
+    account_id = platform.accounts[2]  # New York: UTC-5, today starts after UTC's
+    today = align_sandbox_clock(platform, account_id)
+    setup_accounts(platform)
+    assert ingest(platform, account_id, today, today).success
+    path = lake(platform).partition_path("ad_insights_daily", account_id, today)
+    before = path.read_bytes()
+    stored = stored_daily_totals(platform, account_id)[str(today)]
+    assert stored["spend"] > 0 and stored["impressions"] > 0  # type: ignore[operator]
+    platform.sandbox.add_fault("zeros", account_id=account_id)
+    reason = _blocked_today(platform, account_id, today)
+    assert "lower than what is already stored" in reason
+    assert path.read_bytes() == before
+
+
+def test_a_today_lower_than_stored_is_blocked_and_the_stored_value_kept(platform: Platform) -> None:
+    account_id = platform.accounts[0]  # Berlin: UTC+1
+    today = align_sandbox_clock(platform, account_id)
+    sandbox_date = platform.sandbox.today()
+    setup_accounts(platform)
+    # A first answer for today that is larger than the next one: the sandbox a day ahead
+    # serves the whole day (what a later pull of a full day would say) ...
+    platform.sandbox.set_today(sandbox_date + dt.timedelta(days=1))
+    assert ingest(platform, account_id, today, today).success
+    path = lake(platform).partition_path("ad_insights_daily", account_id, today)
+    before = path.read_bytes()
+    # ... then the partial day, smaller in every metric: never a within-day truth.
+    platform.sandbox.set_today(sandbox_date)
+    reason = _blocked_today(platform, account_id, today)
+    assert "lower than what is already stored" in reason
+    assert path.read_bytes() == before
 
 
 def test_expired_token_fails_only_that_account(platform: Platform) -> None:

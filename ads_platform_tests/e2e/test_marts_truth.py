@@ -76,16 +76,17 @@ def test_marts_equal_the_sandbox_truth_and_keep_last_good_data(platform: Platfor
         freshness = {
             row[0]: row[1:]
             for row in con.execute(
-                "select account_id, is_stale, stale_reason, status_message from data_freshness"
+                "select account_id, is_stale, stale_reason, status_message, stale_cause "
+                "from data_freshness"
             ).fetchall()
         }
     finally:
         con.close()
-    is_stale, reason, message = freshness[bad]
+    is_stale, reason, message, cause = freshness[bad]
     assert is_stale is True
     assert "blocked" in reason
-    assert "zero_guard" in reason
-    assert message
+    assert cause == "zero_guard"
+    assert message.endswith(f": {reason}")
     # The others are judged by the real clock (the sandbox's is fixed in the past), so
     # they may be "behind", but never blocked.
     for account_id in platform.accounts[1:]:

@@ -79,6 +79,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         "act_202",
         [("ad_insights_daily", DAYS[2], "failed", "auth", "Error validating access token")],
     )
+    # Old data from before days that had not started were refused: a "success" for a day
+    # after the local today (its partition was empty).  It must never count as good.
+    future = DAYS[-1] + dt.timedelta(days=3)
+    builder.write_attempts("act_101", [("ad_insights_daily", future, "success", None, "")])
     builder.write_token_check("act_101", valid=True, days_left=40)
     builder.write_token_check("act_202", valid=False, days_left=-1)
     builder.write_reach_month("act_101")
@@ -261,14 +265,20 @@ def test_data_freshness_says_which_account_is_stale_and_why(
     rows = {r["account_id"]: r for r in _rows(marts, "select * from data_freshness")}
     ok, broken = rows["act_101"], rows["act_202"]
     assert ok["is_stale"] is False
-    assert ok["last_good_day"] == DAYS[2]
+    assert ok["last_good_day"] == DAYS[2] <= ok["account_today"]  # not the "future" success
+    assert ok["days_behind"] >= 0
+    assert ok["stale_cause"] is None and ok["stale_reason"] is None
     assert ok["status_message"].endswith("up to date")
     assert broken["is_stale"] is True
     assert broken["last_good_day"] == DAYS[1]
     assert broken["last_attempt_status"] == "failed"
     assert broken["last_attempt_error_kind"] == "auth"
+    assert broken["stale_cause"] == "token"
     assert broken["stale_reason"] == "token expired — re-authorize"
-    assert broken["status_message"] == f"data as of {DAYS[1]}: token expired — re-authorize"
+    as_of = f"{DAYS[1]:%a} {DAYS[1].day} {DAYS[1]:%b}" + (
+        f" {DAYS[1].year}" if DAYS[1].year != broken["account_today"].year else ""
+    )
+    assert broken["status_message"] == f"data as of {as_of}: token expired — re-authorize"
     assert broken["token_is_valid"] is False
     token = _rows(marts, "select * from token_health where account_id = 'act_202'")[0]
     assert token["is_valid"] is False and token["days_left"] < 0

@@ -13,8 +13,13 @@ import pytest
 from ads_platform import frames, schemas
 from ads_platform.assets.reporting import summarize_failures
 from ads_platform.ingestion import zero_guard
-from ads_platform.ingestion.insights import contiguous_ranges, reconcile
-from ads_platform.ingestion.outcomes import PartitionOutcome
+from ads_platform.ingestion.insights import (
+    contiguous_ranges,
+    not_started,
+    reconcile,
+    split_started,
+)
+from ads_platform.ingestion.outcomes import PartitionOutcome, record_attempts
 from ads_platform.ingestion.reach import months_to_pull
 from ads_platform.lake import Lake, LakeError
 
@@ -124,13 +129,11 @@ def test_zero_guard_blocks_zero_rows_with_evidence() -> None:
     assert "nothing was stored" in outcome.description
 
 
-def test_zero_guard_lets_quiet_accounts_and_today_through() -> None:
+def test_zero_guard_lets_quiet_accounts_and_delivery_through() -> None:
     quiet = zero_guard.evaluate(
         DAY, totals(), local_today=DAY + dt.timedelta(days=2), active_ads=0, recent={}
     )
     assert quiet.passed
-    today = zero_guard.evaluate(DAY, totals(rows=3), local_today=DAY, active_ads=9, recent={})
-    assert today.passed
     delivered = zero_guard.evaluate(
         DAY, totals(1.0, 10, 1), local_today=DAY + dt.timedelta(days=1), active_ads=9, recent={}
     )
@@ -150,6 +153,101 @@ def test_zero_guard_empty_result_needs_entity_evidence() -> None:
     assert not zero_guard.evaluate(
         DAY, totals(), local_today=later, active_ads=None, recent=recent
     ).passed
+
+
+EARLY = dt.timedelta(hours=1)
+LATE = dt.timedelta(hours=15)
+
+
+def test_zero_guard_blocks_today_when_it_is_lower_than_what_is_stored() -> None:
+    stored = zero_guard.DayTotals(rows=4, spend=305.77, impressions=19_955, clicks=120)
+    for fresh in (
+        totals(rows=4),  # errors as zeros over a stored partial day
+        totals(rows=0),  # an empty answer over a stored partial day, even early
+        zero_guard.DayTotals(rows=4, spend=305.77, impressions=19_000, clicks=120),
+        zero_guard.DayTotals(rows=4, spend=300.00, impressions=20_000, clicks=130),
+        zero_guard.DayTotals(rows=4, spend=306.00, impressions=20_000, clicks=119),
+    ):
+        outcome = zero_guard.evaluate(
+            DAY,
+            fresh,
+            local_today=DAY,
+            active_ads=0,  # even with nothing active now: what was stored was delivered
+            recent={},
+            stored_today=stored,
+            day_elapsed=EARLY,
+        )
+        assert not outcome.passed, fresh
+        assert "lower than what is already stored for today" in outcome.description
+    grown = zero_guard.DayTotals(rows=5, spend=305.78, impressions=19_955, clicks=121)
+    assert zero_guard.evaluate(
+        DAY, grown, local_today=DAY, active_ads=3, recent={}, stored_today=stored
+    ).passed
+
+
+def test_zero_guard_blocks_zero_rows_today_while_ads_are_active() -> None:
+    outcome = zero_guard.evaluate(
+        DAY, totals(rows=3), local_today=DAY, active_ads=9, recent={}, day_elapsed=EARLY
+    )
+    assert not outcome.passed
+    assert "9 ad(s) were active" in outcome.description
+
+
+def test_zero_guard_lets_a_quiet_today_through_and_an_empty_one_early_in_the_day() -> None:
+    recent = {DAY - dt.timedelta(days=1): totals(10.0, 100, 3)}
+    # Nothing active, nothing stored: a truly quiet account passes, zero rows or none.
+    for fresh in (totals(), totals(rows=2)):
+        assert zero_guard.evaluate(
+            DAY, fresh, local_today=DAY, active_ads=0, recent={}, day_elapsed=LATE
+        ).passed
+    # No rows yet early in the local day, nothing stored: a real zero (Meta reports late).
+    early = zero_guard.evaluate(
+        DAY, totals(), local_today=DAY, active_ads=5, recent=recent, day_elapsed=EARLY
+    )
+    assert early.passed and "early in the local day" in early.description
+    # Still no rows hours into the day while ads are active: blocked like a closed day.
+    assert not zero_guard.evaluate(
+        DAY, totals(), local_today=DAY, active_ads=5, recent=recent, day_elapsed=LATE
+    ).passed
+
+
+def test_zero_guard_never_passes_a_day_that_has_not_started() -> None:
+    outcome = zero_guard.evaluate(
+        DAY + dt.timedelta(days=1), totals(5.0, 10, 1), local_today=DAY, active_ads=1, recent={}
+    )
+    assert not outcome.passed and "has not started" in outcome.description
+
+
+def test_days_after_the_account_local_today_are_not_started() -> None:
+    days = [dt.date(2026, 11, 19) + dt.timedelta(days=i) for i in range(4)]  # 19..22
+    late_evening_utc = dt.datetime(2026, 11, 20, 23, 30, tzinfo=dt.UTC)
+    # New York is still on the 20th, Tokyo already on the 21st.
+    assert split_started(days, "America/New_York", late_evening_utc) == (days[:2], days[2:])
+    assert split_started(days, "Asia/Tokyo", late_evening_utc) == (days[:3], days[3:])
+    # Unknown zone: only days that have not started anywhere (UTC+14 is on the 21st).
+    assert split_started(days, None, late_evening_utc) == (days[:3], days[3:])
+    skipped = not_started("act_1", days[3], "Asia/Tokyo", late_evening_utc)
+    assert skipped.status == "skipped" and skipped.skipped and not skipped.ok
+    assert "has not started in Asia/Tokyo (local today 2026-11-21)" in skipped.message
+
+
+def test_each_attempt_of_a_run_has_its_own_increasing_time(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    same = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+    outcomes = [
+        PartitionOutcome("ad_insights_daily", "act_1", DAY, "success", attempted_at=same),
+        PartitionOutcome("ad_insights_daily", "act_1", DAY, "blocked", attempted_at=same),
+        PartitionOutcome("ad_insights_daily", "act_2", DAY, "failed", attempted_at=same),
+        PartitionOutcome(
+            "ad_insights_daily", "act_1", DAY, "skipped", attempted_at=same - dt.timedelta(1)
+        ),
+    ]
+    record_attempts(lake, outcomes, "run-1")
+    table = pq.read_table(lake.dataset_dir("ingestion_attempts") / "account_id=act_1")
+    logged = sorted(table.to_pylist(), key=lambda r: r["attempted_at"])
+    assert [r["status"] for r in logged] == ["success", "blocked", "skipped"]
+    times = [r["attempted_at"] for r in logged]
+    assert times[0] == same and times[0] < times[1] < times[2]
 
 
 def test_contiguous_ranges_split_gaps_and_long_runs() -> None:

@@ -218,3 +218,15 @@ def test_a_client_answer_without_a_required_field_names_the_endpoint_and_the_fie
     assert f"endpoint={endpoint}" in message and field in message, message
     assert info.value.field == field
     assert "EAAnew" not in message and "EAAshape" not in message
+
+
+def test_an_insight_row_without_date_start_names_the_endpoint_not_a_stray_day() -> None:
+    from ads_platform.ingestion.insights import _bucket
+
+    rows = [{"date_start": "2026-11-01", "ad_id": "1"}, {"ad_id": "2"}]
+    with pytest.raises(MalformedResponseError) as caught:
+        _bucket(rows, "act_1")
+    message = str(caught.value)
+    assert "date_start" in message
+    assert frames.INSIGHTS_ENDPOINT in message
+    assert describe(caught.value, account_id="act_1", token_env=None)[0] == "malformed"

@@ -74,7 +74,7 @@
       ('expires_at', ts), ('data_access_expires_at', ts), ('days_left', 'double'),
       ('scopes', 'varchar'), ('missing_scopes', 'varchar'), ('last_error_code', 'bigint'),
       ('last_error_subcode', 'bigint'), ('last_error_message', 'varchar'),
-      ('last_error_at', ts), ('refreshed', 'boolean')],
+      ('last_error_at', ts), ('refreshed', 'boolean'), ('checked_by', 'varchar')],
     'reach_monthly': [
       ('level', 'varchar'), ('period', 'varchar'), ('period_start', 'date'),
       ('period_end', 'date'), ('account_id', 'varchar'), ('campaign_id', 'varchar'),

@@ -1,8 +1,15 @@
 {{ config(materialized='table') }}
 -- Per account, what the last ingestion attempts say (built with the marts; the
 -- data_freshness view turns it into "stale or not" at query time).
+--
+-- Skipped attempts (a day that had not started in the account's time zone) are neither
+-- a success nor a failure: they never count as the last attempt.  A good day is never
+-- after the account's local today at build time, even when old data says so (empty
+-- "future" partitions written before that rule): the view is queried later than this
+-- table is built, so last_good_day <= account_today holds when it is read too.
 with attempts as (
     select * from {{ ref('stg_ingestion_attempts') }}
+    where status <> 'skipped'
 ),
 
 accounts as (
@@ -13,18 +20,31 @@ accounts as (
     select distinct account_id from {{ ref('fct_ad_daily') }}
 ),
 
+zones as (
+    select
+        accounts.account_id,
+        cast(timezone(coalesce(dims.timezone_name, 'UTC'), now()) as date) as account_today
+    from accounts
+    left join {{ ref('stg_ad_accounts') }} as dims on dims.account_id = accounts.account_id
+),
+
 good_days_from_attempts as (
-    select account_id, max(date_day) as last_good_day
+    select attempts.account_id, max(attempts.date_day) as last_good_day
     from attempts
-    where dataset = 'ad_insights_daily' and status = 'success' and date_day is not null
-    group by account_id
+    inner join zones on zones.account_id = attempts.account_id
+    where attempts.dataset = 'ad_insights_daily'
+        and attempts.status = 'success'
+        and attempts.date_day <= zones.account_today
+    group by attempts.account_id
 ),
 
 good_days_from_facts as (
     -- data may predate the attempts log: a day that has facts was ingested
-    select account_id, max(date_day) as last_day
-    from {{ ref('fct_ad_daily') }}
-    group by account_id
+    select facts.account_id, max(facts.date_day) as last_day
+    from {{ ref('fct_ad_daily') }} as facts
+    inner join zones on zones.account_id = facts.account_id
+    where facts.date_day <= zones.account_today
+    group by facts.account_id
 ),
 
 last_insights_attempt as (
@@ -43,7 +63,7 @@ last_any_attempt as (
 last_failure as (
     select *
     from attempts
-    where status <> 'success'
+    where status in ('failed', 'blocked')
     qualify row_number() over (partition by account_id order by attempted_at desc, run_id desc) = 1
 ),
 
@@ -58,7 +78,7 @@ latest_per_dataset as (
 failing as (
     select account_id, string_agg(dataset, ', ' order by dataset) as failing_datasets
     from latest_per_dataset
-    where status <> 'success'
+    where status in ('failed', 'blocked')
     group by account_id
 )
 

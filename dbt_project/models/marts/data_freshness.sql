@@ -5,6 +5,12 @@
 --
 -- is_stale rule: no successful day yet, OR the last good day is older than yesterday
 -- in the account's timezone, OR the last ad-insights attempt did not succeed.
+--
+-- stale_cause is the real, latest cause, in the vocabulary of
+-- ads_platform/ingestion/causes.py (macros/causes.sql is generated from it): the cause
+-- of the last attempt when it failed or was blocked (a 503 after an expired token is
+-- an API error, not the token); otherwise an invalid token, then "never pulled", then
+-- "no pull of the recent days".  A later successful pull clears it.
 with base as (
     select
         *,
@@ -12,7 +18,8 @@ with base as (
         case when token_expires_at is not null
             then round(date_diff('second', now(), token_expires_at) / 86400.0, 2)
         end as token_days_left,
-        (token_is_valid = false or token_expires_at <= now()) as token_expired
+        coalesce(token_is_valid = false or token_expires_at <= now(), false) as token_expired,
+        coalesce(last_attempt_status, 'success') <> 'success' as last_attempt_failed
     from {{ ref('int_account_freshness') }}
 ),
 
@@ -22,28 +29,28 @@ judged as (
         (
             last_good_day is null
             or last_good_day < account_today - 1
-            or coalesce(last_attempt_status, 'success') <> 'success'
+            or last_attempt_failed
         ) as is_stale,
-        case
-            when coalesce(last_attempt_status, 'success') <> 'success'
-                and last_attempt_error_kind in ('token_invalid', 'token_expired', 'auth')
-                then 'token expired — re-authorize'
-            when coalesce(last_attempt_status, 'success') <> 'success'
-                and last_attempt_error_kind = 'permission'
-                then 'permission lost — re-grant access to the ad account'
-            when coalesce(last_attempt_status, 'success') <> 'success' and token_expired
-                then 'token expired — re-authorize'
-            when last_attempt_status = 'blocked'
-                then 'last pull blocked by a check (' || coalesce(last_attempt_error_kind, 'unknown')
-                    || '): ' || coalesce(last_attempt_message, 'no message')
-            when coalesce(last_attempt_status, 'success') <> 'success'
-                then 'last pull failed (' || coalesce(last_attempt_error_kind, 'unknown')
-                    || '): ' || coalesce(last_attempt_message, 'no message')
-            when last_good_day is null then 'no data ingested yet'
-            when last_good_day < account_today - 1 then 'no successful pull since '
-                || strftime(last_good_day, '%Y-%m-%d')
-        end as stale_reason
+        -- "Tue 24 Nov", with the year when it is not the account's current year
+        case when last_good_day is not null then
+            strftime(last_good_day, '%a %-d %b')
+            || case when year(last_good_day) <> year(account_today)
+                then ' ' || year(last_good_day) else '' end
+        end as as_of
     from base
+),
+
+caused as (
+    select
+        *,
+        case
+            when not is_stale then null
+            when last_attempt_failed then {{ cause_of_kind('last_attempt_error_kind') }}
+            when token_expired then 'token'
+            when last_good_day is null then 'never_pulled'
+            else 'not_pulled_recently'
+        end as stale_cause
+    from judged
 )
 
 select
@@ -64,20 +71,21 @@ select
     last_failure_error_kind,
     last_failure_message,
     failing_datasets,
-    token_is_valid and not coalesce(token_expired, false) as token_is_valid,
+    token_is_valid and not token_expired as token_is_valid,
     token_expires_at,
     token_days_left,
     token_missing_scopes,
     is_stale,
-    case when is_stale then stale_reason end as stale_reason,
+    stale_cause,
+    {{ cause_reason('stale_cause') }} as stale_reason,
     case
         when is_stale then
-            'data as of ' || coalesce(strftime(last_good_day, '%Y-%m-%d'), 'never') || ': ' || stale_reason
+            coalesce('data as of ' || as_of, 'no data yet') || ': ' || {{ cause_reason('stale_cause') }}
         when token_expired then
-            'data as of ' || strftime(last_good_day, '%Y-%m-%d') || ': up to date, but the token has expired — re-authorize'
+            'data as of ' || as_of || ': up to date, but ' || {{ cause_reason("'token'") }}
         when token_days_left is not null and token_days_left < 14 then
-            'data as of ' || strftime(last_good_day, '%Y-%m-%d') || ': up to date; token expires in '
+            'data as of ' || as_of || ': up to date; token expires in '
             || cast(floor(token_days_left) as integer) || ' day(s) — re-authorize soon'
-        else 'data as of ' || strftime(last_good_day, '%Y-%m-%d') || ': up to date'
+        else 'data as of ' || as_of || ': up to date'
     end as status_message
-from judged
+from caused

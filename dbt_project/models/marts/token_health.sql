@@ -1,5 +1,6 @@
 {{ config(materialized='view') }}
--- The latest token check per account.  A view so that days_left counts down at query
+-- The latest token evidence per account (see int_token_health_latest: a successful pull
+-- supersedes a 190 seen at run time).  A view so that days_left counts down at query
 -- time from expires_at (days_left_at_check is what the check itself computed).
 select
     account_id,
@@ -21,5 +22,6 @@ select
     last_error_subcode,
     last_error_message,
     last_error_at,
-    refreshed
+    refreshed,
+    checked_by
 from {{ ref('int_token_health_latest') }}

@@ -1,4 +1,5 @@
--- Every ingestion attempt (append-only), one row per attempt.
+-- Every ingestion attempt (append-only), one row per attempt.  cause: what a person acts
+-- on for a failed or blocked attempt (vocabulary of ads_platform/ingestion/causes.py).
 select
     account_id,
     dataset,
@@ -7,6 +8,9 @@ select
     run_id,
     lower(status) as status,
     error_kind,
+    case when lower(status) in ('failed', 'blocked')
+        then {{ cause_of_kind('error_kind') }}
+    end as cause,
     message,
     rows
 from {{ source('lake', 'ingestion_attempts') }}

@@ -1,4 +1,5 @@
--- Every token check, one row per (account_id, checked_at).
+-- Every token check, one row per (account_id, checked_at): debug_token checks and what
+-- pulls saw at run time (checked_by; NULL in files written before it was recorded).
 select
     account_id,
     checked_at,
@@ -15,7 +16,8 @@ select
     last_error_subcode,
     last_error_message,
     last_error_at,
-    refreshed
+    refreshed,
+    checked_by
 from {{ source('lake', 'token_health') }}
 qualify row_number() over (
     partition by account_id, checked_at order by token_fingerprint, _lake_file desc
