@@ -382,9 +382,8 @@ def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(
             wait_for("the next marts run to finish", finished, FINISH_TIMEOUT, poll=1.0)
             run = instance.get_run_by_id(last.run_id)
             assert run is not None
-            assert run.status == dg.DagsterRunStatus.SUCCESS, run_messages(instance, last.run_id)[
-                -5:
-            ]
+            tail = run_messages(instance, last.run_id)[-5:]
+            assert run.status == dg.DagsterRunStatus.SUCCESS, tail
             assert not slot_holders(instance)
 
         assert marts_daily(marts) == truth_daily(platform)
