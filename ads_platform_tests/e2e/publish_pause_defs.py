@@ -5,11 +5,11 @@ build database takes milliseconds.  This module is the code location of such a t
 (loaded by the code server like ``workspace.yaml`` loads ``ads_platform.definitions``,
 and imported again by every run worker it starts), and makes the publish observable:
 
-When ``$ADS_PLATFORM_TEST_PUBLISH_PAUSE`` names a marker path and ``<marker>.armed``
-exists, the first publish that finds it claims it (deletes it), copies *half* of the
-build database into the publish's temporary file, fsyncs it, writes the marker (JSON:
-worker pid, temp file, bytes copied, build size) and waits to be killed.  Every later
-publish (the retry) copies normally.  Nothing else of the definitions changes.
+When ``$ADS_PLATFORM_TEST_PUBLISH_PAUSE`` names a marker path (set before the code
+server starts) and ``<marker>.armed`` exists, the first publish that finds it claims it
+(deletes it), copies *half* of the build database into the publish's temporary file,
+fsyncs it, writes the marker (JSON: worker pid, temp file, bytes copied, build size) and
+waits to be killed.  Every later publish copies normally.  Nothing else changes.
 
 It hooks ``shutil.copyfileobj`` as :func:`ads_platform.warehouse.publish_marts` calls it;
 if the publish stops copying that way the marker never appears and the test fails
@@ -46,10 +46,8 @@ class _PausingShutil:
 
     @staticmethod
     def copyfileobj(fsrc: IO[bytes], fdst: IO[bytes], length: int = 0) -> None:
-        marker = os.environ.get(PAUSE_ENV)
+        marker = os.environ[PAUSE_ENV]
         try:
-            if not marker:
-                raise FileNotFoundError
             os.unlink(f"{marker}.armed")  # claim it: only one publish pauses
         except FileNotFoundError:
             shutil.copyfileobj(fsrc, fdst, length)
@@ -66,6 +64,9 @@ class _PausingShutil:
         raise RuntimeError("the test was to kill this run worker during the publish")
 
 
-warehouse.shutil = _PausingShutil()  # type: ignore[assignment]
+# Only where the test asked for it (the code server and its run workers inherit the
+# variable): a test session that merely imports this module keeps the real copy.
+if os.environ.get(PAUSE_ENV):
+    warehouse.shutil = _PausingShutil()  # type: ignore[assignment]
 
 __all__ = ["PAUSE_ENV", "arm", "defs"]
