@@ -8,10 +8,11 @@ requested, launched, monitored and retried by Dagster's own daemon iterations (a
 sensors, all stopped but the run worker guard, as an operator can in the UI, so that
 the only runs are this test's).  Then run workers are killed for real, twice:
 
-1. the first marts run, during ``dbt build``, once dbt holds DuckDB's write lock on the
-   build database: its dbt must die with it and unlock the database, the run must end
-   FAILURE saying its worker died, its ``duckdb_writer`` slot must be given back, and the
-   automatic retry (``run_retries``) must get the slot and build;
+1. the first marts run, during ``dbt build``, while dbt holds DuckDB's write lock on the
+   build database and has written to its write-ahead log: its dbt must die with it and
+   unlock the database, the run must end FAILURE saying its worker died, its
+   ``duckdb_writer`` slot must be given back, and the automatic retry (``run_retries``)
+   must get the slot and build over the stale WAL;
 2. that retry, during the publish (``publish_pause_defs`` stops the copy half-way), together
    with the code server that launched it, so nobody but the guard can notice: the half
    copy must not become the published marts, the run must not stay STARTED, its slot
@@ -281,6 +282,7 @@ def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(
     pause_marker = tmp_path / "publish-paused.json"
     monkeypatch.setenv(publish_pause_defs.PAUSE_ENV, str(pause_marker))
     build_db = platform.home / "warehouse" / "marts.duckdb"
+    wal = build_db.with_name(build_db.name + ".wal")
     marts = platform.home / "marts.duckdb"
     target = ModuleTarget(
         module_name="ads_platform_tests.e2e.publish_pause_defs",
@@ -308,14 +310,15 @@ def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(
                 "the run worker", lambda: worker_pid(instance, first.run_id), START_TIMEOUT
             )
             to_reap.add(worker)
+            # Killed mid-write: dbt holds the write lock and has written to the WAL.
             dbt = wait_for(
-                "dbt build holding the build database's write lock",
+                "dbt build writing the build database",
                 lambda: next(
                     (
                         pid
                         for pid in children(worker)
                         if " build" in cmdline(pid)
-                        and build_db.exists()
+                        and wal.exists()
                         and pid in lock_holders(build_db)
                     ),
                     None,
@@ -329,6 +332,7 @@ def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(
             wait_for("the run worker to die", lambda: not process_running(worker), 30)
             wait_for("its dbt to die with it", lambda: not process_running(dbt), 5)
             wait_for("its lock on the build database to go", lambda: not lock_holders(build_db), 5)
+            assert wal.exists()  # the retry must build over a stale write-ahead log
 
             publish_pause_defs.arm(pause_marker)  # the retry will pause half-way in its publish
             killed_run_recovers(instance, daemon, first.run_id, worker)
