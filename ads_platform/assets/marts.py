@@ -29,6 +29,14 @@ successful build is published before that fetch (which describes every built rel
 and its parents: seconds when a parent is a view over the whole lake), so readers see
 new marts as soon as dbt is done.
 
+Why dbt runs through :mod:`ads_platform.dbt_with_parent`: a run worker killed with
+``kill -9`` cannot stop its dbt child, which then went on running orphaned and holding
+DuckDB's write lock on the build database; through the wrapper the kernel kills dbt with
+its parent.  The run's ``duckdb_writer`` slot is given back by the ``run_worker_guard``
+sensor (:mod:`ads_platform.automation.run_guard`), so the retry or the next build can
+start at once.  The publish needs nothing more: it renames a complete, fsynced copy over
+the published marts, so a publish killed half-way leaves the last good marts in place.
+
 Manifest: ``@dbt_assets`` needs ``dbt_project/target/manifest.json`` when this module is
 imported.  CI and images run ``dagster-dbt project prepare-and-package --file
 ads_platform/assets/marts.py`` (or ``python -m ads_platform.assets.marts``); ``dagster
@@ -62,6 +70,7 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
+from ads_platform import dbt_with_parent
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import load_settings
 from ads_platform.warehouse import (
@@ -327,6 +336,7 @@ def marts_dbt_assets(
     # with it (a --select here would be unioned with it instead).
     args = ["build", *plan.exclude_args, *_vars_args(dbt_vars(settings))]
     env.update(lake_listing_env(plan, build_db))  # dbt need not list the lake again
+    env.update(_dbt_child_env())
     # A stable target path (runs are serialized by the pool) keeps dbt's partial parse.
     target_path = build_db.parent / "dbt_target"
     with _environ(env):
@@ -375,12 +385,39 @@ def _dbt_executable() -> str:
     return "dbt"
 
 
+def _dbt_child_env() -> dict[str, str]:
+    """What :mod:`ads_platform.dbt_with_parent` needs: the real dbt, and who its parent is."""
+    return {
+        dbt_with_parent.DBT_EXECUTABLE_ENV: _dbt_executable(),
+        dbt_with_parent.PARENT_PID_ENV: str(os.getpid()),
+    }
+
+
+def _guarded_dbt_executable() -> str:
+    """dbt started through :mod:`ads_platform.dbt_with_parent`, so it dies with the run.
+
+    Falls back to plain dbt (with a warning) if the wrapper lost its executable bit, e.g.
+    in a copy that did not keep file modes: the marts still build, but a killed run
+    worker would leave its dbt running.
+    """
+    wrapper = Path(dbt_with_parent.__file__)
+    if os.access(wrapper, os.X_OK):
+        return str(wrapper)
+    logger.warning("%s is not executable: dbt will not die with a killed run worker", wrapper)
+    return _dbt_executable()
+
+
 def dbt_resource() -> DbtCliResource:
-    """The dbt CLI resource for ``marts_dbt_assets`` (resource key ``dbt``)."""
+    """The dbt CLI resource for ``marts_dbt_assets`` (resource key ``dbt``).
+
+    Every dbt it starts dies with the process that started it (see
+    :mod:`ads_platform.dbt_with_parent`): a killed run worker must not leave a dbt
+    holding DuckDB's write lock on the build database.
+    """
     return DbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=_dbt_executable(),
+        dbt_executable=_guarded_dbt_executable(),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ads_platform.automation.alerts import build_alert_sensors
 from ads_platform.automation.common import definition_settings
+from ads_platform.automation.run_guard import build_run_worker_guard
 from ads_platform.automation.schedules import build_schedules
 from ads_platform.automation.sensors import build_sensors
 from ads_platform.settings import Settings
@@ -23,7 +24,7 @@ def automation_definitions(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or definition_settings()
     return {
         "schedules": build_schedules(settings),
-        "sensors": [*build_sensors(settings), *build_alert_sensors()],
+        "sensors": [*build_sensors(settings), *build_alert_sensors(), build_run_worker_guard()],
     }
 
 

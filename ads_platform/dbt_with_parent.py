@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Run dbt so that it dies with the process that started it.
+
+dagster-dbt starts ``dbt`` with ``subprocess.Popen`` from the run worker.  When the run
+worker is killed (``kill -9``, the OOM killer, a crashed machine agent), nothing runs in
+it any more, so no handler can stop its dbt child: dbt went on running orphaned and kept
+DuckDB's write lock on the build database, and the next marts build could not open it.
+On Linux the kernel can do it instead: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` asks for a
+SIGKILL when the parent goes away, however it goes away.  That attribute survives
+``exec``, so this script sets it and then *becomes* dbt (``os.execv``: same pid, same
+pipes; dagster-dbt's SIGINT on a run cancel still reaches dbt).
+
+``DbtCliResource(dbt_executable=<this file>)`` (:func:`ads_platform.assets.marts.dbt_resource`)
+runs every dbt invocation through it.  Two variables from the caller:
+
+* ``ADS_PLATFORM_DBT_EXECUTABLE`` - the real dbt (default: ``dbt`` beside this Python,
+  else on ``PATH``);
+* ``ADS_PLATFORM_DBT_PARENT_PID`` - the pid of the process that starts dbt.  If the parent
+  died between ``fork`` and the ``prctl`` (the death signal would then never come), the
+  parent pid no longer matches and this script exits instead of running dbt orphaned.
+
+Why "the *thread* that forked" does not bite: Linux sends the signal when the thread that
+created the child exits.  The marts asset starts dbt from its step thread and waits for
+it there, so that thread outlives dbt unless the whole process dies.
+
+Standard library only: the shebang may pick a Python that is not the platform's venv;
+the real dbt (a console script of the venv) brings its own interpreter.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+DBT_EXECUTABLE_ENV = "ADS_PLATFORM_DBT_EXECUTABLE"
+PARENT_PID_ENV = "ADS_PLATFORM_DBT_PARENT_PID"
+#: <linux/prctl.h>
+PR_SET_PDEATHSIG = 1
+#: What ``exec`` failures exit with, like a shell's "command not found".
+EXIT_NOT_FOUND = 127
+#: The parent was already gone: dbt was not started.
+EXIT_ORPHANED = 75
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent exits.
+
+    Returns False where that is not available (not Linux, no libc): dbt then runs as it
+    always did, and an orphaned dbt holds the build database until it finishes.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    libc_name = ctypes.util.find_library("c") or "libc.so.6"
+    try:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+    except OSError:
+        return False
+    return int(libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
+
+
+def real_dbt(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The dbt to run: the variable, else the dbt beside this Python, else the PATH one."""
+    named = environ.get(DBT_EXECUTABLE_ENV)
+    if named:
+        return named
+    beside = Path(sys.executable).with_name("dbt")
+    if beside.exists():
+        return str(beside)
+    return shutil.which("dbt")
+
+
+def parent_is_gone(expected: str | None) -> bool:
+    """True when the caller said who the parent is and it is no longer our parent."""
+    if not expected:
+        return False
+    try:
+        return int(expected) != os.getppid()
+    except ValueError:
+        return False
+
+
+def main(argv: list[str]) -> int:
+    die_with_parent()
+    if parent_is_gone(os.environ.get(PARENT_PID_ENV)):
+        print("dbt not started: the process that asked for it has already exited", file=sys.stderr)
+        return EXIT_ORPHANED
+    dbt = real_dbt()
+    if dbt is None:
+        print(
+            f"dbt not found: set {DBT_EXECUTABLE_ENV} to the dbt executable "
+            "(pip install dbt-core dbt-duckdb)",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_FOUND
+    try:
+        os.execv(dbt, [dbt, *argv])  # noqa: S606 - becoming dbt is the point
+    except OSError as exc:
+        print(f"cannot run dbt at {dbt}: {exc}", file=sys.stderr)
+    return EXIT_NOT_FOUND
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,113 @@
+"""dbt started through ``ads_platform/dbt_with_parent.py`` dies with the process that started it.
+
+Real processes: a parent Python starts the wrapper (which becomes a stand-in dbt that
+sleeps), the test kills the parent with SIGKILL and watches the child.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ads_platform import dbt_with_parent
+
+WRAPPER = Path(dbt_with_parent.__file__)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG")
+
+
+def fake_dbt(tmp_path: Path, body: str) -> Path:
+    """A stand-in for the dbt executable (a shell script)."""
+    path = tmp_path / "dbt"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in {"Z", "X"}
+
+
+def wait_until(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+PARENT = """
+import os, subprocess, sys, time
+env = dict(os.environ, ADS_PLATFORM_DBT_PARENT_PID=str(os.getpid()))
+child = subprocess.Popen([sys.argv[1], "build"], env=env)
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_dbt_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    dbt = fake_dbt(tmp_path, "exec sleep 120")
+    env = {**os.environ, dbt_with_parent.DBT_EXECUTABLE_ENV: str(dbt)}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(WRAPPER)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        assert wait_until(lambda: "sleep" in Path(f"/proc/{child}/cmdline").read_text(), 10)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        assert wait_until(lambda: not running(child), 5), "dbt outlived the process that started it"
+    finally:
+        if running(child):
+            os.kill(child, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_dbt_is_not_started_when_its_parent_is_already_gone(tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+    dbt = fake_dbt(tmp_path, f"touch {ran}")
+    env = {
+        **os.environ,
+        dbt_with_parent.DBT_EXECUTABLE_ENV: str(dbt),
+        # Not our parent: as if the process that asked for dbt died before the prctl.
+        dbt_with_parent.PARENT_PID_ENV: "1",
+    }
+    result = subprocess.run([str(WRAPPER), "build"], env=env, capture_output=True, text=True)
+    assert result.returncode == dbt_with_parent.EXIT_ORPHANED
+    assert "already exited" in result.stderr
+    assert not ran.exists()
+
+
+def test_the_wrapper_becomes_dbt_with_its_arguments_and_exit_code(tmp_path: Path) -> None:
+    args = tmp_path / "args"
+    dbt = fake_dbt(tmp_path, f'echo "$$ $*" > {args}; exit 3')
+    env = {
+        **os.environ,
+        dbt_with_parent.DBT_EXECUTABLE_ENV: str(dbt),
+        dbt_with_parent.PARENT_PID_ENV: str(os.getpid()),
+    }
+    process = subprocess.Popen([str(WRAPPER), "build", "--select", "fqn:*"], env=env)
+    assert process.wait() == 3
+    pid, rest = args.read_text().strip().split(" ", 1)
+    assert int(pid) == process.pid  # exec'd: dagster-dbt's SIGINT on cancel reaches dbt itself
+    assert rest == "build --select fqn:*"
+
+
+def test_the_marts_resource_runs_dbt_through_the_wrapper() -> None:
+    from ads_platform.assets.marts import dbt_resource
+
+    assert os.access(WRAPPER, os.X_OK), "dbt_with_parent.py lost its executable bit"
+    assert dbt_resource().dbt_executable == str(WRAPPER)
