@@ -74,3 +74,22 @@ def platform(
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     del config, items
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+#: Variables that point the platform at a home, a settings file, a Graph API or a token.
+_PLATFORM_ENV_PREFIXES = ("ADS_PLATFORM_", "META_", "DEMO_META_TOKEN_", "DAGSTER_HOME")
+_SESSION_ENV = {k: v for k, v in os.environ.items() if k.startswith(_PLATFORM_ENV_PREFIXES)}
+
+
+@pytest.fixture(autouse=True)
+def _platform_environment_as_the_session_started() -> None:
+    """Every test starts from the environment the session started with.
+
+    A fixture or test that sets ``ADS_PLATFORM_HOME`` (or a token variable) without
+    undoing it would silently point every later test at its home: a failure far from
+    its cause.  Fixtures that need the variables set them after this one runs.
+    """
+    for key in [k for k in os.environ if k.startswith(_PLATFORM_ENV_PREFIXES)]:
+        if key not in _SESSION_ENV:
+            del os.environ[key]
+    os.environ.update(_SESSION_ENV)

@@ -80,47 +80,49 @@ def _ingest(
 def dashboard_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardWorld]:
     today = dt.datetime.now(dt.UTC).date()
     home = tmp_path_factory.mktemp("dashboard") / "home"
+    # The environment is set only while the marts are built: a session fixture that kept
+    # it would point every later test of the session at this home.
     with (
         Sandbox(seed=11, accounts=3, today=today, async_delay_scale=0.01) as sandbox,
-        pytest.MonkeyPatch.context() as mp,
         dg.instance_for_test() as instance,
     ):
-        accounts = sorted(sandbox.account_ids)
-        normal, stale, quiet = accounts
-        config_path, tokens = write_demo_settings(
-            home,
-            sandbox.base_url,
-            accounts,
-            start_date=today - dt.timedelta(days=90),
-            extra={"meta": {"max_retries": 1, "retry_budget_seconds": 5.0}},
-        )
-        for key, value in {
-            **tokens,
-            "ADS_PLATFORM_CONFIG": str(config_path),
-            "ADS_PLATFORM_HOME": str(home),
-        }.items():
-            mp.setenv(key, value)
-        since = today - dt.timedelta(days=HISTORY_DAYS)
-        assert materialize(defs, instance, ["ad_accounts"], log_level="ERROR").success
-        # Entities, monthly reach and token health of the first two accounts only: the
-        # quiet account must have no entity state (see the module docstring).
-        assert materialize(
-            defs,
-            instance,
-            ["campaigns", "ad_sets", "ads", "reach_monthly", "token_health"],
-            tags=range_tags(normal, stale),
-            log_level="ERROR",
-        ).success
-        # Two range runs over every account (a run covers a box of accounts × days): the
-        # quiet account's pulls all return zeros, the stale account's token expires in
-        # between, so the second run fails for that account only.
-        sandbox.add_fault("zeros", account_id=quiet)
-        last_good = today - dt.timedelta(days=STALE_DAYS)
-        assert _ingest(instance, (normal, quiet), since, last_good)
-        sandbox.set_token_expiry(stale, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
-        assert not _ingest(instance, (normal, quiet), last_good + dt.timedelta(days=1), today)
-        sandbox.clear_faults()
-        assert materialize_marts(defs, instance).success
+        with pytest.MonkeyPatch.context() as mp:
+            accounts = sorted(sandbox.account_ids)
+            normal, stale, quiet = accounts
+            config_path, tokens = write_demo_settings(
+                home,
+                sandbox.base_url,
+                accounts,
+                start_date=today - dt.timedelta(days=90),
+                extra={"meta": {"max_retries": 1, "retry_budget_seconds": 5.0}},
+            )
+            for key, value in {
+                **tokens,
+                "ADS_PLATFORM_CONFIG": str(config_path),
+                "ADS_PLATFORM_HOME": str(home),
+            }.items():
+                mp.setenv(key, value)
+            since = today - dt.timedelta(days=HISTORY_DAYS)
+            assert materialize(defs, instance, ["ad_accounts"], log_level="ERROR").success
+            # Entities, monthly reach and token health of the first two accounts only: the
+            # quiet account must have no entity state (see the module docstring).
+            assert materialize(
+                defs,
+                instance,
+                ["campaigns", "ad_sets", "ads", "reach_monthly", "token_health"],
+                tags=range_tags(normal, stale),
+                log_level="ERROR",
+            ).success
+            # Two range runs over every account (a run covers a box of accounts × days): the
+            # quiet account's pulls all return zeros, the stale account's token expires in
+            # between, so the second run fails for that account only.
+            sandbox.add_fault("zeros", account_id=quiet)
+            last_good = today - dt.timedelta(days=STALE_DAYS)
+            assert _ingest(instance, (normal, quiet), since, last_good)
+            sandbox.set_token_expiry(stale, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+            assert not _ingest(instance, (normal, quiet), last_good + dt.timedelta(days=1), today)
+            sandbox.clear_faults()
+            assert materialize_marts(defs, instance).success
         yield DashboardWorld(
             home=home,
             marts=home / "marts.duckdb",
