@@ -10,6 +10,8 @@ What a case says:
 
 * ``inject``: the sandbox faults (``ads_platform.sandbox.FAULT_NAMES``) put on the case's
   account just before its pull; ``after`` makes one start in the middle of the run.
+  A global case changes the settings instead (``settings``: ``(section, key, value)``)
+  and gets a phase of its own, every account pulled.
 * ``pull``: which of the fault phase's runs pulls the account (as the schedules do: a
   daily run of closed days, an intraday run of today, a backfill of async report runs).
 * ``expect``: ``truth`` (the platform recovers by itself and stores exactly what the API
@@ -84,6 +86,8 @@ class Case:
     scope: Scope = Scope.ACCOUNT
     #: ``(property, why)`` for the properties that do not apply to this case.
     not_applicable: tuple[tuple[str, str], ...] = ()
+    #: A global case's settings change: ``(section, key, value)`` of ads_platform.yaml.
+    settings: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -94,9 +98,13 @@ class Case:
             return "none: every campaign paused since 2025 (sandbox quiet account)"
         if self.scope is Scope.CRASH:
             return "SIGKILL to the run worker half-way through a partition write"
-        where = "every account" if self.scope is Scope.GLOBAL else "its account"
-        faults = "; ".join(i.describe() for i in self.inject) or "none"
-        return f"{faults} ({where}, {self.pull.value} pull)"
+        if self.scope is Scope.GLOBAL:
+            changes = "; ".join(
+                f"{section}.{key} = {value}" for section, key, value in self.settings
+            )
+            return f"{changes} (every account, a {self.pull.value} pull)"
+        faults = "; ".join(i.describe() for i in self.inject)
+        return f"{faults} (its account, {self.pull.value} pull)"
 
     def expected(self) -> str:
         if self.expect is Expect.TRUTH:
@@ -111,6 +119,8 @@ READ_TIMEOUT_SECONDS = 1.0
 RETRY_BUDGET_SECONDS = 15.0
 #: A read timeout answers after this long: well past the client's read timeout.
 SLOW_ANSWER_SECONDS = READ_TIMEOUT_SECONDS + 1.5
+#: A Graph API host that never resolves (RFC 2606 reserves ``.invalid``).
+UNRESOLVABLE = "https://graph.facebook.invalid"
 #: Longer than the retry budget: a throttle the client must give up on, not wait out.
 LONG_REGAIN_SECONDS = 60 * RETRY_BUDGET_SECONDS
 
@@ -253,6 +263,8 @@ CASES: tuple[Case, ...] = (
         ("cannot reach graph.facebook.invalid (DNS / network)", "check the network and DNS"),
         alerts=1,
         scope=Scope.GLOBAL,
+        settings=(("meta", "graph_base_url", UNRESOLVABLE),),
+        not_applicable=(("others", "every account has the fault"),),
     ),
 )
 

@@ -21,6 +21,7 @@ from ads_platform_tests.reliability.scenario import (
     Observations,
     Run,
     Snapshot,
+    global_phase,
     local_today,
 )
 
@@ -36,7 +37,7 @@ STATUS = {Expect.TRUTH: "success", Expect.FAILED: "failed", Expect.BLOCKED: "blo
 
 
 def phase_of(case: Case) -> str:
-    return "global" if case.scope is Scope.GLOBAL else "faults"
+    return global_phase(case) if case.scope is Scope.GLOBAL else "faults"
 
 
 def runs_of(obs: Observations, case: Case, account_id: str) -> list[Run]:
@@ -101,8 +102,9 @@ def snapshot(obs: Observations, phase: str) -> Snapshot:
     return snap
 
 
-def previous_phase(phase: str) -> str:
-    return {"faults": "first", "global": "faults", "recovery": "global"}[phase]
+def previous_phase(obs: Observations, phase: str) -> str:
+    names = list(obs.phases)
+    return names[names.index(phase) - 1]
 
 
 # --------------------------------------------------------------------------- properties
@@ -111,8 +113,6 @@ def previous_phase(phase: str) -> str:
 def others(obs: Observations, case: Case) -> Verdict:
     """The other accounts of the case's runs ended as they were meant to: stored (and
     materialized) for the healthy ones, their own failure for the other cases."""
-    if case.scope is Scope.GLOBAL:
-        return na("every account has the fault")
     problems: list[str] = []
     mine = {m.account_id for m in obs.members_of(case)}
     runs = (
@@ -311,7 +311,7 @@ def last_good(obs: Observations, case: Case) -> Verdict:
     """For the days the fault hit: the published marts (and the lake) still hold what the
     previous build published (truth for a case that recovers)."""
     phase = phase_of(case)
-    before, after = snapshot(obs, previous_phase(phase)), snapshot(obs, phase)
+    before, after = snapshot(obs, previous_phase(obs, phase)), snapshot(obs, phase)
     problems = []
     for member in obs.members_of(case):
         a = member.account_id
@@ -394,7 +394,7 @@ def recovery(obs: Observations, case: Case) -> Verdict:
     left, and each incident the account had is resolved exactly once."""
     snap = snapshot(obs, "recovery")
     opened: dict[str, list[str]] = {}
-    for phase in ("faults", "global"):
+    for phase in (p for p in obs.phases if p not in ("first", "recovery")):
         for post in obs.phases[phase].posts:
             if (
                 post.account_id

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 BEGIN = "<!-- matrix:begin (generated: every line below comes from the recorded verdicts) -->"
 END = "<!-- matrix:end -->"
 SECTIONS = {
-    "faults": "Faults (one account each, next to healthy ones; DNS on every account)",
+    "faults": "Faults (each on an account of its own, next to healthy ones; global ones on "
+    "every account)",
     "concurrency": "Concurrency",
     "crashes": "Crashes of the marts run (test_killed_marts_run)",
 }
@@ -70,16 +71,14 @@ def section(title: str, rows: list[Row], footnotes: list[str]) -> list[str]:
             )
         cells.append("**held**" if row.held else "**NOT HELD**")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Columns:", ""]
+    for prop in props:
+        texts = list(
+            dict.fromkeys(r.spec.properties[prop] for r in rows if prop in r.spec.properties)
+        )
+        lines.append(f"- **{prop}**: {'; '.join(texts)}.")
     lines.append("")
     return lines
-
-
-def properties_legend(rows: Iterable[Row]) -> list[str]:
-    seen: dict[str, str] = {}
-    for row in rows:
-        for name, text in row.spec.properties.items():
-            seen.setdefault(name, text)
-    return ["## What each column checks", ""] + [f"- **{n}**: {t}." for n, t in seen.items()]
 
 
 def document(rows: Iterable[Row], header: Mapping[str, str], notes: Mapping[str, str]) -> str:
@@ -110,8 +109,7 @@ def document(rows: Iterable[Row], header: Mapping[str, str], notes: Mapping[str,
         lines += ["Not applicable:", ""]
         lines += [f"{i}. {cell(text)}" for i, text in enumerate(footnotes, 1)]
         lines.append("")
-    lines += properties_legend(rows)
-    lines += ["", END, "", *HONESTY]
+    lines += [END, "", *HONESTY]
     return "\n".join(lines) + "\n"
 
 

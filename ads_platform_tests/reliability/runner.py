@@ -18,6 +18,7 @@ way the marker never appears and the test fails saying so.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import multiprocessing
@@ -32,17 +33,15 @@ from typing import Any
 import dagster as dg
 
 PAUSE_SECONDS = 600
-_CONTEXT: ForkServerContext | None = None
 
 
+@functools.cache
 def context() -> ForkServerContext:
-    """The fork server context, its server importing the definitions once."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["ads_platform.definitions", "ads_platform.orchestration"])
-        _CONTEXT = ctx
-    return _CONTEXT
+    """The fork server context, its server importing the definitions once (it starts
+    with the first run and ends with the test session)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["ads_platform.definitions", "ads_platform.orchestration"])
+    return ctx
 
 
 @dataclass(frozen=True)
