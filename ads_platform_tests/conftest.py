@@ -14,6 +14,10 @@ import pytest
 from ads_platform.demo import write_demo_settings
 from ads_platform.sandbox import Sandbox
 
+# The reliability recorder (the ``reliability`` fixture and docs/reliability.md): any test
+# may report rows of the fault matrix's table.
+pytest_plugins = ["ads_platform_tests.reliability.recorder"]
+
 # A fixed clock makes every expectation reproducible (the sandbox's data is a pure
 # function of the seed and the clock).
 SANDBOX_TODAY = dt.date(2026, 11, 20)

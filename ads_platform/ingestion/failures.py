@@ -3,10 +3,17 @@
 The Graph client already classifies and redacts; this adds what only the platform
 knows (which environment variable holds the token) and picks the error kind that the
 attempts log, alerts and the token-recovery sensor key on.
+
+Every message says what happened and what to do.  Token, permission, throttle and
+network errors carry their own remedy; the others (Meta's 5xx, a malformed answer, a
+report job that never completes, a validation failure, a bug) end with the action of
+their cause from :mod:`ads_platform.ingestion.causes`, the same words the freshness
+mart and the alerts use.
 """
 
 from __future__ import annotations
 
+from ads_platform.ingestion.causes import CAUSE_TEXT, cause_of
 from ads_platform.meta.errors import (
     AsyncJobError,
     MetaApiError,
@@ -45,11 +52,18 @@ def describe(error: BaseException, *, account_id: str, token_env: str | None) ->
         # "cannot reach graph.facebook.com (DNS / network): …; check the network and DNS"
         return "network", f"{account_id}: {error}"
     if isinstance(error, AsyncJobError):
-        return "async_job", f"{account_id}: Meta's report job did not complete ({error})"
+        return _with_action(
+            "async_job", f"{account_id}: Meta's report job did not complete ({error})"
+        )
     if isinstance(error, MetaApiError):
-        return str(error.kind), f"{account_id}: Graph API error: {error}"
+        return _with_action(str(error.kind), f"{account_id}: Graph API error: {error}")
     if isinstance(error, ValidationFailed):
-        return "validation", f"{account_id}: {error}"
+        return _with_action("validation", f"{account_id}: {error}")
     if isinstance(error, SettingsError):
         return "settings", str(error)
-    return "internal", redact(f"{account_id}: {type(error).__name__}: {error}")
+    return _with_action("internal", redact(f"{account_id}: {type(error).__name__}: {error}"))
+
+
+def _with_action(kind: str, message: str) -> tuple[str, str]:
+    """``(kind, message; what to do)``: the action of the kind's cause."""
+    return kind, f"{message}; {CAUSE_TEXT[cause_of(kind)].action}"

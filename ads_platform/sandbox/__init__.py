@@ -5,19 +5,20 @@ Public API::
     from ads_platform.sandbox import Sandbox
     with Sandbox(seed=7, accounts=3, latency_ms=0, subprocess=False, today=None,
                  ads_per_account=None, app_secret=None,
-                 async_delay_scale=1.0) as sb:
+                 async_delay_scale=1.0, quiet_accounts=()) as sb:
         sb.base_url, sb.account_ids, sb.accounts
         sb.set_today(date) / sb.today()
         sb.add_fault("throttled", account_id=None, count=None, seconds=None,
-                     regain_seconds=None, drop=False, field=None) / sb.clear_faults()
+                     regain_seconds=None, drop=False, field=None,
+                     after=None) / sb.clear_faults()
         sb.faults()
         sb.set_token_expiry("act_...", datetime_or_None)
         sb.truth(account_id, since, until) / sb.stats() / sb.reset_stats()
         sb.set_usage_factor(pct_per_call) / sb.info()
 
 CLI: ``python -m ads_platform.sandbox --port P --seed S --accounts K [--latency-ms L]
-[--ads N] [--today YYYY-MM-DD] [--app-secret X] [--async-delay-scale F]`` (``cli.main(argv)``,
-``cli.serve_forever(...)``).
+[--ads N] [--today YYYY-MM-DD] [--app-secret X] [--async-delay-scale F]
+[--quiet-accounts I,J]`` (``cli.main(argv)``, ``cli.serve_forever(...)``).
 
 Rules other code can rely on (details in the named modules):
 
@@ -46,6 +47,11 @@ Rules other code can rely on (details in the named modules):
   the app-wide ``X-App-Usage`` follows app-wide load only.
 * Tokens: any non-empty token is valid; token -> account association and expiry
   rules in ``tokens.py``.
+* Faults (``faults.py``): per account or global, a count, and ``after`` (let that many
+  requests through first: a fault in the middle of a run); ``connection_reset`` cuts
+  the connection with a TCP reset, ``timeout`` answers late (or ``drop``s).
+* Quiet accounts (``quiet_accounts``, indexes): every campaign paused since
+  ``world.QUIET_SINCE``: no delivery, nothing active.
 * Truth (``truth.py``) = summed ad-level rows at the current clock, faults ignored.
 * Paging ``next`` URLs are absolute, point back at the sandbox and deliberately
   omit ``access_token``: clients must send the token on every request (the

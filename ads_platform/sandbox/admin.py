@@ -5,13 +5,14 @@ method  path                         body / query -> answer
 ======  ===========================  ==================================================
 GET     /__sandbox/health            -> {"status": "ok"}
 GET     /__sandbox/info              -> base_url, seed, accounts (id, currency, tz,
-                                        ads), latency_ms, ads_per_account, clock
+                                        ads, quiet), latency_ms, ads_per_account, clock
 GET     /__sandbox/clock             -> {"today", "instant", "fixed"}
 POST    /__sandbox/clock             {"today": "YYYY-MM-DD" | null} (UTC date; null =
                                      follow the real date) -> same as GET
 GET     /__sandbox/faults            -> {"faults": [...]}
 POST    /__sandbox/faults            {"fault", "account_id"?, "count"?, "seconds"?,
-                                     "regain_seconds"?, "drop"?, "field"?} -> the fault
+                                     "regain_seconds"?, "drop"?, "field"?, "after"?}
+                                     -> the fault
 DELETE  /__sandbox/faults            -> {"cleared": n}
 POST    /__sandbox/token_expiry      {"account_id", "expires_at": unix | ISO | null}
 GET     /__sandbox/truth             ?account_id=&since=&until= -> ground truth
@@ -118,6 +119,7 @@ class ControlApi:
                         "currency": spec.currency,
                         "timezone_name": spec.timezone_name,
                         "ads": state.world.ad_count(spec),
+                        "quiet": spec.index in state.world.quiet,
                     }
                     for spec in state.world.accounts
                 ],
@@ -142,6 +144,7 @@ class ControlApi:
                     raise ControlError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
                 account = body.get("account_id")
                 count = body.get("count")
+                after = body.get("after")
                 fault = state.faults.add(
                     str(name),
                     None if account is None else self._account_id(account),
@@ -150,6 +153,7 @@ class ControlApi:
                     regain_seconds=body.get("regain_seconds"),
                     drop=bool(body.get("drop", False)),
                     field=None if body.get("field") is None else str(body["field"]),
+                    after=None if after is None else int(after),
                 )
                 return fault.to_json()
         if path == "/__sandbox/token_expiry" and method == "POST":

@@ -34,6 +34,7 @@ def serve_forever(
     app_secret: str | None = None,
     usage_pct_per_call: float = 0.1,
     async_delay_scale: float = 1.0,
+    quiet_accounts: Sequence[int] = (),
 ) -> None:
     """Print the base URL and account ids, then serve until Ctrl-C or SIGTERM."""
     config = SandboxConfig(
@@ -45,6 +46,7 @@ def serve_forever(
         app_secret=app_secret,
         usage_pct_per_call=usage_pct_per_call,
         async_delay_scale=async_delay_scale,
+        quiet_accounts=tuple(quiet_accounts),
     )
     server = SandboxServer(config, host=host, port=port)
     world = server.state.world
@@ -55,8 +57,10 @@ def serve_forever(
         flush=True,
     )
     for spec in world.accounts:
+        quiet = "  quiet (all paused)" if spec.index in world.quiet else ""
         print(
-            f"  {spec.id}  {spec.currency}  {spec.timezone_name}  {world.ad_count(spec)} ads",
+            f"  {spec.id}  {spec.currency}  {spec.timezone_name}  {world.ad_count(spec)} ads"
+            f"{quiet}",
             flush=True,
         )
     print("Control API under /__sandbox/ ; Ctrl-C to stop.", flush=True)
@@ -101,7 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="multiplies async report run durations (1 = realistic, 0 = complete at once)",
     )
+    parser.add_argument(
+        "--quiet-accounts",
+        type=_indexes,
+        default=(),
+        help="comma-separated account indexes (0-based) whose campaigns are all paused "
+        "since 2025-01-01: accounts that spend nothing",
+    )
     return parser
+
+
+def _indexes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated account indexes such as 0,2, got {text!r}"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app_secret=args.app_secret or os.environ.get(APP_SECRET_ENV) or None,
         usage_pct_per_call=args.usage_pct_per_call,
         async_delay_scale=args.async_delay_scale,
+        quiet_accounts=args.quiet_accounts,
     )
     return 0
 

@@ -22,6 +22,10 @@ class SandboxConfig:
     percentage points one call adds for 60 seconds. ``async_delay_scale`` multiplies
     how long async report runs take (1.0: realistic, seconds to minutes, as on Meta;
     0.01 for fast tests and the demo; 0: complete at creation), see ``reports.py``.
+    ``quiet_accounts`` lists account indexes (0-based, in ``accounts`` order) whose
+    campaigns are all paused since ``world.QUIET_SINCE``: accounts that really spend
+    nothing any more, as opposed to the ``zeros`` fault, which answers zeros for an
+    account that does deliver.
     """
 
     seed: int = DEFAULT_SEED
@@ -32,10 +36,15 @@ class SandboxConfig:
     app_secret: str | None = None
     usage_pct_per_call: float = 0.1
     async_delay_scale: float = 1.0
+    quiet_accounts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.accounts <= MAX_ACCOUNTS:
             raise ValueError(f"accounts must be in 1..{MAX_ACCOUNTS}")
+        if any(not 0 <= i < self.accounts for i in self.quiet_accounts):
+            raise ValueError(
+                f"quiet_accounts are account indexes: each must be in 0..{self.accounts - 1}"
+            )
         if self.ads_per_account is not None and not (
             1 <= self.ads_per_account <= MAX_ADS_PER_ACCOUNT
         ):

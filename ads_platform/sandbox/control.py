@@ -45,7 +45,8 @@ class Sandbox:
     ``today`` fixes the clock's UTC date (``None``: the real date). ``port=0``
     picks a free port. ``async_delay_scale`` multiplies how long async report runs
     take (1.0: realistic, like Meta's; tests and the demo pass a small value; 0
-    completes runs at creation).
+    completes runs at creation). ``quiet_accounts`` are the indexes of accounts that
+    paused everything (no delivery from 2025 on, nothing active).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class Sandbox:
         app_secret: str | None = None,
         usage_pct_per_call: float = 0.1,
         async_delay_scale: float = 1.0,
+        quiet_accounts: tuple[int, ...] = (),
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -72,6 +74,7 @@ class Sandbox:
             app_secret=app_secret,
             usage_pct_per_call=usage_pct_per_call,
             async_delay_scale=async_delay_scale,
+            quiet_accounts=quiet_accounts,
         )
         self.use_subprocess = subprocess
         self.host = host
@@ -136,6 +139,8 @@ class Sandbox:
             cmd += ["--ads", str(cfg.ads_per_account)]
         if cfg.today is not None:
             cmd += ["--today", cfg.today.isoformat()]
+        if cfg.quiet_accounts:
+            cmd += ["--quiet-accounts", ",".join(str(i) for i in cfg.quiet_accounts)]
         env = dict(os.environ)
         if cfg.app_secret is not None:
             env["ADS_PLATFORM_SANDBOX_APP_SECRET"] = cfg.app_secret
@@ -222,10 +227,13 @@ class Sandbox:
         regain_seconds: float | None = None,
         drop: bool = False,
         field: str | None = None,
+        after: int | None = None,
     ) -> dict[str, Any]:
         """Activate a fault (see ``FAULT_NAMES``); returns its description with its id.
 
-        ``field`` names the field a ``drop_field`` fault removes from answers.
+        ``field`` names the field a ``drop_field`` fault removes from answers; ``after``
+        lets that many of the requests the fault applies to through first (a fault in
+        the middle of a run).
         """
         body: dict[str, Any] = {
             "fault": fault,
@@ -239,6 +247,8 @@ class Sandbox:
             body["regain_seconds"] = regain_seconds
         if field is not None:
             body["field"] = field
+        if after is not None:
+            body["after"] = after
         result: dict[str, Any] = self._call("POST", "/__sandbox/faults", json=body)
         return result
 

@@ -1,14 +1,24 @@
 """Faults on demand: what can go wrong, for whom, and how many times.
 
-A fault has a name, an optional account (``None`` = every Graph request) and an
-optional count (``None`` = until cleared). Each request that a fault *applies to*
-consumes one count; at zero the fault disappears. Which requests a fault applies
-to depends on its name (``APPLIES_TO``): ``zeros`` only touches insights pages,
-``looping_next``/``truncated_page`` only paged lists, the async faults only report
-creation and polls of unfinished runs; the rest apply to every Graph request in
-scope. Control paths (``/__sandbox/*``) are never faulted.
+A fault has a name, an optional account (``None`` = every Graph request), an
+optional count (``None`` = until cleared) and an optional ``after`` (default 0). Each
+request that a fault *applies to* consumes one count; at zero the fault disappears.
+``after`` = N lets the first N requests the fault would apply to through, answered
+normally, and the fault applies from the N+1-th on: a token that expires in the middle
+of a run, a page that breaks after the first ones. A fault still letting requests
+through is invisible (no usage headers, no ``debug_token`` verdict) and does not hide
+the faults added after it.
 
-When several faults match, the oldest wins and only it is consumed.
+Which requests a fault applies to depends on its name (``graph.GraphApi._fault_names``):
+``zeros`` only touches insights pages, ``looping_next``/``truncated_page`` only paged
+lists, the async faults only report creation and polls of unfinished runs; the rest
+apply to every Graph request in scope. Control paths (``/__sandbox/*``) are never faulted.
+
+When several faults apply, the oldest wins and only it is consumed.
+
+``connection_reset`` cuts the connection without an answer and with a TCP reset
+(``SO_LINGER`` 0), so the client reads ``ECONNRESET`` as it does when a proxy or a
+load balancer drops it; ``timeout`` with ``drop`` closes it cleanly after its delay.
 
 ``throttled`` answers with Meta's throttle codes in turn (17 user limit, 80000 ads
 insights Business Use Case limit, 613 custom limit); ``drop_field`` removes one field
@@ -32,6 +42,7 @@ FAULT_NAMES: tuple[str, ...] = (
     "throttled",
     "server_error",
     "timeout",
+    "connection_reset",
     "malformed_json",
     "truncated_page",
     "looping_next",
@@ -49,6 +60,7 @@ GENERAL_FAULTS = frozenset(
         "throttled",
         "server_error",
         "timeout",
+        "connection_reset",
         "malformed_json",
         "drop_field",
     }
@@ -61,7 +73,8 @@ DEFAULT_TIMEOUT_SECONDS = 3.0
 
 @dataclass(slots=True)
 class Fault:
-    """An active fault. ``hits`` counts the requests it has affected so far."""
+    """An active fault. ``hits`` counts the requests it has affected so far; ``after``
+    how many more requests it lets through before it applies."""
 
     id: int
     name: str
@@ -72,6 +85,7 @@ class Fault:
     drop: bool = False
     field: str | None = None
     hits: int = 0
+    after: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +98,7 @@ class Fault:
             "drop": self.drop,
             "field": self.field,
             "hits": self.hits,
+            "after": self.after,
         }
 
 
@@ -118,11 +133,14 @@ class FaultBook:
         regain_seconds: float | None = None,
         drop: bool = False,
         field: str | None = None,
+        after: int | None = None,
     ) -> Fault:
         if name not in FAULT_NAMES:
             raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULT_NAMES)}")
         if count is not None and count < 1:
             raise ValueError("count must be >= 1 (or absent for unlimited)")
+        if after is not None and after < 0:
+            raise ValueError("after must be >= 0 (requests let through before the fault applies)")
         if name == "drop_field" and not field:
             raise ValueError("drop_field needs the name of the field to drop (field)")
         with self._lock:
@@ -135,6 +153,7 @@ class FaultBook:
                 regain_seconds=0.0 if regain_seconds is None else float(regain_seconds),
                 drop=drop,
                 field=field,
+                after=after or 0,
             )
             self._next_id += 1
             self._faults.append(fault)
@@ -155,12 +174,18 @@ class FaultBook:
         return fault.name in names and (fault.account_id is None or fault.account_id in scope)
 
     def take(self, scope: frozenset[str], names: frozenset[str]) -> FaultHit | None:
-        """Consume one count of the oldest fault among ``names`` that covers ``scope``."""
+        """Consume one count of the oldest fault among ``names`` that covers ``scope``.
+
+        Faults still letting requests through (``after``) count this one and step aside.
+        """
         if not self._faults:  # lock-free fast path for the common no-fault case
             return None
         with self._lock:
             for fault in self._faults:
                 if self._matches(fault, scope, names):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.hits += 1
                     if fault.remaining is not None:
                         fault.remaining -= 1
@@ -183,7 +208,7 @@ class FaultBook:
             return None
         with self._lock:
             for fault in self._faults:
-                if self._matches(fault, scope, names):
+                if fault.after == 0 and self._matches(fault, scope, names):
                     return fault
         return None
 

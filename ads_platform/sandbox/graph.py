@@ -114,6 +114,7 @@ class _Effects:
     async_mark: str | None = None
     sleep_s: float = 0.0
     drop: bool = False
+    reset: bool = False
     drop_field: str | None = None
     extra: list[tuple[str, str]] = field(default_factory=list)
 
@@ -196,6 +197,7 @@ class GraphApi:
                 resp.body = resp.body[: max(1, len(resp.body) // 2)]
             resp.sleep_s = effects.sleep_s
             resp.drop = effects.drop
+            resp.reset = effects.reset
         except GraphError as exc:
             resp = exc.response(trace)
         except Exception:  # a sandbox bug must still look like a Graph error
@@ -377,6 +379,8 @@ class GraphApi:
         if name == "timeout":
             effects.sleep_s = hit.seconds
             effects.drop = hit.drop
+        elif name == "connection_reset":
+            effects.reset = True
         elif name == "malformed_json":
             if hit.hit % 2 == 1:
                 return Response(status=200, body=HTML_UNAVAILABLE, content_type=HTML_TYPE)
@@ -659,6 +663,8 @@ class GraphApi:
             )
             if sub.sleep_s:
                 time.sleep(sub.sleep_s)
+            if sub.reset:  # the connection carrying the batch is the one cut
+                return Response(status=200, body=b"", reset=True)
             headers = [{"name": "Content-Type", "value": sub.content_type}]
             headers.extend({"name": n, "value": v} for n, v in sub.headers)
             results.append(

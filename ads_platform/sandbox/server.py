@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import json
 import socket
+import struct
 import sys
 import threading
 import time
@@ -109,10 +110,26 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if resp.sleep_s > 0:
             time.sleep(resp.sleep_s)
+        if resp.reset:
+            self._reset()
+            return
         if resp.drop:
             self.close_connection = True
             return
         self._write(resp)
+
+    def _reset(self) -> None:
+        """Cut the connection with a TCP RST instead of an answer (``connection_reset``).
+
+        With ``SO_LINGER`` on and a zero timeout, closing the socket discards what is
+        unsent and sends RST; closing it here, before the server's usual
+        ``shutdown(SHUT_WR)`` could send a FIN, makes the client read ``ECONNRESET``,
+        not a clean end of stream.
+        """
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
     def _body_params(self, raw: bytes) -> dict[str, str]:
         """Parameters carried by a POST body: form-encoded (the SDK) or a JSON object.

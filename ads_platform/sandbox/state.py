@@ -24,7 +24,12 @@ class SandboxState:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.world = World(config.seed, config.accounts, config.ads_per_account)
+        self.world = World(
+            config.seed,
+            config.accounts,
+            config.ads_per_account,
+            quiet=frozenset(config.quiet_accounts),
+        )
         self.delivery = Delivery(self.world)
         self.insights = InsightsEngine(self.world, self.delivery)
         self.clock = Clock(config.today)

@@ -29,9 +29,9 @@ def dumps(obj: object) -> bytes:
 class Response:
     """One answer, before the HTTP layer writes it.
 
-    ``sleep_s`` and ``drop`` carry the transport-level faults (timeout, dropped
-    connection) so that the batch endpoint can reuse the same dispatcher without
-    having to know about sockets.
+    ``sleep_s``, ``drop`` and ``reset`` carry the transport-level faults (timeout,
+    dropped connection, connection reset) so that the batch endpoint can reuse the same
+    dispatcher without having to know about sockets.
     """
 
     status: int
@@ -40,6 +40,7 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     sleep_s: float = 0.0
     drop: bool = False
+    reset: bool = False
 
 
 def param_text(value: object) -> str:

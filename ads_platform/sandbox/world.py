@@ -15,10 +15,16 @@ decides which of those instants have already happened:
 
 Accounts are built lazily (the first time they are touched), so a 50-account x
 500-ad sandbox starts instantly.
+
+A *quiet* account (``World(quiet=...)``) has the same structure, but every campaign is
+paused at ``QUIET_SINCE`` (local midnight) unless its own history stopped it earlier:
+it delivered in 2024 and spends nothing from 2025 on, with nothing ACTIVE, the way a
+client who paused everything looks to the API.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -31,6 +37,9 @@ from .hashing import h64
 
 GENESIS = dt.date(2024, 1, 1)
 FAR_DAY = dt.date(9999, 1, 1).toordinal()
+#: Quiet accounts' campaigns are paused from this local day on: after every entity's
+#: creation (campaigns by 2024-10-27, ad sets and ads at most 40 days later).
+QUIET_SINCE = dt.date(2025, 1, 1)
 
 ACTIVE = "ACTIVE"
 PAUSED = "PAUSED"
@@ -247,9 +256,16 @@ def _entity_id(kind_digit: int, account_index: int, index: int, seed: int) -> st
 class World:
     """Accounts from the seed; account structures built lazily and kept."""
 
-    def __init__(self, seed: int, accounts: int, ads_per_account: int | None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        accounts: int,
+        ads_per_account: int | None,
+        quiet: frozenset[int] = frozenset(),
+    ) -> None:
         self.seed = seed
         self.ads_per_account = ads_per_account
+        self.quiet = quiet
         self.accounts: tuple[AccountSpec, ...] = tuple(self._make_specs(accounts))
         self._by_id: dict[str, AccountSpec] = {}
         for spec in self.accounts:
@@ -339,6 +355,8 @@ class World:
                 campaign=None,
                 adset=None,
             )
+            if spec.index in self.quiet:
+                campaign = _paused_since(campaign, QUIET_SINCE)
             campaigns.append(campaign)
             by_id[campaign.id] = campaign
             for _ in range(rng.randint(1, 3)):
@@ -534,6 +552,20 @@ class World:
             reg_rate=reg,
             aov=rng.uniform(3_000, 12_000),
         )
+
+
+def _paused_since(campaign: Entity, day: dt.date) -> Entity:
+    """``campaign`` paused at local midnight of ``day``, unless its own status event
+    (pause, archive, deletion) came first.  Consumes no randomness, so the rest of the
+    account's structure is the one the seed gives."""
+    if campaign.event_day is not None and campaign.event_day <= day.toordinal():
+        return campaign
+    return dataclasses.replace(
+        campaign,
+        event_status=PAUSED,
+        event_time=_local_instant(campaign.account.tz, day, 0),
+        event_day=day.toordinal(),
+    )
 
 
 def _weighted(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:

@@ -19,6 +19,8 @@ the only runs are this test's).  Then run workers are killed for real, twice:
    must be given back.
 
 The next marts run then completes and the published marts equal the sandbox truth.
+Each step's assertions are a property of the "kill -9 during dbt build" and "kill -9
+during publish" lines of the reliability table (``reliability.check``).
 Before the fix dbt kept running orphaned, the slot stayed claimed (the retry queued
 behind it for ``free_slots_after_run_end_seconds``, forever once the run stayed
 STARTED), and the run whose code server died stayed STARTED.
@@ -62,6 +64,8 @@ from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e import publish_pause_defs
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts
+from ads_platform_tests.reliability.matrix import KILLED_DBT, KILLED_PUBLISH
+from ads_platform_tests.reliability.recorder import Recorder
 
 pytestmark = pytest.mark.slow
 
@@ -277,7 +281,7 @@ def killed_run_recovers(
 
 
 def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, reliability: Recorder
 ) -> None:
     pause_marker = tmp_path / "publish-paused.json"
     monkeypatch.setenv(publish_pause_defs.PAUSE_ENV, str(pause_marker))
@@ -329,47 +333,56 @@ def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(
             to_reap.add(dbt)
             assert slot_holders(instance) == {first.run_id}
             os.kill(worker, signal.SIGKILL)
-            wait_for("the run worker to die", lambda: not process_running(worker), 30)
-            wait_for("its dbt to die with it", lambda: not process_running(dbt), 5)
-            wait_for("its lock on the build database to go", lambda: not lock_holders(build_db), 5)
-            assert wal.exists()  # the retry must build over a stale write-ahead log
+            with reliability.check(KILLED_DBT, "dbt_died"):
+                wait_for("the run worker to die", lambda: not process_running(worker), 30)
+                wait_for("its dbt to die with it", lambda: not process_running(dbt), 5)
+                wait_for(
+                    "its lock on the build database to go", lambda: not lock_holders(build_db), 5
+                )
+                assert wal.exists()  # the retry must build over a stale write-ahead log
 
             publish_pause_defs.arm(pause_marker)  # the retry will pause half-way in its publish
-            killed_run_recovers(instance, daemon, first.run_id, worker)
-            retries = instance.get_runs(
-                filters=dg.RunsFilter(tags={PARENT_RUN_ID_TAG: first.run_id})
-            )
-            assert len(retries) == 1, "run_retries did not retry the killed run"
-            retry = retries[0]
+            with reliability.check(KILLED_DBT, "recovered"):
+                killed_run_recovers(instance, daemon, first.run_id, worker)
+            with reliability.check(KILLED_DBT, "retried"):
+                retries = instance.get_runs(
+                    filters=dg.RunsFilter(tags={PARENT_RUN_ID_TAG: first.run_id})
+                )
+                assert len(retries) == 1, "run_retries did not retry the killed run"
+                retry = retries[0]
+                # It got the slot and built over the stale WAL: its publish started.
+                paused = json.loads(
+                    wait_for(
+                        "the retry's publish to pause half-way (publish_pause_defs)",
+                        lambda: pause_marker.exists() and pause_marker.read_text(),
+                        START_TIMEOUT,
+                    )
+                )
+                worker = paused["pid"]
+                to_reap.add(worker)
+                assert worker == worker_pid(instance, retry.run_id)
+                assert slot_holders(instance) == {retry.run_id}
+            reliability.record(KILLED_DBT, {}, "recovered by itself")
 
             # 2. Its retry, killed during the publish together with its code server.
-            paused = json.loads(
-                wait_for(
-                    "the retry's publish to pause half-way (publish_pause_defs)",
-                    lambda: pause_marker.exists() and pause_marker.read_text(),
-                    START_TIMEOUT,
-                )
-            )
-            worker = paused["pid"]
-            to_reap.add(worker)
-            assert worker == worker_pid(instance, retry.run_id)
-            assert slot_holders(instance) == {retry.run_id}
             code_server = int(_stat_fields(worker)[1])  # type: ignore[index]
             assert "dagster" in cmdline(code_server) and "grpc" in cmdline(code_server)
             os.kill(code_server, signal.SIGKILL)
             os.kill(worker, signal.SIGKILL)
             wait_for("the run worker to die", lambda: not process_running(worker), 30)
-            # A half-copied publish never becomes the published marts.
-            temp = Path(paused["temp"])
-            assert temp.parent == marts.parent and temp.name != marts.name
-            assert temp.exists() and temp.stat().st_size == paused["copied"] < paused["size"]
-            assert not marts.exists()
-            time.sleep(1)  # two ticks of a code server's orphan check: nobody is left to look
-            assert instance.get_run_by_id(retry.run_id).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
-            # As the daemon does every minute: its code server is gone, it starts a new one.
-            context.reload_code_location(LOCATION)
-            messages = killed_run_recovers(instance, daemon, retry.run_id, worker)
-            assert any(f"The run worker process (pid {worker}) is gone" in m for m in messages)
+            with reliability.check(KILLED_PUBLISH, "last_good"):
+                # A half-copied publish never becomes the published marts.
+                temp = Path(paused["temp"])
+                assert temp.parent == marts.parent and temp.name != marts.name
+                assert temp.exists() and temp.stat().st_size == paused["copied"] < paused["size"]
+                assert not marts.exists()
+            with reliability.check(KILLED_PUBLISH, "recovered"):
+                time.sleep(1)  # two ticks of a code server's orphan check: nobody is left
+                assert instance.get_run_by_id(retry.run_id).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
+                # As the daemon does every minute: its code server is gone, it starts a new one.
+                context.reload_code_location(LOCATION)
+                messages = killed_run_recovers(instance, daemon, retry.run_id, worker)
+                assert any(f"The run worker process (pid {worker}) is gone" in m for m in messages)
 
             # 3. The next marts run gets the slot, completes and publishes the truth.
             last = submit_marts_run(context)
@@ -383,11 +396,12 @@ def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(
                     to_reap.add(pid)
                 return run is not None and run.is_finished
 
-            wait_for("the next marts run to finish", finished, FINISH_TIMEOUT, poll=1.0)
-            run = instance.get_run_by_id(last.run_id)
-            assert run is not None
-            tail = run_messages(instance, last.run_id)[-5:]
-            assert run.status == dg.DagsterRunStatus.SUCCESS, tail
-            assert not slot_holders(instance)
-
-        assert marts_daily(marts) == truth_daily(platform)
+            with reliability.check(KILLED_PUBLISH, "truth"):
+                wait_for("the next marts run to finish", finished, FINISH_TIMEOUT, poll=1.0)
+                run = instance.get_run_by_id(last.run_id)
+                assert run is not None
+                tail = run_messages(instance, last.run_id)[-5:]
+                assert run.status == dg.DagsterRunStatus.SUCCESS, tail
+                assert not slot_holders(instance)
+                assert marts_daily(marts) == truth_daily(platform)
+            reliability.record(KILLED_PUBLISH, {}, "recovered by itself")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 
 import httpx
 import pytest
@@ -36,6 +37,7 @@ def test_fault_names_are_the_documented_ones() -> None:
         "throttled",
         "server_error",
         "timeout",
+        "connection_reset",
         "malformed_json",
         "truncated_page",
         "looping_next",
@@ -156,6 +158,83 @@ def test_timeout_sleeps_then_answers_or_drops(sb: Sandbox, client: httpx.Client)
     with pytest.raises(httpx.TransportError):
         client.get(f"/{VERSION}/{account}")
     assert client.get(f"/{VERSION}/{account}").status_code == 200
+
+
+def test_connection_reset_cuts_the_connection_with_a_tcp_reset(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    account, other = sb.account_ids[0], sb.account_ids[1]
+    sb.add_fault("connection_reset", account_id=account, count=1)
+    assert client.get(f"/{VERSION}/{other}").status_code == 200  # scoped to the account
+    with pytest.raises(httpx.ReadError) as raised:
+        client.get(f"/{VERSION}/{account}")
+    reset = raised.value.__context__ or raised.value.__cause__
+    while reset is not None and not isinstance(reset, ConnectionResetError):
+        reset = reset.__context__ or reset.__cause__
+    assert isinstance(reset, ConnectionResetError), repr(raised.value)  # RST, not a clean FIN
+    assert client.get(f"/{VERSION}/{account}").status_code == 200  # a new connection works
+    assert sb.faults() == []
+
+
+def test_a_raw_socket_reads_econnreset_not_an_empty_answer(sb: Sandbox) -> None:
+    account = sb.account_ids[0]
+    sb.add_fault("connection_reset", account_id=account, count=1)
+    host, port = sb.base_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(
+            f"GET /{VERSION}/{account} HTTP/1.1\r\nHost: sandbox\r\n"
+            f"Authorization: Bearer {TOKEN}\r\n\r\n".encode()
+        )
+        with pytest.raises(ConnectionResetError):
+            _read_to_the_end(conn)
+
+
+def _read_to_the_end(conn: socket.socket) -> None:
+    while conn.recv(4096):
+        pass
+
+
+def test_after_lets_the_first_requests_through_then_the_fault_applies(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    account, other = sb.account_ids[0], sb.account_ids[1]
+    sb.add_fault("token_expired", account_id=account, after=2)
+    debug = ok(client.get(f"/{VERSION}/debug_token", params={"input_token": TOKEN}))["data"]
+    assert debug["is_valid"] is True  # not in force yet: invisible
+    assert ok(client.get(f"/{VERSION}/{other}"))["id"] == other  # other accounts do not count
+    assert ok(client.get(f"/{VERSION}/{account}"))["id"] == account
+    assert sb.faults()[0]["after"] == 1
+    assert ok(client.get(f"/{VERSION}/{account}/campaigns"))["data"]
+    for _ in range(2):  # in force from the third request on, until cleared
+        assert _error(client.get(f"/{VERSION}/{account}"), 400)["code"] == 190
+    (fault,) = sb.faults()
+    assert (fault["after"], fault["hits"]) == (0, 2)
+
+
+def test_after_counts_only_the_requests_the_fault_applies_to(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    account = sb.account_ids[0]
+    whole = client.get(f"/{VERSION}/{account}/ads").content
+    sb.add_fault("truncated_page", account_id=account, count=1, after=1)
+    assert client.get(f"/{VERSION}/{account}").status_code == 200  # not a page: not counted
+    assert client.get(f"/{VERSION}/{account}/ads").content == whole  # the page let through
+    cut = client.get(f"/{VERSION}/{account}/ads").content
+    assert whole.startswith(cut) and len(cut) < len(whole)
+    assert client.get(f"/{VERSION}/{account}/ads").content == whole  # count used up
+    assert sb.faults() == []
+
+
+def test_a_fault_waiting_its_turn_does_not_hide_a_younger_one(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    account = sb.account_ids[0]
+    sb.add_fault("permission_denied", account_id=account, after=1)
+    sb.add_fault("server_error", account_id=account, count=1)
+    assert client.get(f"/{VERSION}/{account}").status_code == 500  # the younger one applies
+    assert _error(client.get(f"/{VERSION}/{account}"), 403)["code"] == 200
+    with pytest.raises(ValueError, match="after must be >= 0"):
+        sb.add_fault("zeros", account_id=account, after=-1)
 
 
 def test_malformed_json(sb: Sandbox, client: httpx.Client) -> None:
