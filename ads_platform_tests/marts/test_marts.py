@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
+from ads_platform.lake import Lake
 from ads_platform.sql import SqlError, run_query
 from ads_platform.warehouse import (
     MartsNotFoundError,
@@ -576,6 +578,134 @@ def test_cross_platform_totals_equal_the_reports_per_account_day_and_union_with_
         "0.0 as conversions_value) group by 1 order by 1",
     )
     assert [r["platform"] for r in union] == ["facebook_ads", "google_ads"]
+
+
+# -- money in a reporting currency ---------------------------------------------------------
+
+
+def test_without_a_reporting_currency_the_converted_columns_say_why_they_are_empty(
+    marts: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = _rows(
+        marts,
+        "select reporting_currency, spend_reporting, fx_missing_reason from rpt_account_daily",
+    )
+    assert rows
+    assert {(r["reporting_currency"], r["spend_reporting"]) for r in rows} == {(None, None)}
+    assert {r["fx_missing_reason"] for r in rows} == {
+        "no reporting currency set (settings fx.reporting_currency)"
+    }
+
+
+def _write_fx_rates(home: Path, rates: dict[tuple[dt.date, str], Decimal | None]) -> None:
+    """The lake file the fx_rates asset writes: one rate per (day, currency) into USD."""
+    pulled_at = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "date_day": day,
+            "currency": currency,
+            "reporting_currency": "USD",
+            "rate": rate,
+            "rate_day": day if rate is not None else None,
+            "missing_reason": None if rate is not None else "the FX rates end on 2026-01-01",
+            "source": "test",
+            "pulled_at": pulled_at,
+        }
+        for (day, currency), rate in rates.items()
+    ]
+    schema = pa.schema(
+        [
+            ("date_day", pa.date32()),
+            ("currency", pa.string()),
+            ("reporting_currency", pa.string()),
+            ("rate", pa.decimal128(28, 10)),
+            ("rate_day", pa.date32()),
+            ("missing_reason", pa.string()),
+            ("source", pa.string()),
+            ("pulled_at", pa.timestamp("us", tz="UTC")),
+        ]
+    )
+    Lake(home / "lake").write(
+        Lake(home / "lake").partition_path("fx_rates"), pa.Table.from_pylist(rows, schema=schema)
+    )
+
+
+@pytest.fixture(scope="module")
+def in_usd(built: Built) -> Built:
+    """The same marts with a reporting currency (USD); EUR has no rate on the last day."""
+    rates: dict[tuple[dt.date, str], Decimal | None] = {}
+    for day in DAYS:
+        rates[(day, "USD")] = Decimal(1)
+        rates[(day, "EUR")] = Decimal("1.1000000000") if day != DAYS[-1] else None
+    _write_fx_rates(built.home, rates)
+    result = run_dbt(built.home, "build", "--vars", '{"reporting_currency": "USD"}')
+    assert result.returncode == 0, result.stdout[-4000:]
+    publish_marts(built.build_db, built.marts)
+    return built
+
+
+def test_money_converts_at_the_days_rate_and_a_missing_rate_is_null_never_one(
+    in_usd: Built,
+) -> None:
+    con = open_marts_readonly(in_usd.marts)
+    try:
+        for table in (
+            "rpt_account_daily",
+            "rpt_campaign_daily",
+            "rpt_ad_set_daily",
+            "rpt_ad_daily",
+        ):
+            rows = _rows(con, f"select * from {table}")
+            assert rows, table
+            for row in rows:
+                assert row["reporting_currency"] == "USD", table
+                if row["currency"] == "USD":
+                    assert row["spend_reporting"] == row["spend"], table
+                elif row["date_day"] == DAYS[-1]:
+                    assert row["fx_rate"] is None and row["spend_reporting"] is None, table
+                    assert row["fx_missing_reason"] == "the FX rates end on 2026-01-01", table
+                else:
+                    want = (Decimal(row["spend"]) * Decimal("1.1")).quantize(Decimal("0.01"))
+                    assert row["spend_reporting"] == want, (table, row["date_day"])
+                    assert row["fx_missing_reason"] is None
+        weekly = _rows(
+            con,
+            "select account_id, days_without_fx_rate, spend_reporting from rpt_account_weekly "
+            "where account_id = 'act_101'",
+        )
+        # a period with a day without a rate has no converted total, never a partial one
+        last_week = [w for w in weekly if w["days_without_fx_rate"] > 0]
+        assert last_week and all(w["spend_reporting"] is None for w in last_week)
+    finally:
+        con.close()
+
+
+def test_a_new_rate_rebuilds_the_report_slices_it_changes(in_usd: Built) -> None:
+    rates: dict[tuple[dt.date, str], Decimal | None] = {}
+    for day in DAYS:
+        rates[(day, "USD")] = Decimal(1)
+        rates[(day, "EUR")] = Decimal("1.2000000000")  # revised, and the last day now has one
+    _write_fx_rates(in_usd.home, rates)
+    result = run_dbt(
+        in_usd.home, "build", "-s", "stg_fx_rates+", "--vars", '{"reporting_currency": "USD"}'
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    publish_marts(in_usd.build_db, in_usd.marts)
+    con = open_marts_readonly(in_usd.marts)
+    try:
+        rows = _rows(
+            con,
+            "select spend, fx_rate, spend_reporting from rpt_account_daily "
+            "where account_id = 'act_101'",
+        )
+        assert len(rows) == len(DAYS)
+        for row in rows:
+            assert row["fx_rate"] == Decimal("1.2")
+            assert row["spend_reporting"] == (Decimal(row["spend"]) * Decimal("1.2")).quantize(
+                Decimal("0.01")
+            )
+    finally:
+        con.close()
 
 
 # -- re-pull a day: incremental rebuild, readers during publish ----------------------------

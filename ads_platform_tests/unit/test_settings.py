@@ -297,3 +297,17 @@ def test_the_week_start_day_reaches_the_marts_and_a_wrong_day_is_refused(tmp_pat
     config.write_text("reporting: {week_start_day: funday}\n")
     with pytest.raises(SettingsError, match=r"reporting\.week_start_day"):
         load_settings(config)
+
+
+def test_the_reporting_currency_is_an_iso_code_and_reaches_the_marts(tmp_path: Path) -> None:
+    from ads_platform.warehouse import dbt_vars
+
+    config = tmp_path / "ads_platform.yaml"
+    config.write_text("fx: {reporting_currency: usd}\n")
+    assert dbt_vars(load_settings(config))["reporting_currency"] == "USD"
+    config.write_text("home: .ads_platform\n")
+    assert dbt_vars(load_settings(config))["reporting_currency"] is None
+    for wrong in ("dollars", "U$D"):
+        config.write_text(f"fx: {{reporting_currency: '{wrong}'}}\n")
+        with pytest.raises(SettingsError, match=r"fx\.reporting_currency: .*ISO 4217"):
+            load_settings(config)

@@ -47,7 +47,14 @@ sums as (
         cast(count(distinct date_day) as bigint) as days_with_rows,
         min(date_day) as first_day,
         max(date_day) as last_day,
-        {{ report_sums() }}
+        {{ report_sums() }},
+        any_value(reporting_currency) as reporting_currency,
+        cast(count(*) filter (where fx_rate is null) as bigint) as days_without_fx_rate,
+        -- converted money only when every day of the period had a rate: never a partial sum
+        case when count(*) filter (where fx_rate is null) = 0
+            then cast(sum(spend_reporting) as decimal(18, 2)) end as spend_reporting,
+        case when count(*) filter (where fx_rate is null) = 0
+            then cast(sum(conversion_value_reporting) as decimal(18, 2)) end as conversion_value_reporting
     from days
     group by period_start, {% for k in keys %}{{ k }}, {% endfor %}currency
 ),
@@ -83,7 +90,12 @@ select
         and metrics.period_end <= freshness.last_good_day,
         false
     ) as is_complete,
-    {{ report_metrics('metrics') }}
+    {{ report_metrics('metrics') }},
+    metrics.reporting_currency,
+    metrics.days_without_fx_rate,
+    metrics.spend_reporting,
+    metrics.conversion_value_reporting,
+    cast(metrics.spend_reporting as double) / nullif(cast(metrics.conversions as double), 0) as cpa_reporting
 from metrics
 left join {{ ref('data_freshness') }} as freshness on freshness.account_id = metrics.account_id
 {%- endmacro %}

@@ -84,6 +84,10 @@
       ('account_id', 'varchar'), ('dataset', 'varchar'), ('date_day', 'date'),
       ('attempted_at', ts), ('run_id', 'varchar'), ('status', 'varchar'),
       ('error_kind', 'varchar'), ('message', 'varchar'), ('rows', 'bigint')],
+    'fx_rates': [
+      ('date_day', 'date'), ('currency', 'varchar'), ('reporting_currency', 'varchar'),
+      ('rate', 'decimal(28,10)'), ('rate_day', 'date'), ('missing_reason', 'varchar'),
+      ('source', 'varchar'), ('pulled_at', ts)],
     'alerts': [
       ('alert_key', 'varchar'), ('kind', 'varchar'), ('account_id', 'varchar'),
       ('severity', 'varchar'), ('message', 'varchar'), ('first_seen_at', ts),
