@@ -83,6 +83,9 @@ class RowFormatter:
         clock: ClockView,
         seed: int,
         zeros: bool,
+        dims: tuple[str, ...] = (),
+        values: tuple[tuple[str, ...], ...] = (),
+        unique: bool = True,
     ) -> None:
         self.level = level
         self.fields = frozenset(fields)
@@ -91,6 +94,9 @@ class RowFormatter:
         self.instant = clock.instant
         self.seed = seed
         self.zeros = zeros
+        self.dims = dims
+        self.values = values
+        self.unique = unique
         self.decimals = data.spec.decimals
         self._names: dict[str, str] = {}
         f = self.fields
@@ -126,14 +132,19 @@ class RowFormatter:
             self._names[entity_id] = name
         return name
 
-    def row(self, group: str, m: Metrics, first: int, last: int) -> dict[str, Any]:
+    def row(self, group: str, m: Metrics, first: int, last: int, cell: int = 0) -> dict[str, Any]:
         want = self.want
         data = self.data
         spec = data.spec
         zeros = self.zeros
         if zeros:
             m = (0,) * N_METRICS
-        bits = mix64(self.seed, int(group), first)
+        dims = self.dims
+        bits = (
+            mix64(self.seed, int(group), first, cell)
+            if dims
+            else mix64(self.seed, int(group), first)
+        )
         row: dict[str, Any] = {"account_id": spec.digits}
         if want["account_name"]:
             row["account_name"] = spec.name
@@ -160,7 +171,9 @@ class RowFormatter:
         decimals = self.decimals
         spend, impressions, reach = m[SPEND], m[IMPRESSIONS], m[REACH]
         clicks, link = m[CLICKS], m[LINK_CLICKS]
-        omit_reach = level == "ad" and not zeros and (bits >> _REACH_SHIFT) % 40 == 0
+        omit_reach = not self.unique or (
+            level == "ad" and not zeros and (bits >> _REACH_SHIFT) % 40 == 0
+        )
         major = spend / 10**decimals
         if want["impressions"]:
             row["impressions"] = str(impressions)
@@ -192,6 +205,8 @@ class RowFormatter:
             values = self._values(m, bits)
             if values:
                 row["action_values"] = values
+        if dims:
+            row.update(zip(dims, self.values[cell], strict=True))
         row["date_start"] = dt.date.fromordinal(first).isoformat()
         row["date_stop"] = dt.date.fromordinal(last).isoformat()
         return row

@@ -195,3 +195,45 @@ def test_sdk_reads_tap_facebook_style_single_day_jobs_with_the_spend_of_the_trut
         day += dt.timedelta(days=1)
     assert _spend_by_day(rows) == _truth_by_day(sb, account_id, since, until)
     assert all("impressions" in r and "clicks" in r for r in rows)
+
+
+def test_sdk_reads_breakdowns_sync_and_async_with_the_figures_of_the_breakdown_truth(
+    sb: Any, sdk_api: FacebookAdsApi
+) -> None:
+    """A placement pull the way the SDK sends it (``breakdowns`` as a JSON list)."""
+    account_id = sb.account_ids[0]
+    since, until = TODAY - dt.timedelta(days=4), TODAY - dt.timedelta(days=1)
+    breakdowns = ["publisher_platform", "platform_position"]
+    account = AdAccount(account_id, api=sdk_api)
+    params: dict[str, Any] = {
+        "fields": ["account_id", "date_start", "date_stop", "spend", "impressions", "reach"],
+        "level": "account",
+        "time_increment": 1,
+        "time_range": {"since": since.isoformat(), "until": until.isoformat()},
+        "breakdowns": breakdowns,
+        "limit": 10,
+    }
+    truth = sb.breakdown_truth(account_id, since, until, breakdowns)
+    expected = {
+        (day["date"], row["publisher_platform"], row["platform_position"]): (
+            Decimal(str(row["spend"])),
+            row["impressions"],
+            row["reach"],
+        )
+        for day in truth["days"]
+        for row in day["rows"]
+    }
+    assert expected
+    for rows in (
+        [dict(r) for r in account.get_insights(params=params)],
+        _run_async(account, params),
+    ):
+        served = {
+            (r["date_start"], r["publisher_platform"], r["platform_position"]): (
+                Decimal(r["spend"]),
+                int(r["impressions"]),
+                int(r["reach"]),
+            )
+            for r in rows
+        }
+        assert served == expected
