@@ -48,7 +48,11 @@ from .delivery import (
     PURCHASE_VALUE,
     REACH,
     SPEND,
+    VIDEO_CAPS,
+    VIDEO_PLAYS,
+    VIDEO_WATCH_SECONDS,
     Metrics,
+    seconds_per_play,
 )
 from .rows import mix64
 from .wire import invalid_param
@@ -338,6 +342,7 @@ for _block in COUNT_BLOCKS:
         (_block + 0, 3, _block + 1),
         (_block + 3, 3, None),
     ]
+_PLAN += [(metric, 4, cap) for metric, cap in VIDEO_CAPS]
 _PLAN_WEIGHTS = 5
 
 
@@ -379,6 +384,7 @@ class Splitter:
         factor = 1000 + bits % (2 * self.drift + 1) - self.drift
         scaled = [x * factor // 1000 for x in m]
         scaled[REACH] = min(m[REACH], scaled[IMPRESSIONS])
+        scaled[VIDEO_WATCH_SECONDS] = scaled[VIDEO_PLAYS] * seconds_per_play(m)
         aov = _order_value(m)
         for i in range(4):
             scaled[PURCHASE_VALUE + i] = scaled[PURCHASE + i] * aov
@@ -398,9 +404,11 @@ class Splitter:
             for cell, part in zip(cells, parts, strict=True):
                 cell[metric] = part
         aov = _order_value(m)
+        per_play = seconds_per_play(m)
         for cell in cells:
             for i in range(4):
                 cell[PURCHASE_VALUE + i] = cell[PURCHASE + i] * aov
+            cell[VIDEO_WATCH_SECONDS] = cell[VIDEO_PLAYS] * per_play
         return cells
 
 

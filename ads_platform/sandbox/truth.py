@@ -14,7 +14,9 @@ code that serves insights, at the *current* clock, with faults ignored (a
   + 1d_view) to that count; ``conversion_values`` does the same for the value types;
 * ``breakdown_truth`` gives the same figures per breakdown value and day
   (level=account), with the unbroken day beside them and the first ``since`` for
-  which breakdown queries still carry reach (``unique_fields_since``).
+  which breakdown queries still carry reach (``unique_fields_since``);
+* ``video`` holds plays, p25..p100, thruplays and watch_seconds (sums; the average
+  watch time is watch_seconds / plays, weighted by plays by construction).
 """
 
 from __future__ import annotations
@@ -24,7 +26,23 @@ from typing import Any
 
 from .breakdowns import Breakdown, unique_cutoff
 from .clock import ClockView
-from .delivery import CLICKS, IMPRESSIONS, LINK_CLICKS, N_METRICS, REACH, SPEND, Metrics
+from .delivery import (
+    CLICKS,
+    IMPRESSIONS,
+    LINK_CLICKS,
+    N_METRICS,
+    REACH,
+    SPEND,
+    VIDEO_P25,
+    VIDEO_P50,
+    VIDEO_P75,
+    VIDEO_P95,
+    VIDEO_P100,
+    VIDEO_PLAYS,
+    VIDEO_THRUPLAYS,
+    VIDEO_WATCH_SECONDS,
+    Metrics,
+)
 from .insights import InsightsEngine
 from .rows import ACTION_TYPES, VALUE_TYPES
 from .wire import money_number
@@ -54,6 +72,16 @@ def _numbers(m: Metrics, decimals: int) -> dict[str, Any]:
         "reach": m[REACH],
         "conversions": conversions,
         "conversion_values": values,
+        "video": {
+            "plays": m[VIDEO_PLAYS],
+            "p25": m[VIDEO_P25],
+            "p50": m[VIDEO_P50],
+            "p75": m[VIDEO_P75],
+            "p95": m[VIDEO_P95],
+            "p100": m[VIDEO_P100],
+            "thruplays": m[VIDEO_THRUPLAYS],
+            "watch_seconds": m[VIDEO_WATCH_SECONDS],
+        },
     }
 
 

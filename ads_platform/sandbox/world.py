@@ -106,6 +106,7 @@ _REGIONS = ("US", "DACH", "JP", "Global", "West", "UK", "BR", "ANZ", "IN", "NZ")
 _THEMES = ("Spring Sale", "Always On", "Retargeting", "Launch", "Black Friday", "Brand")
 _AUDIENCES = ("Broad", "Lookalike 1%", "Interests", "Website Visitors", "Advantage+")
 _FORMATS = ("Video", "Carousel", "Static", "Reel", "Collection")
+VIDEO_FORMATS = ("Video", "Reel")
 _HOOKS = ("UGC", "Discount", "Testimonial", "Product Demo", "Founder Story", "Bundle")
 
 FAMILY_NONE = 0
@@ -198,6 +199,7 @@ class AdParams:
     cvr: float
     reg_rate: float
     aov: float
+    video: bool = False  # the creative is a video (the ad's format says Video or Reel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,6 +553,7 @@ class World:
             cvr=cvr,
             reg_rate=reg,
             aov=rng.uniform(3_000, 12_000),
+            video=ad.base_name.startswith(VIDEO_FORMATS),
         )
 
 

@@ -190,8 +190,8 @@ def test_an_unknown_insight_field_is_refused_with_code_100_naming_it(
     )
     assert several["message"].startswith("(#100) id, age are not valid for fields param.")
     # Valid for Meta but not modelled by the sandbox: accepted, the field is just absent.
-    rows = _rows(client, account, {**BASE, "fields": "spend,video_p25_watched_actions"})
-    assert rows and all("spend" in r and "video_p25_watched_actions" not in r for r in rows)
+    rows = _rows(client, account, {**BASE, "fields": "spend,video_30_sec_watched_actions"})
+    assert rows and all("spend" in r and "video_30_sec_watched_actions" not in r for r in rows)
 
 
 @pytest.mark.parametrize(
