@@ -16,6 +16,7 @@ Public API::
         sb.set_token_expiry("act_...", datetime_or_None)
         sb.truth(account_id, since, until) / sb.stats() / sb.reset_stats()
         sb.breakdown_truth(account_id, since, until, ["age", "gender"])
+        sb.creative_truth(account_id)
         sb.set_usage_factor(pct_per_call) / sb.info()
 
 CLI: ``python -m ads_platform.sandbox --port P --seed S --accounts K [--latency-ms L]
@@ -56,6 +57,8 @@ Rules other code can rely on (details in the named modules):
   ``world.QUIET_SINCE``: no delivery, nothing active.
 * Truth (``truth.py``) = summed ad-level rows at the current clock, faults ignored;
   per breakdown value too (``breakdown_truth``).
+* Creatives (``creatives.py``): ``act_x/adcreatives``, ``GET <id>`` nodes, creative
+  edits that give an ad a new ``creative{id}`` from the edit instant on.
 * Breakdowns (``breakdowns.py``): age/gender, publisher_platform/platform_position,
   country, region; exact splits of every additive metric, reach deduplicated per
   value, reach/frequency omitted for breakdown queries starting > 13 months back.

@@ -18,6 +18,7 @@ POST    /__sandbox/token_expiry      {"account_id", "expires_at": unix | ISO | n
 GET     /__sandbox/truth             ?account_id=&since=&until= -> ground truth
 GET     /__sandbox/truth/breakdowns  ?account_id=&since=&until=&breakdowns=age,gender
                                      -> per breakdown value and day, beside the totals
+GET     /__sandbox/truth/creatives   ?account_id= -> every creative with its ad and validity
 GET     /__sandbox/stats             -> counters; POST /__sandbox/stats/reset clears
 POST    /__sandbox/usage             {"pct_per_call": float} -> usage factor
 ======  ===========================  ==================================================
@@ -30,6 +31,7 @@ import json
 from typing import Any
 
 from .breakdowns import parse_breakdowns
+from .creatives import truth as creative_truth
 from .faults import FAULT_NAMES
 from .state import SandboxState
 from .truth import breakdown_truth, ground_truth
@@ -173,6 +175,11 @@ class ControlApi:
             if since > until:
                 raise ControlError("since must be <= until")
             return ground_truth(state.insights, spec, since, until, state.clock.view())
+        if path == "/__sandbox/truth/creatives" and method == "GET":
+            spec = state.world.account(query.get("account_id", ""))
+            if spec is None:
+                raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
+            return creative_truth(state.creatives, spec, state.clock.view().instant)
         if path == "/__sandbox/truth/breakdowns" and method == "GET":
             spec = state.world.account(query.get("account_id", ""))
             if spec is None:

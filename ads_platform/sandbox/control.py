@@ -300,6 +300,11 @@ class Sandbox:
         )
         return result
 
+    def creative_truth(self, account_id: str) -> dict[str, Any]:
+        """Every creative at the clock: ad, validity, content (see ``creatives.truth``)."""
+        result: dict[str, Any] = self._get("/__sandbox/truth/creatives", account_id=account_id)
+        return result
+
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self._get("/__sandbox/stats")
         return result

@@ -9,6 +9,7 @@ import threading
 from .breakdowns import Splitter
 from .clock import Clock
 from .config import SandboxConfig
+from .creatives import CreativeBook
 from .delivery import Delivery
 from .faults import FaultBook
 from .hashing import h64
@@ -37,6 +38,7 @@ class SandboxState:
             self.delivery,
             splitter=Splitter(config.seed, config.breakdown_drift_per_mille),
         )
+        self.creatives = CreativeBook(self.world)
         self.clock = Clock(config.today)
         self.faults = FaultBook()
         self.usage = UsageMeter(config.usage_pct_per_call)
