@@ -34,8 +34,8 @@ Rules other code can rely on (details in the named modules):
 * Conversions mature for 28 days (``delivery.MATURITY_PER_MILLE``); spend,
   impressions and clicks never change once the day is over.
 * A synchronous insights request is refused with 100/1504018 when level=ad and
-  the range exceeds 93 days, or when days x entities at the level exceeds 50,000
-  (``insights.too_large``). Async report runs are never refused.
+  the range exceeds 93 days, or when days x entities at the level (x breakdown
+  values) exceeds 50,000 (``insights.too_large``). Async report runs are never refused.
 * Parameters (``filters.py``): list parameters (``fields``, ``breakdowns``,
   ``action_attribution_windows``, ``effective_status``...) as a comma list or a
   JSON array; ``time_range`` (JSON object), ``time_ranges`` (JSON array: one row

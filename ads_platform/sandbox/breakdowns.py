@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -229,6 +230,7 @@ class Cells:
         self._fine: dict[tuple[str, str], tuple[tuple[Cell, ...], tuple[int, ...]]] = {}
         self._proj: dict[tuple[str, str, str], tuple[tuple[int, ...], tuple[tuple[str, ...], ...]]]
         self._proj = {}
+        self._members: dict[tuple[str, str, str], tuple[tuple[int, ...], ...]] = {}
 
     def fine(self, account: AccountSpec, family: str) -> tuple[tuple[Cell, ...], tuple[int, ...]]:
         key = (account.timezone_name, family)
@@ -262,6 +264,19 @@ class Cells:
             self._fine[key] = built
         return built
 
+    def members(self, account: AccountSpec, breakdown: Breakdown) -> tuple[tuple[int, ...], ...]:
+        """For each output cell, the fine cells it sums (in order)."""
+        key = (account.timezone_name, breakdown.family, breakdown.key)
+        with self._lock:
+            hit = self._members.get(key)
+        if hit is not None:
+            return hit
+        target, values = self.projection(account, breakdown)
+        built = _members(target, len(values))
+        with self._lock:
+            self._members[key] = built
+        return built
+
     def projection(
         self, account: AccountSpec, breakdown: Breakdown
     ) -> tuple[tuple[int, ...], tuple[tuple[str, ...], ...]]:
@@ -287,6 +302,13 @@ class Cells:
         with self._lock:
             self._proj[key] = built
         return built
+
+
+def _members(target: tuple[int, ...], n_out: int) -> tuple[tuple[int, ...], ...]:
+    groups: list[list[int]] = [[] for _ in range(n_out)]
+    for c, t in enumerate(target):
+        groups[t].append(c)
+    return tuple(tuple(g) for g in groups)
 
 
 def split(total: int, weights: Sequence[int], caps: Sequence[int] | None = None) -> list[int]:
@@ -344,6 +366,7 @@ for _block in COUNT_BLOCKS:
     ]
 _PLAN += [(metric, 4, cap) for metric, cap in VIDEO_CAPS]
 _PLAN_WEIGHTS = 5
+_FACTOR_CACHE = 60_000  # (account, ad, family) entries, ~2 kB each
 
 
 def _jitter(bits: int, shift: int) -> int:
@@ -358,22 +381,54 @@ class Splitter:
         self.seed = seed
         self.drift = drift_per_mille
         self.cells = Cells()
+        self._ad_factors: OrderedDict[tuple[int, int, str], list[tuple[int, ...]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _factors(self, account: AccountSpec, pos: int, family: str) -> list[tuple[int, ...]]:
+        """Per cell: base share x the ad's skew, and its spend/clicks/conversion/video
+        factors (stable per ad: one ad skews young, another converts on Instagram)."""
+        key = (account.index, pos, family)
+        with self._lock:
+            hit = self._ad_factors.get(key)
+        if hit is not None:
+            return hit
+        _, base = self.cells.fine(account, family)
+        code = _FAMILY_CODE[family]
+        out: list[tuple[int, ...]] = []
+        for c, b in enumerate(base):
+            bits = mix64(self.seed, account.index, pos, code, c)
+            out.append(
+                (
+                    b * (500 + (bits & 0x3FF)),
+                    _jitter(bits, 10),
+                    _jitter(bits, 20),
+                    _jitter(bits, 30),
+                    _jitter(bits, 40),
+                )
+            )
+        with self._lock:
+            self._ad_factors[key] = out
+            while len(self._ad_factors) > _FACTOR_CACHE:
+                self._ad_factors.popitem(last=False)
+        return out
 
     def weights(self, account: AccountSpec, pos: int, day: int, family: str) -> list[list[int]]:
-        _, base = self.cells.fine(account, family)
+        """Integer weights per plan group (delivery, spend, clicks, conversions, video)."""
         code = _FAMILY_CODE[family]
         seed, acct = self.seed, account.index
         out: list[list[int]] = [[] for _ in range(_PLAN_WEIGHTS)]
-        for c, b in enumerate(base):
-            ad_bits = mix64(seed, acct, pos, code, c)
+        w0, w1, w2, w3, w4 = out
+        for c, (base, spend_f, click_f, conv_f, video_f) in enumerate(
+            self._factors(account, pos, family)
+        ):
             day_bits = mix64(seed, acct, pos, code, c, day)
-            w = b * (500 + (ad_bits & 0x3FF)) * _jitter(day_bits, 0)
-            out[0].append(w)
-            out[1].append(w * _jitter(ad_bits, 10) * _jitter(day_bits, 10) // 1000)
-            clicks = w * _jitter(ad_bits, 20) // 1000
-            out[2].append(clicks)
-            out[3].append(clicks * _jitter(ad_bits, 30) * _jitter(day_bits, 20) // 1000)
-            out[4].append(w * _jitter(ad_bits, 40) // 1000)
+            w = base * _jitter(day_bits, 0)
+            w0.append(w)
+            w1.append(w * spend_f * _jitter(day_bits, 10) // 1000)
+            clicks = w * click_f // 1000
+            w2.append(clicks)
+            w3.append(clicks * conv_f * _jitter(day_bits, 20) // 1000)
+            w4.append(w * video_f // 1000)
         return out
 
     def drifted(self, account: AccountSpec, pos: int, day: int, family: str, m: Metrics) -> Metrics:
@@ -392,24 +447,25 @@ class Splitter:
 
     def split_ad_day(
         self, account: AccountSpec, pos: int, day: int, family: str, m: Metrics
-    ) -> list[list[int]]:
-        """One metrics list per fine cell; additive metrics sum to (drifted) ``m``."""
+    ) -> list[tuple[int, ...]]:
+        """One metrics tuple per fine cell; additive metrics sum to (drifted) ``m``."""
         m = self.drifted(account, pos, day, family, m)
         weights = self.weights(account, pos, day, family)
         n = len(weights[0])
-        cells = [[0] * N_METRICS for _ in range(n)]
+        zero = [0] * n
+        columns: list[list[int]] = [zero] * N_METRICS
         for metric, wi, cap in _PLAN:
-            caps = None if cap is None else [cell[cap] for cell in cells]
-            parts = split(m[metric], weights[wi], caps)
-            for cell, part in zip(cells, parts, strict=True):
-                cell[metric] = part
+            total = m[metric]
+            if total:
+                columns[metric] = split(total, weights[wi], None if cap is None else columns[cap])
         aov = _order_value(m)
-        per_play = seconds_per_play(m)
-        for cell in cells:
+        if aov:
             for i in range(4):
-                cell[PURCHASE_VALUE + i] = cell[PURCHASE + i] * aov
-            cell[VIDEO_WATCH_SECONDS] = cell[VIDEO_PLAYS] * per_play
-        return cells
+                columns[PURCHASE_VALUE + i] = [x * aov for x in columns[PURCHASE + i]]
+        per_play = seconds_per_play(m)
+        if per_play:
+            columns[VIDEO_WATCH_SECONDS] = [x * per_play for x in columns[VIDEO_PLAYS]]
+        return list(zip(*columns, strict=True))
 
 
 def _order_value(m: Metrics) -> int:

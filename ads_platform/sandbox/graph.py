@@ -501,7 +501,11 @@ class GraphApi:
             return self._node(route, req, clock)
         if op == "insights":
             query = parse_query(req.params, account, clock)
-            if too_large(query, self.state.world.data(account)):
+            values = 1
+            if query.breakdown is not None:
+                cells = self.state.insights.splitter.cells
+                values = len(cells.projection(account, query.breakdown)[1])
+            if too_large(query, self.state.world.data(account), values):
                 raise GraphError(
                     MSG_TOO_MUCH,
                     code=100,

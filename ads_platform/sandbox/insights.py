@@ -36,7 +36,7 @@ from typing import Any
 from .breakdowns import PLACEMENT, Breakdown, Splitter, parse_breakdowns, unique_cutoff
 from .breakdowns import placement_overlap_per_mille as placement_overlap
 from .clock import ClockView
-from .delivery import IMPRESSIONS, N_METRICS, REACH, Delivery, Metrics
+from .delivery import IMPRESSIONS, REACH, Delivery, Metrics
 from .filters import (
     Filter,
     date_range,
@@ -295,11 +295,12 @@ def parse_query(params: dict[str, str], account: AccountSpec, clock: ClockView) 
     )
 
 
-def too_large(query: InsightQuery, data: AccountData) -> bool:
+def too_large(query: InsightQuery, data: AccountData, breakdown_values: int = 1) -> bool:
     """The sandbox's rule for refusing a *synchronous* request (100/1504018).
 
     Refused when the level is ``ad`` and the range is longer than 93 days, or when
     days x entities at the level (ads, ad sets, campaigns, or 1 for the account)
+    x ``breakdown_values`` (how many values the query's breakdowns have, 1 without)
     exceeds 50,000. Async report runs are never refused.
     """
     entities = {
@@ -310,7 +311,7 @@ def too_large(query: InsightQuery, data: AccountData) -> bool:
     }[query.level]
     if query.level == "ad" and query.days > SYNC_MAX_AD_LEVEL_DAYS:
         return True
-    return query.days * entities > SYNC_MAX_CELLS
+    return query.days * entities * breakdown_values > SYNC_MAX_CELLS
 
 
 def overlap_per_mille(seed: int, group: str, day: int, cell: int | None = None) -> int:
@@ -467,31 +468,34 @@ class InsightsEngine:
         """One ad-day projected on the query's breakdown: (cell, metrics) with delivery."""
         spec = data.spec
         splitter = self.splitter
-        target, values = splitter.cells.projection(spec, breakdown)
+        members = splitter.cells.members(spec, breakdown)
         fine = splitter.split_ad_day(spec, pos, day, breakdown.family, m)
-        out = [[0] * N_METRICS for _ in values]
-        biggest = [0] * len(values)
-        inflated = [0] * len(values)
         placement = breakdown.family == PLACEMENT
         seed = self.world.seed
-        for c, cell in enumerate(fine):
-            t = target[c]
-            acc = out[t]
-            for i in range(N_METRICS):
-                acc[i] += cell[i]
+        out: list[tuple[int, list[int]]] = []
+        for t, cells in enumerate(members):
+            if len(cells) == 1:
+                acc = list(fine[cells[0]])
+            else:
+                acc = [sum(column) for column in zip(*(fine[c] for c in cells), strict=True)]
+            if not any(acc):
+                continue
             if placement:
-                r = cell[REACH]
-                seen = min(
-                    cell[IMPRESSIONS], r + r * placement_overlap(seed, spec, pos, day, c) // 1000
-                )
-                biggest[t] = max(biggest[t], seen)
-                inflated[t] += seen
-        if placement:
-            # A position's reach exceeds its share (people also saw the ad elsewhere);
-            # a platform's lies between the shares' sum and its positions' sum.
-            for t, acc in enumerate(out):
-                acc[REACH] = max(biggest[t], acc[REACH] + (inflated[t] - acc[REACH]) // 2)
-        return [(t, acc) for t, acc in enumerate(out) if any(acc)]
+                # A position's reach exceeds its share (people also saw the ad
+                # elsewhere); a platform's lies between the shares' sum and its
+                # positions' sum.
+                biggest = inflated = 0
+                for c in cells:
+                    r = fine[c][REACH]
+                    seen = min(
+                        fine[c][IMPRESSIONS],
+                        r + r * placement_overlap(seed, spec, pos, day, c) // 1000,
+                    )
+                    biggest = max(biggest, seen)
+                    inflated += seen
+                acc[REACH] = max(biggest, acc[REACH] + (inflated - acc[REACH]) // 2)
+            out.append((t, acc))
+        return out
 
     def _compute_broken(
         self,
@@ -517,11 +521,7 @@ class InsightsEngine:
                 for cell, cm in self._cells_of_ad_day(data, pos, day, m, breakdown):
                     k = (g, cell)
                     acc = sums.get(k)
-                    if acc is None:
-                        sums[k] = cm
-                    else:
-                        for i in range(N_METRICS):
-                            acc[i] += cm[i]
+                    sums[k] = cm if acc is None else [a + b for a, b in zip(acc, cm, strict=True)]
                     r = cm[REACH]
                     stats = day_reach.get(k)
                     if stats is None:

@@ -14,6 +14,10 @@ import pytest
 
 from ads_platform.sandbox import Sandbox
 from ads_platform.sandbox.breakdowns import unique_cutoff
+from ads_platform.sandbox.clock import ClockView
+from ads_platform.sandbox.insights import parse_query
+from ads_platform.sandbox.reports import job_delay_seconds
+from ads_platform.sandbox.world import AccountSpec, World
 
 from .conftest import TODAY
 from .helpers import VERSION, action_map, get_all, ok, poll_until_done
@@ -376,8 +380,70 @@ def test_drift_option_makes_breakdowns_differ_slightly_and_the_truth_says_so() -
         for row in _pull(client, account, ("age", "gender")):
             assert int(row["impressions"]) >= int(row.get("reach", "0"))
             assert int(row["clicks"]) >= int(row["inline_link_clicks"])
+        # The CLI carries the option: a child process serves the same drifted world.
+        with Sandbox(
+            seed=7,
+            accounts=2,
+            today=TODAY,
+            subprocess=True,
+            async_delay_scale=0,
+            breakdown_drift_per_mille=20,
+        ) as child:
+            assert child.breakdown_truth(account, SINCE, UNTIL, ["country"]) == truth
+            assert child.creative_truth(account) == sb.creative_truth(account)
 
 
 def test_breakdown_truth_refuses_what_the_api_refuses(sb: Sandbox) -> None:
     with pytest.raises(Exception, match="breakdown columns"):
         sb.breakdown_truth(sb.account_ids[0], SINCE, UNTIL, ["age", "country"])
+
+
+def test_breakdowns_count_toward_the_sync_size_rule_and_async_takes_them(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    """Days x ads x breakdown values above 50,000 is too much for a sync request."""
+    info = max(sb.accounts, key=lambda a: int(a["ads"]))
+    account = info["id"]
+    days = 90
+    assert days * info["ads"] <= 50_000 < days * info["ads"] * 21  # 7 ages x 3 genders
+    params = {
+        "level": "ad",
+        "fields": "spend",
+        "time_range": json.dumps(
+            {"since": (UNTIL - dt.timedelta(days=days - 1)).isoformat(), "until": UNTIL.isoformat()}
+        ),
+        "time_increment": "1",
+        "limit": "5",
+    }
+    assert client.get(f"/{VERSION}/{account}/insights", params=params).status_code == 200
+    assert (
+        client.get(
+            f"/{VERSION}/{account}/insights", params={**params, "breakdowns": "gender"}
+        ).status_code
+        == 200
+    )  # 3 values: still under the limit
+    refused = client.get(
+        f"/{VERSION}/{account}/insights", params={**params, "breakdowns": "age,gender"}
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["code"], error["error_subcode"]) == (100, 1504018)
+    created = client.post(
+        f"/{VERSION}/{account}/insights", data={**params, "breakdowns": "age,gender"}
+    )
+    assert created.status_code == 200 and created.json()["report_run_id"].isdigit()
+
+
+def _specs(sb: Sandbox) -> tuple[AccountSpec, ...]:
+    return World(seed=7, accounts=len(sb.account_ids), ads_per_account=None).accounts
+
+
+def test_async_runs_with_breakdowns_take_longer_than_without(sb: Sandbox) -> None:
+    spec = next(s for s in _specs(sb) if s.id == sb.account_ids[0])
+    base = {
+        "level": "ad",
+        "time_range": json.dumps({"since": SINCE.isoformat(), "until": UNTIL.isoformat()}),
+    }
+    plain = parse_query(base, spec, ClockView(TODAY))
+    broken = parse_query({**base, "breakdowns": "country"}, spec, ClockView(TODAY))
+    assert job_delay_seconds(7, broken, 1.0) > job_delay_seconds(7, plain, 1.0)
