@@ -18,7 +18,8 @@ largest remainder over integer weights (a base share per cell x a stable per-ad
 skew x a stable per-day jitter, from ``mix64`` of the ids, the day and the cell), so
 the cells sum *exactly* to the unbroken ad-day. Clicks, spend and conversions get
 their own jitter (CTR, CPM and conversion rate differ by age, placement...), and
-caps keep each cell coherent: reach, clicks <= impressions, link clicks <= clicks,
+caps keep each cell coherent: reach, clicks <= impressions (reach >= 1 where there
+are impressions), link clicks <= clicks,
 landing page views <= link clicks, 1d_click <= 7d_click <= 28d_click, video plays
 <= impressions and each later quartile <= the one before. Conversion values are the
 cell's counts x the ad-day's order value, so they stay exact too.
@@ -458,6 +459,12 @@ class Splitter:
             total = m[metric]
             if total:
                 columns[metric] = split(total, weights[wi], None if cap is None else columns[cap])
+        # Someone saw every impression: a cell with impressions reaches at least one
+        # person (this only raises the sum over cells, which is never the ad's reach).
+        columns[REACH] = [
+            1 if imp and not r else r
+            for imp, r in zip(columns[IMPRESSIONS], columns[REACH], strict=True)
+        ]
         aov = _order_value(m)
         if aov:
             for i in range(4):

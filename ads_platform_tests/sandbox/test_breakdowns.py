@@ -106,7 +106,8 @@ def test_breakdown_rows_carry_metas_values_as_strings_and_only_the_keys_asked_fo
             )
             assert set(breakdowns) <= set(row)
             assert not (home - set(breakdowns)) & set(row)
-            assert int(row["impressions"]) >= int(row.get("reach", "0")) >= 0
+            impressions, reach = int(row["impressions"]), int(row.get("reach", "1"))
+            assert impressions >= reach and (reach >= 1 or impressions == 0)
             assert int(row["clicks"]) >= int(row["inline_link_clicks"])
             if "age" in row:
                 assert row["age"] in AGES
