@@ -237,3 +237,18 @@ def test_sdk_reads_breakdowns_sync_and_async_with_the_figures_of_the_breakdown_t
             for r in rows
         }
         assert served == expected
+
+
+def test_sdk_pages_ad_creatives_with_the_url_tags_of_the_creative_truth(
+    sb: Any, sdk_api: FacebookAdsApi
+) -> None:
+    account_id = sb.account_ids[1]
+    account = AdAccount(account_id, api=sdk_api)
+    fields = ["id", "name", "link_url", "url_tags", "object_story_spec"]
+    sdk = [dict(c) for c in account.get_ad_creatives(fields=fields, params={"limit": 5})]
+    truth = sb.creative_truth(account_id)["creatives"]
+    assert len(sdk) == len(truth) > 5  # several pages
+    assert [c["id"] for c in sdk] == [c["id"] for c in truth]
+    for got, expected in zip(sdk, truth, strict=True):
+        assert got.get("url_tags") == expected.get("url_tags")
+        assert got["link_url"] == expected["link_url"]
