@@ -173,6 +173,8 @@ COUNTRIES_BY_TZ: dict[str, tuple[str, ...]] = {
 HOME_SHARE = 85
 
 Cell = tuple[str, str]
+#: For each fine cell the index of its output cell, and the output cells' values.
+Projection = tuple[tuple[int, ...], tuple[tuple[str, ...], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +231,7 @@ class Cells:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._fine: dict[tuple[str, str], tuple[tuple[Cell, ...], tuple[int, ...]]] = {}
-        self._proj: dict[tuple[str, str, str], tuple[tuple[int, ...], tuple[tuple[str, ...], ...]]]
-        self._proj = {}
+        self._proj: dict[tuple[str, str, str], Projection] = {}
         self._members: dict[tuple[str, str, str], tuple[tuple[int, ...], ...]] = {}
 
     def fine(self, account: AccountSpec, family: str) -> tuple[tuple[Cell, ...], tuple[int, ...]]:
@@ -278,9 +279,7 @@ class Cells:
             self._members[key] = built
         return built
 
-    def projection(
-        self, account: AccountSpec, breakdown: Breakdown
-    ) -> tuple[tuple[int, ...], tuple[tuple[str, ...], ...]]:
+    def projection(self, account: AccountSpec, breakdown: Breakdown) -> Projection:
         """For each fine cell the index of its output cell, and the output cells' values."""
         key = (account.timezone_name, breakdown.family, breakdown.key)
         with self._lock:
