@@ -305,7 +305,7 @@ def test_every_mart_column_is_documented(built: Built, marts: duckdb.DuckDBPyCon
 # -- SQL access ----------------------------------------------------------------------------
 
 
-def test_run_query_formats(built: Built) -> None:
+def test_run_query_formats(built: Built, marts: duckdb.DuckDBPyConnection) -> None:
     sql = "select account_id, spend from rpt_account_daily order by account_id, date_day limit 2"
     table = run_query(built.marts, sql, "table")
     lines = table.splitlines()
@@ -313,8 +313,12 @@ def test_run_query_formats(built: Built) -> None:
     assert lines[-1] == "(2 rows)"
     assert len({len(line) for line in lines[:-1]}) == 1  # aligned
     assert run_query(built.marts, sql, "csv").splitlines()[0] == "account_id,spend"
-    records = json.loads(run_query(built.marts, sql, "json"))
-    assert records[0]["account_id"] == "act_101" and isinstance(records[0]["spend"], str)
+    records = json.loads(run_query(built.marts, sql, "json"), parse_float=Decimal)
+    spend = _rows(marts, sql)[0]["spend"]
+    assert isinstance(spend, Decimal)
+    # Money is a JSON number with the marts' exact digits (issue 10), not a string.
+    assert records[0]["account_id"] == "act_101" and records[0]["spend"] == spend
+    assert f'"spend": {spend}\n' in run_query(built.marts, sql, "json")
 
 
 def test_run_query_errors_are_one_line(built: Built, tmp_path: Path) -> None:
