@@ -41,7 +41,17 @@ def main() -> None:
 @click.option("--seed", default=7, show_default=True, help="Sandbox data seed.")
 @click.option("--home", default=None, help="ADS_PLATFORM_HOME (default ./.ads_platform).")
 @click.option("--no-marts", is_flag=True, help="Stop after ingestion.")
-def demo(days: int, accounts: int, seed: int, home: str | None, no_marts: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Show dbt's line per model and test.")
+@click.option("--debug", is_flag=True, help="Show Dagster's logs, stack traces included.")
+def demo(
+    days: int,
+    accounts: int,
+    seed: int,
+    home: str | None,
+    no_marts: bool,
+    verbose: bool,
+    debug: bool,
+) -> None:
     """Run the whole platform against the local Graph API sandbox."""
     from ads_platform.demo import run_demo
 
@@ -52,6 +62,8 @@ def demo(days: int, accounts: int, seed: int, home: str | None, no_marts: bool) 
         seed=seed,
         echo=click.echo,
         build_marts=not no_marts,
+        debug=debug,
+        verbose=verbose,
     )
     sys.exit(code)
 
