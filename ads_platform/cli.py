@@ -1,4 +1,5 @@
-"""``ads-platform``: the command line (demo, sandbox, dev, dashboard, sql, settings, doctor)."""
+"""``ads-platform``: the command line (demo, sandbox, dev, dashboard, sql, status, settings,
+doctor)."""
 
 from __future__ import annotations
 
@@ -189,6 +190,47 @@ def _refuse_build_database(path: Path) -> None:
             f"refused: {path} is the private build database (dbt writes it); "
             "query the published marts (leave out --marts)"
         )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml): the marts' home.",
+)
+@click.option(
+    "--marts",
+    "marts_path",
+    default=None,
+    help="Marts file (default $ADS_PLATFORM_HOME/marts.duckdb from the settings).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+def status(config_path: str | None, marts_path: str | None, fmt: str) -> None:
+    """Each account: last good day, freshness, token days left, open alerts.
+
+    Read from the published marts (data_freshness, alerts). Exit code 0 when every
+    account is fresh, 1 when one is stale, 2 when there are no marts to read.
+    """
+    from ads_platform.sql import SqlError
+    from ads_platform.status import NO_MARTS, format_status, read_status, status_json
+    from ads_platform.warehouse import WarehouseError
+
+    try:
+        path = _dashboard_marts(config_path, marts_path)
+        _refuse_build_database(path)
+        report = read_status(path)
+    except (SettingsError, SqlError, WarehouseError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(NO_MARTS)
+    click.echo(status_json(report) if fmt == "json" else format_status(report))
+    sys.exit(report.exit_code)
 
 
 @main.command()
