@@ -10,6 +10,7 @@ import sys
 import sysconfig
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -190,6 +191,62 @@ def _refuse_build_database(path: Path) -> None:
             f"refused: {path} is the private build database (dbt writes it); "
             "query the published marts (leave out --marts)"
         )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+@click.option("--from", "since", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "until", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option(
+    "--accounts",
+    default=None,
+    help="Comma-separated account ids (default: every enabled account).",
+)
+@click.option(
+    "--assets",
+    default="ad_insights_daily",
+    show_default=True,
+    help="Comma-separated day × account assets to fill.",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True)
+@click.option("--with-marts/--no-marts", default=True, show_default=True)
+@click.option("--debug", is_flag=True, help="Show Dagster's logs, stack traces included.")
+def backfill(
+    config_path: str | None,
+    since: Any,
+    until: Any,
+    accounts: str | None,
+    assets: str,
+    wait: bool,
+    with_marts: bool,
+    debug: bool,
+) -> None:
+    """Submit a Dagster backfill of your accounts' days; with --wait, see it through.
+
+    It appears in the UI like any backfill. A running Dagster daemon executes it; without
+    one, --wait executes it in this process against the same instance. Exit code 1 when
+    any partition failed (account, days and cause are printed), 2 on bad arguments.
+    """
+    from ads_platform.backfill import backfill_command
+
+    sys.exit(
+        backfill_command(
+            config_path=config_path,
+            since=since.date(),
+            until=until.date(),
+            accounts=[a.strip() for a in accounts.split(",") if a.strip()] if accounts else None,
+            assets=[a.strip() for a in assets.split(",") if a.strip()],
+            wait=wait,
+            with_marts=with_marts,
+            debug=debug,
+            echo=click.echo,
+        )
+    )
 
 
 @main.command()
