@@ -141,7 +141,10 @@ def _failures(
         end = run.tags.get("dagster/asset_partition_range_end")
         single = run.tags.get("dagster/partition")
         keys = [k for k in (start, end, single) if k]
-        accounts = set(split_keys(keys)) if keys else set(progress)
+        by_account = split_keys(keys) if keys else {}
+        accounts = set(by_account) if by_account else set(progress)
+        span = [d for days in by_account.values() for d in days]
+        failed_days = days_between(min(span), max(span)) if span else []
         events = [
             record.get_dagster_event()
             for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
@@ -149,6 +152,7 @@ def _failures(
         reasons = [line.split(": ", 1)[-1] for line in failure_lines(events)]
         for account in accounts & set(progress):
             progress[account].causes.extend(reasons)
+            progress[account].failed_days.extend(failed_days)
 
 
 def run_backfill(
@@ -211,7 +215,9 @@ def run_backfill(
     _failures(instance, backfill_id, progress)
     missing = _missing(instance, assets, keys)
     for account in progress.values():
-        account.failed_days = missing.get(account.account_id, [])
+        # Days of failed runs (a re-pull that failed over days stored before) and days
+        # still without a materialization.
+        account.failed_days = sorted({*account.failed_days, *missing.get(account.account_id, [])})
     return BackfillReport(
         backfill_id,
         status.value if isinstance(status, BulkActionStatus) else str(status),
