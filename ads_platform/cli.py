@@ -1,4 +1,5 @@
-"""``ads-platform``: the command line (demo, sandbox, dev, dashboard, sql, settings, doctor)."""
+"""``ads-platform``: the command line (demo, sandbox, dev, dashboard, sql, status, settings,
+doctor)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import sysconfig
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,7 +43,17 @@ def main() -> None:
 @click.option("--seed", default=7, show_default=True, help="Sandbox data seed.")
 @click.option("--home", default=None, help="ADS_PLATFORM_HOME (default ./.ads_platform).")
 @click.option("--no-marts", is_flag=True, help="Stop after ingestion.")
-def demo(days: int, accounts: int, seed: int, home: str | None, no_marts: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Show dbt's line per model and test.")
+@click.option("--debug", is_flag=True, help="Show Dagster's logs, stack traces included.")
+def demo(
+    days: int,
+    accounts: int,
+    seed: int,
+    home: str | None,
+    no_marts: bool,
+    verbose: bool,
+    debug: bool,
+) -> None:
     """Run the whole platform against the local Graph API sandbox."""
     from ads_platform.demo import run_demo
 
@@ -52,6 +64,8 @@ def demo(days: int, accounts: int, seed: int, home: str | None, no_marts: bool) 
         seed=seed,
         echo=click.echo,
         build_marts=not no_marts,
+        debug=debug,
+        verbose=verbose,
     )
     sys.exit(code)
 
@@ -177,6 +191,103 @@ def _refuse_build_database(path: Path) -> None:
             f"refused: {path} is the private build database (dbt writes it); "
             "query the published marts (leave out --marts)"
         )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+@click.option("--from", "since", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "until", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option(
+    "--accounts",
+    default=None,
+    help="Comma-separated account ids (default: every enabled account).",
+)
+@click.option(
+    "--assets",
+    default="ad_insights_daily",
+    show_default=True,
+    help="Comma-separated day × account assets to fill.",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True)
+@click.option("--with-marts/--no-marts", default=True, show_default=True)
+@click.option("--debug", is_flag=True, help="Show Dagster's logs, stack traces included.")
+def backfill(
+    config_path: str | None,
+    since: Any,
+    until: Any,
+    accounts: str | None,
+    assets: str,
+    wait: bool,
+    with_marts: bool,
+    debug: bool,
+) -> None:
+    """Submit a Dagster backfill of your accounts' days; with --wait, see it through.
+
+    It appears in the UI like any backfill. A running Dagster daemon executes it; without
+    one, --wait executes it in this process against the same instance. Exit code 1 when
+    any partition failed (account, days and cause are printed), 2 on bad arguments.
+    """
+    from ads_platform.backfill import backfill_command
+
+    sys.exit(
+        backfill_command(
+            config_path=config_path,
+            since=since.date(),
+            until=until.date(),
+            accounts=[a.strip() for a in accounts.split(",") if a.strip()] if accounts else None,
+            assets=[a.strip() for a in assets.split(",") if a.strip()],
+            wait=wait,
+            with_marts=with_marts,
+            debug=debug,
+            echo=click.echo,
+        )
+    )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml): the marts' home.",
+)
+@click.option(
+    "--marts",
+    "marts_path",
+    default=None,
+    help="Marts file (default $ADS_PLATFORM_HOME/marts.duckdb from the settings).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+def status(config_path: str | None, marts_path: str | None, fmt: str) -> None:
+    """Each account: last good day, freshness, token days left, open alerts.
+
+    Read from the published marts (data_freshness, alerts). Exit code 0 when every
+    account is fresh, 1 when one is stale, 2 when there are no marts to read.
+    """
+    from ads_platform.sql import SqlError
+    from ads_platform.status import NO_MARTS, format_status, read_status, status_json
+    from ads_platform.warehouse import WarehouseError
+
+    try:
+        path = _dashboard_marts(config_path, marts_path)
+        _refuse_build_database(path)
+        report = read_status(path)
+    except (SettingsError, SqlError, WarehouseError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(NO_MARTS)
+    click.echo(status_json(report) if fmt == "json" else format_status(report))
+    sys.exit(report.exit_code)
 
 
 @main.command()

@@ -115,6 +115,8 @@ def run_demo(
     latency_ms: int = 0,
     echo: Callable[[str], None] = print,
     build_marts: bool = True,
+    debug: bool = False,
+    verbose: bool = False,
 ) -> int:
     """Run the demo end to end; returns a process exit code."""
     from ads_platform.sandbox import Sandbox
@@ -150,6 +152,8 @@ def run_demo(
                 end=today,
                 echo=echo,
                 build_marts=build_marts,
+                debug=debug,
+                verbose=verbose,
             )
         calls = sandbox.stats()
     echo("")

@@ -94,8 +94,8 @@ def run_doctor(
         report.add(
             "settings",
             "FAIL",
-            str(exc).splitlines()[0],
-            "fix the file named above (ads-platform settings shows the details), or point "
+            settings_problem(exc),
+            "fix the field(s) named above in that file, or point --config / "
             "ADS_PLATFORM_CONFIG at the right file",
         )
         _check_instance(report, None, clock())
@@ -114,6 +114,16 @@ def run_doctor(
     _check_marts(report, settings, clock())
     _check_instance(report, settings, clock())
     return report
+
+
+def settings_problem(exc: SettingsError) -> str:
+    """A settings error on one line: the file, then every field and what is wrong with it.
+
+    The error's own text puts each field on a line of its own; a report row (and a log
+    line) has one line, and the first one alone ("invalid settings in …:") says nothing.
+    """
+    head, *fields = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{head} {'; '.join(fields)}" if fields else head
 
 
 def _check_start_date(report: DoctorReport, settings: Settings, today: dt.date) -> None:

@@ -158,9 +158,18 @@ def materialize_demo(
     end: dt.date,
     echo: Callable[[str], None] = print,
     build_marts: bool = True,
+    debug: bool = False,
+    verbose: bool = False,
 ) -> DemoSummary:
-    """ad_accounts → entities and token health → insights per account → marts."""
+    """ad_accounts → entities and token health → insights per account → marts.
+
+    A failed step prints its one-line reason (:mod:`ads_platform.run_errors`); Dagster's
+    error blocks and stack traces only with ``debug``; dbt's per-model lines only with
+    ``verbose`` (:mod:`ads_platform.dbt_output`).
+    """
+    from ads_platform.dbt_output import quiet_dbt_output
     from ads_platform.definitions import defs
+    from ads_platform.run_errors import console_log_level, failure_lines
     from ads_platform.settings import load_settings
 
     instance = dg.DagsterInstance.get()
@@ -170,23 +179,21 @@ def materialize_demo(
     def step(name: str, fn: Callable[[], Any]) -> Any:
         echo(f"==> {name}")
         began = time.monotonic()
-        result = fn()
+        with quiet_dbt_output(verbose):
+            result = fn()
         ok = bool(getattr(result, "success", True))
         if isinstance(result, dg.ExecuteInProcessResult):
             run_ids.add(result.run_id)
             if not ok:
-                for event in result.all_events:
-                    if event.is_step_failure and event.step_failure_data.error:
-                        echo(
-                            "    "
-                            + event.step_failure_data.error.message.strip().replace("\n", "\n    ")
-                        )
+                for line in failure_lines(result.all_events, debug=debug):
+                    echo("    " + line.replace("\n", "\n    "))
         seconds = time.monotonic() - began
         summary.steps.append((name, ok, seconds))
         echo(f"    {'done' if ok else 'FAILED'} in {seconds:.1f}s")
         return result
 
-    quiet = "WARNING"  # progress comes from these lines; Dagster's own logs stay in the UI
+    # Progress comes from these lines; Dagster's own logs stay in the UI (and --debug).
+    quiet = console_log_level(debug)
     step(
         "ad_accounts (settings → dynamic partitions)",
         lambda: materialize(defs, instance, ["ad_accounts"], log_level=quiet),
@@ -223,13 +230,18 @@ def materialize_demo(
             from ads_platform.assets import marts  # noqa: F401
         except ImportError:
             return summary
-        step("marts (dbt build → publish marts.duckdb)", lambda: materialize_marts(defs, instance))
+        step(
+            "marts (dbt build → publish marts.duckdb)",
+            lambda: materialize_marts(defs, instance, log_level=quiet),
+        )
         summary.marts_path = settings.marts_path
         summary.marts_preview = _marts_preview(settings.marts_path)
     return summary
 
 
-def materialize_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> Any:
+def materialize_marts(
+    defs: dg.Definitions, instance: dg.DagsterInstance, log_level: str = "WARNING"
+) -> Any:
     graph = defs.resolve_asset_graph()
     dbt_keys = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "marts"]
     job = defs.resolve_implicit_job_def_def_for_assets(dbt_keys)
@@ -238,7 +250,7 @@ def materialize_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> Any
         instance=instance,
         asset_selection=dbt_keys,
         raise_on_error=False,
-        run_config=_quiet("WARNING"),
+        run_config=_quiet(log_level),
     )
 
 

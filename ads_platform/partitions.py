@@ -1,9 +1,10 @@
 """Partition definitions shared by the assets, sensors and schedules.
 
 Accounts are a *dynamic* dimension (agencies add clients all the time); days are a
-daily dimension starting at the configured start date.  Dimensions are ordered by
-name, so a serialized key reads ``act_123|2026-01-05``; an account id never contains
-``|`` (it is validated as ``act_`` + digits).
+daily dimension starting at the configured start date and ending at the current day
+of the accounts' easternmost time zone (:mod:`ads_platform.day_grid`).  Dimensions are
+ordered by name, so a serialized key reads ``act_123|2026-01-05``; an account id never
+contains ``|`` (it is validated as ``act_`` + digits).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 
 import dagster as dg
 
+from ads_platform.day_grid import EARLIEST_ZONE, grid_timezone
 from ads_platform.settings import load_settings
 
 ACCOUNT_DIM = "account"
@@ -20,28 +22,35 @@ DATE_DIM = "date"
 ad_accounts_partitions = dg.DynamicPartitionsDefinition(name="ad_accounts")
 
 
-def daily_partitions(start_date: dt.date) -> dg.DailyPartitionsDefinition:
-    # end_offset=2: accounts east of UTC start their day before UTC does: at 20:00 UTC
-    # it is already tomorrow in Tokyo (and Auckland), and that day needs a partition.
-    return dg.DailyPartitionsDefinition(start_date=start_date.isoformat(), end_offset=2)
-
-
-def account_day_partitions(start_date: dt.date) -> dg.MultiPartitionsDefinition:
-    return dg.MultiPartitionsDefinition(
-        {DATE_DIM: daily_partitions(start_date), ACCOUNT_DIM: ad_accounts_partitions}
+def daily_partitions(
+    start_date: dt.date, timezone: str = EARLIEST_ZONE
+) -> dg.DailyPartitionsDefinition:
+    # end_offset=1: the grid ends at the current day of ``timezone``, the easternmost
+    # zone of the accounts (ads_platform.day_grid): no later day shows as missing.
+    return dg.DailyPartitionsDefinition(
+        start_date=start_date.isoformat(), timezone=timezone, end_offset=1
     )
 
 
-def _configured_start() -> dt.date:
+def account_day_partitions(
+    start_date: dt.date, timezone: str = EARLIEST_ZONE
+) -> dg.MultiPartitionsDefinition:
+    return dg.MultiPartitionsDefinition(
+        {DATE_DIM: daily_partitions(start_date, timezone), ACCOUNT_DIM: ad_accounts_partitions}
+    )
+
+
+def _configured_grid() -> tuple[dt.date, str]:
     try:
-        return load_settings(require_tokens=False).ingestion.start_date
+        settings = load_settings(require_tokens=False)
     except Exception:
-        return dt.date(2025, 1, 1)
+        return dt.date(2025, 1, 1), EARLIEST_ZONE
+    return settings.ingestion.start_date, grid_timezone(settings)
 
 
-START_DATE = _configured_start()
-days_partitions = daily_partitions(START_DATE)
-account_days_partitions = account_day_partitions(START_DATE)
+START_DATE, GRID_TIMEZONE = _configured_grid()
+days_partitions = daily_partitions(START_DATE, GRID_TIMEZONE)
+account_days_partitions = account_day_partitions(START_DATE, GRID_TIMEZONE)
 
 
 def split_keys(keys: list[str] | tuple[str, ...]) -> dict[str, list[dt.date]]:

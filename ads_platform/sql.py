@@ -128,18 +128,19 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, list | tuple | dict):
-        return json.dumps(_json_value(value), ensure_ascii=False)
+        return to_json(value)
     return str(value)
 
 
 def _json_value(value: Any) -> Any:
-    """JSON-safe value: decimals as strings (exact money), dates ISO, NaN/inf as null."""
+    """JSON-safe value (decimals stay Decimal: :func:`to_json` writes their digits),
+    dates ISO, NaN/inf as null."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        return value if value.is_finite() else None
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
@@ -153,6 +154,33 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_value(v) for v in value]
     return str(value)
+
+
+def to_json(value: Any, indent: int | None = None, _level: int = 0) -> str:
+    """JSON text of a query value, with decimals as JSON *numbers* with their exact digits.
+
+    Why not ``json.dumps``: it can write a decimal only as a string (then every consumer
+    must know which strings are money) or through ``float`` (then 50640.10 may come back
+    as 50640.099999…, and a DECIMAL(38, 10) loses digits).  A JSON number has no
+    precision limit, so the decimal's own text is written as the number; readers that
+    care parse it exactly (``json.loads(text, parse_float=Decimal)``, jq 1.7+).
+    """
+    value = _json_value(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if not isinstance(value, dict | list) or not value:
+        return json.dumps(value, ensure_ascii=False)
+    inner = "" if indent is None else "\n" + " " * (indent * (_level + 1))
+    outer = "" if indent is None else "\n" + " " * (indent * _level)
+    separator = ", " if indent is None else ","
+    if isinstance(value, dict):
+        items = [
+            json.dumps(str(k), ensure_ascii=False) + ": " + to_json(v, indent, _level + 1)
+            for k, v in value.items()
+        ]
+        return "{" + inner + (separator + inner).join(items) + outer + "}"
+    items = [to_json(v, indent, _level + 1) for v in value]
+    return "[" + inner + (separator + inner).join(items) + outer + "]"
 
 
 def _is_numeric(value: Any) -> bool:
@@ -199,9 +227,9 @@ def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A JSON array of objects, one per row (decimals as strings, so money stays exact)."""
-    records = [{c: _json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows]
-    return json.dumps(records, ensure_ascii=False, indent=2)
+    """A JSON array of objects, one per row (decimals as numbers with their exact digits)."""
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
+    return to_json(records, indent=2)
 
 
 def run_query(marts_path: Path, sql: str, fmt: OutputFormat = "table") -> str:

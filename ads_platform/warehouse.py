@@ -4,10 +4,12 @@ Why two files: DuckDB allows one read-write process per database file, and a rea
 that opens the file while dbt holds it gets "Could not set lock on file".  dbt builds
 into a private build database (``$ADS_PLATFORM_HOME/warehouse/marts.duckdb``, one writer
 at a time, serialized by the Dagster pool ``duckdb_writer``).  After a successful build
-:func:`publish_marts` copies it to a temporary file next to the published path, fsyncs
-it and renames it over ``$ADS_PLATFORM_HOME/marts.duckdb``.  A reader that already has
-the marts open keeps reading the old inode until it reconnects; a new reader sees the
-new marts; nobody ever sees half a file or a lock error.
+:func:`publish_marts` rewrites it in DuckDB 1.4's storage format (so every DuckDB 1.4+
+client opens the marts, not only the newest), copies that to a temporary file next to
+the published path, fsyncs it and renames it over ``$ADS_PLATFORM_HOME/marts.duckdb``.
+A reader that already has the marts open keeps reading the old inode until it
+reconnects; a new reader sees the new marts; nobody ever sees half a file or a lock
+error.
 
 Why the build file is also called ``marts.duckdb``: dbt-duckdb writes views with
 catalog-qualified names (``"marts"."main"."int_account_freshness"``) and DuckDB names a
@@ -60,6 +62,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -96,6 +99,10 @@ BUILD_STATE_NAME = "marts_build_state.json"
 DEFAULT_FULL_BUILD_EVERY = dt.timedelta(hours=24)
 _STATE_VERSION = 1
 _DBT_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+
+#: The storage format of the published marts: the oldest DuckDB that opens them is 1.4.
+#: The build database keeps the running DuckDB's own format (only dbt reads it).
+PUBLISHED_STORAGE_VERSION = "v1.4.0"
 
 MISSING_MARTS_HINT = "run `ads-platform demo` or materialize the marts first"
 
@@ -463,16 +470,19 @@ def publish_marts(build_db: Path, target: Path) -> PublishResult:
     if build_db.resolve() == target.resolve():
         raise WarehouseError(f"the build database and the published marts are one file: {target}")
     _checkpoint_if_needed(build_db)
-    # atomic.pending: the copy gets the umask's mode (readable by a dashboard running as
-    # another user when the umask allows it), and copies that killed publishes left
-    # beside the target are removed first (never a live publish's: it holds a lock).
-    with atomic.pending(target) as tmp:
-        with open(build_db, "rb") as src:
-            shutil.copyfileobj(src, tmp.handle, length=16 * 1024 * 1024)
-        tmp.sync()
-        # The copy must open under the published name's catalog: attach it by that name.
-        tables, views = _count_relations_as(tmp.path, target.stem)
-        tmp.commit()
+    with tempfile.TemporaryDirectory(prefix=".publish-", dir=build_db.parent) as staging:
+        portable = _portable_copy(build_db, Path(staging) / build_db.name)
+        # atomic.pending: the copy gets the umask's mode (readable by a dashboard running
+        # as another user when the umask allows it), and copies that killed publishes
+        # left beside the target are removed first (never a live publish's: it holds a
+        # lock).
+        with atomic.pending(target) as tmp:
+            with open(portable, "rb") as src:
+                shutil.copyfileobj(src, tmp.handle, length=16 * 1024 * 1024)
+            tmp.sync()
+            # The copy must open under the published name's catalog: attach it by that name.
+            tables, views = _count_relations_as(tmp.path, target.stem)
+            tmp.commit()
     return PublishResult(
         build_db=build_db,
         target=target,
@@ -480,6 +490,74 @@ def publish_marts(build_db: Path, target: Path) -> PublishResult:
         seconds=time.perf_counter() - started,
         tables=tables,
         views=views,
+    )
+
+
+def _portable_copy(build_db: Path, destination: Path) -> Path:
+    """Rewrite the build database in :data:`PUBLISHED_STORAGE_VERSION`'s format.
+
+    Why: dbt writes the build database in the running DuckDB's newest storage format,
+    which older DuckDB clients refuse outright ("can only read versions between 64 and
+    67"); the DuckDB CLI and the BI tools' drivers (DBeaver, Metabase, Evidence) lag
+    the Python package by a major version.  ``COPY FROM DATABASE`` re-creates every
+    schema, table and view in a database attached with that storage version; views keep
+    their SQL text, so their catalog-qualified names resolve once the copy is opened
+    under the published name.  The build database is attached read-only by its own
+    name, the catalog those views name.
+    """
+    source = '"' + build_db.stem.replace('"', '""') + '"'
+    con = duckdb.connect(":memory:", config=_READER_CONFIG)
+    try:
+        con.execute(f"ATTACH '{_sql_path(build_db)}' AS {source} (READ_ONLY)")
+        con.execute(
+            f"ATTACH '{_sql_path(destination)}' AS portable_copy "
+            f"(STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')"
+        )
+        con.execute(f"COPY FROM DATABASE {source} TO portable_copy")
+        _bind_views(con, "portable_copy")
+        con.execute("USE memory")
+        con.execute("DETACH portable_copy")
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"cannot write the marts in DuckDB storage {PUBLISHED_STORAGE_VERSION}: "
+            f"{_one_line(exc)}"
+        ) from None
+    finally:
+        con.close()
+    return destination
+
+
+#: Re-creating a view can unbind the views that read it: a bounded number of rounds.
+_VIEW_BINDING_ROUNDS = 20
+
+
+def _bind_views(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+    """Give every view of ``catalog`` its column types, re-creating those without.
+
+    Why: DuckDB 2.0 leaves a view unbound (no stored column types) when a view it
+    reads is replaced, which dbt's incremental builds do to the lake views; 2.0 binds
+    such a view when it is queried, but DuckDB 1.x refuses it ("Contents of view were
+    altered: types don't match! Expected []").  Re-creating a view from its own SQL binds
+    it; that may unbind the views that read it, hence the rounds.
+    """
+    unbound_sql = (
+        "select sql from duckdb_views() where database_name = ? and not internal "
+        "and column_count is null order by schema_name, view_name"
+    )
+    con.execute(f"USE {catalog}")
+    for _ in range(_VIEW_BINDING_ROUNDS):
+        unbound = [str(row[0]) for row in con.execute(unbound_sql, [catalog]).fetchall()]
+        if not unbound:
+            return
+        for sql in unbound:
+            con.execute(sql.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
+    names = con.execute(
+        "select schema_name || '.' || view_name from duckdb_views() "
+        "where database_name = ? and not internal and column_count is null",
+        [catalog],
+    ).fetchall()
+    raise WarehouseError(
+        "views without column types after re-creating them: " + ", ".join(str(n[0]) for n in names)
     )
 
 

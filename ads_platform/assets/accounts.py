@@ -22,11 +22,22 @@ from ads_platform.partitions import ad_accounts_partitions
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import SettingsError
 
+#: Asset check of ``ad_accounts``: every account (and discovery) could be read now.
+EVERY_ACCOUNT_READ = "every_account_read"
+
 
 @dg.asset(
     key="ad_accounts",
     group_name="meta_ads",
     kinds={"python", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            EVERY_ACCOUNT_READ,
+            asset="ad_accounts",
+            description="Every enabled account (and me/adaccounts when discovery is on) "
+            "answered this run; fails naming each account that did not and why.",
+        )
+    ],
     description="Ad accounts from the settings (and from me/adaccounts when discovery is "
     "on): name, currency, time zone, status. Adds new accounts to the `ad_accounts` "
     "partition set; accounts removed from the settings stay, marked inactive.",
@@ -93,7 +104,25 @@ def ad_accounts(
     new = sorted(active - existing)
     if new:
         context.instance.add_dynamic_partitions(ad_accounts_partitions.name or "", new)
+    read_now = sum(isinstance(r.extra.get("row"), acc.AccountRow) for r in results)
+    if problems and not read_now and not discovered:
+        # Nothing answered (a missing token variable, DNS, Meta down): a green
+        # materialization with "accounts 0" would say all is well.  The partitions and
+        # the last known rows are kept; the run fails with each account's reason.
+        raise dg.Failure(
+            description=f"no ad account could be read: {'; '.join(problems)}",
+            metadata={"problems": "\n".join(problems), "accounts_known": len(frame)},
+        )
     return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=EVERY_ACCOUNT_READ,
+                passed=not problems,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description="; ".join(problems) or None,
+                metadata={"read": read_now, "failed": len(problems)},
+            )
+        ],
         metadata={
             "accounts": len(frame),
             "active": int(frame["is_active"].sum()),
@@ -107,5 +136,5 @@ def ad_accounts(
             "preview": dg.MetadataValue.md(
                 frame.drop(columns=["first_seen_at", "last_seen_at"]).to_markdown(index=False)
             ),
-        }
+        },
     )

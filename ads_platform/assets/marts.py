@@ -344,7 +344,7 @@ def marts_dbt_assets(
     succeeded = invocation.is_successful()  # waits: dbt and its DuckDB lock are gone
     if not succeeded:
         try:
-            events = list(invocation.stream().fetch_row_counts().fetch_column_metadata())
+            events = _events_with_metadata(invocation)
         finally:
             _release_duckdb(invocation.adapter)
         yield from events
@@ -364,7 +364,7 @@ def marts_dbt_assets(
         f"({result.size_bytes / 1e6:.1f} MB in {result.seconds:.2f}s)"
     )
     try:
-        events = list(invocation.stream().fetch_row_counts().fetch_column_metadata())
+        events = _events_with_metadata(invocation)
     finally:
         _release_duckdb(invocation.adapter)
     published = {
@@ -374,6 +374,22 @@ def marts_dbt_assets(
     }
     for event in events:
         yield _with_metadata(event, published)
+
+
+def _events_with_metadata(invocation: Any) -> list[Any]:
+    """dbt's events with row counts and column schemas, without column lineage.
+
+    Why no lineage: dagster-dbt derives it by parsing each model's compiled SQL with
+    sqlglot, which cannot follow every model (``select *`` over a view: "An error occurred
+    while building column lineage metadata … projection_reachability requires star-free
+    selections", issue 10) and then logs a warning with a full Python traceback into a
+    healthy run; and the parsing runs while the run holds the ``duckdb_writer`` slot.
+    The lineage between models (the asset graph) is unaffected; only the
+    column-to-column map is left out.
+    """
+    return list(
+        invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+    )
 
 
 def _dbt_executable() -> str:

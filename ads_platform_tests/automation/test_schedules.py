@@ -86,9 +86,9 @@ def test_intraday_refresh_is_one_run_when_local_dates_agree(env: Env) -> None:
 
 def test_intraday_refresh_after_tokyo_midnight(env: Env) -> None:
     _setup(env, [TOKYO, LOS_ANGELES])
-    # 15:30 UTC: it is already March 5 in Tokyo; the daily partitions end one day past
-    # the UTC date (end_offset=2) so Tokyo's today exists and is refreshed, next to
-    # Los Angeles' March 4.
+    # 15:30 UTC: it is already March 5 in Tokyo; the daily partitions end at the
+    # easternmost account's today (ads_platform.day_grid) so Tokyo's today exists and is
+    # refreshed, next to Los Angeles' March 4.
     requests = _tick(build_intraday_schedule(60), env, utc(2026, 3, 4, 15, 30))
     assert tags_of(requests) == [
         ("ad_insights_daily", "act_101|2026-03-05", "act_101|2026-03-05"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -100,3 +101,63 @@ def test_ad_accounts_reads_accounts_in_parallel_and_records_each_accounts_thrott
     read = [message.split(":", 1)[0] for message in logs]
     assert sorted(read) == sorted(order)
     assert read[-1] == throttled, read
+
+
+def _failure_descriptions(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [
+        e.step_failure_data.user_failure_data.description or ""
+        for e in result.all_events
+        if e.is_step_failure and e.step_failure_data.user_failure_data
+    ]
+
+
+def test_ad_accounts_fails_naming_each_account_when_no_account_could_be_read(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = yaml.safe_load(platform.config_path.read_text())
+    for account in data["accounts"]:
+        monkeypatch.delenv(account["token_env"])
+    result = materialize(defs, platform.instance, ["ad_accounts"], log_level="CRITICAL")
+    assert not result.success  # red in the UI, not green with "accounts 0"
+    (description,) = _failure_descriptions(result)
+    assert description.startswith("no ad account could be read: ")
+    for account in data["accounts"]:
+        assert account["id"] in description and account["token_env"] in description
+    assert "Traceback" not in description and "\n" not in description
+    # The partitions are there all the same: each account's runs say the same cause.
+    assert set(platform.accounts) <= set(platform.instance.get_dynamic_partitions("ad_accounts"))
+
+
+def test_ad_accounts_fails_with_the_network_cause_when_the_graph_api_host_does_not_resolve(
+    platform: Platform,
+) -> None:
+    data = yaml.safe_load(platform.config_path.read_text())
+    data["meta"].update({"graph_base_url": "https://graph.facebook.invalid", "max_retries": 0})
+    platform.config_path.write_text(yaml.safe_dump(data))
+    result = materialize(defs, platform.instance, ["ad_accounts"], log_level="CRITICAL")
+    assert not result.success
+    (description,) = _failure_descriptions(result)
+    assert "DNS / network" in description
+    assert all(a in description for a in platform.accounts)
+
+
+def test_an_account_that_cannot_be_read_fails_the_check_and_the_others_are_read(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = yaml.safe_load(platform.config_path.read_text())
+    broken = data["accounts"][0]
+    monkeypatch.delenv(broken["token_env"])
+    result = materialize(defs, platform.instance, ["ad_accounts"], log_level="CRITICAL")
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "every_account_read" and not check.passed
+    assert check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.description and broken["id"] in check.description
+    assert broken["token_env"] in check.description
+    frame = lake(platform).read(lake(platform).partition_path("ad_accounts"))
+    assert frame is not None
+    assert set(frame["account_id"]) == {a["id"] for a in data["accounts"][1:]}
+    # Healthy again: the check passes.
+    monkeypatch.setenv(broken["token_env"], platform.tokens[broken["token_env"]])
+    again = materialize(defs, platform.instance, ["ad_accounts"], log_level="CRITICAL")
+    assert [c.passed for c in again.get_asset_check_evaluations()] == [True]

@@ -1,8 +1,8 @@
 """Days that have not started in an account's time zone are never pulled, stored or counted.
 
-The date grid ends at UTC tomorrow (accounts east of UTC start their day first), and a
-range run can even reach past it; but a day after the account's own local today has no
-data yet.  Storing it as an empty "success" made data_freshness report a future
+The date grid ends at the easternmost account's today (UTC+14's before the zones are
+known), and a range run can even reach past it; but a day after the account's own local
+today has no data yet.  Storing it as an empty "success" made data_freshness report a future
 ``last_good_day`` and a negative ``days_behind``.
 """
 
@@ -39,7 +39,8 @@ def test_a_range_past_the_account_local_today_stores_and_counts_only_started_day
     by_zone = {str(account_timezone(platform, a)): a for a in platform.accounts}
     # West of UTC (its today can still be UTC yesterday) and east of it (UTC tomorrow).
     accounts = [by_zone["America/New_York"], by_zone["Asia/Tokyo"]]
-    # Past the end of the partitions (end_offset=2 makes UTC tomorrow the last key).
+    # Past the end of the partitions (the grid ends at the latest local today, at most
+    # the day of UTC+14).
     beyond = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)
     todays: dict[str, dt.date] = {}
     for account_id in accounts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ads_platform.warehouse import (
     open_marts_readonly,
     publish_marts,
 )
+from ads_platform_tests.duckdb_client import cli_query, cli_version, duckdb_cli
 from ads_platform_tests.marts.lake_fixture import (
     ACCOUNTS,
     CONVERSION_TYPES,
@@ -306,7 +308,7 @@ def test_every_mart_column_is_documented(built: Built, marts: duckdb.DuckDBPyCon
 # -- SQL access ----------------------------------------------------------------------------
 
 
-def test_run_query_formats(built: Built) -> None:
+def test_run_query_formats(built: Built, marts: duckdb.DuckDBPyConnection) -> None:
     sql = "select account_id, spend from rpt_account_daily order by account_id, date_day limit 2"
     table = run_query(built.marts, sql, "table")
     lines = table.splitlines()
@@ -314,8 +316,12 @@ def test_run_query_formats(built: Built) -> None:
     assert lines[-1] == "(2 rows)"
     assert len({len(line) for line in lines[:-1]}) == 1  # aligned
     assert run_query(built.marts, sql, "csv").splitlines()[0] == "account_id,spend"
-    records = json.loads(run_query(built.marts, sql, "json"))
-    assert records[0]["account_id"] == "act_101" and isinstance(records[0]["spend"], str)
+    records = json.loads(run_query(built.marts, sql, "json"), parse_float=Decimal)
+    spend = _rows(marts, sql)[0]["spend"]
+    assert isinstance(spend, Decimal)
+    # Money is a JSON number with the marts' exact digits (issue 10), not a string.
+    assert records[0]["account_id"] == "act_101" and records[0]["spend"] == spend
+    assert f'"spend": {spend}\n' in run_query(built.marts, sql, "json")
 
 
 def test_run_query_errors_are_one_line(built: Built, tmp_path: Path) -> None:
@@ -810,3 +816,77 @@ def test_dagster_asset_builds_checks_and_publishes(built: Built, rebuilt: dict[s
     assert spec.group_name == "marts"
     assert spec.automation_condition is not None
     assert marts_dbt_assets.op.pool == DUCKDB_POOL
+
+
+def _readable_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The relations a marts reader can query (the lake's file views are closed to it)."""
+    names = [
+        f'"{schema}"."{name}"'
+        for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database() order by all"
+        ).fetchall()
+    ]
+    readable = []
+    for name in names:
+        try:
+            con.execute(f"select count(*) from {name}").fetchall()
+        except duckdb.PermissionException:
+            continue
+        readable.append(name)
+    return readable
+
+
+def test_a_duckdb_1_4_command_line_reads_the_marts_published_after_an_incremental_build(
+    built: Built, rebuilt: dict[str, Any], marts: duckdb.DuckDBPyConnection
+) -> None:
+    # After an incremental build: dbt replaces the lake views there, which leaves the
+    # views reading them without column types, and DuckDB 1.x refuses such views.
+    assert rebuilt["result"].success
+    cli = duckdb_cli()
+    assert cli_version(cli).startswith("v1.4."), cli_version(cli)
+    relations = _readable_relations(marts)
+    assert {'"main"."fct_ad_daily"', '"main"."data_freshness"', '"main"."rpt_ad_daily"'} <= set(
+        relations
+    )
+    counts = " union all ".join(
+        f"select '{name}' as relation, count(*) as n from {name}" for name in relations
+    )
+    read_by_1_4 = {row["relation"]: row["n"] for row in cli_query(cli, built.marts, counts)}
+    read_by_us = {row["relation"]: row["n"] for row in _rows(marts, counts)}
+    assert read_by_1_4 == read_by_us
+    assert read_by_us['"main"."fct_ad_daily"'] > 0
+    # Every view the build left, the lake's file views too, binds in the older client.
+    views = _rows(
+        marts,
+        "select schema_name, view_name from duckdb_views() "
+        "where database_name = current_database() and not internal",
+    )
+    assert len(views) > 10
+    described = " union all ".join(
+        f"select '{v['schema_name']}.{v['view_name']}' as v, count(*) as n "
+        f'from (describe "{v["schema_name"]}"."{v["view_name"]}")'
+        for v in views
+    )
+    assert len(cli_query(cli, built.marts, described)) == len(views)
+    # Money keeps its type and its exact digits in the older client.
+    spend = cli_query(
+        cli,
+        built.marts,
+        "select any_value(typeof(spend)) as t, sum(spend)::varchar as s from fct_ad_daily",
+    )
+    ours = marts.execute("select sum(spend)::varchar from fct_ad_daily").fetchone()
+    assert ours is not None
+    assert spend == [{"t": "DECIMAL(18,2)", "s": ours[0]}]
+
+
+def test_the_build_database_itself_is_beyond_a_duckdb_1_4_client(built: Built) -> None:
+    # What makes the test above attack something: dbt writes DuckDB 2.0's own format.
+    cli = duckdb_cli()
+    done = subprocess.run(
+        [str(cli), "-readonly", str(built.build_db), "-c", "select 1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "version" in done.stderr

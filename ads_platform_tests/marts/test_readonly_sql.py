@@ -11,10 +11,12 @@ exit code 2, the marts file byte for byte as it was, and no file anywhere.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -204,6 +206,38 @@ def test_queries_keep_working(home: Home, sql: str, first_line: str) -> None:
     result = _sql(home, sql, "--format", "csv")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith(first_line)
+
+
+def test_json_output_writes_decimals_as_numbers_with_their_exact_digits(home: Home) -> None:
+    sql = (
+        "select 50640.00::decimal(18, 2) as spend, "
+        "12345678901234567890.1234567890::decimal(38, 10) as wide, "
+        "-0.10::decimal(9, 2) as refund, 170141183460469231731687303715884105727::hugeint as big, "
+        "[1.25::decimal(4, 2)] as listed, {'v': 2.50::decimal(4, 2)} as nested, "
+        "null::decimal(18, 2) as missing, 'x' as text"
+    )
+    result = _sql(home, sql, "--format", "json")
+    assert result.exit_code == 0, result.output
+    # The digits as DuckDB holds them, not a string and not through a float.
+    assert '"spend": 50640.00,' in result.stdout
+    assert '"wide": 12345678901234567890.1234567890,' in result.stdout
+    assert '"refund": -0.10,' in result.stdout
+    exact = json.loads(result.stdout, parse_float=Decimal)
+    assert exact == [
+        {
+            "spend": Decimal("50640.00"),
+            "wide": Decimal("12345678901234567890.1234567890"),
+            "refund": Decimal("-0.10"),
+            "big": 170141183460469231731687303715884105727,
+            "listed": [Decimal("1.25")],
+            "nested": {"v": Decimal("2.50")},
+            "missing": None,
+            "text": "x",
+        }
+    ]
+    # A plain JSON reader gets numbers it can add up.
+    plain = json.loads(result.stdout)[0]
+    assert isinstance(plain["spend"], float) and plain["spend"] == 50640.0
 
 
 def test_the_connection_every_reader_gets_is_read_only_without_the_statement_check(

@@ -140,3 +140,30 @@ def test_an_unreachable_graph_api_is_reported_as_network_not_as_the_token(
         assert "issue a new one" not in check.hint  # the token is not what is wrong
         assert "the token was not checked" in check.hint
     assert report.exit_code == 1
+
+
+def test_doctor_on_an_invalid_file_names_every_wrong_field_and_how_to_write_the_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad_id.yaml"
+    bad.write_text(
+        "accounts:\n"
+        "  - id: 1234567\n"  # unquoted: YAML reads a number
+        "    token_env: META_TOKEN_A\n"
+        "ingestion:\n"
+        "  lookback_days: 500\n"
+        "  colour: blue\n"
+    )
+    report = run_doctor(str(bad))
+    settings = next(c for c in report.checks if c.name == "settings")
+    assert settings.status == "FAIL" and report.exit_code == 1
+    assert settings.detail.startswith(f"invalid settings in {bad}: ")
+    assert "accounts[0].id: 1234567 is a number: quote it and prefix act_: 'act_1234567'" in (
+        settings.detail
+    )
+    assert "ingestion.lookback_days: Input should be less than or equal to 90" in settings.detail
+    assert "ingestion.colour: unknown setting" in settings.detail
+    assert "\n" not in settings.detail
+    assert doctor_command(str(bad)) == 1
+    printed = capsys.readouterr().out
+    assert "'act_1234567'" in printed and "Traceback" not in printed

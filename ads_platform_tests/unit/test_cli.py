@@ -42,7 +42,9 @@ def test_sql_without_marts_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("command", ["demo", "sandbox", "dev", "sql", "doctor", "settings"])
+@pytest.mark.parametrize(
+    "command", ["demo", "sandbox", "dev", "sql", "status", "backfill", "doctor", "settings"]
+)
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0

@@ -1,0 +1,478 @@
+"""``ads-platform backfill``: a real Dagster backfill on the user's own instance.
+
+Why a Dagster backfill and not runs of our own: it appears in the UI's backfill list
+like one launched there, Dagster's backfill policy groups the partitions into few
+range runs, and the daemon (``ads-platform dev``, or ``dagster-daemon`` in production)
+executes it.  Why it can also execute it itself: a laptop without a daemon and a cron
+job must get the same result from the same command.  With ``--wait`` and no live
+backfill daemon, this process drives Dagster's own backfill loop (the code the daemon
+runs) against the same instance, launching each run synchronously in this process.
+
+The instance is ``$DAGSTER_HOME``, else ``$ADS_PLATFORM_HOME/dagster`` with the shipped
+``dagster.yaml`` (what ``ads-platform dev`` and ``demo`` use), so the UI, the daemon and
+this command see the same runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+#: The ingestion asset a backfill fills by default (day × account partitions).
+DEFAULT_ASSETS = ("ad_insights_daily",)
+#: A backfill daemon heartbeat younger than this means a daemon will execute the backfill.
+DAEMON_FRESH_SECONDS = 60.0
+#: How often progress is read while a daemon executes the backfill.
+POLL_SECONDS = 2.0
+
+
+class BackfillError(RuntimeError):
+    """The backfill could not be submitted; the message says why and what to do."""
+
+
+@dataclass
+class AccountProgress:
+    account_id: str
+    requested: int = 0
+    materialized: int = 0
+    failed_days: list[dt.date] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BackfillReport:
+    backfill_id: str
+    status: str
+    executed_by: str
+    accounts: dict[str, AccountProgress]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "COMPLETED_SUCCESS" and not any(
+            a.failed_days or a.materialized < a.requested for a in self.accounts.values()
+        )
+
+    def table(self) -> str:
+        rows = [("account", "days", "materialized", "failed")]
+        rows += [
+            (a.account_id, str(a.requested), str(a.materialized), str(len(a.failed_days)))
+            for a in self.accounts.values()
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        for a in self.accounts.values():
+            if a.failed_days:
+                days = ", ".join(d.isoformat() for d in a.failed_days)
+                why = "; ".join(dict.fromkeys(a.causes)) or "see the run in the UI"
+                lines.append(f"FAILED {a.account_id} {days}: {why}")
+        return "\n".join(lines)
+
+
+def days_between(since: dt.date, until: dt.date) -> list[dt.date]:
+    return [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
+
+
+def partition_keys(accounts: Sequence[str], since: dt.date, until: dt.date) -> list[str]:
+    from ads_platform.partitions import key_for
+
+    return [str(key_for(a, d)) for a in accounts for d in days_between(since, until)]
+
+
+def daemon_is_running(instance: dg.DagsterInstance) -> bool:
+    """A backfill daemon heartbeat from the last minute."""
+    heartbeats = instance.get_daemon_heartbeats()
+    beat = heartbeats.get("BACKFILL")
+    return beat is not None and time.time() - beat.timestamp < DAEMON_FRESH_SECONDS
+
+
+def sync_instance(dagster_home: Path) -> dg.DagsterInstance:
+    """The instance at ``dagster_home``, launching runs synchronously in this process."""
+    from dagster._core.instance.ref import InstanceRef
+
+    from ads_platform.orchestration import SYNC_LAUNCH_OVERRIDES
+
+    ref = InstanceRef.from_dir(str(dagster_home), overrides=SYNC_LAUNCH_OVERRIDES)
+    return dg.DagsterInstance.from_ref(ref)
+
+
+def _progress(
+    instance: dg.DagsterInstance, assets: Sequence[str], keys: Sequence[str]
+) -> dict[str, AccountProgress]:
+    """Per account: partitions requested and materialized so far, failed ones with causes."""
+    from ads_platform.partitions import split_keys
+
+    wanted = split_keys(list(keys))
+    done: set[str] = set(keys)
+    for asset in assets:
+        done &= set(instance.get_materialized_partitions(dg.AssetKey(asset)))
+    by_account = {a: AccountProgress(a, requested=len(days)) for a, days in wanted.items()}
+    for account, days in split_keys(sorted(done)).items():
+        by_account[account].materialized = len(days)
+    return by_account
+
+
+def _failures(
+    instance: dg.DagsterInstance, backfill_id: str, progress: dict[str, AccountProgress]
+) -> None:
+    """Failed runs of the backfill: their accounts' unmaterialized days and the reason."""
+    from ads_platform.partitions import split_keys
+    from ads_platform.run_errors import failure_lines
+
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            tags={"dagster/backfill": backfill_id}, statuses=[dg.DagsterRunStatus.FAILURE]
+        )
+    )
+    for run in runs:
+        start = run.tags.get("dagster/asset_partition_range_start")
+        end = run.tags.get("dagster/asset_partition_range_end")
+        single = run.tags.get("dagster/partition")
+        keys = [k for k in (start, end, single) if k]
+        by_account = split_keys(keys) if keys else {}
+        accounts = set(by_account) if by_account else set(progress)
+        span = [d for days in by_account.values() for d in days]
+        failed_days = days_between(min(span), max(span)) if span else []
+        events = [
+            record.get_dagster_event()
+            for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        ]
+        reasons = [line.split(": ", 1)[-1] for line in failure_lines(events)]
+        for account in accounts & set(progress):
+            progress[account].causes.extend(reasons)
+            progress[account].failed_days.extend(failed_days)
+
+
+def run_backfill(
+    instance: dg.DagsterInstance,
+    *,
+    accounts: Sequence[str],
+    since: dt.date,
+    until: dt.date,
+    assets: Sequence[str] = DEFAULT_ASSETS,
+    wait: bool = True,
+    echo: Callable[[str], None] = print,
+    log_level: str = "CRITICAL",
+) -> BackfillReport | None:
+    """Submit the backfill; with ``wait``, see it through (daemon or this process)."""
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+    from ads_platform.definitions import defs
+
+    keys = partition_keys(accounts, since, until)
+    backfill_id = f"ads-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    daemon = daemon_is_running(instance)
+    # Runs this process executes print nothing of Dagster's own (the progress lines and
+    # the summary say it); runs the daemon executes keep their full compute logs.
+    here = wait and not daemon
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id=backfill_id,
+        asset_graph=defs.resolve_asset_graph(),
+        partition_names=keys,
+        asset_selection=[dg.AssetKey(a) for a in assets],
+        backfill_timestamp=time.time(),
+        tags={"ads_platform/trigger": "cli-backfill"},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=f"ads-platform backfill {since}..{until}",
+        description=f"{len(accounts)} account(s) × {len(days_between(since, until))} day(s)",
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}} if here else None,
+    )
+    started = time.monotonic()
+    echo(
+        f"==> backfill {backfill_id}: {len(keys)} partition(s) of {', '.join(assets)} "
+        f"({len(accounts)} account(s) × {len(days_between(since, until))} day(s))"
+    )
+    if not wait:
+        instance.add_backfill(backfill)
+        echo(
+            "    submitted; the Dagster daemon executes it"
+            if daemon
+            else "    submitted, but no Dagster daemon is running: start `ads-platform dev` "
+            "(or dagster-daemon), or run again with --wait to execute it here"
+        )
+        return None
+    if not here:
+        instance.add_backfill(backfill)
+        status = _follow(instance, backfill_id, assets, keys, echo)
+        executed_by = "the Dagster daemon"
+    else:
+        status = _drive(instance, backfill, assets, keys, echo)
+        executed_by = "this process (no Dagster daemon running)"
+    progress = _progress(instance, assets, keys)
+    _failures(instance, backfill_id, progress)
+    missing = _missing(instance, assets, keys)
+    for account in progress.values():
+        # Days of failed runs (a re-pull that failed over days stored before) and days
+        # still without a materialization.
+        account.failed_days = sorted({*account.failed_days, *missing.get(account.account_id, [])})
+    return BackfillReport(
+        backfill_id,
+        status.value if isinstance(status, BulkActionStatus) else str(status),
+        executed_by,
+        progress,
+        time.monotonic() - started,
+    )
+
+
+def _missing(
+    instance: dg.DagsterInstance, assets: Sequence[str], keys: Sequence[str]
+) -> dict[str, list[dt.date]]:
+    from ads_platform.partitions import split_keys
+
+    done: set[str] = set(keys)
+    for asset in assets:
+        done &= set(instance.get_materialized_partitions(dg.AssetKey(asset)))
+    return split_keys(sorted(set(keys) - done))
+
+
+def _line(progress: dict[str, AccountProgress], began: float) -> str:
+    total = sum(p.requested for p in progress.values())
+    done = sum(p.materialized for p in progress.values())
+    elapsed = time.monotonic() - began
+    eta = f", ETA {elapsed / done * (total - done):.0f}s" if 0 < done < total else ""
+    return f"    {done}/{total} partitions materialized ({elapsed:.0f}s{eta})"
+
+
+def _follow(
+    instance: dg.DagsterInstance,
+    backfill_id: str,
+    assets: Sequence[str],
+    keys: Sequence[str],
+    echo: Callable[[str], None],
+) -> Any:
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    began = time.monotonic()
+    last = ""
+    while True:
+        backfill = instance.get_backfill(backfill_id)
+        status = backfill.status if backfill else BulkActionStatus.FAILED
+        line = _line(_progress(instance, assets, keys), began)
+        if line != last:
+            echo(line)
+            last = line
+        if status not in (BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING):
+            return status
+        time.sleep(POLL_SECONDS)
+
+
+def _drive(
+    instance: dg.DagsterInstance,
+    backfill: Any,
+    assets: Sequence[str],
+    keys: Sequence[str],
+    echo: Callable[[str], None],
+    max_iterations: int = 200,
+) -> Any:
+    """Dagster's backfill daemon loop, here, until the backfill is done."""
+    from dagster._core.execution.backfill import BulkActionStatus
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._daemon.backfill import execute_backfill_iteration
+
+    from ads_platform.orchestration import definitions_target
+
+    began = time.monotonic()
+    status = BulkActionStatus.REQUESTED
+    quiet = logging.getLogger("ads_platform.backfill")
+    quiet.setLevel(logging.WARNING)
+    with create_test_daemon_workspace_context(definitions_target(), instance) as workspace:
+        instance.add_backfill(backfill)
+        last = ""
+        for _ in range(max_iterations):
+            list(execute_backfill_iteration(workspace, quiet))
+            current = instance.get_backfill(backfill.backfill_id)
+            status = current.status if current else status
+            line = _line(_progress(instance, assets, keys), began)
+            if line != last:
+                echo(line)
+                last = line
+            if status != BulkActionStatus.REQUESTED:
+                break
+    return status
+
+
+def backfill_command(
+    *,
+    config_path: str | None,
+    since: dt.date,
+    until: dt.date,
+    accounts: Sequence[str] | None,
+    assets: Sequence[str],
+    wait: bool,
+    with_marts: bool,
+    debug: bool,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """The ``ads-platform backfill`` command; returns its exit code (module docstring)."""
+
+    from ads_platform.demo import patched_environ, prepare_dagster_home
+    from ads_platform.run_errors import console_log_level
+    from ads_platform.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(config_path, require_tokens=False)
+    except SettingsError as exc:
+        echo(f"error: {exc}")
+        return 2
+    enabled = [a.id for a in settings.enabled_accounts]
+    chosen = list(accounts) if accounts else enabled
+    unknown = sorted(set(chosen) - set(enabled))
+    if not chosen or unknown:
+        where = settings.source or "the settings (no settings file found)"
+        what = f"{', '.join(unknown)} not enabled" if unknown else "no enabled account"
+        echo(f"error: {what} in {where}: add them under `accounts:` (ads-platform settings)")
+        return 2
+    if until < since:
+        echo(f"error: --to {until} is before --from {since}")
+        return 2
+    home = settings.home.resolve()
+    env = {"ADS_PLATFORM_HOME": str(home)}
+    if settings.source:
+        env["ADS_PLATFORM_CONFIG"] = str(Path(settings.source).resolve())
+    with patched_environ(env):
+        env["DAGSTER_HOME"] = str(prepare_dagster_home(home))
+        os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+        log_path = home / "logs" / f"backfill-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.log"
+        with contextlib.ExitStack() as stack:
+            if not debug:
+                echo = stack.enter_context(_output_to(log_path))
+            return _backfill_in_env(
+                settings_source=str(settings.source or ""),
+                accounts=sorted(chosen),
+                since=since,
+                until=until,
+                assets=assets,
+                wait=wait,
+                with_marts=with_marts,
+                log_level=console_log_level(debug),
+                echo=echo,
+                dagster_home=Path(env["DAGSTER_HOME"]),
+            )
+
+
+def _backfill_in_env(
+    *,
+    settings_source: str,
+    accounts: Sequence[str],
+    since: dt.date,
+    until: dt.date,
+    assets: Sequence[str],
+    wait: bool,
+    with_marts: bool,
+    log_level: str,
+    echo: Callable[[str], None],
+    dagster_home: Path,
+) -> int:
+    from ads_platform.automation.calendar import account_ranges
+    from ads_platform.automation.common import ACCOUNT_ASSETS
+    from ads_platform.dbt_output import quiet_dbt_output
+    from ads_platform.definitions import defs
+    from ads_platform.orchestration import materialize, materialize_marts, range_tags
+    from ads_platform.partitions import ad_accounts_partitions, days_partitions
+    from ads_platform.run_errors import failure_lines
+
+    echo(f"settings: {settings_source or '(defaults)'}  instance: {dagster_home}")
+    with dg.DagsterInstance.get() as probe:
+        daemon = daemon_is_running(probe)
+    instance = dg.DagsterInstance.get() if daemon or not wait else sync_instance(dagster_home)
+    with instance:
+        last = days_partitions.get_last_partition_key()
+        if last and until > dt.date.fromisoformat(last):
+            echo(f"error: {until} has not started in any account's time zone yet (last day {last})")
+            return 2
+        known = set(instance.get_dynamic_partitions(ad_accounts_partitions.name or ""))
+        if set(accounts) - known:
+            echo("==> ad_accounts (new accounts become partitions)")
+            result = materialize(defs, instance, ["ad_accounts"], log_level=log_level)
+            for line in failure_lines(result.all_events):
+                echo("    " + line)
+        # The facts join the entities (names, statuses): pull them for these accounts
+        # first, one run per group of adjacent accounts, as the schedules do.
+        order = list(instance.get_dynamic_partitions(ad_accounts_partitions.name or ""))
+        names = ", ".join(a.to_user_string() for a in ACCOUNT_ASSETS)
+        echo(f"==> {names} (per account)")
+        for group in account_ranges(order, [a for a in order if a in set(accounts)]):
+            result = materialize(
+                defs,
+                instance,
+                [a.to_user_string() for a in ACCOUNT_ASSETS],
+                tags=range_tags(group[0], group[-1]),
+                log_level=log_level,
+            )
+            for line in failure_lines(result.all_events):
+                echo("    " + line)
+        report = run_backfill(
+            instance,
+            accounts=accounts,
+            since=since,
+            until=until,
+            assets=assets,
+            wait=wait,
+            echo=echo,
+            log_level=log_level,
+        )
+        if report is None:
+            return 0
+        echo(
+            f"    backfill {report.backfill_id} {report.status} in {report.seconds:.1f}s, "
+            f"executed by {report.executed_by}"
+        )
+        marts_ok = True
+        if with_marts and any(a.materialized for a in report.accounts.values()):
+            echo("==> marts (dbt build → publish marts.duckdb)")
+            with quiet_dbt_output():
+                marts = materialize_marts(defs, instance, log_level=log_level)
+            marts_ok = bool(marts.success)
+            for line in failure_lines(marts.all_events):
+                echo("    " + line)
+        echo("")
+        echo(report.table())
+        return 0 if report.ok and marts_ok else 1
+
+
+@contextlib.contextmanager
+def _output_to(log_path: Path) -> Iterator[Callable[[str], None]]:
+    """Send everything this process and its children print to ``log_path``; yield an
+    ``echo`` that still reaches the terminal.
+
+    Why at the file-descriptor level: the code server that Dagster's backfill loop starts
+    (a child process) and Dagster's own loggers write straight to stdout and stderr:
+    start-up lines, beta warnings, INFO lines of every run.  The terminal gets the
+    progress and the summary; the log file keeps the rest (``--debug`` shows it live).
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+
+    def to_terminal(line: str) -> None:
+        terminal.write(line + "\n")
+        terminal.flush()
+
+    with open(log_path, "ab") as log:
+        for fd in (1, 2):
+            os.dup2(log.fileno(), fd)
+        try:
+            yield to_terminal
+            to_terminal(f"(Dagster's and dbt's own output of this command: {log_path})")
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            terminal.close()

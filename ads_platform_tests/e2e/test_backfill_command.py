@@ -1,0 +1,135 @@
+"""``ads-platform backfill`` with a user's own settings file, against the sandbox.
+
+The settings are written the way a user writes them (their own token variable names,
+their own home), not by the demo.  No Dagster daemon runs, so ``--wait`` executes the
+backfill in the command's process; the backfill is still a real Dagster backfill on the
+instance under ``$ADS_PLATFORM_HOME/dagster``, visible through the instance API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._core.execution.backfill import BulkActionStatus
+
+from ads_platform.partitions import key_for
+from ads_platform.sandbox import Sandbox
+from ads_platform_tests.conftest import SANDBOX_TODAY
+from ads_platform_tests.e2e.helpers import stored_daily_totals, truth_daily
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+UNTIL = SANDBOX_TODAY - dt.timedelta(days=1)
+SINCE = UNTIL - dt.timedelta(days=2)
+
+
+def _user_settings(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path, list[str]]:
+    home = tmp_path / "adsdata"
+    accounts = sorted(sandbox.account_ids)[:2]
+    config = tmp_path / "ads_platform.yaml"
+    config.write_text(
+        "# my accounts\n"
+        + yaml.safe_dump(
+            {
+                "home": str(home),
+                "meta": {"graph_base_url": sandbox.base_url, "max_retries": 1},
+                "accounts": [
+                    {"id": a, "token_env": f"ACME_TOKEN_{i}", "label": f"client {i}"}
+                    for i, a in enumerate(accounts)
+                ],
+                "ingestion": {"start_date": "2026-10-01"},
+            }
+        )
+    )
+    for i, account in enumerate(accounts):
+        monkeypatch.setenv(f"ACME_TOKEN_{i}", f"sandbox-token-{account}")
+    for name in ("ADS_PLATFORM_CONFIG", "ADS_PLATFORM_HOME", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return config, home, accounts
+
+
+def _backfill(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: its own process, its terminal output read back."""
+    args = ["backfill", "--config", str(config), "--from", str(SINCE), "--to", str(UNTIL)]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "ads_platform.cli", *args, *extra],
+        env=env,
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture
+def fresh_sandbox(sandbox: Sandbox) -> Sandbox:
+    sandbox.clear_faults()
+    sandbox.set_today(SANDBOX_TODAY)
+    for account_id in sandbox.account_ids:
+        sandbox.set_token_expiry(account_id, None)
+    return sandbox
+
+
+def test_backfill_creates_a_dagster_backfill_and_fills_every_partition_with_the_truth(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, home, accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
+    result = _backfill(config, "--no-marts")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "partitions materialized" in out  # progress
+    assert "executed by this process (no Dagster daemon running)" in out
+    assert "Traceback" not in out and "Stack Trace" not in out
+    for noise in ("code server", "BetaWarning", "RuntimeWarning", "dagster - "):
+        assert noise not in out, out
+    assert (home / "logs").is_dir() and any((home / "logs").glob("backfill-*.log"))
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        (backfill,) = instance.get_backfills()
+        assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
+        keys = {str(key_for(a, SINCE + dt.timedelta(days=i))) for a in accounts for i in range(3)}
+        done = set(instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily")))
+        assert keys <= done
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+        )
+        assert 1 <= len(runs) <= len(accounts)
+    view = SimpleNamespace(home=home, sandbox=fresh_sandbox)  # what the helpers read
+    for account in accounts:
+        assert any(line.split() == [account, "3", "3", "0"] for line in out.splitlines()), out
+        stored = stored_daily_totals(view, account)  # type: ignore[arg-type]
+        truth = truth_daily(view, account, SINCE, UNTIL)  # type: ignore[arg-type]
+        assert len(truth) == 3
+        for day, expected in truth.items():
+            got = stored[day]
+            assert got["spend"] == expected["spend"], (account, day)
+            assert got["impressions"] == expected["impressions"], (account, day)
+            assert got["link_clicks"] == expected["link_clicks"], (account, day)
+
+
+def test_a_failing_account_makes_the_backfill_exit_non_zero_naming_it_and_the_cause(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _home, accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
+    broken = accounts[1]
+    fresh_sandbox.set_token_expiry(broken, dt.datetime(2020, 1, 1))
+    result = _backfill(config, "--no-marts")
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    failed = [line for line in out.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1 and failed[0].startswith(f"FAILED {broken} {SINCE}")
+    assert "ACME_TOKEN_1" in failed[0]
+    assert "Traceback" not in out and "Stack Trace" not in out

@@ -1,0 +1,90 @@
+"""The demo's marts step against dbt's own build time (issue 10: within 2× of dbt).
+
+Runs ``ads-platform demo`` in a fresh home (sandbox, real Dagster runs, real dbt),
+then reads the marts run's event log and prints where the step's time went:
+
+* planning: run created → run started (Dagster writes the planned materializations
+  and checks of every dbt node),
+* before dbt: step started → dbt launched (dagster-dbt's selection and in-process
+  adapter),
+* dbt: launched → dbt's own "Finished running … (N s)" plus its start-up and parse,
+* metadata: dbt finished → first event yielded (row counts, column schemas; the
+  ``duckdb_writer`` slot is still held),
+* events: first event → step success (writing ~270 materializations and checks),
+
+and the step's total next to dbt's reported time.  Say the machine's load with the
+figures (``uptime``): the machine is shared.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/demo_marts_step.py [--days 14] [--accounts 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--accounts", type=int, default=3)
+    args = parser.parse_args()
+
+    import dagster as dg
+
+    from ads_platform.demo import run_demo
+
+    home = Path(tempfile.mkdtemp(prefix="demo-marts-"))
+    lines: list[str] = []
+
+    def echo(line: str) -> None:
+        lines.append(line)
+
+    for name in [k for k in os.environ if k.startswith(("ADS_PLATFORM_", "DAGSTER_HOME"))]:
+        del os.environ[name]
+    code = run_demo(home=home, days=args.days, accounts=args.accounts, echo=echo)
+    text = "\n".join(lines)
+    step = re.search(r"ok\s+marts \(dbt build → publish marts\.duckdb\) \(([\d.]+)s\)", text)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        marks: dict[str, float] = {}
+        t0 = None
+        for record in instance.all_logs(run.run_id):
+            t0 = record.timestamp if t0 is None else t0
+            at = record.timestamp - t0
+            kind = record.dagster_event.event_type_value if record.dagster_event else ""
+            message = record.user_message or ""
+            if kind == "PIPELINE_START":
+                marks["run started"] = at
+            elif kind == "STEP_START":
+                marks["step started"] = at
+            elif message.startswith("Running dbt command"):
+                marks["dbt launched"] = at
+            elif message.startswith("Finished dbt command"):
+                marks["dbt finished"] = at
+            elif kind == "STEP_OUTPUT" and "first event" not in marks:
+                marks["first event"] = at
+            elif kind == "STEP_SUCCESS":
+                marks["step success"] = at
+    dbt_log = (home / "warehouse" / "dbt_target" / "dbt.log").read_text(errors="replace")
+    reported = re.findall(r"Finished running .*? \(([\d.]+)s\)", dbt_log)
+    print(f"demo exit code {code}; home {home}")
+    for name, at in marks.items():
+        print(f"  {at:7.1f} s  {name}")
+    if step and reported:
+        total, dbt_seconds = float(step.group(1)), float(reported[-1])
+        ratio = total / dbt_seconds
+        print(f"marts step {total:.1f} s; dbt reported {dbt_seconds:.1f} s; ratio {ratio:.1f}×")
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
