@@ -225,6 +225,8 @@ def owners(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest
     monkeypatch.setenv("WORKER_LOG", str(pytester.path / "workers.log"))
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("FAIL_PROPERTY", raising=False)
+    # Under -n 2 this test runs in a worker: its pytest must not look like one.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     for folder, name, text in (
         ("reliability", "test_fault_matrix.py", _FAKE_MATRIX),
         ("e2e", "test_killed_marts_run.py", _FAKE_KILLED),

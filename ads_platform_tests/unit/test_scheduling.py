@@ -66,6 +66,7 @@ def test_two_workers_build_a_shared_world_once_and_start_with_the_heaviest_units
 ) -> None:
     log = pytester.path / "run.log"
     monkeypatch.setenv("RUN_LOG", str(log))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # when this runs in a worker
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     root = pytester.path / "ads_platform_tests"
     files = {
