@@ -31,19 +31,20 @@ from xdist.scheduler import LoadScopeScheduling
 #: Directories whose modules share a session-scoped world: one unit each.
 SHARED_WORLD_DIRS = ("ads_platform_tests/dashboard/",)
 
-#: The units that take longest, longest first (the rest follow in collection order), from
-#: a full run's durations (``benchmarks/test_durations.py``): the matrix ~390 s, the killed marts
-#: run ~320 s, ... the dev UI ~60 s, on two cores under a load of 6 to 13.
+#: The units that take longest, longest first (the rest follow in collection order), as
+#: ``benchmarks/test_durations.py`` ranked them over a full ``-n 2`` run (two cores under
+#: a load of 7 to 14): the killed marts run 684 s, the matrix 508 s, ... the dev UI 75 s.
 HEAVIEST_FIRST = (
-    "ads_platform_tests/reliability/test_fault_matrix.py",
     "ads_platform_tests/e2e/test_killed_marts_run.py",
-    "ads_platform_tests/marts/test_incremental_build.py",
+    "ads_platform_tests/reliability/test_fault_matrix.py",
     "ads_platform_tests/e2e/test_marts_truth.py",
+    "ads_platform_tests/marts/test_incremental_build.py",
+    "ads_platform_tests/dashboard/",
+    "ads_platform_tests/e2e/test_ingestion.py",
     "ads_platform_tests/marts/test_marts.py",
     "ads_platform_tests/e2e/test_freshness_causes.py",
-    "ads_platform_tests/dashboard/",
-    "ads_platform_tests/e2e/test_future_days.py",
     "ads_platform_tests/e2e/test_dev_ui.py",
+    "ads_platform_tests/e2e/test_future_days.py",
 )
 
 
