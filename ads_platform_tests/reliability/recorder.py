@@ -274,21 +274,13 @@ def reliability(request: pytest.FixtureRequest) -> Recorder:
     return request.config.stash[_KEY]
 
 
-def _owner_id(item: pytest.Item) -> str:
-    """The test's node id as the rows name it: ``--dist loadgroup`` appends ``@group``."""
-    if item.config.getoption("loadgroup", False):
-        return item.nodeid.rsplit("@", 1)[0]
-    return item.nodeid
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     recorder = item.config.stash.get(_KEY, None)
     if recorder is None:
         return report
-    nodeid = _owner_id(item)
-    owned = any(row.spec.owner == nodeid for row in recorder.rows.values())
+    owned = any(row.spec.owner == item.nodeid for row in recorder.rows.values())
     if not owned or report.skipped:
         return report
     if report.when == "call" or (report.when == "setup" and report.failed):
@@ -299,7 +291,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 (t for t in reversed(text) if t.startswith("E ")), text[-1] if text else ""
             )
             failure = failure.removeprefix("E ").strip()
-        recorder.owner_finished(nodeid, failure, report.duration)
+        recorder.owner_finished(item.nodeid, failure, report.duration)
     return report
 
 

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from ads_platform_tests.reliability import render
-from ads_platform_tests.reliability.matrix import CASES, EXTERNAL_ROWS, FAULT_PROPERTIES
+from ads_platform_tests.reliability.matrix import (
+    CASES,
+    EXTERNAL_ROWS,
+    FAULT_PROPERTIES,
+    KILLED_MARTS_TEST,
+)
 from ads_platform_tests.reliability.recorder import (
     DOC_ENV,
     Recorder,
@@ -276,6 +281,8 @@ def test_under_xdist_the_owners_run_in_two_workers_and_the_controller_writes_the
     parallel_text = (tmp_path / "parallel.md").read_text()
     assert render.table_part(parallel_text) == render.table_part(alone_text)
     assert "not recorded" not in parallel_text and "not reached" not in parallel_text
+    owner_line = f"- `{KILLED_MARTS_TEST.rsplit('::', 1)[-1]}`: "
+    assert owner_line in alone_text and owner_line in parallel_text
 
 
 @pytest.mark.slow
