@@ -15,8 +15,13 @@ from ads_platform.demo import write_demo_settings
 from ads_platform.sandbox import Sandbox
 
 # The reliability recorder (the ``reliability`` fixture and docs/reliability.md): any test
-# may report rows of the fault matrix's table.
-pytest_plugins = ["ads_platform_tests.reliability.recorder"]
+# may report rows of the fault matrix's table.  ``scheduling``: how ``-n 2 --dist
+# loadscope`` splits the suite.  ``pytester`` runs those plugins in a pytest of its own.
+pytest_plugins = [
+    "ads_platform_tests.reliability.recorder",
+    "ads_platform_tests.scheduling",
+    "pytester",
+]
 
 # A fixed clock makes every expectation reproducible (the sandbox's data is a pure
 # function of the seed and the clock).

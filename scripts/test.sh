@@ -15,4 +15,9 @@ python -m ads_platform.assets.marts
 echo "==> dagster definitions validate"
 ADS_PLATFORM_HOME="$(mktemp -d)" dagster definitions validate -w workspace.yaml
 echo "==> pytest"
-pytest -q -p no:cacheprovider --cov=ads_platform --cov-report=term --cov-fail-under=85 "$@"
+# Two workers (the CI machine has two cores; ADS_PLATFORM_TEST_WORKERS=0 runs in one
+# process).  --dist loadscope is ads_platform_tests/scheduling.py: a unit of work is a
+# module, or a directory whose modules share a session world, heaviest first.
+# pytest-cov combines the workers' coverage.
+pytest -q -p no:cacheprovider -n "${ADS_PLATFORM_TEST_WORKERS:-2}" --dist loadscope \
+  --cov=ads_platform --cov-report=term --cov-fail-under=85 "$@"

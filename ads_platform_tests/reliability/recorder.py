@@ -20,6 +20,11 @@ differs from the committed one, the session fails: the commit changed what the m
 finds (or its cases) without committing the regenerated file.  Everything that varies
 (date, commit, command, durations, load) is in the header, outside the markers.
 
+Under pytest-xdist the owners run in separate worker processes, each with its own
+recorder: a worker never writes the file, it hands its verdicts to the controller
+(``workeroutput``) when it finishes, and the controller merges every worker's verdicts
+(``pytest_testnodedown``) and writes the file once, from the whole session.
+
 This module stays light (no Dagster import): every session loads it.
 """
 
@@ -174,6 +179,41 @@ class Recorder:
     def complete(self) -> bool:
         return not self.missing()
 
+    # -- across processes (pytest-xdist) -------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What this process recorded, as plain data (execnet sends only builtins)."""
+        return {
+            "rows": {
+                name: {
+                    "verdicts": {p: [v.held, v.observed] for p, v in row.verdicts.items()},
+                    "observed": row.observed,
+                }
+                for name, row in self.rows.items()
+                if row.verdicts or row.observed
+            },
+            "notes": dict(self.notes),
+            "owners_run": sorted(self.owners_run),
+        }
+
+    def merge(self, state: Mapping[str, Any]) -> None:
+        """Add another process's :meth:`state`.
+
+        Each row has one owner test, which runs in one process, so two states never
+        judge the same property; if they did, a "not held" wins over a "held", so a
+        merge can never make the table look better than one of its parts.
+        """
+        for name, data in state.get("rows", {}).items():
+            row = self._row(name)
+            for prop, (held, observed) in data["verdicts"].items():
+                known = row.verdicts.get(prop)
+                if known is None or known.held is not False:
+                    row.verdicts[prop] = Verdict(held, observed)
+            if data["observed"] and not row.observed:
+                row.observed = data["observed"]
+        self.notes.update(state.get("notes", {}))
+        self.owners_run.update(state.get("owners_run", []))
+
 
 # --------------------------------------------------------------------------- the file
 
@@ -278,9 +318,36 @@ def finish(
     return said, False
 
 
+#: The key of a worker's verdicts in its ``workeroutput`` (pytest-xdist).
+WORKER_OUTPUT_KEY = "ads_platform_reliability"
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workeroutput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """A pytest-xdist worker finished (or died): merge the verdicts it handed over.
+
+    A worker that died hands nothing over: its rows stay incomplete, so the file is
+    not written (a partial run), never written from half the verdicts.
+    """
+    state = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    recorder = node.config.stash.get(_KEY, None)
+    if state and recorder is not None:
+        recorder.merge(state)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     recorder = session.config.stash.get(_KEY, None)
-    if recorder is None or not recorder.touched or exitstatus == pytest.ExitCode.INTERRUPTED:
+    if recorder is None:
+        return
+    if _is_xdist_worker(session.config):
+        # The controller writes the file from every worker's verdicts.
+        session.config.workeroutput[WORKER_OUTPUT_KEY] = recorder.state()  # type: ignore[attr-defined]
+        return
+    if not recorder.touched or exitstatus == pytest.ExitCode.INTERRUPTED:
         return
     header = provenance(session.config.rootpath, session.config.invocation_params.args)
     line, fail = finish(recorder, doc_path(session.config), header, ci=bool(os.environ.get("CI")))

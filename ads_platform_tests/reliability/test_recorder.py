@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
 
 from ads_platform_tests.reliability import render
-from ads_platform_tests.reliability.matrix import CASES, EXTERNAL_ROWS, FAULT_PROPERTIES
+from ads_platform_tests.reliability.matrix import (
+    CASES,
+    EXTERNAL_ROWS,
+    FAULT_PROPERTIES,
+    KILLED_MARTS_TEST,
+)
 from ads_platform_tests.reliability.recorder import (
+    DOC_ENV,
     Recorder,
     RowSpec,
     Verdict,
@@ -129,3 +137,165 @@ def test_not_applicable_properties_are_footnoted_not_held(tmp_path: Path) -> Non
     assert "| n/a [1] |" in text
     assert "1. no incident to alert on" in text
     assert recorder.rows["5xx"].held
+
+
+def _through_execnet(state: dict[str, object]) -> dict[str, object]:
+    """What the controller receives: execnet carries builtins only (JSON is stricter)."""
+    return json.loads(json.dumps(state))
+
+
+def test_verdicts_recorded_by_two_workers_merge_into_the_table_one_process_writes(
+    tmp_path: Path,
+) -> None:
+    single = Recorder(_specs())
+    _full(single)
+    single.record("5xx", {"alert": Verdict(False, "2 alert(s)")}, "truth")
+    single.note("Matrix scenario", "95 s")
+    single.owner_finished(OWNER, None)
+    one_process = tmp_path / "one.md"
+    finish(single, one_process, HEADER, ci=False)
+
+    first, second = Recorder(_specs()), Recorder(_specs())
+    first.record("5xx", {"truth": Verdict(True), "alert": Verdict(False, "2 alert(s)")}, "truth")
+    first.note("Matrix scenario", "95 s")
+    first.owner_finished(OWNER, None)
+    second.record("kill", {"recovered": Verdict(True)}, "recovered")
+    controller = Recorder(_specs())
+    assert not controller.touched
+    controller.merge(_through_execnet(first.state()))
+    assert controller.missing() == ["kill"]  # one worker's verdicts are a partial run
+    controller.merge(_through_execnet(second.state()))
+    merged = tmp_path / "merged.md"
+    said, fail = finish(controller, merged, HEADER, ci=False)
+    assert said.endswith("written: 1 of 2 lines held") and not fail
+    assert merged.read_text() == one_process.read_text()
+    assert controller.owners_run == {OWNER}
+
+
+def test_a_merge_never_turns_a_property_that_did_not_hold_into_one_that_did() -> None:
+    failed, passed = Recorder(_specs()), Recorder(_specs())
+    failed.record("kill", {"recovered": Verdict(False, "still STARTED")})
+    passed.record("kill", {"recovered": Verdict(True)})
+    for order in ((failed, passed), (passed, failed)):
+        controller = Recorder(_specs())
+        for worker in order:
+            controller.merge(_through_execnet(worker.state()))
+        assert controller.rows["kill"].verdicts["recovered"] == Verdict(False, "still STARTED")
+
+
+_FAKE_MATRIX = """
+import os
+import pytest
+from ads_platform_tests.reliability.matrix import CASES, CONCURRENCY, CONCURRENCY_PROPERTIES
+from ads_platform_tests.reliability.matrix import FAULT_PROPERTIES
+from ads_platform_tests.reliability.recorder import Verdict
+
+@pytest.fixture(scope="module", autouse=True)
+def _log_worker():
+    with open(os.environ["WORKER_LOG"], "a") as log:
+        log.write(os.environ.get("PYTEST_XDIST_WORKER", "none") + " matrix\\n")
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_every_fault_leaves_the_truth_or_says_why_and_recovers(case, reliability):
+    reliability.record(case.name, {p: Verdict(True) for p in FAULT_PROPERTIES}, "truth")
+
+def test_overlapping_runs_and_a_reader_end_without_errors_on_the_truth(reliability):
+    reliability.record(CONCURRENCY, {p: Verdict(True) for p in CONCURRENCY_PROPERTIES}, "0")
+"""
+
+_FAKE_KILLED = """
+import os
+from ads_platform_tests.reliability.matrix import KILLED_DBT, KILLED_DBT_PROPERTIES
+from ads_platform_tests.reliability.matrix import KILLED_PUBLISH, KILLED_PUBLISH_PROPERTIES
+
+def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(reliability):
+    with open(os.environ["WORKER_LOG"], "a") as log:
+        log.write(os.environ.get("PYTEST_XDIST_WORKER", "none") + " killed\\n")
+    for prop in KILLED_DBT_PROPERTIES:
+        with reliability.check(KILLED_DBT, prop):
+            pass
+    reliability.record(KILLED_DBT, {}, "recovered by itself")
+    for prop in KILLED_PUBLISH_PROPERTIES:
+        with reliability.check(KILLED_PUBLISH, prop):
+            assert prop != os.environ.get("FAIL_PROPERTY"), "the marts differ from the truth"
+    reliability.record(KILLED_PUBLISH, {}, "recovered by itself")
+"""
+
+
+@pytest.fixture
+def owners(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """Stand-ins for the two owner files at the paths (node ids) the table's rows name."""
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("WORKER_LOG", str(pytester.path / "workers.log"))
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("FAIL_PROPERTY", raising=False)
+    # Under -n 2 this test runs in a worker: its pytest must not look like one.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    for folder, name, text in (
+        ("reliability", "test_fault_matrix.py", _FAKE_MATRIX),
+        ("e2e", "test_killed_marts_run.py", _FAKE_KILLED),
+    ):
+        (pytester.path / "ads_platform_tests" / folder).mkdir(parents=True, exist_ok=True)
+        (pytester.path / "ads_platform_tests" / folder / name).write_text(text)
+    return pytester
+
+
+def _run(
+    owners: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, doc: Path, *args: str
+) -> pytest.RunResult:
+    monkeypatch.setenv(DOC_ENV, str(doc))
+    (owners.path / "workers.log").unlink(missing_ok=True)
+    return owners.runpytest_subprocess(
+        "-p",
+        "ads_platform_tests.reliability.recorder",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+        "--rootdir",
+        str(owners.path),
+        *args,
+    )
+
+
+def _workers(owners: pytest.Pytester) -> dict[str, str]:
+    lines = (owners.path / "workers.log").read_text().split()
+    return dict(zip(lines[1::2], lines[::2], strict=True))
+
+
+@pytest.mark.slow
+def test_under_xdist_the_owners_run_in_two_workers_and_the_controller_writes_the_whole_table(
+    owners: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    alone = _run(owners, monkeypatch, tmp_path / "alone.md")
+    alone.assert_outcomes(passed=len(CASES) + 2)
+    assert _workers(owners) == {"matrix": "none", "killed": "none"}
+
+    parallel = _run(owners, monkeypatch, tmp_path / "parallel.md", "-n", "2", "--dist", "loadfile")
+    parallel.assert_outcomes(passed=len(CASES) + 2)
+    where = _workers(owners)
+    assert where["matrix"] != where["killed"]  # the rows were judged in two processes
+    rows = len(CASES) + len(EXTERNAL_ROWS)
+    parallel.stdout.fnmatch_lines([f"*reliability: * written: {rows} of {rows} lines held"])
+    alone_text = (tmp_path / "alone.md").read_text()
+    parallel_text = (tmp_path / "parallel.md").read_text()
+    assert render.table_part(parallel_text) == render.table_part(alone_text)
+    assert "not recorded" not in parallel_text and "not reached" not in parallel_text
+    owner_line = f"- `{KILLED_MARTS_TEST.rsplit('::', 1)[-1]}`: "
+    assert owner_line in alone_text and owner_line in parallel_text
+
+
+@pytest.mark.slow
+def test_under_xdist_a_property_that_failed_in_a_worker_fails_ci_against_the_committed_table(
+    owners: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    committed = tmp_path / "reliability.md"
+    first = _run(owners, monkeypatch, committed, "-n", "2", "--dist", "loadfile")
+    first.assert_outcomes(passed=len(CASES) + 2)
+    monkeypatch.setenv("FAIL_PROPERTY", "truth")
+    monkeypatch.setenv("CI", "true")
+    result = _run(owners, monkeypatch, committed, "-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=len(CASES) + 1, failed=1)
+    result.stdout.fnmatch_lines(["*its tables differ from the committed ones*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "the marts differ from the truth" in committed.read_text()
