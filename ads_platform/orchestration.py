@@ -20,6 +20,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from ads_platform import datasets as ds
 from ads_platform.partitions import ad_accounts_partitions, key_for
 
 
@@ -119,7 +120,7 @@ def _summarize_insights(
     per-partition check events (a failed partition has no materialization).
     """
     records = instance.fetch_materializations(
-        dg.AssetKey("ad_insights_daily"), limit=10_000
+        dg.AssetKey(ds.AD_INSIGHTS_DAILY), limit=10_000
     ).records
     for record in records:
         mat = record.asset_materialization
@@ -189,7 +190,7 @@ def materialize_demo(
     quiet = "WARNING"  # progress comes from these lines; Dagster's own logs stay in the UI
     step(
         "ad_accounts (settings → dynamic partitions)",
-        lambda: materialize(defs, instance, ["ad_accounts"], log_level=quiet),
+        lambda: materialize(defs, instance, [ds.AD_ACCOUNTS], log_level=quiet),
     )
     known = instance.get_dynamic_partitions(ad_accounts_partitions.name or "")
     first, last = known[0], known[-1]
@@ -198,7 +199,7 @@ def materialize_demo(
         lambda: materialize(
             defs,
             instance,
-            ["campaigns", "ad_sets", "ads", "reach_monthly", "token_health"],
+            [ds.CAMPAIGNS, ds.AD_SETS, ds.ADS, ds.REACH_MONTHLY, ds.TOKEN_HEALTH],
             tags=range_tags(first, last),
             log_level=quiet,
         ),
@@ -209,7 +210,7 @@ def materialize_demo(
             lambda a=account_id: materialize(  # type: ignore[misc]
                 defs,
                 instance,
-                ["ad_insights_daily"],
+                [ds.AD_INSIGHTS_DAILY],
                 tags=range_tags(str(key_for(a, start)), str(key_for(a, end))),
                 log_level=quiet,
             ),

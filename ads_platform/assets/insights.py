@@ -11,6 +11,7 @@ import dagster as dg
 
 from ads_platform.assets.account_runs import AccountJob, AccountResult, api_metadata, run_accounts
 from ads_platform.assets.reporting import check_specs, report
+from ads_platform.datasets import ACCOUNTS, AD_INSIGHTS_DAILY
 from ads_platform.ingestion import insights as pull
 from ads_platform.ingestion.accounts import known_account
 from ads_platform.ingestion.outcomes import PartitionOutcome, record_attempts
@@ -20,7 +21,7 @@ from ads_platform.meta.stats import CallStats
 from ads_platform.partitions import account_days_partitions, key_for, split_keys
 from ads_platform.resources import PlatformResource
 
-KEY = dg.AssetKey("ad_insights_daily")
+KEY = dg.AssetKey(AD_INSIGHTS_DAILY)
 
 
 @dg.asset(
@@ -29,7 +30,7 @@ KEY = dg.AssetKey("ad_insights_daily")
     backfill_policy=dg.BackfillPolicy.single_run(),
     output_required=False,
     check_specs=check_specs(
-        "ad_insights_daily", blocking=[pull.SCHEMA_CHECK, ZERO_GUARD], warn=[pull.RECONCILE_CHECK]
+        AD_INSIGHTS_DAILY, blocking=[pull.SCHEMA_CHECK, ZERO_GUARD], warn=[pull.RECONCILE_CHECK]
     ),
     group_name="meta_ads",
     kinds={"python", "parquet"},
@@ -48,7 +49,7 @@ def ad_insights_daily(context: dg.AssetExecutionContext, platform: PlatformResou
     ingestion = settings.ingestion
 
     def work(client: GraphClient, job: AccountJob) -> AccountResult:
-        node = client.get_account(job.account_id, fields=pull.ACCOUNT_FIELDS)  # fail fast
+        node = client.get_account(job.account_id, fields=ACCOUNTS.api_fields)  # fail fast
         account = pull.AccountInfo.from_node(job.account_id, node)
         result = pull.pull_account_insights(
             client,

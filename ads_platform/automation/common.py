@@ -10,6 +10,7 @@ import dagster as dg
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 from dagster._core.definitions.partitions.context import partition_loading_context
 
+from ads_platform import datasets as ds
 from ads_platform.orchestration import range_tags
 from ads_platform.partitions import START_DATE, ad_accounts_partitions, days_partitions
 from ads_platform.settings import Settings, SettingsError, load_settings
@@ -18,13 +19,13 @@ log = logging.getLogger("ads_platform.automation")
 
 Clock = Callable[[], dt.datetime]
 
-AD_ACCOUNTS = dg.AssetKey("ad_accounts")
-INSIGHTS = dg.AssetKey("ad_insights_daily")
-CAMPAIGNS = dg.AssetKey("campaigns")
-AD_SETS = dg.AssetKey("ad_sets")
-ADS = dg.AssetKey("ads")
-TOKEN_HEALTH = dg.AssetKey("token_health")
-REACH = dg.AssetKey("reach_monthly")
+AD_ACCOUNTS = dg.AssetKey(ds.AD_ACCOUNTS)
+INSIGHTS = dg.AssetKey(ds.AD_INSIGHTS_DAILY)
+CAMPAIGNS = dg.AssetKey(ds.CAMPAIGNS)
+AD_SETS = dg.AssetKey(ds.AD_SETS)
+ADS = dg.AssetKey(ds.ADS)
+TOKEN_HEALTH = dg.AssetKey(ds.TOKEN_HEALTH)
+REACH = dg.AssetKey(ds.REACH_MONTHLY)
 ENTITY_ASSETS = (CAMPAIGNS, AD_SETS, ADS)
 #: Per-account assets refreshed once a day and after a new account / a recovered token.
 ACCOUNT_ASSETS = (*ENTITY_ASSETS, TOKEN_HEALTH, REACH)

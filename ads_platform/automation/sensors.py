@@ -45,6 +45,7 @@ from ads_platform.automation.lakeview import (
     attempts_since,
     token_rows_since,
 )
+from ads_platform.datasets import AD_INSIGHTS_DAILY
 from ads_platform.frames import ALL_EFFECTIVE_STATUSES
 from ads_platform.lake import Lake
 from ads_platform.meta.redaction import redact
@@ -52,7 +53,7 @@ from ads_platform.partitions import ad_accounts_partitions
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import Settings
 
-INSIGHTS_DATASET = "ad_insights_daily"
+INSIGHTS_DATASET = AD_INSIGHTS_DAILY
 #: Attempt error kinds that mean "the token (or its access) is the problem".
 TOKEN_ERROR_KINDS = frozenset({"token_invalid", "permission", "auth", "settings"})
 #: After a recovery re-request, a new incident of the same account waits this long before
