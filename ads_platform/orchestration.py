@@ -161,7 +161,9 @@ def materialize_demo(
     build_marts: bool = True,
 ) -> DemoSummary:
     """ad_accounts → entities and token health → insights per account → marts."""
-    from ads_platform.definitions import defs
+    from ads_platform.definitions import load_definitions
+
+    defs = load_definitions()
     from ads_platform.settings import load_settings
 
     instance = dg.DagsterInstance.get()
@@ -317,7 +319,9 @@ def backfill_through_daemon(
     from dagster._core.test_utils import create_test_daemon_workspace_context
     from dagster._daemon.backfill import execute_backfill_iteration
 
-    from ads_platform.definitions import defs
+    from ads_platform.definitions import load_definitions
+
+    defs = load_definitions()
 
     status = BulkActionStatus.REQUESTED
     with create_test_daemon_workspace_context(definitions_target(), instance) as workspace:

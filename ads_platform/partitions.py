@@ -4,6 +4,9 @@ Accounts are a *dynamic* dimension (agencies add clients all the time); days are
 daily dimension starting at the configured start date.  Dimensions are ordered by
 name, so a serialized key reads ``act_123|2026-01-05``; an account id never contains
 ``|`` (it is validated as ``act_`` + digits).
+
+Nothing here reads the settings: the day grid is built from the start date the
+definitions were built with (:func:`ads_platform.definitions.build_definitions`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import datetime as dt
 
 import dagster as dg
 
-from ads_platform.settings import load_settings
-
 ACCOUNT_DIM = "account"
 DATE_DIM = "date"
+#: How Dagster joins the dimensions of a multi-partition key (ordered by name).
+KEY_DELIMITER = "|"
 
 ad_accounts_partitions = dg.DynamicPartitionsDefinition(name="ad_accounts")
 
@@ -32,26 +35,21 @@ def account_day_partitions(start_date: dt.date) -> dg.MultiPartitionsDefinition:
     )
 
 
-def _configured_start() -> dt.date:
-    try:
-        return load_settings(require_tokens=False).ingestion.start_date
-    except Exception:
-        return dt.date(2025, 1, 1)
-
-
-START_DATE = _configured_start()
-days_partitions = daily_partitions(START_DATE)
-account_days_partitions = account_day_partitions(START_DATE)
+def last_day(start_date: dt.date, now: dt.datetime) -> dt.date | None:
+    """The last day of the date dimension as Dagster sees it at ``now``."""
+    with dg.partition_loading_context(effective_dt=now):
+        last = daily_partitions(start_date).get_last_partition_key()
+    return dt.date.fromisoformat(last) if last else None
 
 
 def split_keys(keys: list[str] | tuple[str, ...]) -> dict[str, list[dt.date]]:
     """``["act_1|2026-01-05", …]`` → ``{"act_1": [date, …]}``."""
     by_account: dict[str, list[dt.date]] = {}
     for key in keys:
-        multi = account_days_partitions.get_partition_key_from_str(key)
-        account = multi.keys_by_dimension[ACCOUNT_DIM]
-        day = dt.date.fromisoformat(multi.keys_by_dimension[DATE_DIM])
-        by_account.setdefault(account, []).append(day)
+        account, _, day = key.partition(KEY_DELIMITER)
+        if not day:
+            raise ValueError(f"not an account|day partition key: {key!r}")
+        by_account.setdefault(account, []).append(dt.date.fromisoformat(day))
     return {account: sorted(days) for account, days in by_account.items()}
 
 

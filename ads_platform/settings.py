@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -481,3 +482,19 @@ def load_settings(
         if missing:
             raise SettingsError(f"invalid settings in {where}:\n" + "\n".join(missing))
     return settings
+
+
+def definition_settings(path: str | Path | None = None) -> Settings:
+    """The settings the definitions are built with: the day grid's start, intervals.
+
+    Loaded without tokens: the code location must load (and show *why* an account is
+    broken) even when a token variable is missing.  Anything wrong falls back to the
+    defaults rather than breaking the whole code location.
+    """
+    try:
+        return load_settings(path, require_tokens=False)
+    except (SettingsError, OSError) as exc:
+        logging.getLogger("ads_platform.definitions").warning(
+            "definitions use default settings: the settings did not load (%s)", exc
+        )
+        return Settings()

@@ -29,7 +29,6 @@ from ads_platform.automation.common import (
     TRIGGER_TAG,
     Clock,
     account_assets_run,
-    definition_settings,
     enabled_accounts,
     insights_run,
     iso_utc,
@@ -107,7 +106,7 @@ def plan_new_accounts(
     done = set(handled)
     partitions = set(ordered_accounts(instance))
     lake = Lake(settings.lake_dir)
-    first_day, last_day = partition_days(now)
+    first_day, last_day = partition_days(settings, now)
     add: list[str] = []
     new: list[str] = []
     for account_id in enabled_accounts(settings):
@@ -316,7 +315,7 @@ def plan_token_recovery(
     lake = Lake(settings.lake_dir)
     lookback = max(settings.ingestion.lookback_days, 1)
     since = now - dt.timedelta(days=lookback + 2)
-    first_day, last_day = partition_days(now)
+    first_day, last_day = partition_days(settings, now)
     partitions = set(ordered_accounts(instance))
     requests: list[dg.RunRequest] = []
     recovered: dict[str, list[calendar.DayRange]] = {}
@@ -545,8 +544,7 @@ def build_automation_sensor() -> dg.AutomationConditionSensorDefinition:
     )
 
 
-def build_sensors(settings: Settings | None = None) -> list[dg.SensorDefinition]:
-    settings = settings or definition_settings()
+def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
     return [
         build_new_accounts_sensor(),
         build_token_recovery_sensor(),

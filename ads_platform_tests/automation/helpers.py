@@ -177,7 +177,7 @@ def repository(
 ) -> dg.RepositoryDefinition:
     """The platform's definitions plus the automation under test (Dagster resolves run
     requests against the repository: jobs, partitions, dynamic partitions)."""
-    from ads_platform.definitions import defs
+    from ads_platform_tests.platform_defs import defs
 
     # Only the assets and resources of the platform: once definitions.py wires the
     # automation, its own sensors would clash by name with the ones under test.
