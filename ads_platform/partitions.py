@@ -14,6 +14,10 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 ACCOUNT_DIM = "account"
 DATE_DIM = "date"
@@ -55,3 +59,8 @@ def split_keys(keys: list[str] | tuple[str, ...]) -> dict[str, list[dt.date]]:
 
 def key_for(account_id: str, day: dt.date) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({ACCOUNT_DIM: account_id, DATE_DIM: day.isoformat()})
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    """The tags that make one run cover a range of partitions (as a single-run backfill)."""
+    return {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}

@@ -10,8 +10,7 @@ import dagster as dg
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 
 from ads_platform import datasets as ds
-from ads_platform.orchestration import range_tags
-from ads_platform.partitions import ad_accounts_partitions, last_day
+from ads_platform.partitions import ad_accounts_partitions, last_day, range_tags
 from ads_platform.settings import Settings
 
 log = logging.getLogger("ads_platform.automation")

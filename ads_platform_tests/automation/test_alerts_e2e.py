@@ -19,8 +19,9 @@ from ads_platform.automation.alerts import (
     build_health_alerts_sensor,
     build_run_failure_sensor,
 )
+from ads_platform.demo import materialize
 from ads_platform.ingestion.causes import CAUSE_TEXT, Cause
-from ads_platform.orchestration import materialize, range_tags
+from ads_platform.partitions import range_tags
 from ads_platform.resources import PlatformResource
 from ads_platform_tests.automation.helpers import Receiver, repository
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform

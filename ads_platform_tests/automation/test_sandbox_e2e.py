@@ -14,7 +14,7 @@ from ads_platform.automation.sensors import (
     build_token_recovery_sensor,
     platform_poller,
 )
-from ads_platform.orchestration import materialize
+from ads_platform.demo import materialize
 from ads_platform.resources import PlatformResource
 from ads_platform_tests.automation.helpers import Clock, repository, tags_of
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from ads_platform.orchestration import materialize
+from ads_platform.demo import materialize
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, lake, materialized_partitions, setup_accounts
 from ads_platform_tests.platform_defs import defs

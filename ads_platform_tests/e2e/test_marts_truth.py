@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from ads_platform.orchestration import materialize_marts
+from ads_platform.demo import materialize_marts
 from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts

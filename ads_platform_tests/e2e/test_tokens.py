@@ -9,9 +9,9 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from ads_platform.demo import demo_token_env, write_demo_settings
+from ads_platform.demo import demo_token_env, materialize, write_demo_settings
 from ads_platform.meta.tokens import TokenStore
-from ads_platform.orchestration import materialize, range_tags
+from ads_platform.partitions import range_tags
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, lake, setup_accounts
 

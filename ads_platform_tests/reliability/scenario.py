@@ -44,9 +44,8 @@ import duckdb
 import pytest
 import yaml
 
-from ads_platform.demo import write_demo_settings
-from ads_platform.orchestration import materialize, range_tags
-from ads_platform.partitions import key_for
+from ads_platform.demo import materialize, write_demo_settings
+from ads_platform.partitions import key_for, range_tags
 from ads_platform.resources import PlatformResource
 from ads_platform.sandbox import Sandbox
 from ads_platform.warehouse import open_marts_readonly, publish_marts
