@@ -13,8 +13,7 @@ import datetime as dt
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,10 @@ import yaml
 
 from ads_platform import datasets as ds
 from ads_platform.partitions import ad_accounts_partitions, key_for, range_tags
+from ads_platform.settings import settings_environ
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
-
-
-@dataclass
-class DemoEnvironment:
-    home: Path
-    config_path: Path
-    dagster_home: Path
-    env: dict[str, str] = field(default_factory=dict)
 
 
 def demo_token_env(account_id: str) -> str:
@@ -89,28 +81,6 @@ def prepare_dagster_home(home: Path) -> Path:
     return dagster_home
 
 
-@contextmanager
-def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@dataclass
-class StepResult:
-    name: str
-    ok: bool
-    seconds: float
-    detail: str = ""
-
-
 def run_demo(
     *,
     home: Path,
@@ -146,7 +116,7 @@ def run_demo(
             "ADS_PLATFORM_HOME": str(home),
             "DAGSTER_HOME": str(dagster_home),
         }
-        with patched_environ(env):
+        with settings_environ(env):
             summary = materialize_demo(
                 account_ids=sandbox.account_ids,
                 start=start,

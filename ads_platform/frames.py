@@ -166,36 +166,7 @@ def insights_frame(
     An ad-level row without its ad, ad set or campaign id cannot be stored (nor joined
     to a name): it is a :class:`RowError` naming the field, not a null key.
     """
-    records = []
-    with from_endpoint(INSIGHTS_ENDPOINT, account_id):
-        for row in rows:
-            ids = {
-                column: str(required(row, api, endpoint=INSIGHTS_ENDPOINT, account_id=account_id))
-                for column, api in (
-                    ("campaign_id", "campaign_id"),
-                    ("ad_set_id", "adset_id"),
-                    ("ad_id", "ad_id"),
-                )
-            }
-            spend = parse_money(row.get("spend"), "spend")
-            impressions = parse_count(row.get("impressions"), "impressions")
-            records.append(
-                {
-                    "date_day": _day(row, account_id),
-                    "account_id": _act(row.get("account_id") or account_id),
-                    **ids,
-                    "currency": str(row.get("account_currency") or currency),
-                    "impressions": 0 if impressions is None else impressions,
-                    "reach": parse_count(row.get("reach"), "reach"),
-                    "clicks_all": parse_count(row.get("clicks"), "clicks"),
-                    "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
-                    "spend": Decimal(0) if spend is None else spend,
-                    "actions": flatten_actions(row),
-                    "fetched_at": fetched_at,
-                    "run_id": run_id,
-                }
-            )
-    return AD_INSIGHTS.frame(records)
+    return _insights(rows, AD_INSIGHTS, account_id, currency, fetched_at, run_id, ad_level=True)
 
 
 def account_insights_frame(
@@ -206,26 +177,53 @@ def account_insights_frame(
     fetched_at: dt.datetime,
     run_id: str,
 ) -> pd.DataFrame:
+    """Account-level daily insight rows → the ``account_insights_daily`` frame."""
+    return _insights(
+        rows, ACCOUNT_INSIGHTS, account_id, currency, fetched_at, run_id, ad_level=False
+    )
+
+
+#: Ad-level ids: stored column → API field.
+_AD_IDS = (("campaign_id", "campaign_id"), ("ad_set_id", "adset_id"), ("ad_id", "ad_id"))
+
+
+def _insights(
+    rows: Iterable[Mapping[str, Any]],
+    dataset: Dataset,
+    account_id: str,
+    currency: str,
+    fetched_at: dt.datetime,
+    run_id: str,
+    *,
+    ad_level: bool,
+) -> pd.DataFrame:
+    """One parse for both levels: the same metrics, plus ids and actions at ad level."""
     records = []
     with from_endpoint(INSIGHTS_ENDPOINT, account_id):
         for row in rows:
+            ids = {
+                column: str(required(row, api, endpoint=INSIGHTS_ENDPOINT, account_id=account_id))
+                for column, api in (_AD_IDS if ad_level else ())
+            }
             spend = parse_money(row.get("spend"), "spend")
             impressions = parse_count(row.get("impressions"), "impressions")
-            records.append(
-                {
-                    "date_day": _day(row, account_id),
-                    "account_id": _act(row.get("account_id") or account_id),
-                    "currency": str(row.get("account_currency") or currency),
-                    "impressions": 0 if impressions is None else impressions,
-                    "reach": parse_count(row.get("reach"), "reach"),
-                    "clicks_all": parse_count(row.get("clicks"), "clicks"),
-                    "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
-                    "spend": Decimal(0) if spend is None else spend,
-                    "fetched_at": fetched_at,
-                    "run_id": run_id,
-                }
-            )
-    return ACCOUNT_INSIGHTS.frame(records)
+            record: dict[str, Any] = {
+                "date_day": _day(row, account_id),
+                "account_id": _act(row.get("account_id") or account_id),
+                **ids,
+                "currency": str(row.get("account_currency") or currency),
+                "impressions": 0 if impressions is None else impressions,
+                "reach": parse_count(row.get("reach"), "reach"),
+                "clicks_all": parse_count(row.get("clicks"), "clicks"),
+                "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
+                "spend": Decimal(0) if spend is None else spend,
+                "fetched_at": fetched_at,
+                "run_id": run_id,
+            }
+            if ad_level:
+                record["actions"] = flatten_actions(row)
+            records.append(record)
+    return dataset.frame(records)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -92,10 +92,6 @@ class Lake:
             pq.write_table(table, handle, compression="zstd")
         return path.stat().st_size
 
-    def write_frame(self, path: Path, frame: pd.DataFrame, schema: pa.Schema) -> int:
-        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-        return self.write(path, table)
-
     def append_file(self, dataset: str, account_id: str, table: pa.Table, tag: str) -> Path:
         """Append-only datasets: a new uniquely named file per write (no read-modify-write)."""
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")

@@ -16,12 +16,13 @@ client and secrets belong to the environment, not to a file in a repository.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import SplitResult, urlsplit
@@ -498,3 +499,19 @@ def definition_settings(path: str | Path | None = None) -> Settings:
             "definitions use default settings: the settings did not load (%s)", exc
         )
         return Settings()
+
+
+@contextlib.contextmanager
+def settings_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a block (the demo's settings, dbt's subprocess
+    environment: DbtCliResource copies ``os.environ``), then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old

@@ -72,7 +72,7 @@ from pydantic import Field
 
 from ads_platform import dbt_with_parent
 from ads_platform.resources import PlatformResource
-from ads_platform.settings import Settings
+from ads_platform.settings import Settings, settings_environ
 from ads_platform.warehouse import (
     DEFAULT_FULL_BUILD_EVERY,
     build_db_path,
@@ -110,21 +110,6 @@ def _manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     return any(p.exists() and p.stat().st_mtime > built for p in paths)
 
 
-@contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the dbt subprocess (DbtCliResource copies os.environ)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-
-
 def prepare_dbt_manifest(
     project_dir: Path = DBT_PROJECT_DIR, *, settings: Settings | None = None, force: bool = False
 ) -> Path:
@@ -148,7 +133,7 @@ def prepare_dbt_manifest(
             return manifest
         tmp_target = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
         try:
-            with _environ(dbt_env(settings, base={}) if settings else {}):
+            with settings_environ(dbt_env(settings, base={}) if settings else {}):
                 result = dbtRunner().invoke(
                     [
                         "parse",
@@ -342,7 +327,7 @@ def build_marts_assets(settings: Settings | None = None) -> dg.AssetsDefinition:
         env.update(_dbt_child_env())
         # A stable target path (runs are serialized by the pool) keeps dbt's partial parse.
         target_path = build_db.parent / "dbt_target"
-        with _environ(env):
+        with settings_environ(env):
             invocation = dbt.cli(
                 args, context=context, raise_on_error=False, target_path=target_path
             )

@@ -38,7 +38,6 @@ LEAD = 15
 REGISTRATION = 19
 RARE = 23
 N_METRICS = 27
-COUNT_BLOCKS = (PURCHASE, LEAD, REGISTRATION, RARE)
 
 FINAL_AGE = 28
 # Share of the final conversions reported at each age in days (index = age).

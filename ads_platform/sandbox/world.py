@@ -108,7 +108,6 @@ _AUDIENCES = ("Broad", "Lookalike 1%", "Interests", "Website Visitors", "Advanta
 _FORMATS = ("Video", "Carousel", "Static", "Reel", "Collection")
 _HOOKS = ("UGC", "Discount", "Testimonial", "Product Demo", "Founder Story", "Bundle")
 
-FAMILY_NONE = 0
 FAMILY_PURCHASE = 1
 FAMILY_LEAD = 2
 
