@@ -33,7 +33,7 @@ import contextlib
 import fcntl
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -104,11 +104,6 @@ def replacing(path: Path, mode: int | None = None) -> Iterator[BinaryIO]:
 def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     with replacing(path, mode) as handle:
         handle.write(data)
-
-
-def write_with(path: Path, writer: Callable[[BinaryIO], None], mode: int | None = None) -> None:
-    with replacing(path, mode) as handle:
-        writer(handle)
 
 
 def fsync_dir(directory: Path) -> None:

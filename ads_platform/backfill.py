@@ -102,7 +102,7 @@ def sync_instance(dagster_home: Path) -> dg.DagsterInstance:
     """The instance at ``dagster_home``, launching runs synchronously in this process."""
     from dagster._core.instance.ref import InstanceRef
 
-    from ads_platform.orchestration import SYNC_LAUNCH_OVERRIDES
+    from ads_platform.launching import SYNC_LAUNCH_OVERRIDES
 
     ref = InstanceRef.from_dir(str(dagster_home), overrides=SYNC_LAUNCH_OVERRIDES)
     return dg.DagsterInstance.from_ref(ref)
@@ -169,7 +169,9 @@ def run_backfill(
     """Submit the backfill; with ``wait``, see it through (daemon or this process)."""
     from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
-    from ads_platform.definitions import defs
+    from ads_platform.definitions import load_definitions
+
+    defs = load_definitions()
 
     keys = partition_keys(accounts, since, until)
     backfill_id = f"ads-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -279,16 +281,15 @@ def _drive(
 ) -> Any:
     """Dagster's backfill daemon loop, here, until the backfill is done."""
     from dagster._core.execution.backfill import BulkActionStatus
-    from dagster._core.test_utils import create_test_daemon_workspace_context
     from dagster._daemon.backfill import execute_backfill_iteration
 
-    from ads_platform.orchestration import definitions_target
+    from ads_platform.launching import daemon_workspace
 
     began = time.monotonic()
     status = BulkActionStatus.REQUESTED
     quiet = logging.getLogger("ads_platform.backfill")
     quiet.setLevel(logging.WARNING)
-    with create_test_daemon_workspace_context(definitions_target(), instance) as workspace:
+    with daemon_workspace(instance) as workspace:
         instance.add_backfill(backfill)
         last = ""
         for _ in range(max_iterations):
@@ -318,9 +319,9 @@ def backfill_command(
 ) -> int:
     """The ``ads-platform backfill`` command; returns its exit code (module docstring)."""
 
-    from ads_platform.demo import patched_environ, prepare_dagster_home
+    from ads_platform.demo import prepare_dagster_home
     from ads_platform.run_errors import console_log_level
-    from ads_platform.settings import SettingsError, load_settings
+    from ads_platform.settings import SettingsError, load_settings, settings_environ
 
     try:
         settings = load_settings(config_path, require_tokens=False)
@@ -342,7 +343,7 @@ def backfill_command(
     env = {"ADS_PLATFORM_HOME": str(home)}
     if settings.source:
         env["ADS_PLATFORM_CONFIG"] = str(Path(settings.source).resolve())
-    with patched_environ(env):
+    with settings_environ(env):
         env["DAGSTER_HOME"] = str(prepare_dagster_home(home))
         os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
         log_path = home / "logs" / f"backfill-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.log"
@@ -378,11 +379,17 @@ def _backfill_in_env(
 ) -> int:
     from ads_platform.automation.calendar import account_ranges
     from ads_platform.automation.common import ACCOUNT_ASSETS
+    from ads_platform.day_grid import grid_timezone
     from ads_platform.dbt_output import quiet_dbt_output
-    from ads_platform.definitions import defs
-    from ads_platform.orchestration import materialize, materialize_marts, range_tags
-    from ads_platform.partitions import ad_accounts_partitions, days_partitions
+    from ads_platform.definitions import load_definitions
+    from ads_platform.demo import materialize, materialize_marts
+    from ads_platform.partitions import ad_accounts_partitions, daily_partitions, range_tags
     from ads_platform.run_errors import failure_lines
+    from ads_platform.settings import definition_settings
+
+    settings = definition_settings()
+    defs = load_definitions()
+    days_partitions = daily_partitions(settings.ingestion.start_date, grid_timezone(settings))
 
     echo(f"settings: {settings_source or '(defaults)'}  instance: {dagster_home}")
     with dg.DagsterInstance.get() as probe:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from ads_platform.datasets import AD_INSIGHTS_DAILY
 from ads_platform.lake import Lake
 from ads_platform.meta.errors import NetworkError, PermissionDeniedError, TokenInvalidError
 from ads_platform.meta.redaction import redact
@@ -276,7 +277,7 @@ def _check_marts(report: DoctorReport, settings: Settings, now: dt.datetime) -> 
     path = settings.marts_path
     limit_h = settings.alerts.stale_after_hours
     if not path.exists():
-        has_data = any(Lake(settings.lake_dir).dataset_dir("ad_insights_daily").glob("*/*/*"))
+        has_data = any(Lake(settings.lake_dir).dataset_dir(AD_INSIGHTS_DAILY).glob("*/*/*"))
         report.add(
             "marts",
             "FAIL" if has_data else "WARN",

@@ -22,83 +22,17 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
+from ads_platform.datasets import (
+    ACCOUNT_INSIGHTS,
+    AD_HISTORY,
+    AD_INSIGHTS,
+    AD_SET_HISTORY,
+    CAMPAIGN_HISTORY,
+    Dataset,
+)
+from ads_platform.datasets.entities import VERSION_COLUMNS
+from ads_platform.datasets.insights import ACTION_STATS
 from ads_platform.meta.errors import MalformedResponseError, required_field
-
-#: Action-stat list fields kept from insight rows (all elements, all windows).
-ACTION_STATS = ("actions", "action_values", "conversions", "conversion_values")
-
-INSIGHT_FIELDS = (
-    "account_id",
-    "account_currency",
-    "campaign_id",
-    "adset_id",
-    "ad_id",
-    "date_start",
-    "date_stop",
-    "impressions",
-    "reach",
-    "clicks",
-    "inline_link_clicks",
-    "spend",
-    *ACTION_STATS,
-)
-ACCOUNT_INSIGHT_FIELDS = (
-    "account_id",
-    "account_currency",
-    "date_start",
-    "date_stop",
-    "impressions",
-    "reach",
-    "clicks",
-    "inline_link_clicks",
-    "spend",
-)
-
-ACTION_TYPE = pa.list_(
-    pa.struct(
-        [
-            ("stat", pa.string()),
-            ("action_type", pa.string()),
-            ("window", pa.string()),
-            ("value", pa.string()),
-        ]
-    )
-)
-MONEY = pa.decimal128(18, 2)
-
-INSIGHTS_ARROW = pa.schema(
-    [
-        ("date_day", pa.date32()),
-        ("account_id", pa.string()),
-        ("campaign_id", pa.string()),
-        ("ad_set_id", pa.string()),
-        ("ad_id", pa.string()),
-        ("currency", pa.string()),
-        ("impressions", pa.int64()),
-        ("reach", pa.int64()),
-        ("clicks_all", pa.int64()),
-        ("link_clicks", pa.int64()),
-        ("spend", MONEY),
-        ("actions", ACTION_TYPE),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("run_id", pa.string()),
-    ]
-)
-ACCOUNT_INSIGHTS_ARROW = pa.schema(
-    [
-        ("date_day", pa.date32()),
-        ("account_id", pa.string()),
-        ("currency", pa.string()),
-        ("impressions", pa.int64()),
-        ("reach", pa.int64()),
-        ("clicks_all", pa.int64()),
-        ("link_clicks", pa.int64()),
-        ("spend", MONEY),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("run_id", pa.string()),
-    ]
-)
-
 
 #: Endpoint insight rows come from (sync pages or the async report run of the same call).
 INSIGHTS_ENDPOINT = "act/insights"
@@ -232,36 +166,7 @@ def insights_frame(
     An ad-level row without its ad, ad set or campaign id cannot be stored (nor joined
     to a name): it is a :class:`RowError` naming the field, not a null key.
     """
-    records = []
-    with from_endpoint(INSIGHTS_ENDPOINT, account_id):
-        for row in rows:
-            ids = {
-                column: str(required(row, api, endpoint=INSIGHTS_ENDPOINT, account_id=account_id))
-                for column, api in (
-                    ("campaign_id", "campaign_id"),
-                    ("ad_set_id", "adset_id"),
-                    ("ad_id", "ad_id"),
-                )
-            }
-            spend = parse_money(row.get("spend"), "spend")
-            impressions = parse_count(row.get("impressions"), "impressions")
-            records.append(
-                {
-                    "date_day": _day(row, account_id),
-                    "account_id": _act(row.get("account_id") or account_id),
-                    **ids,
-                    "currency": str(row.get("account_currency") or currency),
-                    "impressions": 0 if impressions is None else impressions,
-                    "reach": parse_count(row.get("reach"), "reach"),
-                    "clicks_all": parse_count(row.get("clicks"), "clicks"),
-                    "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
-                    "spend": Decimal(0) if spend is None else spend,
-                    "actions": flatten_actions(row),
-                    "fetched_at": fetched_at,
-                    "run_id": run_id,
-                }
-            )
-    return _typed(records, INSIGHTS_ARROW)
+    return _insights(rows, AD_INSIGHTS, account_id, currency, fetched_at, run_id, ad_level=True)
 
 
 def account_insights_frame(
@@ -272,93 +177,57 @@ def account_insights_frame(
     fetched_at: dt.datetime,
     run_id: str,
 ) -> pd.DataFrame:
+    """Account-level daily insight rows → the ``account_insights_daily`` frame."""
+    return _insights(
+        rows, ACCOUNT_INSIGHTS, account_id, currency, fetched_at, run_id, ad_level=False
+    )
+
+
+#: Ad-level ids: stored column → API field.
+_AD_IDS = (("campaign_id", "campaign_id"), ("ad_set_id", "adset_id"), ("ad_id", "ad_id"))
+
+
+def _insights(
+    rows: Iterable[Mapping[str, Any]],
+    dataset: Dataset,
+    account_id: str,
+    currency: str,
+    fetched_at: dt.datetime,
+    run_id: str,
+    *,
+    ad_level: bool,
+) -> pd.DataFrame:
+    """One parse for both levels: the same metrics, plus ids and actions at ad level."""
     records = []
     with from_endpoint(INSIGHTS_ENDPOINT, account_id):
         for row in rows:
+            ids = {
+                column: str(required(row, api, endpoint=INSIGHTS_ENDPOINT, account_id=account_id))
+                for column, api in (_AD_IDS if ad_level else ())
+            }
             spend = parse_money(row.get("spend"), "spend")
             impressions = parse_count(row.get("impressions"), "impressions")
-            records.append(
-                {
-                    "date_day": _day(row, account_id),
-                    "account_id": _act(row.get("account_id") or account_id),
-                    "currency": str(row.get("account_currency") or currency),
-                    "impressions": 0 if impressions is None else impressions,
-                    "reach": parse_count(row.get("reach"), "reach"),
-                    "clicks_all": parse_count(row.get("clicks"), "clicks"),
-                    "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
-                    "spend": Decimal(0) if spend is None else spend,
-                    "fetched_at": fetched_at,
-                    "run_id": run_id,
-                }
-            )
-    return _typed(records, ACCOUNT_INSIGHTS_ARROW)
+            record: dict[str, Any] = {
+                "date_day": _day(row, account_id),
+                "account_id": _act(row.get("account_id") or account_id),
+                **ids,
+                "currency": str(row.get("account_currency") or currency),
+                "impressions": 0 if impressions is None else impressions,
+                "reach": parse_count(row.get("reach"), "reach"),
+                "clicks_all": parse_count(row.get("clicks"), "clicks"),
+                "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
+                "spend": Decimal(0) if spend is None else spend,
+                "fetched_at": fetched_at,
+                "run_id": run_id,
+            }
+            if ad_level:
+                record["actions"] = flatten_actions(row)
+            records.append(record)
+    return dataset.frame(records)
 
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
-
-
-_PANDAS_DTYPES: dict[str, str] = {
-    "int64": "Int64",
-    "string": "object",
-}
-
-
-def _typed(records: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pd.DataFrame:
-    """A frame with the dtypes the Pandera models expect, empty or not.
-
-    Counts are nullable ``Int64`` (a missing reach stays <NA>), money is ``float64``
-    for validation (the exact Decimal is kept in ``_exact`` columns for the write).
-    """
-    columns: dict[str, Any] = {}
-    for field in schema:
-        values = [r.get(field.name) for r in records]
-        if pa.types.is_integer(field.type):
-            columns[field.name] = pd.array(values, dtype="Int64")
-        elif pa.types.is_decimal(field.type):
-            columns[field.name] = pd.Series(
-                [None if v is None else float(v) for v in values], dtype="float64"
-            )
-            columns[f"{field.name}__exact"] = pd.Series(values, dtype="object")
-        elif pa.types.is_date(field.type):
-            columns[field.name] = pd.Series(values, dtype="object")
-        elif pa.types.is_timestamp(field.type):
-            columns[field.name] = pd.to_datetime(pd.Series(values, dtype="object"), utc=True)
-        elif pa.types.is_boolean(field.type):
-            columns[field.name] = pd.array(values, dtype="boolean")
-        elif pa.types.is_floating(field.type):
-            columns[field.name] = pd.Series(values, dtype="float64")
-        else:
-            columns[field.name] = pd.Series(values, dtype="object")
-    return pd.DataFrame(columns)
-
-
-def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """The validated frame → an Arrow table with exact money and the declared types."""
-    arrays = []
-    for field in schema:
-        if pa.types.is_decimal(field.type):
-            exact_col = f"{field.name}__exact"
-            if exact_col in frame.columns:
-                values = [
-                    None if v is None else Decimal(v).quantize(Decimal("0.01"))
-                    for v in frame[exact_col]
-                ]
-            else:
-                values = [
-                    None if pd.isna(v) else Decimal(str(v)).quantize(Decimal("0.01"))
-                    for v in frame[field.name]
-                ]
-            arrays.append(pa.array(values, type=field.type))
-        elif pa.types.is_integer(field.type) or pa.types.is_boolean(field.type):
-            arrays.append(
-                pa.array([None if pd.isna(v) else v for v in frame[field.name]], type=field.type)
-            )
-        elif pa.types.is_timestamp(field.type):
-            arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
-        else:
-            arrays.append(pa.array(list(frame[field.name]), type=field.type, from_pandas=True))
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def record_hash(record: Mapping[str, Any], fields: Iterable[str]) -> str:
@@ -384,41 +253,27 @@ def parse_meta_time(value: Any) -> dt.datetime | None:
 
 # -- entities (campaigns, ad sets, ads) -------------------------------------------------
 
-_ENTITY_COMMON = [
-    ("account_id", pa.string()),
-    ("name", pa.string()),
-    ("status", pa.string()),
-    ("effective_status", pa.string()),
-    ("created_time", pa.timestamp("us", tz="UTC")),
-    ("updated_time", pa.timestamp("us", tz="UTC")),
-]
-_VERSION_COLUMNS = [
-    ("record_hash", pa.string()),
-    ("valid_from", pa.timestamp("us", tz="UTC")),
-    ("pulled_at", pa.timestamp("us", tz="UTC")),
-]
-
 
 class EntitySpec:
-    """How one entity kind is asked for, parsed and versioned."""
+    """How one entity kind is asked for and parsed; its columns are its dataset's."""
 
     def __init__(
         self,
-        dataset: str,
+        dataset: Dataset,
         edge: Literal["campaigns", "adsets", "ads"],
-        id_column: str,
-        api_fields: Sequence[str],
-        columns: Sequence[tuple[str, pa.DataType]],
         renames: Mapping[str, str],
     ) -> None:
         self.dataset = dataset
         self.edge = edge
-        self.id_column = id_column
-        self.api_fields = tuple(api_fields)
-        self.arrow = pa.schema([(id_column, pa.string()), *columns, *_VERSION_COLUMNS])
+        self.id_column = dataset.grain[0]
+        self.api_fields = dataset.api_fields
+        self.arrow = dataset.arrow
         self.renames = dict(renames)
-        self.tracked = [n for n in self.arrow.names if n not in {"valid_from", "pulled_at"}]
-        self.tracked.remove("record_hash")
+        self.tracked = [n for n in self.arrow.names if n not in VERSION_COLUMNS]
+
+    @property
+    def name(self) -> str:
+        return self.dataset.name
 
     @property
     def endpoint(self) -> str:
@@ -434,7 +289,7 @@ class EntitySpec:
         required(row, id_api, endpoint=self.endpoint, account_id=account_id)
         out: dict[str, Any] = {}
         for name in self.arrow.names:
-            if name in {"record_hash", "valid_from", "pulled_at"}:
+            if name in VERSION_COLUMNS:
                 continue
             api_name = self.renames.get(name, name)
             value = row.get(api_name)
@@ -457,91 +312,10 @@ class EntitySpec:
         return out
 
 
-_BUDGETS = [("daily_budget", pa.int64()), ("lifetime_budget", pa.int64())]
-
-CAMPAIGNS = EntitySpec(
-    dataset="campaigns",
-    edge="campaigns",
-    id_column="campaign_id",
-    api_fields=(
-        "id",
-        "account_id",
-        "name",
-        "status",
-        "effective_status",
-        "objective",
-        "daily_budget",
-        "lifetime_budget",
-        "start_time",
-        "stop_time",
-        "created_time",
-        "updated_time",
-    ),
-    columns=[
-        *_ENTITY_COMMON,
-        ("objective", pa.string()),
-        *_BUDGETS,
-        ("start_time", pa.timestamp("us", tz="UTC")),
-        ("stop_time", pa.timestamp("us", tz="UTC")),
-    ],
-    renames={"campaign_id": "id"},
-)
-AD_SETS = EntitySpec(
-    dataset="ad_sets",
-    edge="adsets",
-    id_column="ad_set_id",
-    api_fields=(
-        "id",
-        "account_id",
-        "campaign_id",
-        "name",
-        "status",
-        "effective_status",
-        "optimization_goal",
-        "billing_event",
-        "daily_budget",
-        "lifetime_budget",
-        "start_time",
-        "end_time",
-        "created_time",
-        "updated_time",
-    ),
-    columns=[
-        ("campaign_id", pa.string()),
-        *_ENTITY_COMMON,
-        ("optimization_goal", pa.string()),
-        ("billing_event", pa.string()),
-        *_BUDGETS,
-        ("start_time", pa.timestamp("us", tz="UTC")),
-        ("end_time", pa.timestamp("us", tz="UTC")),
-    ],
-    renames={"ad_set_id": "id"},
-)
-ADS = EntitySpec(
-    dataset="ads",
-    edge="ads",
-    id_column="ad_id",
-    api_fields=(
-        "id",
-        "account_id",
-        "campaign_id",
-        "adset_id",
-        "name",
-        "status",
-        "effective_status",
-        "created_time",
-        "updated_time",
-        "creative",
-    ),
-    columns=[
-        ("campaign_id", pa.string()),
-        ("ad_set_id", pa.string()),
-        *_ENTITY_COMMON,
-        ("creative_id", pa.string()),
-    ],
-    renames={"ad_id": "id", "ad_set_id": "adset_id"},
-)
-ENTITY_SPECS = {spec.dataset: spec for spec in (CAMPAIGNS, AD_SETS, ADS)}
+CAMPAIGNS = EntitySpec(CAMPAIGN_HISTORY, "campaigns", {"campaign_id": "id"})
+AD_SETS = EntitySpec(AD_SET_HISTORY, "adsets", {"ad_set_id": "id"})
+ADS = EntitySpec(AD_HISTORY, "ads", {"ad_id": "id", "ad_set_id": "adset_id"})
+ENTITY_SPECS = {spec.name: spec for spec in (CAMPAIGNS, AD_SETS, ADS)}
 
 #: Every status Meta knows for these objects: deleted and archived ones are hidden
 #: unless asked for, and their past spend must keep a name.
@@ -597,82 +371,10 @@ def merge_versions(
             continue
         added.append({**record, "valid_from": pulled_at, "pulled_at": pulled_at})
         latest[entity_id] = record["record_hash"]
-    new = _typed(added, spec.arrow)
+    new = spec.dataset.frame(added)
     if previous is None or not len(previous):
         return new, len(added)
     if not added:
         return previous, 0
     combined = pd.concat([previous, new[previous.columns]], ignore_index=True)
     return combined, len(added)
-
-
-# -- accounts, token health, reach, ingestion attempts ----------------------------------
-
-AD_ACCOUNTS_ARROW = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("name", pa.string()),
-        ("currency", pa.string()),
-        ("timezone_name", pa.string()),
-        ("account_status", pa.int64()),
-        ("source", pa.string()),  # "settings" | "discovered"
-        ("is_active", pa.bool_()),  # False once removed from settings: history kept
-        ("first_seen_at", pa.timestamp("us", tz="UTC")),
-        ("last_seen_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-
-TOKEN_HEALTH_ARROW = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("checked_at", pa.timestamp("us", tz="UTC")),
-        ("token_env", pa.string()),
-        ("token_fingerprint", pa.string()),  # HMAC-free short sha256: tells tokens apart
-        ("token_type", pa.string()),
-        ("is_valid", pa.bool_()),
-        ("expires_at", pa.timestamp("us", tz="UTC")),
-        ("data_access_expires_at", pa.timestamp("us", tz="UTC")),
-        ("days_left", pa.float64()),
-        ("scopes", pa.string()),  # comma separated
-        ("missing_scopes", pa.string()),
-        ("last_error_code", pa.int64()),
-        ("last_error_subcode", pa.int64()),
-        ("last_error_message", pa.string()),
-        ("last_error_at", pa.timestamp("us", tz="UTC")),
-        ("refreshed", pa.bool_()),
-        # "debug_token" (a check) or "api_call" (what a pull saw: a 190, or a success
-        # that supersedes it); NULL in files written before it was recorded
-        ("checked_by", pa.string()),
-    ]
-)
-
-REACH_ARROW = pa.schema(
-    [
-        ("level", pa.string()),  # "account" | "campaign"
-        ("period", pa.string()),  # "month"
-        ("period_start", pa.date32()),
-        ("period_end", pa.date32()),
-        ("account_id", pa.string()),
-        ("campaign_id", pa.string()),  # null at account level
-        ("currency", pa.string()),
-        ("reach", pa.int64()),
-        ("impressions", pa.int64()),
-        ("spend", MONEY),
-        ("is_complete", pa.bool_()),  # False while the period is still running
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-
-ATTEMPTS_ARROW = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("dataset", pa.string()),
-        ("date_day", pa.date32()),  # null for per-account datasets
-        ("attempted_at", pa.timestamp("us", tz="UTC")),
-        ("run_id", pa.string()),
-        ("status", pa.string()),  # "success" | "failed" | "blocked" | "skipped"
-        ("error_kind", pa.string()),  # token_invalid | permission | throttled | zero_guard | …
-        ("message", pa.string()),  # redacted, user-facing
-        ("rows", pa.int64()),
-    ]
-)

@@ -32,8 +32,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ads_platform import atomic
+from ads_platform.datasets import DATASETS
+from ads_platform.datasets.base import DATA_FILE
 
-DATA_FILE = "data.parquet"
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -71,9 +72,9 @@ class Lake:
 
     def glob(self, dataset: str) -> str:
         """A glob over every data file of a dataset (for DuckDB ``read_parquet``)."""
-        depth = {"ad_accounts": 0}.get(dataset)
         base = self.dataset_dir(dataset)
-        if depth == 0:
+        declared = DATASETS.get(dataset)
+        if declared is not None and declared.single_file:
             return str(base / DATA_FILE)
         return str(base / "**" / "*.parquet")
 
@@ -90,10 +91,6 @@ class Lake:
         with atomic.replacing(path) as handle:
             pq.write_table(table, handle, compression="zstd")
         return path.stat().st_size
-
-    def write_frame(self, path: Path, frame: pd.DataFrame, schema: pa.Schema) -> int:
-        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-        return self.write(path, table)
 
     def append_file(self, dataset: str, account_id: str, table: pa.Table, tag: str) -> Path:
         """Append-only datasets: a new uniquely named file per write (no read-modify-write)."""

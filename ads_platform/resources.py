@@ -1,7 +1,8 @@
 """Dagster resources: settings, the lake and Graph API clients, built per run.
 
 Configuration flows in through the resource (its ``config_path`` and the environment),
-never through module globals, so the same definitions run the demo against the
+read once when Dagster sets the resource up for a run or a tick, never through module
+globals, so the same definitions run the demo against the
 sandbox and production against Meta.  Tokens are read from each account's environment
 variable (or from the encrypted store while the token the platform refreshed is newer
 than the variable's, see :meth:`TokenStore.choose`) at the moment a client is built;
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
@@ -46,12 +48,27 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
     """Everything an ingestion asset needs to reach Meta and the lake."""
 
     config_path: str | None = None
+    _settings: Settings | None = PrivateAttr(default=None)
+    _settings_error: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Read the settings once for this run or tick (Dagster sets up a copy each time)."""
+        del context
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            self._settings = load_settings(self.config_path, require_tokens=False)
+        except SettingsError as exc:
+            self._settings_error = str(exc)
 
     def settings(self) -> Settings:
-        try:
-            return load_settings(self.config_path, require_tokens=False)
-        except SettingsError as exc:
-            raise dg.Failure(description=str(exc)) from None
+        """The settings of this run or tick, read once (on first use outside Dagster)."""
+        if self._settings is None and self._settings_error is None:
+            self._load()
+        if self._settings is None:
+            raise dg.Failure(description=str(self._settings_error))
+        return self._settings
 
     def lake(self, settings: Settings | None = None) -> Lake:
         return Lake((settings or self.settings()).lake_dir)

@@ -1,5 +1,6 @@
-"""Pandera models for every frame the platform stores, and the checks around them.
+"""Validation machinery for the datasets' Pandera models, and the checks around them.
 
+The models themselves are declared with their datasets (:mod:`ads_platform.datasets`).
 Every frame passes its model before it is written; a failure raises
 :class:`ValidationFailed` with a short, human-readable reason and the write does not
 happen, so the last good file of that partition stays.  Partition-specific rules
@@ -16,7 +17,6 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
-from pandera.typing import Series
 
 
 class ValidationFailed(ValueError):
@@ -29,7 +29,7 @@ class ValidationFailed(ValueError):
         self.failures = failures or []
 
 
-def _is_action_list(value: Any) -> bool:
+def is_action_list(value: Any) -> bool:
     if value is None:
         return False
     try:
@@ -42,143 +42,17 @@ def _is_action_list(value: Any) -> bool:
     return True
 
 
-def _two_decimals(series: pd.Series) -> pd.Series:
+def two_decimals(series: pd.Series) -> pd.Series:
     cents = series * 100
     return (cents - cents.round()).abs() < 1e-6
 
 
-class _Base(pa.DataFrameModel):
-    class Config:
-        strict = True
-        coerce = False
-
-
-class AdInsightsDaily(_Base):
-    date_day: Series[Any] = pa.Field(nullable=False)
-    account_id: Series[str] = pa.Field(str_matches=r"^act_\d+$")
-    campaign_id: Series[str] = pa.Field(str_matches=r"^\d+$")
-    ad_set_id: Series[str] = pa.Field(str_matches=r"^\d+$")
-    ad_id: Series[str] = pa.Field(str_matches=r"^\d+$")
-    currency: Series[str] = pa.Field(str_matches=r"^[A-Z]{3}$")
-    impressions: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=False)
-    reach: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    clicks_all: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    link_clicks: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    spend: Series[float] = pa.Field(ge=0, nullable=False)
-    spend__exact: Series[Any] = pa.Field(nullable=False)
-    actions: Series[Any] = pa.Field(nullable=False)
-    fetched_at: Series[pd.DatetimeTZDtype] = pa.Field(
-        nullable=False, dtype_kwargs={"unit": "ns", "tz": "UTC"}
-    )
-    run_id: Series[str] = pa.Field(nullable=False)
+class Model(pa.DataFrameModel):
+    """Base of the datasets' models (:mod:`ads_platform.datasets`): strict, no coercion."""
 
     class Config:
         strict = True
         coerce = False
-        unique = ["date_day", "ad_id"]
-
-    @pa.check("spend", name="two_decimal_places")
-    def _spend_cents(cls, series: pd.Series) -> pd.Series:
-        return _two_decimals(series)
-
-    @pa.check("actions", name="action_list_shape")
-    def _actions(cls, series: pd.Series) -> pd.Series:
-        return series.map(_is_action_list)
-
-    @pa.dataframe_check(name="link_clicks_not_above_clicks")
-    def _clicks(cls, frame: pd.DataFrame) -> pd.Series:
-        both = frame["link_clicks"].notna() & frame["clicks_all"].notna()
-        ok = ~both | (frame["link_clicks"].fillna(0) <= frame["clicks_all"].fillna(0))
-        return ok.astype(bool)
-
-
-class AccountInsightsDaily(_Base):
-    date_day: Series[Any] = pa.Field(nullable=False)
-    account_id: Series[str] = pa.Field(str_matches=r"^act_\d+$")
-    currency: Series[str] = pa.Field(str_matches=r"^[A-Z]{3}$")
-    impressions: Series[pd.Int64Dtype] = pa.Field(ge=0)
-    reach: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    clicks_all: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    link_clicks: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    spend: Series[float] = pa.Field(ge=0)
-    spend__exact: Series[Any] = pa.Field(nullable=False)
-    fetched_at: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
-    run_id: Series[str] = pa.Field(nullable=False)
-
-    class Config:
-        strict = True
-        coerce = False
-        unique = ["date_day"]
-
-    @pa.check("spend", name="two_decimal_places")
-    def _spend_cents(cls, series: pd.Series) -> pd.Series:
-        return _two_decimals(series)
-
-
-class _Entity(_Base):
-    account_id: Series[str] = pa.Field(str_matches=r"^act_\d+$")
-    name: Series[str] = pa.Field(nullable=True)
-    status: Series[str] = pa.Field(nullable=True)
-    effective_status: Series[str] = pa.Field(nullable=True)
-    record_hash: Series[str] = pa.Field(str_length={"min_value": 8})
-    valid_from: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
-
-
-class Campaigns(_Entity):
-    campaign_id: Series[str] = pa.Field(str_matches=r"^\d+$")
-    daily_budget: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    lifetime_budget: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-
-    class Config:
-        strict = False
-        unique = ["campaign_id", "valid_from"]
-
-
-class AdSets(_Entity):
-    ad_set_id: Series[str] = pa.Field(str_matches=r"^\d+$")
-    campaign_id: Series[str] = pa.Field(str_matches=r"^\d+$", nullable=True)
-    daily_budget: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    lifetime_budget: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-
-    class Config:
-        strict = False
-        unique = ["ad_set_id", "valid_from"]
-
-
-class Ads(_Entity):
-    ad_id: Series[str] = pa.Field(str_matches=r"^\d+$")
-    ad_set_id: Series[str] = pa.Field(str_matches=r"^\d+$", nullable=True)
-    campaign_id: Series[str] = pa.Field(str_matches=r"^\d+$", nullable=True)
-
-    class Config:
-        strict = False
-        unique = ["ad_id", "valid_from"]
-
-
-class AdAccounts(_Base):
-    account_id: Series[str] = pa.Field(str_matches=r"^act_\d+$", unique=True)
-    name: Series[str] = pa.Field(nullable=True)
-    currency: Series[str] = pa.Field(str_matches=r"^[A-Z]{3}$")
-    timezone_name: Series[str] = pa.Field(nullable=False)
-
-    class Config:
-        strict = False
-
-
-class TokenHealth(_Base):
-    account_id: Series[str] = pa.Field(str_matches=r"^act_\d+$")
-    checked_at: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
-    is_valid: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-
-    class Config:
-        strict = False
-
-
-ENTITY_MODELS: dict[str, type[_Base]] = {
-    "campaigns": Campaigns,
-    "ad_sets": AdSets,
-    "ads": Ads,
-}
 
 
 def _summarize(exc: SchemaErrors, limit: int = 5) -> list[str]:
@@ -194,7 +68,7 @@ def _summarize(exc: SchemaErrors, limit: int = 5) -> list[str]:
     return lines
 
 
-def validate(model: type[_Base], frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def validate(model: type[Model], frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Run a model lazily (collect every failure) and raise one readable error."""
     try:
         return model.validate(frame, lazy=True)

@@ -16,11 +16,13 @@ client and secrets belong to the environment, not to a file in a repository.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
+import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
@@ -513,3 +515,35 @@ def load_settings(
         if missing:
             raise SettingsError(f"invalid settings in {where}:\n" + "\n".join(missing))
     return settings
+
+
+def definition_settings(path: str | Path | None = None) -> Settings:
+    """The settings the definitions are built with: the day grid's start, intervals.
+
+    Loaded without tokens: the code location must load (and show *why* an account is
+    broken) even when a token variable is missing.  Anything wrong falls back to the
+    defaults rather than breaking the whole code location.
+    """
+    try:
+        return load_settings(path, require_tokens=False)
+    except (SettingsError, OSError) as exc:
+        logging.getLogger("ads_platform.definitions").warning(
+            "definitions use default settings: the settings did not load (%s)", exc
+        )
+        return Settings()
+
+
+@contextlib.contextmanager
+def settings_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a block (the demo's settings, dbt's subprocess
+    environment: DbtCliResource copies ``os.environ``), then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old

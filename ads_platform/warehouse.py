@@ -126,15 +126,6 @@ class PublishResult:
     tables: int
     views: int
 
-    def as_metadata(self) -> dict[str, Any]:
-        return {
-            "published_path": str(self.target),
-            "published_bytes": self.size_bytes,
-            "publish_seconds": round(self.seconds, 3),
-            "published_tables": self.tables,
-            "published_views": self.views,
-        }
-
 
 def build_db_path(settings: Settings) -> Path:
     """The private build database dbt writes (same file name as the published marts)."""

@@ -61,13 +61,10 @@ def main() -> int:
 
         from dagster._core.execution.backfill import BulkActionStatus
 
-        from ads_platform.definitions import defs
-        from ads_platform.orchestration import (
-            SYNC_LAUNCH_OVERRIDES,
-            backfill_through_daemon,
-            materialize,
-        )
+        from ads_platform.demo import materialize
         from ads_platform.partitions import key_for
+        from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
+        from ads_platform_tests.platform_defs import defs
 
         logging.getLogger("dagster").setLevel(logging.WARNING)
         with dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES) as instance:

@@ -44,7 +44,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ads_platform import datasets as ds
 from ads_platform import frames
+from ads_platform.datasets.base import ACTION_LIST, MONEY
 from ads_platform.lake import Lake
 from ads_platform.warehouse import (
     MartsBuildPlan,
@@ -125,12 +127,12 @@ def _insight_table(
             pa.concat_arrays([WINDOWS] * n),
             value_strings,
         ],
-        fields=list(frames.ACTION_TYPE.value_type),
+        fields=list(ACTION_LIST.value_type),
     )
     actions = pa.ListArray.from_arrays(
         pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)), structs
     )
-    spend = pa.array([Decimal(int(c)) / 100 for c in spend_cents.tolist()], type=frames.MONEY)
+    spend = pa.array([Decimal(int(c)) / 100 for c in spend_cents.tolist()], type=MONEY)
     table = pa.Table.from_arrays(
         [
             pa.array([day] * n, pa.date32()),
@@ -148,7 +150,7 @@ def _insight_table(
             pa.array([fetched_at] * n, pa.timestamp("us", tz="UTC")),
             pa.array(["bench"] * n),
         ],
-        schema=frames.INSIGHTS_ARROW,
+        schema=ds.AD_INSIGHTS.arrow,
     )
     totals = {
         "impressions": int(impressions.sum()),
@@ -178,7 +180,7 @@ def _account_table(
                 "run_id": "bench",
             }
         ],
-        schema=frames.ACCOUNT_INSIGHTS_ARROW,
+        schema=ds.ACCOUNT_INSIGHTS.arrow,
     )
 
 
@@ -240,7 +242,7 @@ def build_lake(home: Path, n_accounts: int, n_ads: int, n_days: int) -> tuple[in
                 }
                 for a, account_id in enumerate(accounts)
             ],
-            schema=frames.AD_ACCOUNTS_ARROW,
+            schema=ds.ACCOUNTS.arrow,
         ),
     )
     return rows, days
@@ -307,7 +309,7 @@ def _write_attempts(lake: Lake, account_id: str, days: list[dt.date], now: dt.da
             }
             for day in days
         ],
-        schema=frames.ATTEMPTS_ARROW,
+        schema=ds.ATTEMPTS.arrow,
     )
     lake.append_file("ingestion_attempts", account_id, table, tag="bench")
 

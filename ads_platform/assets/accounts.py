@@ -11,9 +11,9 @@ from ads_platform.assets.account_runs import (
     api_metadata,
     run_accounts,
 )
+from ads_platform.datasets import ACCOUNTS, AD_ACCOUNTS
 from ads_platform.ingestion import accounts as acc
 from ads_platform.ingestion.failures import describe
-from ads_platform.ingestion.insights import ACCOUNT_FIELDS
 from ads_platform.ingestion.outcomes import PartitionOutcome
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.redaction import register_secret
@@ -27,7 +27,7 @@ EVERY_ACCOUNT_READ = "every_account_read"
 
 
 @dg.asset(
-    key="ad_accounts",
+    key=AD_ACCOUNTS,
     group_name="meta_ads",
     kinds={"python", "parquet"},
     check_specs=[
@@ -52,7 +52,7 @@ def ad_accounts(
     # Accounts are read in parallel, like every per-account pull: one throttled or
     # unreachable account must not hold up reading the others.
     def work(client: GraphClient, job: AccountJob) -> AccountResult:
-        row = acc.row_from_node(client.get_account(job.account_id, ACCOUNT_FIELDS), "settings")
+        row = acc.row_from_node(client.get_account(job.account_id, ACCOUNTS.api_fields), "settings")
         context.log.info(f"{job.account_id}: read ({row.currency}, {row.timezone_name})")
         outcome = PartitionOutcome(acc.DATASET, job.account_id, None, "success", rows=1)
         return AccountResult(job.account_id, [outcome], {"row": row})

@@ -5,6 +5,7 @@ import dagster as dg
 from ads_platform import frames
 from ads_platform.assets.account_runs import AccountJob, AccountResult, api_metadata, run_accounts
 from ads_platform.assets.reporting import check_specs, report
+from ads_platform.datasets import AD_SETS, ADS, CAMPAIGNS
 from ads_platform.ingestion.entities import pull_entities
 from ads_platform.ingestion.outcomes import PartitionOutcome, record_attempts
 from ads_platform.meta.client import GraphClient
@@ -13,25 +14,25 @@ from ads_platform.partitions import ad_accounts_partitions
 from ads_platform.resources import PlatformResource
 
 _DESCRIPTIONS = {
-    "campaigns": "Campaigns of each ad account (active, paused, archived and deleted), with "
+    CAMPAIGNS: "Campaigns of each ad account (active, paused, archived and deleted), with "
     "a new version whenever a tracked field changes (valid_from), so renames keep history.",
-    "ad_sets": "Ad sets of each ad account, every status, versioned like campaigns.",
-    "ads": "Ads of each ad account, every status, versioned like campaigns.",
+    AD_SETS: "Ad sets of each ad account, every status, versioned like campaigns.",
+    ADS: "Ads of each ad account, every status, versioned like campaigns.",
 }
 
 
 def build_entity_asset(spec: frames.EntitySpec) -> dg.AssetsDefinition:
-    key = dg.AssetKey(spec.dataset)
+    key = dg.AssetKey(spec.name)
 
     @dg.asset(
         key=key,
         partitions_def=ad_accounts_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         output_required=False,
-        check_specs=check_specs(spec.dataset, blocking=["schema"]),
+        check_specs=check_specs(spec.name, blocking=["schema"]),
         group_name="meta_ads",
         kinds={"python", "parquet"},
-        description=_DESCRIPTIONS[spec.dataset],
+        description=_DESCRIPTIONS[spec.name],
     )
     def _entity_asset(context: dg.AssetExecutionContext, platform: PlatformResource):  # type: ignore[no-untyped-def]  # Dagster reads check outputs from it
         settings = platform.settings()
@@ -52,7 +53,7 @@ def build_entity_asset(spec: frames.EntitySpec) -> dg.AssetsDefinition:
         def on_error(job: AccountJob, kind: str, message: str) -> list[PartitionOutcome]:
             return [
                 PartitionOutcome(
-                    spec.dataset, job.account_id, None, "failed", message=message, error_kind=kind
+                    spec.name, job.account_id, None, "failed", message=message, error_kind=kind
                 )
             ]
 

@@ -37,12 +37,12 @@ sensor (:mod:`ads_platform.automation.run_guard`), so the retry or the next buil
 start at once.  The publish needs nothing more: it renames a complete, fsynced copy over
 the published marts, so a publish killed half-way leaves the last good marts in place.
 
-Manifest: ``@dbt_assets`` needs ``dbt_project/target/manifest.json`` when this module is
-imported.  CI and images run ``dagster-dbt project prepare-and-package --file
-ads_platform/assets/marts.py`` (or ``python -m ads_platform.assets.marts``); ``dagster
-dev`` re-parses through ``prepare_if_dev()``; and if the manifest is missing or older
-than the dbt sources, :func:`prepare_dbt_manifest` runs ``dbt parse`` (local, no network:
-the project has no packages) before the definitions load.
+Manifest: ``@dbt_assets`` needs ``dbt_project/target/manifest.json`` when the definitions
+are built (:func:`build_marts_assets`), never at import.  CI and images run ``python -m
+ads_platform.assets.marts`` (``scripts/test.sh``, the demo); ``dagster dev`` re-parses
+through ``prepare_if_dev()``; and if the manifest is missing or older than the dbt
+sources, :func:`prepare_manifest` runs ``dbt parse`` (local, no network: the project has
+no packages) before the assets are built.
 """
 
 import contextlib
@@ -72,7 +72,7 @@ from pydantic import Field
 
 from ads_platform import dbt_with_parent
 from ads_platform.resources import PlatformResource
-from ads_platform.settings import load_settings
+from ads_platform.settings import Settings, settings_environ
 from ads_platform.warehouse import (
     DEFAULT_FULL_BUILD_EVERY,
     build_db_path,
@@ -110,39 +110,17 @@ def _manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     return any(p.exists() and p.stat().st_mtime > built for p in paths)
 
 
-@contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the dbt subprocess (DbtCliResource copies os.environ)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-
-
-def _settings_env() -> dict[str, str]:
-    """The dbt environment the asset will use, when the settings can be read.
-
-    dbt keys its partial parse on the rendered profile (which holds the build path):
-    parsing under the same environment lets every run reuse this parse.
-    """
-    try:
-        return dbt_env(load_settings(require_tokens=False), base={})
-    except Exception:
-        return {}
-
-
-def prepare_dbt_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = False) -> Path:
+def prepare_dbt_manifest(
+    project_dir: Path = DBT_PROJECT_DIR, *, settings: Settings | None = None, force: bool = False
+) -> Path:
     """Run ``dbt parse`` and install ``target/manifest.json`` atomically.
 
     Parses into a temporary target directory and renames the manifest into place
     under a file lock, so two processes loading the definitions at once never read a
-    half-written manifest.  No network and no database connection are needed.
+    half-written manifest.  No network and no database connection are needed.  With
+    ``settings``, it parses under the dbt environment the asset will use: dbt keys its
+    partial parse on the rendered profile (which holds the build path), so every run
+    reuses this parse.
     """
     from dbt.cli.main import dbtRunner
 
@@ -155,7 +133,7 @@ def prepare_dbt_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = F
             return manifest
         tmp_target = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
         try:
-            with _environ(_settings_env()):
+            with settings_environ(dbt_env(settings, base={}) if settings else {}):
                 result = dbtRunner().invoke(
                     [
                         "parse",
@@ -183,14 +161,20 @@ def prepare_dbt_manifest(project_dir: Path = DBT_PROJECT_DIR, *, force: bool = F
 
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
-if _manifest_is_stale(DBT_PROJECT_DIR, dbt_project.manifest_path):
-    try:
-        prepare_dbt_manifest()
-    except Exception:
-        if not dbt_project.manifest_path.exists():
-            raise
-        logger.warning("dbt parse failed; loading the previous manifest", exc_info=True)
+
+
+def prepare_manifest(settings: Settings | None = None) -> Path:
+    """The manifest the assets are built from: re-parsed in ``dagster dev`` and whenever it
+    is missing or older than the dbt sources; a failed parse keeps a previous manifest."""
+    dbt_project.prepare_if_dev()
+    if _manifest_is_stale(DBT_PROJECT_DIR, dbt_project.manifest_path):
+        try:
+            prepare_dbt_manifest(settings=settings)
+        except Exception:
+            if not dbt_project.manifest_path.exists():
+                raise
+            logger.warning("dbt parse failed; loading the previous manifest", exc_info=True)
+    return dbt_project.manifest_path
 
 
 def marts_automation_condition(
@@ -304,76 +288,84 @@ def _with_metadata(event: Any, metadata: Mapping[str, Any]) -> Any:
     return event
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=marts_translator,
-    pool=DUCKDB_POOL,
-    name="marts_dbt_assets",
-)
-def marts_dbt_assets(
-    context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
-    platform: PlatformResource,
-    config: MartsBuildConfig,
-) -> Iterator[Any]:
-    """``dbt build`` (full or incremental) into the build database, then publish it."""
-    settings = platform.settings()
-    env = dbt_env(settings, base={})
-    build_db = build_db_path(settings)
-    # A subset run builds only some models: it is not recorded as a build of the lake.
-    subset = _is_subset(context)
-    plan = plan_marts_build(
-        build_db=build_db,
-        lake_dir=dbt_lake_dir({**os.environ, **env}),
-        project_dir=DBT_PROJECT_DIR,
-        vars_=dbt_vars(settings),
-        force_full=config.full_build,
-        full_build_every=dt.timedelta(hours=config.full_build_every_hours),
+def build_marts_assets(settings: Settings | None = None) -> dg.AssetsDefinition:
+    """``marts_dbt_assets`` from a current manifest (see :func:`prepare_manifest`)."""
+    manifest = prepare_manifest(settings)
+
+    @dbt_assets(
+        manifest=manifest,
+        project=dbt_project,
+        dagster_dbt_translator=marts_translator,
+        pool=DUCKDB_POOL,
+        name="marts_dbt_assets",
     )
-    context.log.info(("subset " if subset else "") + plan.describe())
-    # dagster-dbt adds the selection of the run's assets and checks; --exclude composes
-    # with it (a --select here would be unioned with it instead).
-    args = ["build", *plan.exclude_args, *_vars_args(dbt_vars(settings))]
-    env.update(lake_listing_env(plan, build_db))  # dbt need not list the lake again
-    env.update(_dbt_child_env())
-    # A stable target path (runs are serialized by the pool) keeps dbt's partial parse.
-    target_path = build_db.parent / "dbt_target"
-    with _environ(env):
-        invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_path)
-    succeeded = invocation.is_successful()  # waits: dbt and its DuckDB lock are gone
-    if not succeeded:
+    def marts_dbt_assets(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        platform: PlatformResource,
+        config: MartsBuildConfig,
+    ) -> Iterator[Any]:
+        """``dbt build`` (full or incremental) into the build database, then publish it."""
+        settings = platform.settings()
+        env = dbt_env(settings, base={})
+        build_db = build_db_path(settings)
+        # A subset run builds only some models: it is not recorded as a build of the lake.
+        subset = _is_subset(context)
+        plan = plan_marts_build(
+            build_db=build_db,
+            lake_dir=dbt_lake_dir({**os.environ, **env}),
+            project_dir=DBT_PROJECT_DIR,
+            vars_=dbt_vars(settings),
+            force_full=config.full_build,
+            full_build_every=dt.timedelta(hours=config.full_build_every_hours),
+        )
+        context.log.info(("subset " if subset else "") + plan.describe())
+        # dagster-dbt adds the selection of the run's assets and checks; --exclude composes
+        # with it (a --select here would be unioned with it instead).
+        args = ["build", *plan.exclude_args, *_vars_args(dbt_vars(settings))]
+        env.update(lake_listing_env(plan, build_db))  # dbt need not list the lake again
+        env.update(_dbt_child_env())
+        # A stable target path (runs are serialized by the pool) keeps dbt's partial parse.
+        target_path = build_db.parent / "dbt_target"
+        with settings_environ(env):
+            invocation = dbt.cli(
+                args, context=context, raise_on_error=False, target_path=target_path
+            )
+        succeeded = invocation.is_successful()  # waits: dbt and its DuckDB lock are gone
+        if not succeeded:
+            try:
+                events = _events_with_metadata(invocation)
+            finally:
+                _release_duckdb(invocation.adapter)
+            yield from events
+            error = invocation.get_error()
+            raise dg.Failure(
+                description="dbt build failed; the published marts were left unchanged.",
+                metadata={"error": str(error) if error else "unknown"},
+            )
+        if not subset:
+            record_marts_build(build_db, plan)
+        # Publish before fetching the Dagster metadata: the fetchers describe every built
+        # relation and its parents (seconds when a parent is a view over the whole lake),
+        # and readers need not wait for that.
+        result = publish_marts(build_db, settings.marts_path)
+        context.log.info(
+            f"published {result.tables} tables and {result.views} views to {result.target} "
+            f"({result.size_bytes / 1e6:.1f} MB in {result.seconds:.2f}s)"
+        )
         try:
             events = _events_with_metadata(invocation)
         finally:
             _release_duckdb(invocation.adapter)
-        yield from events
-        error = invocation.get_error()
-        raise dg.Failure(
-            description="dbt build failed; the published marts were left unchanged.",
-            metadata={"error": str(error) if error else "unknown"},
-        )
-    if not subset:
-        record_marts_build(build_db, plan)
-    # Publish before fetching the Dagster metadata: the fetchers describe every built
-    # relation and its parents (seconds when a parent is a view over the whole lake),
-    # and readers need not wait for that.
-    result = publish_marts(build_db, settings.marts_path)
-    context.log.info(
-        f"published {result.tables} tables and {result.views} views to {result.target} "
-        f"({result.size_bytes / 1e6:.1f} MB in {result.seconds:.2f}s)"
-    )
-    try:
-        events = _events_with_metadata(invocation)
-    finally:
-        _release_duckdb(invocation.adapter)
-    published = {
-        "published_path": str(result.target),
-        "published_bytes": result.size_bytes,
-        **plan.as_metadata(),
-    }
-    for event in events:
-        yield _with_metadata(event, published)
+        published = {
+            "published_path": str(result.target),
+            "published_bytes": result.size_bytes,
+            **plan.as_metadata(),
+        }
+        for event in events:
+            yield _with_metadata(event, published)
+
+    return marts_dbt_assets
 
 
 def _events_with_metadata(invocation: Any) -> list[Any]:
@@ -438,4 +430,6 @@ def dbt_resource() -> DbtCliResource:
 
 
 if __name__ == "__main__":
-    print(prepare_dbt_manifest())  # the import above already re-parsed a stale manifest
+    from ads_platform.settings import definition_settings
+
+    print(prepare_manifest(definition_settings()))

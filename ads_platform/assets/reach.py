@@ -4,15 +4,16 @@ import dagster as dg
 
 from ads_platform.assets.account_runs import AccountJob, AccountResult, api_metadata, run_accounts
 from ads_platform.assets.reporting import check_specs, report
+from ads_platform.datasets import ACCOUNTS, REACH
 from ads_platform.ingestion import reach
-from ads_platform.ingestion.insights import ACCOUNT_FIELDS, AccountInfo
+from ads_platform.ingestion.insights import AccountInfo
 from ads_platform.ingestion.outcomes import PartitionOutcome, record_attempts
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.stats import CallStats
 from ads_platform.partitions import ad_accounts_partitions
 from ads_platform.resources import PlatformResource
 
-KEY = dg.AssetKey("reach_monthly")
+KEY = dg.AssetKey(REACH.name)
 
 
 @dg.asset(
@@ -20,7 +21,7 @@ KEY = dg.AssetKey("reach_monthly")
     partitions_def=ad_accounts_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     output_required=False,
-    check_specs=check_specs("reach_monthly", blocking=["schema"]),
+    check_specs=check_specs(REACH.name, blocking=[reach.SCHEMA_CHECK]),
     group_name="meta_ads",
     kinds={"python", "parquet"},
     description="Reach as Meta deduplicates it, per account × month and campaign × month "
@@ -33,7 +34,7 @@ def reach_monthly(context: dg.AssetExecutionContext, platform: PlatformResource)
 
     def work(client: GraphClient, job: AccountJob) -> AccountResult:
         account = AccountInfo.from_node(
-            job.account_id, client.get_account(job.account_id, ACCOUNT_FIELDS)
+            job.account_id, client.get_account(job.account_id, ACCOUNTS.api_fields)
         )
         outcome = reach.pull_reach(
             client,

@@ -4,6 +4,7 @@ import dagster as dg
 
 from ads_platform.assets.account_runs import AccountJob, AccountResult, api_metadata, run_accounts
 from ads_platform.assets.reporting import check_specs, report
+from ads_platform.datasets import TOKEN_HEALTH
 from ads_platform.ingestion import token_health as th
 from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome
 from ads_platform.meta.client import GraphClient
@@ -11,7 +12,7 @@ from ads_platform.meta.stats import CallStats
 from ads_platform.partitions import ad_accounts_partitions
 from ads_platform.resources import PlatformResource
 
-KEY = dg.AssetKey("token_health")
+KEY = dg.AssetKey(TOKEN_HEALTH)
 
 
 @dg.asset(
@@ -19,7 +20,7 @@ KEY = dg.AssetKey("token_health")
     partitions_def=ad_accounts_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     output_required=False,
-    check_specs=check_specs("token_health", blocking=[], warn=["token_valid"]),
+    check_specs=check_specs(TOKEN_HEALTH, blocking=[], warn=["token_valid"]),
     group_name="meta_ads",
     kinds={"python", "parquet"},
     description="debug_token per ad account: validity, expiry, data-access expiry, scopes "
@@ -59,7 +60,7 @@ def token_health(context: dg.AssetExecutionContext, platform: PlatformResource):
             problems.append(f"expires in {days_left:.1f} day(s)")
         passed = not problems
         outcome = PartitionOutcome(
-            "token_health",
+            TOKEN_HEALTH,
             job.account_id,
             None,
             "success",
@@ -86,7 +87,7 @@ def token_health(context: dg.AssetExecutionContext, platform: PlatformResource):
     def on_error(job: AccountJob, kind: str, message: str) -> list[PartitionOutcome]:
         return [
             PartitionOutcome(
-                "token_health", job.account_id, None, "failed", message=message, error_kind=kind
+                TOKEN_HEALTH, job.account_id, None, "failed", message=message, error_kind=kind
             )
         ]
 

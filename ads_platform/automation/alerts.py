@@ -49,7 +49,6 @@ from typing import Any
 
 import dagster as dg
 import httpx
-import pyarrow as pa
 
 from ads_platform import atomic
 from ads_platform.automation.common import (
@@ -71,6 +70,7 @@ from ads_platform.automation.lakeview import (
     recent_files,
     token_rows_since,
 )
+from ads_platform.datasets import AD_INSIGHTS, ALERT_LOG, TOKEN_CHECKS
 from ads_platform.ingestion.causes import CAUSE_TEXT, Cause, cause_of
 from ads_platform.lake import Lake
 from ads_platform.meta.redaction import install_log_redaction, redact
@@ -79,36 +79,20 @@ from ads_platform.settings import Settings
 
 alert_log = logging.getLogger("ads_platform.alerts")
 
-DATASET = "alerts"
+DATASET = ALERT_LOG.name
 PLATFORM_ACCOUNT = "_platform"
 MAX_MESSAGE = 2000
 WEBHOOK_ATTEMPTS = 3
 #: Keys not re-sent for this long after their re-alert window are forgotten.
 FORGET_AFTER = dt.timedelta(days=7)
-INSIGHTS = "ad_insights_daily"
-
-ALERTS_ARROW = pa.schema(
-    [
-        ("alert_key", pa.string()),
-        ("kind", pa.string()),
-        ("account_id", pa.string()),
-        ("severity", pa.string()),  # "error" | "warning"
-        ("message", pa.string()),
-        ("first_seen_at", pa.timestamp("us", tz="UTC")),
-        ("last_sent_at", pa.timestamp("us", tz="UTC")),
-        ("title", pa.string()),
-        ("cause", pa.string()),  # ingestion.causes.Cause value; NULL without a cause
-        ("status", pa.string()),  # "open" | "resolved"
-        ("resolved_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+INSIGHTS = AD_INSIGHTS.name
 
 #: Kind of every (account, cause) alert; it resolves when the lake shows the cause cleared.
 INCIDENT = "incident"
 #: Conditions the health sensor re-evaluates as a whole: resolved when no longer raised.
 CONDITION_KINDS = ("token_expiring", "stale")
 #: Checks whose condition the health sensor already alerts on from the same lake rows.
-HEALTH_OWNED_CHECKS = frozenset({("token_health", "token_valid")})
+HEALTH_OWNED_CHECKS = frozenset({(TOKEN_CHECKS.name, "token_valid")})
 #: Attempt statuses that carry a cause.
 FAILED_STATUSES = ("failed", "blocked")
 #: How far before an incident's evidence the lake is read to judge whether it cleared.
@@ -514,7 +498,7 @@ class Alerter:
     ) -> None:
         """One row for the ``alerts`` mart; a failed write is logged, never raised."""
         try:
-            table = pa.Table.from_pylist(
+            table = ALERT_LOG.table(
                 [
                     {
                         "alert_key": alert.key,
@@ -529,8 +513,7 @@ class Alerter:
                         "status": "resolved" if resolved_at else "open",
                         "resolved_at": resolved_at,
                     }
-                ],
-                schema=ALERTS_ARROW,
+                ]
             )
             self.lake.append_file(
                 DATASET, alert.account_id or PLATFORM_ACCOUNT, table, tag=alert.kind

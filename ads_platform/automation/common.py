@@ -8,23 +8,23 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
-from dagster._core.definitions.partitions.context import partition_loading_context
 
-from ads_platform.orchestration import range_tags
-from ads_platform.partitions import START_DATE, ad_accounts_partitions, days_partitions
-from ads_platform.settings import Settings, SettingsError, load_settings
+from ads_platform import datasets as ds
+from ads_platform.day_grid import grid_timezone
+from ads_platform.partitions import ad_accounts_partitions, last_day, range_tags
+from ads_platform.settings import Settings
 
 log = logging.getLogger("ads_platform.automation")
 
 Clock = Callable[[], dt.datetime]
 
-AD_ACCOUNTS = dg.AssetKey("ad_accounts")
-INSIGHTS = dg.AssetKey("ad_insights_daily")
-CAMPAIGNS = dg.AssetKey("campaigns")
-AD_SETS = dg.AssetKey("ad_sets")
-ADS = dg.AssetKey("ads")
-TOKEN_HEALTH = dg.AssetKey("token_health")
-REACH = dg.AssetKey("reach_monthly")
+AD_ACCOUNTS = dg.AssetKey(ds.AD_ACCOUNTS)
+INSIGHTS = dg.AssetKey(ds.AD_INSIGHTS_DAILY)
+CAMPAIGNS = dg.AssetKey(ds.CAMPAIGNS)
+AD_SETS = dg.AssetKey(ds.AD_SETS)
+ADS = dg.AssetKey(ds.ADS)
+TOKEN_HEALTH = dg.AssetKey(ds.TOKEN_HEALTH)
+REACH = dg.AssetKey(ds.REACH_MONTHLY)
 ENTITY_ASSETS = (CAMPAIGNS, AD_SETS, ADS)
 #: Per-account assets refreshed once a day and after a new account / a recovered token.
 ACCOUNT_ASSETS = (*ENTITY_ASSETS, TOKEN_HEALTH, REACH)
@@ -42,25 +42,10 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def definition_settings() -> Settings:
-    """Settings read when the definitions load, only for intervals and defaults.
-
-    Loaded without tokens: the code location must load (and show *why* an account is
-    broken) even when a token variable is missing.  Anything wrong falls back to the
-    defaults rather than breaking the whole code location.
-    """
-    try:
-        return load_settings(require_tokens=False)
-    except (SettingsError, OSError) as exc:
-        log.warning("automation uses default intervals: settings did not load (%s)", exc)
-        return Settings()
-
-
-def partition_days(now: dt.datetime) -> tuple[dt.date, dt.date | None]:
+def partition_days(settings: Settings, now: dt.datetime) -> tuple[dt.date, dt.date | None]:
     """First and last day of the date dimension as Dagster sees it at ``now``."""
-    with partition_loading_context(effective_dt=now):
-        last = days_partitions.get_last_partition_key()
-    return START_DATE, dt.date.fromisoformat(last) if last else None
+    start = settings.ingestion.start_date
+    return start, last_day(start, now, grid_timezone(settings, now))
 
 
 def enabled_accounts(settings: Settings) -> list[str]:

@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ads_platform import datasets as ds
 from ads_platform.automation.calendar import UTC, zone
 from ads_platform.lake import Lake
 
-ATTEMPTS = "ingestion_attempts"
-TOKEN_HEALTH = "token_health"  # noqa: S105 - a dataset name
-AD_ACCOUNTS = "ad_accounts"
+ATTEMPTS = ds.INGESTION_ATTEMPTS
+TOKEN_HEALTH = ds.TOKEN_HEALTH
+AD_ACCOUNTS = ds.AD_ACCOUNTS
 STAMP_FORMAT = "%Y%m%dT%H%M%S%f"
 
 

@@ -28,7 +28,6 @@ from ads_platform.automation.common import (
     ASSET_JOB,
     TRIGGER_TAG,
     account_assets_run,
-    definition_settings,
     enabled_accounts,
     insights_run,
     ordered_accounts,
@@ -61,7 +60,7 @@ def daily_run_requests(
     ``order`` lists the enabled accounts that are partitions, ``all_partitions`` every
     partition in Dagster's order (adjacency for multi-account runs is judged on it).
     """
-    first_day, last_day = partition_days(now)
+    first_day, last_day = partition_days(settings, now)
     timezones = account_timezones(Lake(settings.lake_dir), order)
     due = calendar.daily_windows(
         now,
@@ -82,7 +81,7 @@ def intraday_run_requests(
     now: dt.datetime, settings: Settings, order: Sequence[str], all_partitions: Sequence[str]
 ) -> list[dg.RunRequest]:
     """Each account's local today, in as few rectangle runs as adjacency allows."""
-    first_day, last_day = partition_days(now)
+    first_day, last_day = partition_days(settings, now)
     timezones = account_timezones(Lake(settings.lake_dir), order)
     return [
         insights_run(r.start_key, r.end_key, "intraday")
@@ -148,8 +147,7 @@ def build_intraday_schedule(minutes: int) -> dg.ScheduleDefinition:
     return intraday_today_refresh
 
 
-def build_schedules(settings: Settings | None = None) -> list[dg.ScheduleDefinition]:
-    settings = settings or definition_settings()
+def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
     return [
         build_daily_schedule(),
         build_intraday_schedule(settings.ingestion.today_refresh_minutes),

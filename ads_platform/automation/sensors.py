@@ -29,7 +29,6 @@ from ads_platform.automation.common import (
     TRIGGER_TAG,
     Clock,
     account_assets_run,
-    definition_settings,
     enabled_accounts,
     insights_run,
     iso_utc,
@@ -45,6 +44,7 @@ from ads_platform.automation.lakeview import (
     attempts_since,
     token_rows_since,
 )
+from ads_platform.datasets import AD_INSIGHTS_DAILY
 from ads_platform.frames import ALL_EFFECTIVE_STATUSES
 from ads_platform.lake import Lake
 from ads_platform.meta.redaction import redact
@@ -52,7 +52,7 @@ from ads_platform.partitions import ad_accounts_partitions
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import Settings
 
-INSIGHTS_DATASET = "ad_insights_daily"
+INSIGHTS_DATASET = AD_INSIGHTS_DAILY
 #: Attempt error kinds that mean "the token (or its access) is the problem".
 TOKEN_ERROR_KINDS = frozenset({"token_invalid", "permission", "auth", "settings"})
 #: After a recovery re-request, a new incident of the same account waits this long before
@@ -106,7 +106,7 @@ def plan_new_accounts(
     done = set(handled)
     partitions = set(ordered_accounts(instance))
     lake = Lake(settings.lake_dir)
-    first_day, last_day = partition_days(now)
+    first_day, last_day = partition_days(settings, now)
     add: list[str] = []
     new: list[str] = []
     for account_id in enabled_accounts(settings):
@@ -315,7 +315,7 @@ def plan_token_recovery(
     lake = Lake(settings.lake_dir)
     lookback = max(settings.ingestion.lookback_days, 1)
     since = now - dt.timedelta(days=lookback + 2)
-    first_day, last_day = partition_days(now)
+    first_day, last_day = partition_days(settings, now)
     partitions = set(ordered_accounts(instance))
     requests: list[dg.RunRequest] = []
     recovered: dict[str, list[calendar.DayRange]] = {}
@@ -544,8 +544,7 @@ def build_automation_sensor() -> dg.AutomationConditionSensorDefinition:
     )
 
 
-def build_sensors(settings: Settings | None = None) -> list[dg.SensorDefinition]:
-    settings = settings or definition_settings()
+def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
     return [
         build_new_accounts_sensor(),
         build_token_recovery_sensor(),

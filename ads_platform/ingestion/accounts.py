@@ -13,11 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from ads_platform import frames, schemas
+from ads_platform import frames
+from ads_platform.datasets import ACCOUNTS
 from ads_platform.lake import Lake
 from ads_platform.meta.errors import required_field
 
-DATASET = "ad_accounts"
+DATASET = ACCOUNTS.name
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,11 @@ def merge_accounts(
         }
     frame = pd.DataFrame(
         [records[k] for k in sorted(records)],
-        columns=frames.AD_ACCOUNTS_ARROW.names,
+        columns=ACCOUNTS.arrow.names,
     )
     frame["account_status"] = frame["account_status"].astype("Int64")
-    schemas.validate(schemas.AdAccounts, frame, DATASET)
-    lake.write(path, frames.to_arrow(frame, frames.AD_ACCOUNTS_ARROW))
+    ACCOUNTS.validate(frame)
+    lake.write(path, ACCOUNTS.to_arrow(frame))
     return frame
 
 

@@ -44,18 +44,19 @@ def pull_entities(
             effective_status=list(frames.ALL_EFFECTIVE_STATUSES),
         )
     ]
-    path = lake.partition_path(spec.dataset, account_id)
-    with lake.lock(spec.dataset, account_id):
+    dataset = spec.dataset
+    path = lake.partition_path(dataset.name, account_id)
+    with lake.lock(dataset.name, account_id):
         previous = lake.read(path)
         history, added = frames.merge_versions(previous, records, spec, now)
-        schemas.validate(schemas.ENTITY_MODELS[spec.dataset], history, spec.dataset)
-        schemas.check_partition_keys(history, spec.dataset, account_id=account_id)
+        dataset.validate(history)
+        schemas.check_partition_keys(history, dataset.name, account_id=account_id)
         if added or previous is None:
-            lake.write(path, frames.to_arrow(history, spec.arrow))
+            lake.write(path, dataset.to_arrow(history))
     current = history.sort_values("valid_from").drop_duplicates(spec.id_column, keep="last")
     statuses = current["effective_status"].fillna("UNKNOWN").value_counts().to_dict()
     outcome = PartitionOutcome(
-        spec.dataset,
+        dataset.name,
         account_id,
         None,
         "success",

@@ -25,16 +25,16 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from ads_platform import frames, schemas
+from ads_platform.datasets import ACCOUNT_INSIGHTS, AD_INSIGHTS
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome, preview_markdown
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 
-DATASET = "ad_insights_daily"
-ACCOUNT_DATASET = "account_insights_daily"
+DATASET = AD_INSIGHTS.name
+ACCOUNT_DATASET = ACCOUNT_INSIGHTS.name
 SCHEMA_CHECK = "schema"
 RECONCILE_CHECK = "reconciles_with_account_totals"
-ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "account_status")
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ def pull_account_insights(
                 since,
                 until,
                 level="ad",
-                fields=frames.INSIGHT_FIELDS,
+                fields=AD_INSIGHTS.api_fields,
                 action_attribution_windows=list(attribution_windows),
             ),
             account.account_id,
@@ -235,7 +235,7 @@ def pull_account_insights(
                 since,
                 until,
                 level="account",
-                fields=frames.ACCOUNT_INSIGHT_FIELDS,
+                fields=ACCOUNT_INSIGHTS.api_fields,
                 action_attribution_windows=None,
             ),
             account.account_id,
@@ -301,9 +301,9 @@ def _frames_for(
         )
     except frames.RowError as exc:
         raise schemas.ValidationFailed(DATASET, str(exc)) from None
-    schemas.validate(schemas.AdInsightsDaily, ad_frame, DATASET)
+    AD_INSIGHTS.validate(ad_frame)
     schemas.check_partition_keys(ad_frame, DATASET, account_id=aid)
-    schemas.validate(schemas.AccountInsightsDaily, account_frame, ACCOUNT_DATASET)
+    ACCOUNT_INSIGHTS.validate(account_frame)
     schemas.check_partition_keys(account_frame, ACCOUNT_DATASET, account_id=aid)
     return ad_frame, account_frame
 
@@ -414,9 +414,9 @@ def _store_day(
     path = lake.partition_path(DATASET, aid, day)
     lake.write(
         lake.partition_path(ACCOUNT_DATASET, aid, day),
-        frames.to_arrow(account_frame, frames.ACCOUNT_INSIGHTS_ARROW),
+        ACCOUNT_INSIGHTS.to_arrow(account_frame),
     )
-    lake.write(path, frames.to_arrow(ad_frame, frames.INSIGHTS_ARROW))
+    lake.write(path, AD_INSIGHTS.to_arrow(ad_frame))
     stored = PartitionOutcome(
         DATASET,
         aid,

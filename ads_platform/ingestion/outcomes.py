@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
-import pyarrow as pa
 
-from ads_platform.frames import ATTEMPTS_ARROW
+from ads_platform.datasets import ATTEMPTS
 from ads_platform.lake import Lake
 
 Status = Literal["success", "failed", "blocked", "skipped"]
@@ -98,7 +97,7 @@ def record_attempts(lake: Lake, outcomes: Sequence[PartitionOutcome], run_id: st
         by_account.setdefault(outcome.account_id, []).append(outcome)
     for account_id, items in by_account.items():
         times = attempt_times(items)
-        table = pa.Table.from_pylist(
+        table = ATTEMPTS.table(
             [
                 {
                     "account_id": o.account_id,
@@ -112,7 +111,6 @@ def record_attempts(lake: Lake, outcomes: Sequence[PartitionOutcome], run_id: st
                     "rows": o.rows,
                 }
                 for o, when in zip(items, times, strict=True)
-            ],
-            schema=ATTEMPTS_ARROW,
+            ]
         )
-        lake.append_file("ingestion_attempts", account_id, table, tag=run_id)
+        lake.append_file(ATTEMPTS.name, account_id, table, tag=run_id)

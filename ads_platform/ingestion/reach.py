@@ -14,22 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from ads_platform import frames
+from ads_platform import frames, schemas
+from ads_platform.datasets import REACH
 from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 
-DATASET = "reach_monthly"
-FIELDS = (
-    "account_id",
-    "account_currency",
-    "campaign_id",
-    "date_start",
-    "date_stop",
-    "reach",
-    "impressions",
-    "spend",
-)
+DATASET = REACH.name
+SCHEMA_CHECK = "schema"
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -111,7 +103,7 @@ def pull_reach(
                 month,
                 until,
                 level=level,
-                fields=list(FIELDS),
+                fields=list(REACH.api_fields),
                 time_increment="all_days",
             )
             for row in rows:
@@ -125,21 +117,29 @@ def pull_reach(
                         "fetched_at": fetched_at,
                     }
                 )
-    new = pd.DataFrame(records, columns=frames.REACH_ARROW.names)
+    new = pd.DataFrame(records, columns=REACH.arrow.names)
     if previous is not None and len(previous):
         kept = previous[~previous["period_start"].isin(months)]
         combined = pd.concat([kept, new], ignore_index=True) if len(new) else kept
     else:
         combined = new
-    keys = combined[["level", "campaign_id", "period_start"]].astype(str)
-    if keys.duplicated().any():
-        raise ValueError(f"{DATASET}: duplicate (level, campaign, month) rows for {account_id}")
-    negative = combined["reach"].dropna()
-    if (negative < 0).any():
-        raise ValueError(f"{DATASET}: negative reach for {account_id}")
     for column in ("reach", "impressions"):
         combined[column] = combined[column].astype("Int64")
-    lake.write(path, frames.to_arrow(combined, frames.REACH_ARROW))
+    try:
+        REACH.validate(combined)
+        schemas.check_partition_keys(combined, DATASET, account_id=account_id)
+    except schemas.ValidationFailed as exc:
+        # Nothing is written: the last good file of the account stays.
+        return PartitionOutcome(
+            DATASET,
+            account_id,
+            None,
+            "blocked",
+            message=f"{account_id}: {exc}",
+            error_kind="validation",
+            checks=[CheckOutcome(SCHEMA_CHECK, False, str(exc))],
+        )
+    lake.write(path, REACH.to_arrow(combined))
     return PartitionOutcome(
         DATASET,
         account_id,
@@ -147,6 +147,6 @@ def pull_reach(
         "success",
         rows=len(combined),
         message=f"{len(months)} month(s) pulled: {', '.join(str(m) for m in months) or 'none'}",
-        checks=[CheckOutcome("schema", True, "unique per level, campaign and month; reach ≥ 0")],
+        checks=[CheckOutcome(SCHEMA_CHECK, True, f"{len(combined)} rows match the schema")],
         path=str(path),
     )

@@ -23,17 +23,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
-from ads_platform import frames
 from ads_platform.automation.lakeview import latest_token_row, read_rows, recent_files
+from ads_platform.datasets import TOKEN_CHECKS
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.errors import MetaApiError, TokenInvalidError
 from ads_platform.meta.redaction import redact
 from ads_platform.meta.tokens import TokenInfo, TokenStore
 
-DATASET = "token_health"
+DATASET = TOKEN_CHECKS.name
 #: ``checked_by`` values.
 DEBUG_TOKEN = "debug_token"  # noqa: S105 - the name of a Graph API endpoint
 API_ERROR = "api_error"
@@ -76,7 +74,7 @@ class TokenCheck:
 def _base_row(
     account_id: str, token_env: str, token: str, now: dt.datetime, checked_by: str = DEBUG_TOKEN
 ) -> dict[str, Any]:
-    return {name: None for name in frames.TOKEN_HEALTH_ARROW.names} | {
+    return TOKEN_CHECKS.empty_row() | {
         "account_id": account_id,
         "checked_at": now,
         "token_env": token_env,
@@ -181,7 +179,7 @@ def record(lake: Lake, rows: Sequence[Mapping[str, Any]], tag: str) -> None:
     for row in rows:
         by_account.setdefault(str(row["account_id"]), []).append(row)
     for account_id, items in by_account.items():
-        table = pa.Table.from_pylist([dict(r) for r in items], schema=frames.TOKEN_HEALTH_ARROW)
+        table = TOKEN_CHECKS.table(items)
         lake.append_file(DATASET, account_id, table, tag=tag)
 
 

@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ads_platform.datasets import AD_INSIGHTS_DAILY, AD_SETS, ADS, CAMPAIGNS
 from ads_platform.frames import ENTITY_SPECS
 from ads_platform.ingestion.outcomes import CheckOutcome
 from ads_platform.lake import Lake
@@ -81,12 +82,12 @@ class EntityState:
         self.known = False
         self._ads: pd.DataFrame | None = None
         self._stops: dict[str, pd.Timestamp] = {}
-        ads = _latest(lake, "ads", account_id)
+        ads = _latest(lake, ADS, account_id)
         if ads is None:
             return
         self.known = True
         self._ads = ads
-        for dataset, column in (("campaigns", "stop_time"), ("ad_sets", "end_time")):
+        for dataset, column in ((CAMPAIGNS, "stop_time"), (AD_SETS, "end_time")):
             parents = _latest(lake, dataset, account_id)
             if parents is None or column not in parents:
                 continue
@@ -141,7 +142,7 @@ def stored_daily_spend(
     out: dict[dt.date, DayTotals] = {}
     columns = ["spend", "impressions", "link_clicks", "clicks_all"]
     for day in days:
-        path = lake.partition_path("ad_insights_daily", account_id, day)
+        path = lake.partition_path(AD_INSIGHTS_DAILY, account_id, day)
         if not path.exists():
             continue
         table = pq.read_table(path, columns=columns)

@@ -37,6 +37,13 @@ from typing import Any, Literal
 import httpx
 import tenacity
 
+from ads_platform.datasets import (
+    ACCOUNTS,
+    AD_HISTORY,
+    AD_INSIGHTS,
+    AD_SET_HISTORY,
+    CAMPAIGN_HISTORY,
+)
 from ads_platform.meta.errors import (
     AsyncJobError,
     MalformedResponseError,
@@ -80,69 +87,14 @@ EntityKind = Literal["campaigns", "adsets", "ads"]
 InsightsMode = Literal["auto", "sync", "async"]
 InsightsLevel = Literal["account", "campaign", "adset", "ad"]
 
-DEFAULT_ACCOUNT_FIELDS: tuple[str, ...] = (
-    "id",
-    "account_id",
-    "name",
-    "currency",
-    "timezone_name",
-    "account_status",
-)
+# What is asked for by default is what the lake stores: the datasets' declarations.
+DEFAULT_ACCOUNT_FIELDS: tuple[str, ...] = ACCOUNTS.api_fields
 DEFAULT_ENTITY_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "campaigns": (
-        "id",
-        "account_id",
-        "name",
-        "objective",
-        "status",
-        "effective_status",
-        "daily_budget",
-        "lifetime_budget",
-        "created_time",
-        "updated_time",
-    ),
-    "adsets": (
-        "id",
-        "account_id",
-        "campaign_id",
-        "name",
-        "status",
-        "effective_status",
-        "optimization_goal",
-        "billing_event",
-        "daily_budget",
-        "lifetime_budget",
-        "created_time",
-        "updated_time",
-    ),
-    "ads": (
-        "id",
-        "account_id",
-        "campaign_id",
-        "adset_id",
-        "name",
-        "status",
-        "effective_status",
-        "created_time",
-        "updated_time",
-    ),
+    "campaigns": CAMPAIGN_HISTORY.api_fields,
+    "adsets": AD_SET_HISTORY.api_fields,
+    "ads": AD_HISTORY.api_fields,
 }
-DEFAULT_INSIGHT_FIELDS: tuple[str, ...] = (
-    "account_id",
-    "account_currency",
-    "campaign_id",
-    "adset_id",
-    "ad_id",
-    "date_start",
-    "date_stop",
-    "spend",
-    "impressions",
-    "clicks",
-    "reach",
-    "inline_link_clicks",
-    "actions",
-    "action_values",
-)
+DEFAULT_INSIGHT_FIELDS: tuple[str, ...] = AD_INSIGHTS.api_fields
 
 _ENTITY_SINGULAR: Mapping[str, str] = {"campaigns": "campaign", "adsets": "adset", "ads": "ad"}
 
@@ -458,15 +410,7 @@ class GraphClient:
         return self._call("GET", act, {"fields": list(fields)}, account_id=act, endpoint="account")
 
     def list_ad_accounts(
-        self,
-        fields: Sequence[str] = (
-            "id",
-            "account_id",
-            "name",
-            "currency",
-            "timezone_name",
-            "account_status",
-        ),
+        self, fields: Sequence[str] = DEFAULT_ACCOUNT_FIELDS
     ) -> Iterator[dict[str, Any]]:
         """Every ad account the token can reach (``me/adaccounts``)."""
         return self.iter_rows("me/adaccounts", {"fields": list(fields)}, endpoint="me/adaccounts")

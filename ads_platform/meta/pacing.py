@@ -106,10 +106,6 @@ class UsageReport:
     def seen(self) -> bool:
         return self.account_seen or self.app_seen
 
-    @property
-    def max_pct(self) -> float:
-        return max(self.account_pct, self.app_pct)
-
 
 def _num(value: object) -> float:
     """Best-effort non-negative float; garbage counts as 0 (no information)."""

@@ -73,10 +73,6 @@ class CallStats:
             if not ok:
                 cell.errors += 1
 
-    def record_error(self, account_id: str | None, endpoint: str) -> None:
-        with self._lock:
-            self._cell(account_id, endpoint).errors += 1
-
     def record_page(self, account_id: str | None, endpoint: str, rows: int = 0) -> None:
         with self._lock:
             cell = self._cell(account_id, endpoint)

@@ -111,7 +111,6 @@ _FORMATS = ("Video", "Carousel", "Static", "Reel", "Collection")
 VIDEO_FORMATS = ("Video", "Reel")
 _HOOKS = ("UGC", "Discount", "Testimonial", "Product Demo", "Founder Story", "Bundle")
 
-FAMILY_NONE = 0
 FAMILY_PURCHASE = 1
 FAMILY_LEAD = 2
 

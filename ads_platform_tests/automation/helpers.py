@@ -21,7 +21,7 @@ import dagster as dg
 import pyarrow as pa
 import yaml
 
-from ads_platform.frames import AD_ACCOUNTS_ARROW, ATTEMPTS_ARROW, TOKEN_HEALTH_ARROW
+from ads_platform import datasets as ds
 from ads_platform.lake import Lake
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import Settings, load_settings
@@ -89,7 +89,7 @@ def write_accounts_table(lake: Lake, timezones: Mapping[str, str], seen: dt.date
         for account_id, tz in timezones.items()
     ]
     lake.write(
-        lake.partition_path("ad_accounts"), pa.Table.from_pylist(rows, schema=AD_ACCOUNTS_ARROW)
+        lake.partition_path("ad_accounts"), pa.Table.from_pylist(rows, schema=ds.ACCOUNTS.arrow)
     )
 
 
@@ -124,7 +124,7 @@ def write_attempts(
         / f"account_id={account_id}"
         / f"{at.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}-{run_id}-{len(rows)}{status}.parquet"
     )
-    lake.write(path, pa.Table.from_pylist(rows, schema=ATTEMPTS_ARROW))
+    lake.write(path, pa.Table.from_pylist(rows, schema=ds.ATTEMPTS.arrow))
 
 
 def write_token_row(
@@ -136,7 +136,7 @@ def write_token_row(
     expires_at: dt.datetime | None = None,
     message: str | None = None,
 ) -> None:
-    row = {name: None for name in TOKEN_HEALTH_ARROW.names} | {
+    row = {name: None for name in ds.TOKEN_CHECKS.arrow.names} | {
         "account_id": account_id,
         "checked_at": at,
         "token_env": token_env(account_id),
@@ -152,7 +152,7 @@ def write_token_row(
         / f"account_id={account_id}"
         / f"{at.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}-test-{int(is_valid)}.parquet"
     )
-    lake.write(path, pa.Table.from_pylist([row], schema=TOKEN_HEALTH_ARROW))
+    lake.write(path, pa.Table.from_pylist([row], schema=ds.TOKEN_CHECKS.arrow))
 
 
 def mark_materialized(
@@ -177,7 +177,7 @@ def repository(
 ) -> dg.RepositoryDefinition:
     """The platform's definitions plus the automation under test (Dagster resolves run
     requests against the repository: jobs, partitions, dynamic partitions)."""
-    from ads_platform.definitions import defs
+    from ads_platform_tests.platform_defs import defs
 
     # Only the assets and resources of the platform: once definitions.py wires the
     # automation, its own sensors would clash by name with the ones under test.

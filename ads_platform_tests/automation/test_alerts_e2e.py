@@ -19,14 +19,15 @@ from ads_platform.automation.alerts import (
     build_health_alerts_sensor,
     build_run_failure_sensor,
 )
-from ads_platform.definitions import defs
+from ads_platform.demo import materialize
 from ads_platform.ingestion.causes import CAUSE_TEXT, Cause
-from ads_platform.orchestration import materialize, range_tags
+from ads_platform.partitions import range_tags
 from ads_platform.resources import PlatformResource
 from ads_platform_tests.automation.helpers import Receiver, repository
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts
 from ads_platform_tests.marts.lake_fixture import run_dbt
+from ads_platform_tests.platform_defs import defs
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from dagster._core.test_utils import create_test_daemon_workspace_context
 from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.sensor import execute_sensor_iteration
 
-from ads_platform.orchestration import SYNC_LAUNCH_OVERRIDES
 from ads_platform_tests.automation.helpers import TOKYO, token_env, write_settings
+from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES
 
 REPO = Path(__file__).resolve().parents[2]
 

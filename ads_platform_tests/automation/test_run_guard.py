@@ -185,7 +185,7 @@ def test_a_reused_pid_is_not_the_worker(worker: subprocess.Popen[bytes]) -> None
 
 
 def test_the_guard_is_in_the_definitions_and_running_by_default() -> None:
-    from ads_platform.definitions import defs
+    from ads_platform_tests.platform_defs import defs
 
     guard = defs.get_sensor_def(RUN_WORKER_GUARD)
     assert guard.default_status == dg.DefaultSensorStatus.RUNNING

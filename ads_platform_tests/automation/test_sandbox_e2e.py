@@ -14,12 +14,12 @@ from ads_platform.automation.sensors import (
     build_token_recovery_sensor,
     platform_poller,
 )
-from ads_platform.definitions import defs
-from ads_platform.orchestration import materialize
+from ads_platform.demo import materialize
 from ads_platform.resources import PlatformResource
 from ads_platform_tests.automation.helpers import Clock, repository, tags_of
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, materialized_partitions, setup_accounts
+from ads_platform_tests.platform_defs import defs
 
 pytestmark = pytest.mark.slow
 

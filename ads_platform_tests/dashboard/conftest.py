@@ -29,11 +29,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from ads_platform.definitions import defs
-from ads_platform.demo import write_demo_settings
-from ads_platform.orchestration import materialize, materialize_marts, range_tags
-from ads_platform.partitions import key_for
+from ads_platform.demo import materialize, materialize_marts, write_demo_settings
+from ads_platform.partitions import key_for, range_tags
 from ads_platform.sandbox import Sandbox
+from ads_platform_tests.platform_defs import defs
 
 #: Days pulled before the sandbox's today (the stale account stops STALE_DAYS earlier).
 HISTORY_DAYS = 20

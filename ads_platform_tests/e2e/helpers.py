@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 
-from ads_platform.definitions import defs
+from ads_platform.demo import materialize
 from ads_platform.lake import Lake
-from ads_platform.orchestration import materialize, range_tags
-from ads_platform.partitions import key_for
+from ads_platform.partitions import key_for, range_tags
 from ads_platform.warehouse import open_marts_readonly, publish_marts
 from ads_platform_tests.conftest import Platform
 from ads_platform_tests.marts.lake_fixture import run_dbt
+from ads_platform_tests.platform_defs import defs
 
 
 def setup_accounts(platform: Platform, entities: bool = True) -> None:

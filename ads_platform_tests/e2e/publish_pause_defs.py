@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ads_platform import warehouse
-from ads_platform.definitions import defs
+from ads_platform_tests.platform_defs import defs
 
 PAUSE_ENV = "ADS_PLATFORM_TEST_PUBLISH_PAUSE"
 #: Longer than any test waits: the test kills the worker long before.

@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 import yaml
 
-from ads_platform.definitions import defs
-from ads_platform.orchestration import materialize
+from ads_platform.demo import materialize
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, lake, materialized_partitions, setup_accounts
+from ads_platform_tests.platform_defs import defs
 
 DAY = SANDBOX_TODAY - dt.timedelta(days=2)
 

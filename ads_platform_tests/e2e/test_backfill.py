@@ -14,10 +14,10 @@ import dagster as dg
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 
-from ads_platform.orchestration import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
 from ads_platform.partitions import key_for
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import setup_accounts, stored_daily_totals
+from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
 
 DAYS = 30
 PAGE_LIMIT = 500

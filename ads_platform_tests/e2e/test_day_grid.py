@@ -23,8 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: What a fresh process that loads the definitions sees as the grid.
 _PROBE = """
 import json
-from ads_platform.partitions import GRID_TIMEZONE, days_partitions
-print(json.dumps({"zone": GRID_TIMEZONE, "last": days_partitions.get_last_partition_key()}))
+from ads_platform.definitions import load_definitions
+grid = load_definitions().resolve_assets_def("ad_insights_daily").partitions_def
+days = next(d.partitions_def for d in grid.partitions_defs if d.name == "date")
+print(json.dumps({"zone": days.timezone, "last": days.get_last_partition_key()}))
 """
 
 

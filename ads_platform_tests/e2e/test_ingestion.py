@@ -157,8 +157,9 @@ def test_expired_token_fails_only_that_account(platform: Platform) -> None:
     setup_accounts(platform)
     bad, *good = platform.accounts
     platform.sandbox.add_fault("token_expired", account_id=bad)
-    from ads_platform.definitions import defs
-    from ads_platform.orchestration import materialize, range_tags
+    from ads_platform.demo import materialize
+    from ads_platform.partitions import range_tags
+    from ads_platform_tests.platform_defs import defs
 
     # One run over the same day of every account (how a daily schedule asks).
     result = materialize(
@@ -334,8 +335,9 @@ def test_one_accounts_throttle_beyond_the_budget_fails_only_that_account(
 ) -> None:
     """The reported incident: act_1's throttle made healthy accounts fail with "usage
     limits require waiting 60s, beyond the retry budget of 30s"."""
-    from ads_platform.definitions import defs
-    from ads_platform.orchestration import materialize, range_tags
+    from ads_platform.demo import materialize
+    from ads_platform.partitions import range_tags
+    from ads_platform_tests.platform_defs import defs
 
     platform = own_sandbox
     setup_accounts(platform, entities=False)
@@ -374,8 +376,9 @@ def test_one_accounts_throttle_beyond_the_budget_fails_only_that_account(
 def test_a_throttled_account_waits_alone_and_its_waits_are_in_its_metadata(
     platform: Platform,
 ) -> None:
-    from ads_platform.definitions import defs
-    from ads_platform.orchestration import materialize, range_tags
+    from ads_platform.demo import materialize
+    from ads_platform.partitions import range_tags
+    from ads_platform_tests.platform_defs import defs
 
     setup_accounts(platform, entities=False)
     throttled, *healthy = platform.accounts
@@ -408,8 +411,8 @@ def test_a_throttled_account_waits_alone_and_its_waits_are_in_its_metadata(
 def test_a_reach_row_without_campaign_id_fails_naming_the_endpoint_and_the_field(
     platform: Platform,
 ) -> None:
-    from ads_platform.definitions import defs
-    from ads_platform.orchestration import materialize
+    from ads_platform.demo import materialize
+    from ads_platform_tests.platform_defs import defs
 
     setup_accounts(platform, entities=False)
     account_id = platform.accounts[0]
@@ -429,8 +432,9 @@ def test_a_reach_row_without_campaign_id_fails_naming_the_endpoint_and_the_field
 def test_an_unresolvable_graph_host_fails_fast_as_a_network_problem(platform: Platform) -> None:
     import yaml
 
-    from ads_platform.definitions import defs
-    from ads_platform.orchestration import materialize, range_tags
+    from ads_platform.demo import materialize
+    from ads_platform.partitions import range_tags
+    from ads_platform_tests.platform_defs import defs
 
     setup_accounts(platform, entities=False)
     data = yaml.safe_load(platform.config_path.read_text())

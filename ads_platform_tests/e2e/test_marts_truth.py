@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from ads_platform.definitions import defs
-from ads_platform.orchestration import materialize_marts
+from ads_platform.demo import materialize_marts
 from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts
+from ads_platform_tests.platform_defs import defs
 
 pytestmark = pytest.mark.slow
 

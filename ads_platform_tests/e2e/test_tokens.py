@@ -9,9 +9,9 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from ads_platform.demo import demo_token_env, write_demo_settings
+from ads_platform.demo import demo_token_env, materialize, write_demo_settings
 from ads_platform.meta.tokens import TokenStore
-from ads_platform.orchestration import materialize, range_tags
+from ads_platform.partitions import range_tags
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, lake, setup_accounts
 
@@ -21,7 +21,7 @@ APP_SECRET = "sandbox-app-secret-0123456789"
 def test_expiring_token_is_refreshed_and_stored_encrypted(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ads_platform.definitions import defs
+    from ads_platform_tests.platform_defs import defs
 
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("META_APP_SECRET", APP_SECRET)
@@ -74,7 +74,7 @@ def test_expiring_token_is_refreshed_and_stored_encrypted(
 
 
 def test_revoked_token_is_recorded_by_token_health(platform: Platform) -> None:
-    from ads_platform.definitions import defs
+    from ads_platform_tests.platform_defs import defs
 
     setup_accounts(platform, entities=False)
     bad = platform.accounts[2]
@@ -102,7 +102,7 @@ def _refresh_one_token(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> t
     ``refresh_within_days: 59``.  The exchanged token gets an explicit 60-day expiry
     from that clock, so moving the clock ~60 days on kills it and nothing else.
     """
-    from ads_platform.definitions import defs
+    from ads_platform_tests.platform_defs import defs
 
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("META_APP_SECRET", APP_SECRET)
@@ -190,8 +190,8 @@ def test_a_new_token_in_the_variable_wins_over_the_refreshed_one_at_the_next_pul
 def test_a_rejected_refreshed_token_falls_back_to_the_variable_once(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ads_platform.definitions import defs
     from ads_platform.ingestion.token_health import fingerprint
+    from ads_platform_tests.platform_defs import defs
 
     account, key = _refresh_one_token(platform, monkeypatch)
     token_env = demo_token_env(account)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ads_platform import datasets as ds
 from ads_platform import frames
 from ads_platform.lake import Lake
 
@@ -124,7 +125,7 @@ class LakeBuilder:
         frame = frames.insights_frame(
             rows, account_id=account_id, currency=currency, fetched_at=self._tick(), run_id=run_id
         )
-        table = frames.to_arrow(frame, frames.INSIGHTS_ARROW)
+        table = ds.AD_INSIGHTS.to_arrow(frame)
         self.lake.write(self.lake.partition_path("ad_insights_daily", account_id, day), table)
         self.state.rows[(account_id, day)] = [dict(r) for r in rows]
         totals = self._account_row(account_id, day, rows)
@@ -137,7 +138,7 @@ class LakeBuilder:
         )
         self.lake.write(
             self.lake.partition_path("account_insights_daily", account_id, day),
-            frames.to_arrow(account_frame, frames.ACCOUNT_INSIGHTS_ARROW),
+            ds.ACCOUNT_INSIGHTS.to_arrow(account_frame),
         )
 
     @staticmethod
@@ -183,7 +184,7 @@ class LakeBuilder:
                 }
                 for account_id, (currency, tz, _) in ACCOUNTS.items()
             ],
-            schema=frames.AD_ACCOUNTS_ARROW,
+            schema=ds.ACCOUNTS.arrow,
         )
         self.lake.write(self.lake.partition_path("ad_accounts"), table)
 
@@ -233,7 +234,7 @@ class LakeBuilder:
             previous = self.lake.read(path)
             parsed = [spec.parse(item, account_id) for item in items]
             merged, _ = frames.merge_versions(previous, parsed, spec, pulled_at)
-            self.lake.write(path, frames.to_arrow(merged, spec.arrow))
+            self.lake.write(path, spec.dataset.to_arrow(merged))
 
     # -- logs ----------------------------------------------------------------------------
     def write_attempts(
@@ -255,7 +256,7 @@ class LakeBuilder:
                 }
                 for dataset, day, status, kind, message in attempts
             ],
-            schema=frames.ATTEMPTS_ARROW,
+            schema=ds.ATTEMPTS.arrow,
         )
         self.lake.append_file("ingestion_attempts", account_id, table, tag="test")
 
@@ -278,7 +279,7 @@ class LakeBuilder:
                     "last_error_message": None if valid else "Error validating access token",
                 }
             ],
-            schema=frames.TOKEN_HEALTH_ARROW,
+            schema=ds.TOKEN_CHECKS.arrow,
         )
         self.lake.append_file("token_health", account_id, table, tag="test")
 
@@ -303,7 +304,7 @@ class LakeBuilder:
         ]
         for campaign in ACCOUNTS[account_id][2]:
             rows.append({**rows[0], "level": "campaign", "campaign_id": campaign, "reach": 3000})
-        table = pa.Table.from_pylist(rows, schema=frames.REACH_ARROW)
+        table = pa.Table.from_pylist(rows, schema=ds.REACH.arrow)
         self.lake.write(self.lake.partition_path("reach_monthly", account_id), table)
 
 

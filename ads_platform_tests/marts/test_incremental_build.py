@@ -162,7 +162,7 @@ def _downstream_of(*ingestion_assets: str) -> set[Any]:
     """The marts automation requests after these ingestion assets materialized."""
     import dagster as dg
 
-    from ads_platform.assets.marts import marts_dbt_assets
+    from ads_platform_tests.platform_defs import marts_dbt_assets
 
     deps = marts_dbt_assets.asset_deps
     wanted = {dg.AssetKey([name]) for name in ingestion_assets}
@@ -177,8 +177,9 @@ def _downstream_of(*ingestion_assets: str) -> set[Any]:
 def _materialize(home: Home, subset: set[Any] | None = None) -> Any:
     import dagster as dg
 
-    from ads_platform.assets.marts import dbt_resource, marts_dbt_assets
+    from ads_platform.assets.marts import dbt_resource
     from ads_platform.resources import PlatformResource
+    from ads_platform_tests.platform_defs import marts_dbt_assets
 
     _age_lake(home.home / "lake")
     result = dg.materialize(
@@ -236,7 +237,7 @@ def first(lake_home: Home) -> Any:
 
 
 def test_the_first_asset_build_is_full(lake_home: Home, first: Any) -> None:
-    from ads_platform.assets.marts import marts_dbt_assets
+    from ads_platform_tests.platform_defs import marts_dbt_assets
 
     built = _materialized(first)
     assert built["marts/fct_ad_daily"].metadata["marts_build_mode"].value == "full"
@@ -290,7 +291,7 @@ def hourly(lake_home: Home, re_pulled: Any) -> Any:
 
 
 def test_the_hourly_build_of_every_asset_is_incremental_too(lake_home: Home, hourly: Any) -> None:
-    from ads_platform.assets.marts import marts_dbt_assets
+    from ads_platform_tests.platform_defs import marts_dbt_assets
 
     built = _materialized(hourly)
     assert built["marts/fct_ad_daily"].metadata["marts_build_mode"].value == "incremental"

@@ -722,8 +722,9 @@ def rebuilt(built: Built) -> dict[str, Any]:
     """Re-pull two days, then rebuild through the Dagster asset (incremental + publish)."""
     import dagster as dg
 
-    from ads_platform.assets.marts import dbt_resource, marts_dbt_assets
+    from ads_platform.assets.marts import dbt_resource
     from ads_platform.resources import PlatformResource
+    from ads_platform_tests.platform_defs import marts_dbt_assets
 
     builder = built.builder
     old_reader = open_marts_readonly(built.marts)
@@ -797,7 +798,8 @@ def test_reader_opened_before_publish_keeps_answering(
 
 def test_dagster_asset_builds_checks_and_publishes(built: Built, rebuilt: dict[str, Any]) -> None:
     """The @dbt_assets wiring: dbt tests become checks, materializations carry metadata."""
-    from ads_platform.assets.marts import DUCKDB_POOL, marts_dbt_assets
+    from ads_platform.assets.marts import DUCKDB_POOL
+    from ads_platform_tests.platform_defs import marts_dbt_assets
 
     result = rebuilt["result"]
     assert result.success

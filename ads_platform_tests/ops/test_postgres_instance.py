@@ -21,12 +21,12 @@ import pytest
 from ads_platform.automation.alerts import build_check_alerts_sensor
 from ads_platform.automation.sensors import build_new_accounts_sensor
 from ads_platform.doctor import run_doctor
-from ads_platform.orchestration import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
 from ads_platform.partitions import key_for
 from ads_platform.resources import PlatformResource
 from ads_platform_tests.automation.helpers import Clock, repository
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts
+from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

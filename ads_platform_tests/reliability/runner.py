@@ -40,7 +40,7 @@ def context() -> ForkServerContext:
     """The fork server context, its server importing the definitions once (it starts
     with the first run and ends with the test session)."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["ads_platform.definitions", "ads_platform.orchestration"])
+    ctx.set_forkserver_preload(["ads_platform_tests.platform_defs", "ads_platform.demo"])
     return ctx
 
 
@@ -100,8 +100,9 @@ def run_insights(
     os.environ.update(env)
     if pause is not None:
         _install_write_pause(pause)
-    from ads_platform.definitions import defs
-    from ads_platform.orchestration import materialize, range_tags
+    from ads_platform.demo import materialize
+    from ads_platform.partitions import range_tags
+    from ads_platform_tests.platform_defs import defs
 
     with dg.DagsterInstance.from_ref(instance_ref) as instance:
         result = materialize(

@@ -44,10 +44,8 @@ import duckdb
 import pytest
 import yaml
 
-from ads_platform.definitions import defs
-from ads_platform.demo import write_demo_settings
-from ads_platform.orchestration import materialize, range_tags
-from ads_platform.partitions import key_for
+from ads_platform.demo import materialize, write_demo_settings
+from ads_platform.partitions import key_for, range_tags
 from ads_platform.resources import PlatformResource
 from ads_platform.sandbox import Sandbox
 from ads_platform.warehouse import open_marts_readonly, publish_marts
@@ -55,6 +53,7 @@ from ads_platform_tests.automation.helpers import Receiver, repository
 from ads_platform_tests.conftest import Platform
 from ads_platform_tests.e2e.helpers import attempts, truth_daily
 from ads_platform_tests.marts.lake_fixture import run_dbt
+from ads_platform_tests.platform_defs import defs
 from ads_platform_tests.reliability import runner
 from ads_platform_tests.reliability.matrix import (
     CASES,

@@ -17,7 +17,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import duckdb
 import pyarrow as pa
@@ -240,12 +239,13 @@ def test_a_write_that_fails_leaves_no_temp_file_and_the_old_file(tmp_path: Path)
     target = tmp_path / "state.json"
     atomic.write_bytes(target, b"old")
 
-    def half_then_fail(handle: BinaryIO) -> None:
-        handle.write(b"half")
-        raise RuntimeError("boom")
+    def half_then_fail() -> None:
+        with atomic.replacing(target) as handle:
+            handle.write(b"half")
+            raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        atomic.write_with(target, half_then_fail)
+        half_then_fail()
     assert target.read_bytes() == b"old"
     assert _temps(tmp_path) == []
 

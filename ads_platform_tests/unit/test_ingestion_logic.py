@@ -10,8 +10,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from ads_platform import datasets as ds
 from ads_platform import frames, schemas
 from ads_platform.assets.reporting import summarize_failures
+from ads_platform.datasets.entities import Campaigns
+from ads_platform.datasets.insights import AdInsightsDaily
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.insights import (
     contiguous_ranges,
@@ -57,7 +60,7 @@ def test_counts_are_exact_and_missing_fields_stay_null() -> None:
     assert int(f["impressions"][0]) == 9007199254740993  # beyond float precision
     assert pd.isna(f["reach"][0])
     assert f["spend__exact"][0] == Decimal("0.10")
-    schemas.validate(schemas.AdInsightsDaily, f, "t")
+    schemas.validate(AdInsightsDaily, f, "t")
 
 
 def test_actions_keep_every_window_unknown_types_and_missing_values() -> None:
@@ -85,7 +88,7 @@ def test_actions_keep_every_window_unknown_types_and_missing_values() -> None:
     assert items[("actions", "brand_new_type", "1d_view")] == "1"
     assert items[("actions", "lead", None)] is None
     assert items[("action_values", "offsite_conversion.fb_pixel_purchase", "value")] == "99.5"
-    schemas.validate(schemas.AdInsightsDaily, f, "t")
+    schemas.validate(AdInsightsDaily, f, "t")
 
 
 @pytest.mark.parametrize(
@@ -104,9 +107,9 @@ def test_broken_rows_are_errors_not_zeros(override: dict[str, object], message: 
 
 def test_schema_blocks_negative_duplicate_and_foreign_rows() -> None:
     with pytest.raises(schemas.ValidationFailed, match="greater_than_or_equal_to"):
-        schemas.validate(schemas.AdInsightsDaily, frame([row(spend="-1")]), "t")
+        schemas.validate(AdInsightsDaily, frame([row(spend="-1")]), "t")
     with pytest.raises(schemas.ValidationFailed, match=r"unique|duplicate"):
-        schemas.validate(schemas.AdInsightsDaily, frame([row(), row()]), "t")
+        schemas.validate(AdInsightsDaily, frame([row(), row()]), "t")
     with pytest.raises(schemas.ValidationFailed, match="belong to act_999"):
         schemas.check_partition_keys(frame([row(account_id="999")]), "t", account_id="act_123")
     with pytest.raises(schemas.ValidationFailed, match="outside the partition"):
@@ -309,7 +312,7 @@ def test_lake_paths_are_safe_and_writes_atomic(tmp_path: Path) -> None:
     with pytest.raises(LakeError):
         lake.partition_path("ad_insights_daily", "../etc", DAY)
     path = lake.partition_path("ad_insights_daily", "act_1", DAY)
-    table = frames.to_arrow(frame([row()]), frames.INSIGHTS_ARROW)
+    table = ds.AD_INSIGHTS.to_arrow(frame([row()]))
     lake.write(path, table)
     assert pq.read_table(path).num_rows == 1
     assert lake.partition_days("ad_insights_daily", "act_1") == [DAY]
@@ -339,7 +342,7 @@ def test_entity_versions_keep_history() -> None:
     history, added = frames.merge_versions(history, renamed, spec, NOW + dt.timedelta(days=1))
     assert added == 1
     assert list(history.sort_values("valid_from")["name"]) == ["Spring", "Summer"]
-    schemas.validate(schemas.Campaigns, history, "campaigns")
+    schemas.validate(Campaigns, history, "campaigns")
 
 
 def test_reach_months_restate_recent_and_fill_missing() -> None:

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from ads_platform.dbt_output import is_noise, quiet_dbt_output
-from ads_platform.definitions import defs
-from ads_platform.orchestration import materialize
+from ads_platform.demo import materialize
 from ads_platform.run_errors import console_log_level, failure_lines
 from ads_platform_tests.conftest import Platform
+from ads_platform_tests.platform_defs import defs
 
 # As dbt 1.11 prints them through dagster-dbt (colour codes included).
 DBT_RUN = "\n".join(

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from ads_platform import frames
+from ads_platform import datasets as ds
 from ads_platform.automation.lakeview import latest_token_row
 from ads_platform.ingestion import token_health
 from ads_platform.lake import Lake
@@ -19,7 +19,7 @@ EXPIRES = dt.datetime(2027, 1, 15, tzinfo=dt.UTC)
 
 def _check(lake: Lake, *, valid: bool, token: str = TOKEN) -> None:
     """A debug_token row as check_token writes it."""
-    row: dict[str, Any] = {name: None for name in frames.TOKEN_HEALTH_ARROW.names} | {
+    row: dict[str, Any] = {name: None for name in ds.TOKEN_CHECKS.arrow.names} | {
         "account_id": ACCOUNT,
         "checked_at": dt.datetime.now(dt.UTC),
         "token_env": "META_TOKEN",

@@ -28,6 +28,9 @@
   not at all.  The lake views are also left alone when their definition is unchanged
   (hash in the view comment).
 
+  lake_columns() (each dataset's columns and types) is generated from the dataset
+  registry into macros/lake_columns.sql: see ads_platform/datasets/dbt_sql.py.
+
   Files carry their own account_id / date_day columns: hive_partitioning is off (the
   directory names are only organisation).  `_lake_file` names the file a row came
   from (lineage for the incremental models).
@@ -37,64 +40,6 @@
   {{- return(env_var('ADS_PLATFORM_LAKE_DIR', env_var('ADS_PLATFORM_HOME', '.ads_platform') ~ '/lake')) -}}
 {%- endmacro %}
 
-{% macro lake_columns() %}
-  {% set ts = 'timestamptz' %}
-  {% set entity_common = [
-      ('account_id', 'varchar'), ('name', 'varchar'), ('status', 'varchar'),
-      ('effective_status', 'varchar'), ('created_time', ts), ('updated_time', ts)] %}
-  {% set versions = [('record_hash', 'varchar'), ('valid_from', ts), ('pulled_at', ts)] %}
-  {% set budgets = [('daily_budget', 'bigint'), ('lifetime_budget', 'bigint')] %}
-  {{ return({
-    'ad_insights_daily': [
-      ('date_day', 'date'), ('account_id', 'varchar'), ('campaign_id', 'varchar'),
-      ('ad_set_id', 'varchar'), ('ad_id', 'varchar'), ('currency', 'varchar'),
-      ('impressions', 'bigint'), ('reach', 'bigint'), ('clicks_all', 'bigint'),
-      ('link_clicks', 'bigint'), ('spend', 'decimal(18,2)'),
-      ('actions', 'struct(stat varchar, action_type varchar, "window" varchar, value varchar)[]'),
-      ('fetched_at', ts), ('run_id', 'varchar')],
-    'account_insights_daily': [
-      ('date_day', 'date'), ('account_id', 'varchar'), ('currency', 'varchar'),
-      ('impressions', 'bigint'), ('reach', 'bigint'), ('clicks_all', 'bigint'),
-      ('link_clicks', 'bigint'), ('spend', 'decimal(18,2)'), ('fetched_at', ts),
-      ('run_id', 'varchar')],
-    'campaigns': [('campaign_id', 'varchar')] + entity_common + [
-      ('objective', 'varchar')] + budgets + [('start_time', ts), ('stop_time', ts)] + versions,
-    'ad_sets': [('ad_set_id', 'varchar'), ('campaign_id', 'varchar')] + entity_common + [
-      ('optimization_goal', 'varchar'), ('billing_event', 'varchar')] + budgets + [
-      ('start_time', ts), ('end_time', ts)] + versions,
-    'ads': [('ad_id', 'varchar'), ('campaign_id', 'varchar'), ('ad_set_id', 'varchar')]
-      + entity_common + [('creative_id', 'varchar')] + versions,
-    'ad_accounts': [
-      ('account_id', 'varchar'), ('name', 'varchar'), ('currency', 'varchar'),
-      ('timezone_name', 'varchar'), ('account_status', 'bigint'), ('source', 'varchar'),
-      ('is_active', 'boolean'), ('first_seen_at', ts), ('last_seen_at', ts)],
-    'token_health': [
-      ('account_id', 'varchar'), ('checked_at', ts), ('token_env', 'varchar'),
-      ('token_fingerprint', 'varchar'), ('token_type', 'varchar'), ('is_valid', 'boolean'),
-      ('expires_at', ts), ('data_access_expires_at', ts), ('days_left', 'double'),
-      ('scopes', 'varchar'), ('missing_scopes', 'varchar'), ('last_error_code', 'bigint'),
-      ('last_error_subcode', 'bigint'), ('last_error_message', 'varchar'),
-      ('last_error_at', ts), ('refreshed', 'boolean'), ('checked_by', 'varchar')],
-    'reach_monthly': [
-      ('level', 'varchar'), ('period', 'varchar'), ('period_start', 'date'),
-      ('period_end', 'date'), ('account_id', 'varchar'), ('campaign_id', 'varchar'),
-      ('currency', 'varchar'), ('reach', 'bigint'), ('impressions', 'bigint'),
-      ('spend', 'decimal(18,2)'), ('is_complete', 'boolean'), ('fetched_at', ts)],
-    'ingestion_attempts': [
-      ('account_id', 'varchar'), ('dataset', 'varchar'), ('date_day', 'date'),
-      ('attempted_at', ts), ('run_id', 'varchar'), ('status', 'varchar'),
-      ('error_kind', 'varchar'), ('message', 'varchar'), ('rows', 'bigint')],
-    'fx_rates': [
-      ('date_day', 'date'), ('currency', 'varchar'), ('reporting_currency', 'varchar'),
-      ('rate', 'decimal(28,10)'), ('rate_day', 'date'), ('missing_reason', 'varchar'),
-      ('source', 'varchar'), ('pulled_at', ts)],
-    'alerts': [
-      ('alert_key', 'varchar'), ('kind', 'varchar'), ('account_id', 'varchar'),
-      ('severity', 'varchar'), ('message', 'varchar'), ('first_seen_at', ts),
-      ('last_sent_at', ts), ('title', 'varchar'), ('cause', 'varchar'),
-      ('status', 'varchar'), ('resolved_at', ts)],
-  }) }}
-{% endmacro %}
 
 {% macro lake_glob(dataset) -%}
   {{- return(lake_root() ~ '/' ~ dataset ~ '/**/*.parquet') -}}

@@ -1,0 +1,159 @@
+"""Daily insights: ad × day as pulled, and the account × day totals pulled beside them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pandera
+import pyarrow as pa
+from pandera.typing import Series
+
+from ads_platform.datasets.base import (
+    ACTION_LIST,
+    MONEY,
+    TIMESTAMP,
+    Dataset,
+    Partitioning,
+)
+from ads_platform.schemas import Model, is_action_list, two_decimals
+
+AD_INSIGHTS_DAILY = "ad_insights_daily"
+ACCOUNT_INSIGHTS_DAILY = "account_insights_daily"
+
+#: Action-stat list fields kept from insight rows (all elements, all windows).
+ACTION_STATS = ("actions", "action_values", "conversions", "conversion_values")
+
+
+class AdInsightsDaily(Model):
+    date_day: Series[Any] = pandera.Field(nullable=False)
+    account_id: Series[str] = pandera.Field(str_matches=r"^act_\d+$")
+    campaign_id: Series[str] = pandera.Field(str_matches=r"^\d+$")
+    ad_set_id: Series[str] = pandera.Field(str_matches=r"^\d+$")
+    ad_id: Series[str] = pandera.Field(str_matches=r"^\d+$")
+    currency: Series[str] = pandera.Field(str_matches=r"^[A-Z]{3}$")
+    impressions: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=False)
+    reach: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    clicks_all: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    link_clicks: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    spend: Series[float] = pandera.Field(ge=0, nullable=False)
+    spend__exact: Series[Any] = pandera.Field(nullable=False)
+    actions: Series[Any] = pandera.Field(nullable=False)
+    fetched_at: Series[pd.DatetimeTZDtype] = pandera.Field(
+        nullable=False, dtype_kwargs={"unit": "ns", "tz": "UTC"}
+    )
+    run_id: Series[str] = pandera.Field(nullable=False)
+
+    class Config:
+        strict = True
+        coerce = False
+        unique = ["date_day", "ad_id"]
+
+    @pandera.check("spend", name="two_decimal_places")
+    def _spend_cents(cls, series: pd.Series) -> pd.Series:
+        return two_decimals(series)
+
+    @pandera.check("actions", name="action_list_shape")
+    def _actions(cls, series: pd.Series) -> pd.Series:
+        return series.map(is_action_list)
+
+    @pandera.dataframe_check(name="link_clicks_not_above_clicks")
+    def _clicks(cls, frame: pd.DataFrame) -> pd.Series:
+        both = frame["link_clicks"].notna() & frame["clicks_all"].notna()
+        ok = ~both | (frame["link_clicks"].fillna(0) <= frame["clicks_all"].fillna(0))
+        return ok.astype(bool)
+
+
+class AccountInsightsDaily(Model):
+    date_day: Series[Any] = pandera.Field(nullable=False)
+    account_id: Series[str] = pandera.Field(str_matches=r"^act_\d+$")
+    currency: Series[str] = pandera.Field(str_matches=r"^[A-Z]{3}$")
+    impressions: Series[pd.Int64Dtype] = pandera.Field(ge=0)
+    reach: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    clicks_all: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    link_clicks: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    spend: Series[float] = pandera.Field(ge=0)
+    spend__exact: Series[Any] = pandera.Field(nullable=False)
+    fetched_at: Series[pd.DatetimeTZDtype] = pandera.Field(dtype_kwargs={"unit": "ns", "tz": "UTC"})
+    run_id: Series[str] = pandera.Field(nullable=False)
+
+    class Config:
+        strict = True
+        coerce = False
+        unique = ["date_day"]
+
+    @pandera.check("spend", name="two_decimal_places")
+    def _spend_cents(cls, series: pd.Series) -> pd.Series:
+        return two_decimals(series)
+
+
+_TOTALS = [
+    ("impressions", pa.int64()),
+    ("reach", pa.int64()),
+    ("clicks_all", pa.int64()),
+    ("link_clicks", pa.int64()),
+    ("spend", MONEY),
+]
+_TOTALS_API = ("impressions", "reach", "clicks", "inline_link_clicks", "spend")
+
+AD_INSIGHTS = Dataset(
+    name=AD_INSIGHTS_DAILY,
+    description="Ad × day insights as pulled (account-local days); one file per account-day, "
+    "each fetch replaces the file.",
+    grain=("date_day", "ad_id"),
+    partitioning=Partitioning.DAY_ACCOUNT,
+    arrow=pa.schema(
+        [
+            ("date_day", pa.date32()),
+            ("account_id", pa.string()),
+            ("campaign_id", pa.string()),
+            ("ad_set_id", pa.string()),
+            ("ad_id", pa.string()),
+            ("currency", pa.string()),
+            *_TOTALS,
+            ("actions", ACTION_LIST),
+            ("fetched_at", TIMESTAMP),
+            ("run_id", pa.string()),
+        ]
+    ),
+    model=AdInsightsDaily,
+    api_fields=(
+        "account_id",
+        "account_currency",
+        "campaign_id",
+        "adset_id",
+        "ad_id",
+        "date_start",
+        "date_stop",
+        *_TOTALS_API,
+        *ACTION_STATS,
+    ),
+    asset=AD_INSIGHTS_DAILY,
+)
+
+ACCOUNT_INSIGHTS = Dataset(
+    name=ACCOUNT_INSIGHTS_DAILY,
+    description="Account × day totals pulled with level=account (deduplicated account reach); "
+    "written by the same asset as ad_insights_daily.",
+    grain=("date_day", "account_id"),
+    partitioning=Partitioning.DAY_ACCOUNT,
+    arrow=pa.schema(
+        [
+            ("date_day", pa.date32()),
+            ("account_id", pa.string()),
+            ("currency", pa.string()),
+            *_TOTALS,
+            ("fetched_at", TIMESTAMP),
+            ("run_id", pa.string()),
+        ]
+    ),
+    model=AccountInsightsDaily,
+    api_fields=(
+        "account_id",
+        "account_currency",
+        "date_start",
+        "date_stop",
+        *_TOTALS_API,
+    ),
+    asset=AD_INSIGHTS_DAILY,
+)

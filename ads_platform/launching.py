@@ -1,0 +1,56 @@
+"""Launching runs and backfills from the ``ads-platform`` commands, without a daemon.
+
+Why the platform has this at all: ``ads-platform backfill --wait`` must work whether or
+not a Dagster daemon is running (a laptop, a cron job).  Without one, the command drives
+Dagster's own backfill daemon loop in its own process, against the same instance, with
+runs launched synchronously; backfill policies, run grouping and partition bookkeeping
+stay Dagster's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+
+#: Instance overrides that make Dagster's daemons launch runs synchronously in this
+#: process (steps still run as in production).
+SYNC_LAUNCH_OVERRIDES: dict[str, Any] = {
+    "run_coordinator": {
+        "module": "dagster._core.run_coordinator",
+        "class": "DefaultRunCoordinator",
+    },
+    "run_launcher": {
+        "module": "dagster._core.launcher.sync_in_memory_run_launcher",
+        "class": "SyncInMemoryRunLauncher",
+    },
+}
+
+
+def definitions_target() -> Any:
+    """The code location exactly as ``workspace.yaml`` loads it."""
+    from dagster._core.workspace.load_target import ModuleTarget
+
+    return ModuleTarget(
+        module_name="ads_platform.definitions",
+        attribute=None,
+        working_directory=None,
+        location_name="ads_platform",
+    )
+
+
+@contextmanager
+def daemon_workspace(instance: dg.DagsterInstance) -> Iterator[Any]:
+    """The workspace a Dagster daemon loop needs, loading the platform's code location."""
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._daemon.controller import create_daemon_grpc_server_registry
+
+    with (
+        create_daemon_grpc_server_registry(instance) as registry,
+        WorkspaceProcessContext(
+            instance, definitions_target(), grpc_server_registry=registry
+        ) as workspace,
+    ):
+        yield workspace

@@ -1,0 +1,65 @@
+"""Test-only launching: Dagster's daemons driven synchronously inside the test process.
+
+These helpers use Dagster's test utilities (``dagster._core.test_utils``), which have
+no place in the platform's import graph; the demo's launching is in
+:mod:`ads_platform.demo`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from ads_platform.definitions import load_definitions
+from ads_platform.launching import definitions_target
+
+
+def backfill_through_daemon(
+    instance: dg.DagsterInstance,
+    partition_keys: Sequence[str],
+    assets: Sequence[str],
+    *,
+    backfill_id: str,
+    max_iterations: int = 50,
+) -> Any:
+    """Launch a backfill the way the UI does and drive Dagster's backfill daemon loop.
+
+    Uses Dagster's own backfill code (``PartitionBackfill`` + the daemon iteration), so
+    backfill policies, run grouping and partition bookkeeping are Dagster's, not ours.
+    Returns the final ``BulkActionStatus``.
+    """
+    import logging
+    import time
+
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._daemon.backfill import execute_backfill_iteration
+
+    defs = load_definitions()
+
+    status = BulkActionStatus.REQUESTED
+    with create_test_daemon_workspace_context(definitions_target(), instance) as workspace:
+        instance.add_backfill(
+            PartitionBackfill.from_asset_partitions(
+                backfill_id=backfill_id,
+                asset_graph=defs.resolve_asset_graph(),
+                partition_names=list(partition_keys),
+                asset_selection=[dg.AssetKey(a) for a in assets],
+                backfill_timestamp=time.time(),
+                tags={},
+                dynamic_partitions_store=instance,
+                all_partitions=False,
+                title=None,
+                description=None,
+                run_config=None,
+            )
+        )
+        for _ in range(max_iterations):
+            list(execute_backfill_iteration(workspace, logging.getLogger("ads_platform.backfill")))
+            backfill = instance.get_backfill(backfill_id)
+            status = backfill.status if backfill else status
+            if status != BulkActionStatus.REQUESTED:
+                break
+    return status
