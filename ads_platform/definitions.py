@@ -6,6 +6,7 @@ import dagster as dg
 
 from ads_platform.assets.accounts import ad_accounts
 from ads_platform.assets.entities import entity_assets
+from ads_platform.assets.fx_rates import fx_rates
 from ads_platform.assets.insights import ad_insights_daily
 from ads_platform.assets.marts import dbt_resource, marts_dbt_assets
 from ads_platform.assets.reach import reach_monthly
@@ -20,6 +21,7 @@ defs = dg.Definitions(
         ad_insights_daily,
         reach_monthly,
         token_health,
+        fx_rates,
         marts_dbt_assets,
     ],
     resources={"platform": PlatformResource(), "dbt": dbt_resource()},

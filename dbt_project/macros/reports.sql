@@ -61,7 +61,7 @@
 
 {% macro report_can_plan(relation, extra=[]) %}
   {% if relation is none %}{{ return(false) }}{% endif %}
-  {{ return(target_can_plan(relation, ['source_built_at', 'source_rows'] + extra)) }}
+  {{ return(target_can_plan(relation, ['source_built_at', 'source_rows', 'fx_rate', 'reporting_currency'] + extra)) }}
 {% endmacro %}
 
 {% macro report_slice_fingerprints(facts) -%}
@@ -91,6 +91,15 @@
     from {{ target }} as held
     {{ dimension_joins }}
     where {{ renamed_where }}
+    union
+    -- the FX rate of the slice changed (a new rates file, a new reporting currency)
+    select held.account_id, held.date_day
+    from {{ target }} as held
+    left join {{ ref('fx_rates') }} as fx
+        on fx.currency = held.currency and fx.date_day = held.date_day
+        and fx.reporting_currency = {{ reporting_currency_literal() }}
+    where held.fx_rate is distinct from fx.rate
+       or held.reporting_currency is distinct from {{ reporting_currency_literal() }}
     {%- if extra_changed %}
     union
     {{ extra_changed }}
@@ -118,4 +127,42 @@ facts as (
     semi join changed_slices as c on c.account_id = f.account_id and c.date_day = f.date_day
     {%- endif %}
 )
+{%- endmacro %}
+
+
+{#
+  Money in the reporting currency (var reporting_currency, from the settings'
+  fx.reporting_currency): the account-currency amount times the day's rate from
+  stg_fx_rates.  No rate (none configured, none pulled yet, none published close enough)
+  means NULL money and a reason in fx_missing_reason: never a conversion at 1.0.
+  Ratios are ratios of converted sums, so they equal the account-currency ratio times
+  the rate.  ROAS and CTR have no currency and are not repeated.
+#}
+
+{% macro reporting_currency_literal() -%}
+  {%- set code = var('reporting_currency', none) -%}
+  {%- if code is none or code == '' -%}cast(null as varchar){%- else -%}'{{ code | upper | replace("'", "") }}'{%- endif -%}
+{%- endmacro %}
+
+{% macro fx_join(alias, fx='fx') -%}
+left join {{ ref('fx_rates') }} as {{ fx }}
+    on {{ fx }}.currency = {{ alias }}.currency and {{ fx }}.date_day = {{ alias }}.date_day
+    and {{ fx }}.reporting_currency = {{ reporting_currency_literal() }}
+{%- endmacro %}
+
+{% macro reporting_money_columns(alias, fx='fx') -%}
+    {{ reporting_currency_literal() }} as reporting_currency,
+    {{ fx }}.rate as fx_rate,
+    {{ fx }}.rate_day as fx_rate_day,
+    case
+        when {{ reporting_currency_literal() }} is null
+            then 'no reporting currency set (settings fx.reporting_currency)'
+        when {{ fx }}.rate is null
+            then coalesce({{ fx }}.missing_reason, 'no FX rate pulled for this currency and day yet')
+    end as fx_missing_reason,
+    cast({{ alias }}.spend * {{ fx }}.rate as decimal(18, 2)) as spend_reporting,
+    cast({{ alias }}.conversion_value * {{ fx }}.rate as decimal(18, 2)) as conversion_value_reporting,
+    cast({{ alias }}.spend * {{ fx }}.rate as double) / nullif(cast({{ alias }}.conversions as double), 0) as cpa_reporting,
+    cast({{ alias }}.spend * {{ fx }}.rate as double) / nullif({{ alias }}.link_clicks, 0) as cpc_reporting,
+    cast({{ alias }}.spend * {{ fx }}.rate as double) * 1000 / nullif({{ alias }}.impressions, 0) as cpm_reporting
 {%- endmacro %}

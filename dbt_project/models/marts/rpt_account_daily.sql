@@ -64,11 +64,13 @@ select
     account_level.spend as account_level_spend,
     account_level.impressions as account_level_impressions,
     {{ report_metrics('sums') }},
+    {{ reporting_money_columns('sums') }},
     slices.source_built_at,
     slices.source_rows,
     account_level.built_at as account_level_built_at
 from metrics as sums
 join slices on slices.account_id = sums.account_id and slices.date_day = sums.date_day
+{{ fx_join('sums') }}
 left join account_level
     on account_level.account_id = sums.account_id and account_level.date_day = sums.date_day
 left join {{ ref('dim_ad_accounts') }} as accounts on accounts.account_id = sums.account_id

@@ -22,8 +22,10 @@ select
     facts.timezone_name,
     facts.reach,
     cast(facts.impressions as double) / nullif(facts.reach, 0) as frequency,
-    {{ report_metrics('facts') }}
+    {{ report_metrics('facts') }},
+    {{ reporting_money_columns('facts') }}
 from facts
+{{ fx_join('facts') }}
 left join {{ ref('dim_ad_accounts') }} as accounts on accounts.account_id = facts.account_id
 left join {{ ref('dim_campaigns') }} as campaigns on campaigns.campaign_id = facts.campaign_id
 left join {{ ref('dim_ad_sets') }} as ad_sets on ad_sets.ad_set_id = facts.ad_set_id

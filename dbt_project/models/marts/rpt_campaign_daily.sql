@@ -56,9 +56,11 @@ select
     sums.currency,
     sums.timezone_name,
     {{ report_metrics('sums') }},
+    {{ reporting_money_columns('sums') }},
     slices.source_built_at,
     slices.source_rows
 from metrics as sums
 join slices on slices.account_id = sums.account_id and slices.date_day = sums.date_day
+{{ fx_join('sums') }}
 left join {{ ref('dim_ad_accounts') }} as accounts on accounts.account_id = sums.account_id
 left join {{ ref('dim_campaigns') }} as campaigns on campaigns.campaign_id = sums.campaign_id
