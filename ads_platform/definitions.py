@@ -13,6 +13,7 @@ import dagster as dg
 
 from ads_platform.assets.accounts import ad_accounts
 from ads_platform.assets.entities import entity_assets
+from ads_platform.assets.fx_rates import fx_rates
 from ads_platform.assets.insights import build_insights_asset
 from ads_platform.assets.marts import build_marts_assets, dbt_resource
 from ads_platform.assets.reach import reach_monthly
@@ -35,6 +36,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             reach_monthly,
             token_health,
+            fx_rates,
             build_marts_assets(settings),
         ],
         resources={"platform": PlatformResource(), "dbt": dbt_resource()},

@@ -90,6 +90,10 @@ def _states(
     )
 
 
+#: Extra columns that label a day rather than measure it: never summed.
+LABEL_COLUMNS = frozenset({"reporting_currency", "fx_missing_reason"})
+
+
 def account_periods(
     marts: Marts,
     choice: PeriodChoice,
@@ -113,7 +117,7 @@ def account_periods(
         daily = daily_all[daily_all["account_id"] == account_id].reset_index(drop=True)
         days = previous.dates() + period.dates()
         states = _states(marts, account_id, daily, days, first_days, outcomes)
-        metrics = [*METRICS, *extra]
+        metrics = [*METRICS, *(e for e in extra if e not in LABEL_COLUMNS)]
         out[account_id] = AccountPeriod(
             freshness=marts.accounts[account_id],
             period=period,
@@ -141,6 +145,8 @@ def overview(marts: Marts, choice: PeriodChoice) -> OverviewData:
     extra = tuple(m + "_reporting" for m in reporting)
     if reporting:
         extra = ("reporting_currency", *extra)
+        if "fx_missing_reason" in marts.catalog.get("rpt_account_daily", ()):
+            extra = (*extra, "fx_missing_reason")
     rows = account_periods(marts, choice, list(marts.accounts), extra)
     return OverviewData(rows, reporting)
 

@@ -21,6 +21,7 @@ from ads_platform.datasets.entities import (
     CAMPAIGN_HISTORY,
     CAMPAIGNS,
 )
+from ads_platform.datasets.fx import FX, FX_RATES
 from ads_platform.datasets.insights import (
     ACCOUNT_INSIGHTS,
     ACCOUNT_INSIGHTS_DAILY,
@@ -44,6 +45,7 @@ DATASETS: Mapping[str, Dataset] = MappingProxyType(
             ACCOUNTS,
             TOKEN_CHECKS,
             REACH,
+            FX,
             ATTEMPTS,
             ALERT_LOG,
         )
@@ -76,6 +78,8 @@ __all__ = [
     "CAMPAIGNS",
     "CAMPAIGN_HISTORY",
     "DATASETS",
+    "FX",
+    "FX_RATES",
     "INGESTION_ATTEMPTS",
     "REACH",
     "REACH_MONTHLY",

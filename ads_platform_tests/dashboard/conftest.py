@@ -37,6 +37,28 @@ from ads_platform_tests.platform_defs import defs
 #: Days pulled before the sandbox's today (the stale account stops STALE_DAYS earlier).
 HISTORY_DAYS = 20
 STALE_DAYS = 4
+#: ECB-style reference rates (units per euro) for the world's rates file, fixed per
+#: currency so a converted total can be recomputed; the reporting currency is USD.
+EURO_RATES = {
+    "USD": "1.1000",
+    "JPY": "165.00",
+    "GBP": "0.8500",
+    "BRL": "5.5000",
+    "AUD": "1.6500",
+    "INR": "91.300",
+    "NZD": "1.8000",
+}
+
+
+def write_rates_file(path: Path, first: dt.date, last: dt.date) -> Path:
+    """An ECB-format rates file with every day from ``first`` to ``last``."""
+    lines = ["Date," + ",".join(EURO_RATES)]
+    day = last
+    while day >= first:
+        lines.append(day.isoformat() + "," + ",".join(EURO_RATES.values()))
+        day -= dt.timedelta(days=1)
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 @dataclass(frozen=True)
@@ -93,7 +115,17 @@ def dashboard_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
                 sandbox.base_url,
                 accounts,
                 start_date=today - dt.timedelta(days=90),
-                extra={"meta": {"max_retries": 1, "retry_budget_seconds": 5.0}},
+                extra={
+                    "meta": {"max_retries": 1, "retry_budget_seconds": 5.0},
+                    "fx": {
+                        "reporting_currency": "USD",
+                        "rates_file": str(
+                            write_rates_file(
+                                home.parent / "rates.csv", today - dt.timedelta(days=90), today
+                            )
+                        ),
+                    },
+                },
             )
             for key, value in {
                 **tokens,
@@ -103,6 +135,7 @@ def dashboard_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
                 mp.setenv(key, value)
             since = today - dt.timedelta(days=HISTORY_DAYS)
             assert materialize(defs, instance, ["ad_accounts"], log_level="ERROR").success
+            assert materialize(defs, instance, ["fx_rates"], log_level="ERROR").success
             # Entities, monthly reach and token health of the first two accounts only: the
             # quiet account must have no entity state (see the module docstring).
             assert materialize(

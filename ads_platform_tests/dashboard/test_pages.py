@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ads_platform.dashboard.model import MISSING
-from ads_platform_tests.dashboard.conftest import DashboardWorld
+from ads_platform_tests.dashboard.conftest import EURO_RATES, DashboardWorld
 from ads_platform_tests.dashboard.helpers import (
     marts_totals,
     matches,
@@ -258,3 +258,41 @@ def test_a_missing_marts_file_is_one_line_saying_what_to_do(
             f"no marts at {tmp_path / 'marts.duckdb'}: run `ads-platform demo` or "
             "materialize the marts first"
         ]
+
+
+def _usd_rate(currency: str) -> Decimal:
+    """The world's rate of ``currency`` into USD, as the fx_rates asset computes it."""
+    per_euro = {"EUR": Decimal(1)} | {c: Decimal(v) for c, v in EURO_RATES.items()}
+    return (per_euro["USD"] / per_euro[currency]).quantize(Decimal("0.0000000001"))
+
+
+def test_a_grand_total_in_the_reporting_currency_converts_each_account_at_its_rate(
+    dashboard_world: DashboardWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = dashboard_world
+    params = _custom(world, 12, 8)  # before the stale account's token expired
+    since, until = dt.date.fromisoformat(params["since"]), dt.date.fromisoformat(params["until"])
+    at = run_page(monkeypatch, world.marts, "overview", **params)
+    no_exception(at)
+    (line,) = [t for t in texts(at) if t.startswith("Total spend in USD: ")]
+    assert "incomplete" not in line and "—" not in line
+    expected = Decimal(0)
+    for account in (world.normal, world.stale, world.quiet):
+        # the marts' spend (= the truth for the accounts that delivered; 0 for the quiet one)
+        spend = marts_totals(world.marts, account, since, until)["spend"]
+        currency = world.truth(account, since, until)["currency"]
+        expected += Decimal(spend) * _usd_rate(currency)
+    days = (until - since).days + 1
+    # converted per account-day and rounded to cents there: at most half a cent each
+    assert abs(shown(line.removeprefix("Total spend in USD: ")) - expected) <= Decimal(
+        "0.005"
+    ) * days * 3 + Decimal("0.01")
+
+
+def test_a_grand_total_over_days_without_data_says_it_is_incomplete(
+    dashboard_world: DashboardWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(monkeypatch, dashboard_world.marts, "overview", **_custom(dashboard_world, 6, 0))
+    no_exception(at)
+    (line,) = [t for t in texts(at) if t.startswith("Total spend in USD: ")]
+    assert "incomplete" in line  # the stale account's last days have no data

@@ -47,7 +47,7 @@ def _fx_rates() -> Dataset:
             strict = False
 
     return Dataset(
-        name="fx_rates",
+        name="usd_rates",
         description="Daily exchange rates to USD.",
         grain=("date_day", "currency"),
         partitioning=Partitioning.NONE,
@@ -60,7 +60,7 @@ def _fx_rates() -> Dataset:
             ]
         ),
         model=FxRates,
-        asset="fx_rates",
+        asset="usd_rates",
     )
 
 
@@ -93,21 +93,21 @@ def test_adding_a_dataset_is_one_declaration_that_reaches_the_lake_columns_and_s
     fx = _fx_rates()
     registry = [*ds.DATASETS.values(), fx]
     columns = _lake_columns(dbt_sql.render_macro(registry))
-    assert columns["fx_rates"] == [
+    assert columns["usd_rates"] == [
         ("date_day", "date"),
         ("currency", "varchar"),
         ("rate_to_usd", "double"),
         ("fetched_at", "timestamptz"),
     ]
     source = yaml.safe_load(dbt_sql.render_sources(registry))["sources"][0]
-    table = next(t for t in source["tables"] if t["name"] == "fx_rates")
-    assert table["meta"] == {"dagster": {"asset_key": ["fx_rates"]}}
-    assert [c["data_type"] for c in table["columns"]] == [t for _, t in columns["fx_rates"]]
+    table = next(t for t in source["tables"] if t["name"] == "usd_rates")
+    assert table["meta"] == {"dagster": {"asset_key": ["usd_rates"]}}
+    assert [c["data_type"] for c in table["columns"]] == [t for _, t in columns["usd_rates"]]
     # ... and it validates and writes through the same declaration.
     rows = [{"date_day": dt.date(2026, 1, 5), "currency": "EUR", "rate_to_usd": 1.1}]
     table_ = fx.table([{**r, "fetched_at": dt.datetime.now(dt.UTC)} for r in rows])
     lake = Lake(tmp_path)
-    assert fx.single_file and fx.path_pattern == "fx_rates/data.parquet"
+    assert fx.single_file and fx.path_pattern == "usd_rates/data.parquet"
     lake.write(lake.partition_path(fx.name), table_)
     assert (tmp_path / fx.path_pattern).exists()
     with pytest.raises(ValidationFailed, match="rate_to_usd"):

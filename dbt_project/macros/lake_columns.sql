@@ -124,6 +124,15 @@
       ('spend', 'decimal(18,2)'),
       ('is_complete', 'boolean'),
       ('fetched_at', 'timestamptz')],
+    'fx_rates': [
+      ('date_day', 'date'),
+      ('currency', 'varchar'),
+      ('reporting_currency', 'varchar'),
+      ('rate', 'decimal(28,10)'),
+      ('rate_day', 'date'),
+      ('missing_reason', 'varchar'),
+      ('source', 'varchar'),
+      ('pulled_at', 'timestamptz')],
     'ingestion_attempts': [
       ('account_id', 'varchar'),
       ('dataset', 'varchar'),

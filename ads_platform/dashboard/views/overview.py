@@ -126,16 +126,25 @@ def reporting_total(overview: data.OverviewData) -> str | None:
     """
     if "spend" not in overview.reporting:
         return None
-    total, currencies, gaps = 0.0, set(), 0
+    total, currencies, gaps, converted = 0.0, set(), 0, 0
+    reasons: set[str] = set()
     for row in overview.accounts.values():
         daily, period = row.daily, row.period
         in_period = daily[(daily["date_day"] >= period.start) & (daily["date_day"] <= period.end)]
         currencies |= set(in_period["reporting_currency"].dropna().astype(str))
-        gaps += int(in_period["spend_reporting"].isna().sum()) + row.current.missing
+        missing = in_period["spend_reporting"].isna()
+        gaps += int(missing.sum()) + row.current.missing
+        converted += int((~missing).sum())
+        if "fx_missing_reason" in in_period:
+            reasons |= set(in_period.loc[missing, "fx_missing_reason"].dropna().astype(str))
         total += float(in_period["spend_reporting"].fillna(0).sum())
     if len(currencies) != 1:
         return None
     (currency,) = currencies
+    if not converted:
+        # Nothing converted: a total of 0 would be a false zero.
+        why = f": {sorted(reasons)[0]}" if reasons else ""
+        return f"Total spend in {currency}: — (no FX rate for this period{why})"
     flag = f" (incomplete: {gaps} account-day(s) without a rate or data)" if gaps else ""
     return f"Total spend in {currency}: {fmt_metric('spend', total, currency)}{flag}"
 
