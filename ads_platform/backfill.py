@@ -29,8 +29,10 @@ from typing import Any
 
 import dagster as dg
 
+from ads_platform.datasets import AD_INSIGHTS_DAILY
+
 #: The ingestion asset a backfill fills by default (day × account partitions).
-DEFAULT_ASSETS = ("ad_insights_daily",)
+DEFAULT_ASSETS = (AD_INSIGHTS_DAILY,)
 #: A backfill daemon heartbeat younger than this means a daemon will execute the backfill.
 DAEMON_FRESH_SECONDS = 60.0
 #: How often progress is read while a daemon executes the backfill.

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ads_platform.datasets import AD_INSIGHTS_DAILY
 from ads_platform.settings import SettingsError, load_settings
 
 # Dagster flags the backfill policy as beta on every import; users cannot act on it.
@@ -209,7 +210,7 @@ def _refuse_build_database(path: Path) -> None:
 )
 @click.option(
     "--assets",
-    default="ad_insights_daily",
+    default=AD_INSIGHTS_DAILY,
     show_default=True,
     help="Comma-separated day × account assets to fill.",
 )
