@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
 import yaml
@@ -289,6 +289,15 @@ class AlertSettings(_Strict):
         return value.strip()
 
 
+WeekDay = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class ReportingSettings(_Strict):
+    #: The day weeks start on in the weekly reports and dim_calendar (dbt var
+    #: week_start_day): agencies report Monday-to-Sunday or Sunday-to-Saturday weeks.
+    week_start_day: WeekDay = "monday"
+
+
 class Settings(_Strict):
     meta: MetaSettings = MetaSettings()
     home: Path = Path(".ads_platform")
@@ -297,6 +306,7 @@ class Settings(_Strict):
     ingestion: IngestionSettings = IngestionSettings()
     tokens: TokenSettings = TokenSettings()
     alerts: AlertSettings = AlertSettings()
+    reporting: ReportingSettings = ReportingSettings()
     #: Where these settings were read from (None: defaults only).
     source: Path | None = None
 

@@ -146,6 +146,7 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
     return {
         "attribution_windows": list(settings.ingestion.attribution_windows),
         "reconciliation_tolerance": settings.ingestion.reconciliation_tolerance,
+        "week_start_day": settings.reporting.week_start_day,
     }
 
 

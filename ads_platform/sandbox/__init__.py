@@ -5,7 +5,8 @@ Public API::
     from ads_platform.sandbox import Sandbox
     with Sandbox(seed=7, accounts=3, latency_ms=0, subprocess=False, today=None,
                  ads_per_account=None, app_secret=None,
-                 async_delay_scale=1.0, quiet_accounts=()) as sb:
+                 async_delay_scale=1.0, quiet_accounts=(),
+                 breakdown_drift_per_mille=0) as sb:
         sb.base_url, sb.account_ids, sb.accounts
         sb.set_today(date) / sb.today()
         sb.add_fault("throttled", account_id=None, count=None, seconds=None,
@@ -14,6 +15,8 @@ Public API::
         sb.faults()
         sb.set_token_expiry("act_...", datetime_or_None)
         sb.truth(account_id, since, until) / sb.stats() / sb.reset_stats()
+        sb.breakdown_truth(account_id, since, until, ["age", "gender"])
+        sb.creative_truth(account_id)
         sb.set_usage_factor(pct_per_call) / sb.info()
 
 CLI: ``python -m ads_platform.sandbox --port P --seed S --accounts K [--latency-ms L]
@@ -31,8 +34,8 @@ Rules other code can rely on (details in the named modules):
 * Conversions mature for 28 days (``delivery.MATURITY_PER_MILLE``); spend,
   impressions and clicks never change once the day is over.
 * A synchronous insights request is refused with 100/1504018 when level=ad and
-  the range exceeds 93 days, or when days x entities at the level exceeds 50,000
-  (``insights.too_large``). Async report runs are never refused.
+  the range exceeds 93 days, or when days x entities at the level (x breakdown
+  values) exceeds 50,000 (``insights.too_large``). Async report runs are never refused.
 * Parameters (``filters.py``): list parameters (``fields``, ``breakdowns``,
   ``action_attribution_windows``, ``effective_status``...) as a comma list or a
   JSON array; ``time_range`` (JSON object), ``time_ranges`` (JSON array: one row
@@ -52,7 +55,13 @@ Rules other code can rely on (details in the named modules):
   the connection with a TCP reset, ``timeout`` answers late (or ``drop``s).
 * Quiet accounts (``quiet_accounts``, indexes): every campaign paused since
   ``world.QUIET_SINCE``: no delivery, nothing active.
-* Truth (``truth.py``) = summed ad-level rows at the current clock, faults ignored.
+* Truth (``truth.py``) = summed ad-level rows at the current clock, faults ignored;
+  per breakdown value too (``breakdown_truth``).
+* Creatives (``creatives.py``): ``act_x/adcreatives``, ``GET <id>`` nodes, creative
+  edits that give an ad a new ``creative{id}`` from the edit instant on.
+* Breakdowns (``breakdowns.py``): age/gender, publisher_platform/platform_position,
+  country, region; exact splits of every additive metric, reach deduplicated per
+  value, reach/frequency omitted for breakdown queries starting > 13 months back.
 * Paging ``next`` URLs are absolute, point back at the sandbox and deliberately
   omit ``access_token``: clients must send the token on every request (the
   ``Authorization: Bearer`` header is accepted).

@@ -16,6 +16,9 @@ POST    /__sandbox/faults            {"fault", "account_id"?, "count"?, "seconds
 DELETE  /__sandbox/faults            -> {"cleared": n}
 POST    /__sandbox/token_expiry      {"account_id", "expires_at": unix | ISO | null}
 GET     /__sandbox/truth             ?account_id=&since=&until= -> ground truth
+GET     /__sandbox/truth/breakdowns  ?account_id=&since=&until=&breakdowns=age,gender
+                                     -> per breakdown value and day, beside the totals
+GET     /__sandbox/truth/creatives   ?account_id= -> every creative with its ad and validity
 GET     /__sandbox/stats             -> counters; POST /__sandbox/stats/reset clears
 POST    /__sandbox/usage             {"pct_per_call": float} -> usage factor
 ======  ===========================  ==================================================
@@ -27,10 +30,12 @@ import datetime as dt
 import json
 from typing import Any
 
+from .breakdowns import parse_breakdowns
+from .creatives import truth as creative_truth
 from .faults import FAULT_NAMES
 from .state import SandboxState
-from .truth import ground_truth
-from .wire import Response, json_response
+from .truth import breakdown_truth, ground_truth
+from .wire import GraphError, Response, json_response
 
 
 class ControlError(Exception):
@@ -170,6 +175,29 @@ class ControlApi:
             if since > until:
                 raise ControlError("since must be <= until")
             return ground_truth(state.insights, spec, since, until, state.clock.view())
+        if path == "/__sandbox/truth/creatives" and method == "GET":
+            spec = state.world.account(query.get("account_id", ""))
+            if spec is None:
+                raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
+            return creative_truth(state.creatives, spec, state.clock.view().instant)
+        if path == "/__sandbox/truth/breakdowns" and method == "GET":
+            spec = state.world.account(query.get("account_id", ""))
+            if spec is None:
+                raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
+            since = _date(query.get("since"), "since")
+            until = _date(query.get("until"), "until")
+            if since > until:
+                raise ControlError("since must be <= until")
+            names = [n for n in query.get("breakdowns", "").split(",") if n]
+            try:
+                breakdown = parse_breakdowns(names, None)
+            except GraphError as exc:
+                raise ControlError(exc.message) from None
+            if breakdown is None:
+                raise ControlError("breakdowns is required (e.g. age,gender)")
+            return breakdown_truth(
+                state.insights, spec, since, until, breakdown, state.clock.view()
+            )
         if path == "/__sandbox/stats" and method == "GET":
             return state.stats.snapshot()
         if path == "/__sandbox/stats/reset" and method == "POST":

@@ -35,6 +35,7 @@ def serve_forever(
     usage_pct_per_call: float = 0.1,
     async_delay_scale: float = 1.0,
     quiet_accounts: Sequence[int] = (),
+    breakdown_drift_per_mille: int = 0,
 ) -> None:
     """Print the base URL and account ids, then serve until Ctrl-C or SIGTERM."""
     config = SandboxConfig(
@@ -47,6 +48,7 @@ def serve_forever(
         usage_pct_per_call=usage_pct_per_call,
         async_delay_scale=async_delay_scale,
         quiet_accounts=tuple(quiet_accounts),
+        breakdown_drift_per_mille=breakdown_drift_per_mille,
     )
     server = SandboxServer(config, host=host, port=port)
     world = server.state.world
@@ -112,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated account indexes (0-based) whose campaigns are all paused "
         "since 2025-01-01: accounts that spend nothing",
     )
+    parser.add_argument(
+        "--breakdown-drift",
+        type=int,
+        default=0,
+        help="per mille by which breakdown rows may differ from the totals (0 = exact)",
+    )
     return parser
 
 
@@ -138,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         usage_pct_per_call=args.usage_pct_per_call,
         async_delay_scale=args.async_delay_scale,
         quiet_accounts=args.quiet_accounts,
+        breakdown_drift_per_mille=args.breakdown_drift,
     )
     return 0
 

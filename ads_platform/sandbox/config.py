@@ -9,6 +9,7 @@ DEFAULT_SEED = 7
 DEFAULT_ACCOUNTS = 3
 MAX_ACCOUNTS = 999
 MAX_ADS_PER_ACCOUNT = 20_000
+MAX_DRIFT_PER_MILLE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,9 @@ class SandboxConfig:
     ``quiet_accounts`` lists account indexes (0-based, in ``accounts`` order) whose
     campaigns are all paused since ``world.QUIET_SINCE``: accounts that really spend
     nothing any more, as opposed to the ``zeros`` fault, which answers zeros for an
-    account that does deliver.
+    account that does deliver. ``breakdown_drift_per_mille`` (0 = off) makes breakdown
+    rows add up to up to that many per mille more or less than the unbroken totals,
+    as Meta's sometimes do (``breakdowns.py``); the truth reports both figures.
     """
 
     seed: int = DEFAULT_SEED
@@ -37,6 +40,7 @@ class SandboxConfig:
     usage_pct_per_call: float = 0.1
     async_delay_scale: float = 1.0
     quiet_accounts: tuple[int, ...] = ()
+    breakdown_drift_per_mille: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.accounts <= MAX_ACCOUNTS:
@@ -53,5 +57,7 @@ class SandboxConfig:
             raise ValueError("latency_ms must be >= 0")
         if self.usage_pct_per_call < 0:
             raise ValueError("usage_pct_per_call must be >= 0")
+        if not 0 <= self.breakdown_drift_per_mille <= MAX_DRIFT_PER_MILLE:
+            raise ValueError(f"breakdown_drift_per_mille must be in 0..{MAX_DRIFT_PER_MILLE}")
         if not 0 <= self.async_delay_scale <= 100:
             raise ValueError("async_delay_scale must be in 0..100 (1 = realistic, 0 = instant)")

@@ -15,6 +15,7 @@ import subprocess as sp
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import IO, Any
 
@@ -47,6 +48,8 @@ class Sandbox:
     take (1.0: realistic, like Meta's; tests and the demo pass a small value; 0
     completes runs at creation). ``quiet_accounts`` are the indexes of accounts that
     paused everything (no delivery from 2025 on, nothing active).
+    ``breakdown_drift_per_mille`` makes breakdown rows differ from the totals by up to
+    that many per mille, as Meta's can (0, the default: they sum exactly).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class Sandbox:
         usage_pct_per_call: float = 0.1,
         async_delay_scale: float = 1.0,
         quiet_accounts: tuple[int, ...] = (),
+        breakdown_drift_per_mille: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -75,6 +79,7 @@ class Sandbox:
             usage_pct_per_call=usage_pct_per_call,
             async_delay_scale=async_delay_scale,
             quiet_accounts=quiet_accounts,
+            breakdown_drift_per_mille=breakdown_drift_per_mille,
         )
         self.use_subprocess = subprocess
         self.host = host
@@ -139,6 +144,8 @@ class Sandbox:
             cmd += ["--ads", str(cfg.ads_per_account)]
         if cfg.today is not None:
             cmd += ["--today", cfg.today.isoformat()]
+        if cfg.breakdown_drift_per_mille:
+            cmd += ["--breakdown-drift", str(cfg.breakdown_drift_per_mille)]
         if cfg.quiet_accounts:
             cmd += ["--quiet-accounts", ",".join(str(i) for i in cfg.quiet_accounts)]
         env = dict(os.environ)
@@ -278,6 +285,24 @@ class Sandbox:
             since=since.isoformat(),
             until=until.isoformat(),
         )
+        return result
+
+    def breakdown_truth(
+        self, account_id: str, since: dt.date, until: dt.date, breakdowns: Sequence[str]
+    ) -> dict[str, Any]:
+        """Per breakdown value and day, beside the unbroken day (see ``truth.py``)."""
+        result: dict[str, Any] = self._get(
+            "/__sandbox/truth/breakdowns",
+            account_id=account_id,
+            since=since.isoformat(),
+            until=until.isoformat(),
+            breakdowns=",".join(breakdowns),
+        )
+        return result
+
+    def creative_truth(self, account_id: str) -> dict[str, Any]:
+        """Every creative at the clock: ad, validity, content (see ``creatives.truth``)."""
+        result: dict[str, Any] = self._get("/__sandbox/truth/creatives", account_id=account_id)
         return result
 
     def stats(self) -> dict[str, Any]:

@@ -14,7 +14,12 @@ hash (``uniforms(seed, account, ad, day)``), so nothing has to be precomputed an
   the count served at age ``a`` is ``floor(final * MATURITY_PER_MILLE[a] / 1000)``
   (times the partial fraction at age 0), nondecreasing in ``a`` and final from
   age 28 on. Conversion values are served count x the ad-day's order value, so
-  they mature with the counts.
+  they mature with the counts;
+* video ads (``AdParams.video``: the ad's format is Video or Reel) also get plays,
+  25/50/75/95/100 % watched (each <= the one before), ThruPlays (<= plays) and
+  watch time = plays x a whole number of seconds per ad-day (so every split and
+  partial keeps the ad-day's average exact). They are delivery numbers: final once
+  the day is over, partial today. Other ads have zeros there (rows omit them).
 
 All money is integer minor units of the account currency, so every sum is exact.
 """
@@ -30,14 +35,29 @@ from .clock import ClockView
 from .hashing import normal, stochastic_round, uniforms
 from .world import FAMILY_LEAD, FAMILY_PURCHASE, AccountData, World
 
-# Layout of a metrics tuple (27 ints).
+# Layout of a metrics tuple (35 ints).
 SPEND, IMPRESSIONS, REACH, CLICKS, LINK_CLICKS, LANDING_PAGE_VIEWS, POST_ENGAGEMENT = range(7)
 PURCHASE = 7  # +0 1d_click, +1 7d_click, +2 28d_click, +3 1d_view (counts)
 PURCHASE_VALUE = 11  # same four windows, money in minor units
 LEAD = 15
 REGISTRATION = 19
 RARE = 23
-N_METRICS = 27
+VIDEO = 27  # plays, p25, p50, p75, p95, p100, thruplays, watch seconds
+VIDEO_PLAYS, VIDEO_P25, VIDEO_P50, VIDEO_P75, VIDEO_P95, VIDEO_P100 = range(27, 33)
+VIDEO_THRUPLAYS, VIDEO_WATCH_SECONDS = 33, 34
+N_METRICS = 35
+COUNT_BLOCKS = (PURCHASE, LEAD, REGISTRATION, RARE)
+#: Video counts in split order with the metric each is capped by (watch time aside).
+VIDEO_CAPS: tuple[tuple[int, int], ...] = (
+    (VIDEO_PLAYS, IMPRESSIONS),
+    (VIDEO_P25, VIDEO_PLAYS),
+    (VIDEO_P50, VIDEO_P25),
+    (VIDEO_P75, VIDEO_P50),
+    (VIDEO_P95, VIDEO_P75),
+    (VIDEO_P100, VIDEO_P95),
+    (VIDEO_THRUPLAYS, VIDEO_PLAYS),
+)
+NO_VIDEO = (0,) * (N_METRICS - VIDEO)
 
 FINAL_AGE = 28
 # Share of the final conversions reported at each age in days (index = age).
@@ -132,6 +152,7 @@ class Delivery:
                 *lead,
                 *reg,
                 *rare,
+                *(_video(seed, spec.index, p.pos, day, impressions) if p.video else NO_VIDEO),
             )
             out.append((p.pos, metrics, aov, int(u[23] * 1000)))
         return out
@@ -159,6 +180,26 @@ class Delivery:
         return out
 
 
+def _video(seed: int, account: int, pos: int, day: int, impressions: int) -> Metrics:
+    """Final video counts of one ad-day: a watch funnel, monotone by construction."""
+    u = uniforms(seed, "video", account, pos, day)
+    plays = min(impressions, int(impressions * (0.25 + 0.35 * u[0])))
+    p25 = int(plays * (0.45 + 0.25 * u[1]))
+    p50 = int(p25 * (0.55 + 0.25 * u[2]))
+    p75 = int(p50 * (0.6 + 0.25 * u[3]))
+    p95 = int(p75 * (0.6 + 0.25 * u[4]))
+    p100 = int(p95 * (0.8 + 0.15 * u[5]))
+    thruplays = min(plays, max(p100, int(plays * (0.15 + 0.15 * u[6]))))
+    seconds_per_play = 2 + int(8 * u[7])
+    return (plays, p25, p50, p75, p95, p100, thruplays, plays * seconds_per_play)
+
+
+def seconds_per_play(m: Metrics) -> int:
+    """The ad-day's whole seconds watched per play (0 without plays)."""
+    plays = m[VIDEO_PLAYS]
+    return m[VIDEO_WATCH_SECONDS] // plays if plays else 0
+
+
 def _windows(expected: float, u28: float, u7: float, u1: float, uview: float) -> Metrics:
     """Final (1d_click, 7d_click, 28d_click, 1d_view) counts with 1d <= 7d <= 28d."""
     c28 = stochastic_round(max(0.0, expected), u28)
@@ -183,7 +224,8 @@ def _mature(m: Metrics, aov: int, theta: int, num: int, den: int) -> Metrics:
         *m[:PURCHASE],
         *purchase,
         *(c * aov for c in purchase),
-        *((c * num * 1000 + offset) // scale for c in m[LEAD:N_METRICS]),
+        *((c * num * 1000 + offset) // scale for c in m[LEAD:VIDEO]),
+        *m[VIDEO:],
     )
 
 
@@ -193,4 +235,6 @@ def _partial(m: Metrics, aov: int, theta: int, secs: int) -> Metrics:
     if base[IMPRESSIONS] > 0:
         base[REACH] = max(1, base[REACH])
     matured = _mature(m, aov, theta, secs * MATURITY_PER_MILLE[0], SECONDS_PER_DAY * 1000)
-    return (*base, *matured[PURCHASE:])
+    video = [x * secs // SECONDS_PER_DAY for x in m[VIDEO:VIDEO_WATCH_SECONDS]]
+    video.append(video[0] * seconds_per_play(m))
+    return (*base, *matured[PURCHASE:VIDEO], *video)

@@ -87,8 +87,9 @@ def entity_view(data: AccountData, entity: Entity, instant: dt.datetime) -> dict
             view["stop_time" if entity.kind == "campaign" else "end_time"] = fmt_time(
                 entity.scheduled_end
             )
-    if entity.creative_id is not None:
-        view["creative"] = {"id": entity.creative_id}
+    creative = entity.creative_at(instant)
+    if creative is not None:
+        view["creative"] = {"id": creative}
     view["created_time"] = fmt_time(entity.created)
     view["updated_time"] = fmt_time(entity.updated_at(instant))
     return view

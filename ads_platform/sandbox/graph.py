@@ -24,7 +24,16 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from .clock import ClockView
-from .entities import ACCOUNT_DEFAULT_FIELDS, KIND_BY_EDGE, account_view, list_entities, project
+from .creatives import FIELDS as CREATIVE_FIELDS
+from .creatives import Creative, visible
+from .entities import (
+    ACCOUNT_DEFAULT_FIELDS,
+    KIND_BY_EDGE,
+    account_view,
+    entity_view,
+    list_entities,
+    project,
+)
 from .faults import (
     ASYNC_FAULTS,
     GENERAL_FAULTS,
@@ -54,7 +63,7 @@ from .wire import (
     param_text,
     unknown_object,
 )
-from .world import EFFECTIVE_STATUSES, AccountSpec
+from .world import EFFECTIVE_STATUSES, AccountSpec, Entity, account_index_of
 
 DEFAULT_VERSION = "v25.0"
 APP_ID = "1234567890123456"
@@ -101,6 +110,7 @@ class _Route:
     version: str | None
     account: AccountSpec | None = None
     run: ReportRun | None = None
+    node: Entity | Creative | None = None
     error: GraphError | None = None
 
 
@@ -261,6 +271,8 @@ class GraphApi:
                 route.op = "account"
             elif len(rest) == 1 and rest[0] in KIND_BY_EDGE and method == "GET":
                 route.op = "entities"
+            elif rest == ["adcreatives"] and method == "GET":
+                route.op = "creatives"
             elif len(rest) == 1 and rest[0] == "insights" and method in ("GET", "POST"):
                 route.op = "insights" if method == "GET" else "report_create"
             elif len(rest) == 1 and method == "GET":
@@ -277,6 +289,8 @@ class GraphApi:
             route.op = "debug_token"
         elif head == "oauth" and rest == ["access_token"] and method in ("GET", "POST"):
             route.op = "oauth"
+        elif account_index_of(head) is not None:
+            self._route_node(route, head, rest, method)
         elif head.isdigit():
             run = self.state.reports.get(head)
             if run is None:
@@ -293,6 +307,29 @@ class GraphApi:
         else:
             route.error = GraphError(f"Unknown path components: /{'/'.join(segs)}", code=2500)
         return route
+
+    def _route_node(self, route: _Route, head: str, rest: list[str], method: str) -> None:
+        """``GET <campaign|adset|ad|creative id>``: the object's own node.
+
+        Objects are found through the account their id encodes; one created after
+        the clock's instant does not exist yet (the check happens at dispatch).
+        """
+        index = account_index_of(head)
+        accounts = self.state.world.accounts
+        node: Entity | Creative | None = None
+        if index is not None and index < len(accounts):
+            spec = accounts[index]
+            node = self.state.world.data(spec).by_id.get(head)
+            if node is None:
+                node = self.state.creatives.get(spec, head)
+            route.account = spec
+        if node is None:
+            route.error = unknown_object(head)
+        elif rest or method != "GET":
+            route.error = self._unsupported(method, route.segments)
+        else:
+            route.op = "node"
+            route.node = node
 
     @staticmethod
     def _unsupported(method: str, segs: list[str]) -> GraphError:
@@ -318,7 +355,7 @@ class GraphApi:
         op = route.op
         if op == "debug_token":
             return GENERAL_FAULTS - TOKEN_FAULTS
-        if op in ("me_adaccounts", "entities"):
+        if op in ("me_adaccounts", "entities", "creatives"):
             return GENERAL_FAULTS | LIST_FAULTS
         if op in ("insights", "report_insights"):
             return GENERAL_FAULTS | LIST_FAULTS | INSIGHTS_FAULTS
@@ -448,9 +485,27 @@ class GraphApi:
                 project(v, fields, ("id",)) for v in list_entities(data, kind, req.params, clock)
             ]
             return self._paged(route, req, views, effects)
+        if op == "creatives":
+            if req.params.get("filtering") or req.params.get("effective_status"):
+                raise invalid_param(
+                    "The sandbox does not filter adcreatives (filtering, effective_status): "
+                    "page the whole edge"
+                )
+            fields = parse_fields(req.params.get("fields"))
+            spec_creatives = self.state.creatives.of(account)
+            views = [
+                project(c.view, fields, ("id",)) for c in visible(spec_creatives, clock.instant)
+            ]
+            return self._paged(route, req, views, effects)
+        if op == "node":
+            return self._node(route, req, clock)
         if op == "insights":
             query = parse_query(req.params, account, clock)
-            if too_large(query, self.state.world.data(account)):
+            values = 1
+            if query.breakdown is not None:
+                cells = self.state.insights.splitter.cells
+                values = len(cells.projection(account, query.breakdown)[1])
+            if too_large(query, self.state.world.data(account), values):
                 raise GraphError(
                     MSG_TOO_MUCH,
                     code=100,
@@ -473,6 +528,24 @@ class GraphApi:
             )
             return json_response({"report_run_id": run.id})
         raise GraphError(f"Unknown path components: /{'/'.join(route.segments)}", code=2500)
+
+    def _node(self, route: _Route, req: GraphRequest, clock: ClockView) -> Response:
+        node, account = route.node, route.account
+        assert node is not None and account is not None
+        if node.created > clock.instant:
+            raise unknown_object(route.segments[0])
+        fields = parse_fields(req.params.get("fields"))
+        if isinstance(node, Creative):
+            unknown = [f for f in fields or () if f not in CREATIVE_FIELDS]
+            view = node.view
+        else:
+            view = entity_view(self.state.world.data(account), node, clock.instant)
+            unknown = []
+        if unknown:
+            raise invalid_param(
+                f"Tried accessing nonexisting field ({unknown[0]}) on node type (AdCreative)"
+            )
+        return json_response(project(view, fields, ("id", "name")))
 
     # -- paging ------------------------------------------------------------------------
 

@@ -12,8 +12,15 @@ deduplicated at each level,
   reaches of that group combine as ``max(max daily, floor(sum daily x g))`` with
   ``g = 0.35 + 0.65 / sqrt(delivering days)``.
 
-Rows are sorted by date_start, then by the level's id. Paging cursors point at a
-(bucket, offset) position, so a page only computes the days it needs.
+With ``breakdowns`` (``breakdowns.py``) each ad-day is first split into the
+family's cells; every level then sums the cells the same way, and reach is
+deduplicated per (group, breakdown value, day) with the same rule and its own
+stable factor: never summed across values. Reach and frequency are omitted when a
+breakdown query starts more than 13 months before the account's today.
+
+Rows are sorted by date_start, then by the level's id, then by breakdown value (in
+the order of ``breakdowns.py``'s tables). Paging cursors point at a (bucket, offset)
+position, so a page only computes the days it needs.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .breakdowns import PLACEMENT, Breakdown, Splitter, parse_breakdowns, unique_cutoff
+from .breakdowns import placement_overlap_per_mille as placement_overlap
 from .clock import ClockView
-from .delivery import REACH, Delivery, Metrics
+from .delivery import IMPRESSIONS, REACH, Delivery, Metrics
 from .filters import (
     Filter,
     date_range,
@@ -62,7 +71,9 @@ RETENTION_MONTHS = 37
 SYNC_MAX_AD_LEVEL_DAYS = 93
 SYNC_MAX_CELLS = 50_000
 
-Group = tuple[str, Metrics]  # (level id or account digits, summed metrics with level reach)
+#: (level id or account digits, breakdown cell index (0 without breakdowns), summed
+#: metrics with the level's reach)
+Group = tuple[str, int, Metrics]
 
 
 DateRange = tuple[dt.date, dt.date]
@@ -84,6 +95,8 @@ class InsightQuery:
     fields: tuple[str, ...]
     windows: tuple[str, ...]
     filters: tuple[Filter, ...]
+    breakdown: Breakdown | None = None
+    unique: bool = True  # reach/frequency returned (False: old breakdown query)
 
     @property
     def since(self) -> dt.date:
@@ -217,22 +230,20 @@ def _insight_fields(raw: str | None) -> tuple[str, ...]:
     return tuple(fields)
 
 
-def _breakdowns(params: dict[str, str]) -> None:
-    """Validate breakdown parameters; refuse the breakdowns the sandbox cannot compute.
+def _breakdowns(params: dict[str, str]) -> Breakdown | None:
+    """Validate breakdown parameters; the modelled breakdown, if any.
 
     ``action_breakdowns`` only shape the keys inside action elements: every valid
     value is accepted and elements keep ``action_type`` (the default breakdown).
-    ``breakdowns`` split rows by age, country...: the sandbox has one row per ad and
-    day and no such dimension, so a non-empty list is refused (code 100, naming it)
-    rather than answered with rows that silently lack the breakdown.
+    ``breakdowns`` must be a combination Meta accepts and the sandbox models
+    (``breakdowns.ACCEPTED``); others are refused with code 100 rather than answered
+    with rows that silently lack the breakdown.
     """
-    parse_string_list(params.get("action_breakdowns"), "action_breakdowns", ACTION_BREAKDOWNS)
+    actions = parse_string_list(
+        params.get("action_breakdowns"), "action_breakdowns", ACTION_BREAKDOWNS
+    )
     wanted = parse_string_list(params.get("breakdowns"), "breakdowns", BREAKDOWNS)
-    if wanted:
-        raise invalid_param(
-            f"The sandbox does not model breakdowns ({', '.join(wanted)}): its rows are per "
-            "object and day only. Drop the breakdowns parameter for sandbox runs."
-        )
+    return parse_breakdowns(wanted, actions)
 
 
 def parse_query(params: dict[str, str], account: AccountSpec, clock: ClockView) -> InsightQuery:
@@ -257,7 +268,7 @@ def parse_query(params: dict[str, str], account: AccountSpec, clock: ClockView) 
         "action_attribution_windows",
         ATTRIBUTION_WINDOWS,
     )
-    _breakdowns(params)
+    breakdown = _breakdowns(params)
     parse_enum(params.get("action_report_time"), "action_report_time", ACTION_REPORT_TIMES)
     for flag in ("use_unified_attribution_setting", "use_account_attribution_setting"):
         parse_bool(params.get(flag), flag)
@@ -279,14 +290,17 @@ def parse_query(params: dict[str, str], account: AccountSpec, clock: ClockView) 
         fields=fields,
         windows=tuple(w for w in windows or () if w in WINDOW_KEYS),
         filters=tuple(filters),
+        breakdown=breakdown,
+        unique=breakdown is None or min(r[0] for r in ranges) >= unique_cutoff(today),
     )
 
 
-def too_large(query: InsightQuery, data: AccountData) -> bool:
+def too_large(query: InsightQuery, data: AccountData, breakdown_values: int = 1) -> bool:
     """The sandbox's rule for refusing a *synchronous* request (100/1504018).
 
     Refused when the level is ``ad`` and the range is longer than 93 days, or when
     days x entities at the level (ads, ad sets, campaigns, or 1 for the account)
+    x ``breakdown_values`` (how many values the query's breakdowns have, 1 without)
     exceeds 50,000. Async report runs are never refused.
     """
     entities = {
@@ -297,11 +311,13 @@ def too_large(query: InsightQuery, data: AccountData) -> bool:
     }[query.level]
     if query.level == "ad" and query.days > SYNC_MAX_AD_LEVEL_DAYS:
         return True
-    return query.days * entities > SYNC_MAX_CELLS
+    return query.days * entities * breakdown_values > SYNC_MAX_CELLS
 
 
-def overlap_per_mille(seed: int, group: str, day: int) -> int:
-    return 600 + mix64(seed, 0x0E, int(group), day) % 301
+def overlap_per_mille(seed: int, group: str, day: int, cell: int | None = None) -> int:
+    if cell is None:
+        return 600 + mix64(seed, 0x0E, int(group), day) % 301
+    return 600 + mix64(seed, 0x0E, int(group), day, cell) % 301
 
 
 def combine_reach(daily: list[int]) -> int:
@@ -314,9 +330,17 @@ def combine_reach(daily: list[int]) -> int:
 class InsightsEngine:
     """Computes grouped rows per bucket (memoized) and formats pages."""
 
-    def __init__(self, world: World, delivery: Delivery, cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        world: World,
+        delivery: Delivery,
+        cache_size: int = 256,
+        *,
+        splitter: Splitter | None = None,
+    ) -> None:
         self.world = world
         self.delivery = delivery
+        self.splitter = splitter if splitter is not None else Splitter(world.seed)
         self._cache: OrderedDict[tuple[Any, ...], list[Group]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -369,15 +393,21 @@ class InsightsEngine:
         last: int,
         clock: ClockView,
         filters: tuple[Filter, ...] = (),
+        breakdown: Breakdown | None = None,
     ) -> list[Group]:
-        """Rows (unformatted) of one bucket: level id + summed metrics, sorted by id."""
-        key = (data.spec.index, level, first, last, clock.utc_date, repr(filters))
+        """Rows (unformatted) of one bucket: level id, cell, summed metrics, sorted."""
+        bd_key = None if breakdown is None else (breakdown.family, breakdown.key)
+        key = (data.spec.index, level, first, last, clock.utc_date, repr(filters), bd_key)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        result = self._compute(data, level, first, last, clock, self._allowed(data, filters, clock))
+        allowed = self._allowed(data, filters, clock)
+        if breakdown is None:
+            result = self._compute(data, level, first, last, clock, allowed)
+        else:
+            result = self._compute_broken(data, level, first, last, clock, allowed, breakdown)
         with self._lock:
             self._cache[key] = result
             while len(self._cache) > self._cache_size:
@@ -397,7 +427,7 @@ class InsightsEngine:
         ads = data.ads
         if level == "ad" and first == last:
             served = self.delivery.served_day(data, first, clock)
-            return [(ads[pos].id, m) for pos, m in served if allowed is None or pos in allowed]
+            return [(ads[pos].id, 0, m) for pos, m in served if allowed is None or pos in allowed]
         key_of = self._key_fn(data, level)
         seed = self.world.seed
         sums: dict[str, list[int]] = {}
@@ -429,7 +459,89 @@ class InsightsEngine:
         for g in sorted(sums):
             metrics = sums[g]
             metrics[REACH] = combine_reach(daily_reach[g])
-            out.append((g, tuple(metrics)))
+            out.append((g, 0, tuple(metrics)))
+        return out
+
+    def _cells_of_ad_day(
+        self, data: AccountData, pos: int, day: int, m: Metrics, breakdown: Breakdown
+    ) -> list[tuple[int, list[int]]]:
+        """One ad-day projected on the query's breakdown: (cell, metrics) with delivery."""
+        spec = data.spec
+        splitter = self.splitter
+        members = splitter.cells.members(spec, breakdown)
+        fine = splitter.split_ad_day(spec, pos, day, breakdown.family, m)
+        placement = breakdown.family == PLACEMENT
+        seed = self.world.seed
+        out: list[tuple[int, list[int]]] = []
+        for t, cells in enumerate(members):
+            if len(cells) == 1:
+                acc = list(fine[cells[0]])
+            else:
+                acc = [sum(column) for column in zip(*(fine[c] for c in cells), strict=True)]
+            if not any(acc):
+                continue
+            if placement:
+                # A position's reach exceeds its share (people also saw the ad
+                # elsewhere); a platform's lies between the shares' sum and its
+                # positions' sum.
+                biggest = inflated = 0
+                for c in cells:
+                    r = fine[c][REACH]
+                    seen = min(
+                        fine[c][IMPRESSIONS],
+                        r + r * placement_overlap(seed, spec, pos, day, c) // 1000,
+                    )
+                    biggest = max(biggest, seen)
+                    inflated += seen
+                acc[REACH] = max(biggest, acc[REACH] + (inflated - acc[REACH]) // 2)
+            out.append((t, acc))
+        return out
+
+    def _compute_broken(
+        self,
+        data: AccountData,
+        level: str,
+        first: int,
+        last: int,
+        clock: ClockView,
+        allowed: frozenset[int] | None,
+        breakdown: Breakdown,
+    ) -> list[Group]:
+        last = min(last, clock.account_today(data.spec.tz).toordinal())
+        key_of = self._key_fn(data, level)
+        seed = self.world.seed
+        sums: dict[tuple[str, int], list[int]] = {}
+        daily_reach: dict[tuple[str, int], list[int]] = {}
+        for day in range(first, last + 1):
+            day_reach: dict[tuple[str, int], list[int]] = {}
+            for pos, m in self.delivery.served_day(data, day, clock):
+                if allowed is not None and pos not in allowed:
+                    continue
+                g = key_of(pos)
+                for cell, cm in self._cells_of_ad_day(data, pos, day, m, breakdown):
+                    k = (g, cell)
+                    acc = sums.get(k)
+                    sums[k] = cm if acc is None else [a + b for a, b in zip(acc, cm, strict=True)]
+                    r = cm[REACH]
+                    stats = day_reach.get(k)
+                    if stats is None:
+                        day_reach[k] = [r, r, 1]
+                    else:
+                        stats[0] += r
+                        stats[1] = max(stats[1], r)
+                        stats[2] += 1
+            for k, (total, biggest, count) in day_reach.items():
+                reach = (
+                    total
+                    if count == 1
+                    else max(biggest, total * overlap_per_mille(seed, k[0], day, k[1]) // 1000)
+                )
+                daily_reach.setdefault(k, []).append(reach)
+        out: list[Group] = []
+        for k in sorted(sums):
+            metrics = sums[k]
+            metrics[REACH] = combine_reach(daily_reach[k])
+            out.append((k[0], k[1], tuple(metrics)))
         return out
 
     # -- paging --------------------------------------------------------------------
@@ -445,6 +557,12 @@ class InsightsEngine:
     ) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
         """Rows from ``position`` (bucket, offset) and the position of the next row, if any."""
         data = self.world.data(query.account)
+        breakdown = query.breakdown
+        dims: tuple[str, ...] = ()
+        values: tuple[tuple[str, ...], ...] = ()
+        if breakdown is not None:
+            dims = breakdown.dims
+            values = self.splitter.cells.projection(data.spec, breakdown)[1]
         formatter = RowFormatter(
             level=query.level,
             fields=query.fields,
@@ -453,21 +571,26 @@ class InsightsEngine:
             clock=clock,
             seed=self.world.seed,
             zeros=zeros,
+            dims=dims,
+            values=values,
+            unique=query.unique,
         )
         buckets = query.buckets()
         rows: list[dict[str, Any]] = []
         b, o = position
         while b < len(buckets) and len(rows) < limit:
             first, last = buckets[b]
-            groups = self.groups(data, query.level, first, last, clock, query.filters)
+            groups = self.groups(data, query.level, first, last, clock, query.filters, breakdown)
             take = groups[o : o + limit - len(rows)]
-            rows.extend(formatter.row(g, m, first, last) for g, m in take)
+            rows.extend(formatter.row(g, m, first, last, cell) for g, cell, m in take)
             o += len(take)
             if o >= len(groups):
                 b, o = b + 1, 0
         while b < len(buckets):
             first, last = buckets[b]
-            if o < len(self.groups(data, query.level, first, last, clock, query.filters)):
+            if o < len(
+                self.groups(data, query.level, first, last, clock, query.filters, breakdown)
+            ):
                 return rows, (b, o)
             b, o = b + 1, 0
         return rows, None

@@ -2,7 +2,7 @@
 
 A run takes wall time, as on Meta: it completes ``delay`` seconds after it was
 created, where the delay grows with the job's size (account-days, heavier at finer
-levels) and carries a jitter drawn from the sandbox seed and the query, so the
+levels and with breakdowns) and carries a jitter drawn from the sandbox seed and the query, so the
 same seed and request always take the same time (``job_delay_seconds``). Until
 then a poll answers, by elapsed fraction of the delay::
 
@@ -50,6 +50,7 @@ JOB_FAILED = "Job Failed"
 BASE_DELAY_S = 3.0
 PER_ACCOUNT_DAY_S = 0.2
 LEVEL_WEIGHT = {"account": 0.5, "campaign": 0.75, "adset": 1.0, "ad": 1.5}
+BREAKDOWN_WEIGHT = 2.0  # a run with breakdowns takes this many times longer per account-day
 JITTER_LOW, JITTER_SPAN = 0.6, 0.8  # x [0.6, 1.4)
 MAX_DELAY_S = 300.0
 STARTED_AT, RUNNING_AT = 0.10, 0.25  # fractions of the delay
@@ -62,7 +63,8 @@ def job_delay_seconds(seed: int, query: InsightQuery, scale: float) -> float:
     """
     if scale <= 0:
         return 0.0
-    size = BASE_DELAY_S + PER_ACCOUNT_DAY_S * query.days * LEVEL_WEIGHT[query.level]
+    weight = LEVEL_WEIGHT[query.level] * (1.0 if query.breakdown is None else BREAKDOWN_WEIGHT)
+    size = BASE_DELAY_S + PER_ACCOUNT_DAY_S * query.days * weight
     ranges = ";".join(f"{since}..{until}" for since, until in query.ranges)
     jitter = JITTER_LOW + JITTER_SPAN * unit(
         seed, "async-delay", query.account.digits, query.level, ranges

@@ -10,6 +10,12 @@ conversions; the count itself for link_click, landing_page_view, post_engagement
 Requested window keys (1d_click, 7d_click, 28d_click, 1d_view) are added; a key
 whose value is 0 is omitted on about half the elements, so a missing key means 0.
 An element is listed when its value or a requested window is nonzero.
+
+Video fields (``video_play_actions``, ``video_p25_watched_actions``...
+``video_thruplay_watched_actions``, ``video_avg_time_watched_actions``) are lists
+with one ``video_view`` element, on rows whose group has video plays (video ads;
+other rows omit them). The average is watch seconds / plays, rounded half up to
+whole seconds: exact per ad-day, a plays-weighted average at higher levels.
 """
 
 from __future__ import annotations
@@ -32,6 +38,14 @@ from .delivery import (
     REACH,
     REGISTRATION,
     SPEND,
+    VIDEO_P25,
+    VIDEO_P50,
+    VIDEO_P75,
+    VIDEO_P95,
+    VIDEO_P100,
+    VIDEO_PLAYS,
+    VIDEO_THRUPLAYS,
+    VIDEO_WATCH_SECONDS,
     Metrics,
 )
 from .wire import fmt_money, fmt_ratio
@@ -53,6 +67,16 @@ VALUE_TYPES: tuple[tuple[str, int], ...] = (
     ("offsite_conversion.fb_pixel_purchase", PURCHASE_VALUE),
     ("omni_purchase", PURCHASE_VALUE),
 )
+VIDEO_FIELDS: tuple[tuple[str, int], ...] = (
+    ("video_play_actions", VIDEO_PLAYS),
+    ("video_p25_watched_actions", VIDEO_P25),
+    ("video_p50_watched_actions", VIDEO_P50),
+    ("video_p75_watched_actions", VIDEO_P75),
+    ("video_p95_watched_actions", VIDEO_P95),
+    ("video_p100_watched_actions", VIDEO_P100),
+    ("video_thruplay_watched_actions", VIDEO_THRUPLAYS),
+)
+VIDEO_AVG_FIELD = "video_avg_time_watched_actions"
 WINDOW_INDEX = {"1d_click": 0, "7d_click": 1, "28d_click": 2, "1d_view": 3}
 W7C, W1V = 1, 3
 _MASK64 = (1 << 64) - 1
@@ -83,6 +107,9 @@ class RowFormatter:
         clock: ClockView,
         seed: int,
         zeros: bool,
+        dims: tuple[str, ...] = (),
+        values: tuple[tuple[str, ...], ...] = (),
+        unique: bool = True,
     ) -> None:
         self.level = level
         self.fields = frozenset(fields)
@@ -91,9 +118,14 @@ class RowFormatter:
         self.instant = clock.instant
         self.seed = seed
         self.zeros = zeros
+        self.dims = dims
+        self.values = values
+        self.unique = unique
         self.decimals = data.spec.decimals
         self._names: dict[str, str] = {}
         f = self.fields
+        self.video = tuple((name, idx) for name, idx in VIDEO_FIELDS if name in f)
+        self.video_avg = VIDEO_AVG_FIELD in f
         self.want = {
             name: name in f
             for name in (
@@ -126,14 +158,19 @@ class RowFormatter:
             self._names[entity_id] = name
         return name
 
-    def row(self, group: str, m: Metrics, first: int, last: int) -> dict[str, Any]:
+    def row(self, group: str, m: Metrics, first: int, last: int, cell: int = 0) -> dict[str, Any]:
         want = self.want
         data = self.data
         spec = data.spec
         zeros = self.zeros
         if zeros:
             m = (0,) * N_METRICS
-        bits = mix64(self.seed, int(group), first)
+        dims = self.dims
+        bits = (
+            mix64(self.seed, int(group), first, cell)
+            if dims
+            else mix64(self.seed, int(group), first)
+        )
         row: dict[str, Any] = {"account_id": spec.digits}
         if want["account_name"]:
             row["account_name"] = spec.name
@@ -160,7 +197,9 @@ class RowFormatter:
         decimals = self.decimals
         spend, impressions, reach = m[SPEND], m[IMPRESSIONS], m[REACH]
         clicks, link = m[CLICKS], m[LINK_CLICKS]
-        omit_reach = level == "ad" and not zeros and (bits >> _REACH_SHIFT) % 40 == 0
+        omit_reach = not self.unique or (
+            level == "ad" and not zeros and (bits >> _REACH_SHIFT) % 40 == 0
+        )
         major = spend / 10**decimals
         if want["impressions"]:
             row["impressions"] = str(impressions)
@@ -192,6 +231,15 @@ class RowFormatter:
             values = self._values(m, bits)
             if values:
                 row["action_values"] = values
+        plays = m[VIDEO_PLAYS]
+        if plays and not zeros:
+            for name, idx in self.video:
+                row[name] = [{"action_type": "video_view", "value": str(m[idx])}]
+            if self.video_avg:
+                avg = (2 * m[VIDEO_WATCH_SECONDS] + plays) // (2 * plays)
+                row[VIDEO_AVG_FIELD] = [{"action_type": "video_view", "value": str(avg)}]
+        if dims:
+            row.update(zip(dims, self.values[cell], strict=True))
         row["date_start"] = dt.date.fromordinal(first).isoformat()
         row["date_stop"] = dt.date.fromordinal(last).isoformat()
         return row

@@ -6,8 +6,10 @@ import base64
 import itertools
 import threading
 
+from .breakdowns import Splitter
 from .clock import Clock
 from .config import SandboxConfig
+from .creatives import CreativeBook
 from .delivery import Delivery
 from .faults import FaultBook
 from .hashing import h64
@@ -31,7 +33,12 @@ class SandboxState:
             quiet=frozenset(config.quiet_accounts),
         )
         self.delivery = Delivery(self.world)
-        self.insights = InsightsEngine(self.world, self.delivery)
+        self.insights = InsightsEngine(
+            self.world,
+            self.delivery,
+            splitter=Splitter(config.seed, config.breakdown_drift_per_mille),
+        )
+        self.creatives = CreativeBook(self.world)
         self.clock = Clock(config.today)
         self.faults = FaultBook()
         self.usage = UsageMeter(config.usage_pct_per_call)

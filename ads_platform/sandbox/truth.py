@@ -11,7 +11,12 @@ code that serves insights, at the *current* clock, with faults ignored (a
   the ad-level rows; ``spend_minor`` is the same in integer minor units;
 * reach is the account-level daily reach (level=account, time_increment=1);
 * ``conversions`` maps every action type with a nonzero default ``value`` (7d_click
-  + 1d_view) to that count; ``conversion_values`` does the same for the value types.
+  + 1d_view) to that count; ``conversion_values`` does the same for the value types;
+* ``breakdown_truth`` gives the same figures per breakdown value and day
+  (level=account), with the unbroken day beside them and the first ``since`` for
+  which breakdown queries still carry reach (``unique_fields_since``);
+* ``video`` holds plays, p25..p100, thruplays and watch_seconds (sums; the average
+  watch time is watch_seconds / plays, weighted by plays by construction).
 """
 
 from __future__ import annotations
@@ -19,14 +24,68 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from .breakdowns import Breakdown, unique_cutoff
 from .clock import ClockView
-from .delivery import CLICKS, IMPRESSIONS, LINK_CLICKS, REACH, SPEND
+from .delivery import (
+    CLICKS,
+    IMPRESSIONS,
+    LINK_CLICKS,
+    N_METRICS,
+    REACH,
+    SPEND,
+    VIDEO_P25,
+    VIDEO_P50,
+    VIDEO_P75,
+    VIDEO_P95,
+    VIDEO_P100,
+    VIDEO_PLAYS,
+    VIDEO_THRUPLAYS,
+    VIDEO_WATCH_SECONDS,
+    Metrics,
+)
 from .insights import InsightsEngine
 from .rows import ACTION_TYPES, VALUE_TYPES
 from .wire import money_number
 from .world import AccountSpec
 
 _W7C, _W1V = 1, 3
+
+
+def _numbers(m: Metrics, decimals: int) -> dict[str, Any]:
+    """The additive figures of one metrics tuple, as the truth reports them."""
+    conversions: dict[str, int] = {}
+    for action_type, offset, is_conversion in ACTION_TYPES:
+        value = m[offset + _W7C] + m[offset + _W1V] if is_conversion else m[offset]
+        if value:
+            conversions[action_type] = value
+    values: dict[str, int | float] = {}
+    for action_type, offset in VALUE_TYPES:
+        money = m[offset + _W7C] + m[offset + _W1V]
+        if money:
+            values[action_type] = money_number(money, decimals)
+    return {
+        "spend": money_number(m[SPEND], decimals),
+        "spend_minor": m[SPEND],
+        "impressions": m[IMPRESSIONS],
+        "link_clicks": m[LINK_CLICKS],
+        "clicks": m[CLICKS],
+        "reach": m[REACH],
+        "conversions": conversions,
+        "conversion_values": values,
+        "video": {
+            "plays": m[VIDEO_PLAYS],
+            "p25": m[VIDEO_P25],
+            "p50": m[VIDEO_P50],
+            "p75": m[VIDEO_P75],
+            "p95": m[VIDEO_P95],
+            "p100": m[VIDEO_P100],
+            "thruplays": m[VIDEO_THRUPLAYS],
+            "watch_seconds": m[VIDEO_WATCH_SECONDS],
+        },
+    }
+
+
+_EMPTY: Metrics = (0,) * N_METRICS
 
 
 def ground_truth(
@@ -43,44 +102,12 @@ def ground_truth(
     totals = {"spend_minor": 0, "impressions": 0, "clicks": 0, "link_clicks": 0}
     for day in range(since.toordinal(), last + 1):
         groups = engine.groups(data, "account", day, day, clock)
-        entry: dict[str, Any] = {
-            "date": dt.date.fromordinal(day).isoformat(),
-            "spend": 0,
-            "spend_minor": 0,
-            "impressions": 0,
-            "link_clicks": 0,
-            "clicks": 0,
-            "reach": 0,
-            "conversions": {},
-            "conversion_values": {},
-        }
-        if groups:
-            _, m = groups[0]
-            conversions: dict[str, int] = {}
-            for action_type, offset, is_conversion in ACTION_TYPES:
-                value = m[offset + _W7C] + m[offset + _W1V] if is_conversion else m[offset]
-                if value:
-                    conversions[action_type] = value
-            values: dict[str, int | float] = {}
-            for action_type, offset in VALUE_TYPES:
-                money = m[offset + _W7C] + m[offset + _W1V]
-                if money:
-                    values[action_type] = money_number(money, decimals)
-            entry.update(
-                spend=money_number(m[SPEND], decimals),
-                spend_minor=m[SPEND],
-                impressions=m[IMPRESSIONS],
-                link_clicks=m[LINK_CLICKS],
-                clicks=m[CLICKS],
-                reach=m[REACH],
-                conversions=conversions,
-                conversion_values=values,
-            )
-            totals["spend_minor"] += m[SPEND]
-            totals["impressions"] += m[IMPRESSIONS]
-            totals["clicks"] += m[CLICKS]
-            totals["link_clicks"] += m[LINK_CLICKS]
-        days.append(entry)
+        m = groups[0][2] if groups else _EMPTY
+        days.append({"date": dt.date.fromordinal(day).isoformat(), **_numbers(m, decimals)})
+        totals["spend_minor"] += m[SPEND]
+        totals["impressions"] += m[IMPRESSIONS]
+        totals["clicks"] += m[CLICKS]
+        totals["link_clicks"] += m[LINK_CLICKS]
     return {
         "account_id": account.id,
         "currency": account.currency,
@@ -94,4 +121,52 @@ def ground_truth(
             "spend": money_number(totals["spend_minor"], decimals),
             **totals,
         },
+    }
+
+
+def breakdown_truth(
+    engine: InsightsEngine,
+    account: AccountSpec,
+    since: dt.date,
+    until: dt.date,
+    breakdown: Breakdown,
+    clock: ClockView,
+) -> dict[str, Any]:
+    """Account-level daily figures per breakdown value, next to the unbroken totals.
+
+    ``rows`` hold one entry per value with delivery (the API's rows at
+    level=account, time_increment=1, reach included even where the API omits it);
+    ``total`` is the unbroken day, so a reconciliation can report both figures (they
+    are equal unless the sandbox runs with ``breakdown_drift_per_mille``).
+    """
+    data = engine.world.data(account)
+    decimals = account.decimals
+    values = engine.splitter.cells.projection(account, breakdown)[1]
+    today = clock.account_today(account.tz)
+    last = min(until.toordinal(), today.toordinal())
+    days: list[dict[str, Any]] = []
+    for day in range(since.toordinal(), last + 1):
+        plain = engine.groups(data, "account", day, day, clock)
+        broken = engine.groups(data, "account", day, day, clock, breakdown=breakdown)
+        rows = [
+            {**dict(zip(breakdown.dims, values[cell], strict=True)), **_numbers(m, decimals)}
+            for _, cell, m in broken
+        ]
+        days.append(
+            {
+                "date": dt.date.fromordinal(day).isoformat(),
+                "total": _numbers(plain[0][2] if plain else _EMPTY, decimals),
+                "rows": rows,
+            }
+        )
+    return {
+        "account_id": account.id,
+        "currency": account.currency,
+        "breakdowns": list(breakdown.dims),
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "account_today": today.isoformat(),
+        "unique_fields_since": unique_cutoff(today).isoformat(),
+        "drift_per_mille": engine.splitter.drift,
+        "days": days,
     }

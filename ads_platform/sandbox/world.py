@@ -9,6 +9,8 @@ decides which of those instants have already happened:
 * an entity is visible once its ``created_time`` is <= the sandbox instant;
 * ``status`` is ACTIVE until its status event (PAUSED, ARCHIVED or DELETED), if
   any, has happened; ``effective_status`` also reflects the parents;
+* three ads in five get their creative edited one to three times (a new creative
+  id from the edit instant on, ``updated_time`` moves there; ``creatives.py``);
 * about a quarter of the entities are renamed periodically (every 14-60 days,
   forever), so a client pulling on two clock days can see a rename; the name gets
   a `` v2``, `` v3``... suffix and ``updated_time`` moves to the rename instant.
@@ -106,6 +108,7 @@ _REGIONS = ("US", "DACH", "JP", "Global", "West", "UK", "BR", "ANZ", "IN", "NZ")
 _THEMES = ("Spring Sale", "Always On", "Retargeting", "Launch", "Black Friday", "Brand")
 _AUDIENCES = ("Broad", "Lookalike 1%", "Interests", "Website Visitors", "Advantage+")
 _FORMATS = ("Video", "Carousel", "Static", "Reel", "Collection")
+VIDEO_FORMATS = ("Video", "Reel")
 _HOOKS = ("UGC", "Discount", "Testimonial", "Product Demo", "Founder Story", "Bundle")
 
 FAMILY_PURCHASE = 1
@@ -152,6 +155,10 @@ class Entity:
     daily_budget: int | None = None
     lifetime_budget: int | None = None
     creative_id: str | None = None
+    #: Ads: every creative the ad has had (``creative_id`` first) and when each later
+    #: one replaced the one before (one instant per edit).
+    creative_ids: tuple[str, ...] = ()
+    creative_edits: tuple[dt.datetime, ...] = ()
 
     def status_at(self, instant: dt.datetime) -> str:
         """Own configured status at ``instant``."""
@@ -171,10 +178,22 @@ class Entity:
         k, _ = self.renames_at(instant)
         return self.base_name if k == 0 else f"{self.base_name} v{k + 1}"
 
+    def creative_version(self, instant: dt.datetime) -> int:
+        """Index in ``creative_ids`` of the creative the ad carries at ``instant``."""
+        return sum(1 for edit in self.creative_edits if edit <= instant)
+
+    def creative_at(self, instant: dt.datetime) -> str | None:
+        if not self.creative_ids:
+            return self.creative_id
+        return self.creative_ids[self.creative_version(instant)]
+
     def updated_at(self, instant: dt.datetime) -> dt.datetime:
         latest = self.created
         if self.event_time is not None and self.event_time <= instant:
             latest = max(latest, self.event_time)
+        k = self.creative_version(instant)
+        if k:
+            latest = max(latest, self.creative_edits[k - 1])
         _, renamed = self.renames_at(instant)
         if renamed is not None:
             latest = max(latest, renamed)
@@ -197,6 +216,7 @@ class AdParams:
     cvr: float
     reg_rate: float
     aov: float
+    video: bool = False  # the creative is a video (the ad's format says Video or Reel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +270,20 @@ def _local_instant(tz: ZoneInfo, day: dt.date, seconds: int) -> dt.datetime:
 def _entity_id(kind_digit: int, account_index: int, index: int, seed: int) -> str:
     tail = h64(seed, "entity", kind_digit, account_index, index) % 1_000_000
     return f"120{kind_digit}{account_index:03d}{index:05d}{tail:06d}"
+
+
+def _creative_id(account_index: int, index: int, version: int, seed: int) -> str:
+    """Id of an ad's creative after its ``version``-th edit (1..9); same shape as the
+    first creative's (``1205...``) with kind digit 6."""
+    tail = h64(seed, "creative", account_index, index, version) % 100_000
+    return f"1206{account_index:03d}{index:05d}{version}{tail:05d}"
+
+
+def account_index_of(object_id: str) -> int | None:
+    """The account index an 18-digit campaign/ad set/ad/creative id encodes, if any."""
+    if len(object_id) == 18 and object_id.startswith("120") and object_id[3] in "23456":
+        return int(object_id[4:7])
+    return None
 
 
 class World:
@@ -460,6 +494,15 @@ class World:
             r_day = created_day + dt.timedelta(days=rng.randint(10, 60))
             rename_first = _local_instant(spec.tz, r_day, rng.randint(0, 3599))
 
+        creative_ids: tuple[str, ...] = ()
+        edits: tuple[dt.datetime, ...] = ()
+        if kind == "ad":
+            edits = self._creative_edits(spec, index, created_day, event_time)
+            creative_ids = (
+                _entity_id(5, spec.index, index, self.seed),
+                *(_creative_id(spec.index, index, k, self.seed) for k in range(1, len(edits) + 1)),
+            )
+
         daily_budget: int | None = None
         lifetime_budget: int | None = None
         budget_roll = rng.random()
@@ -504,8 +547,34 @@ class World:
             billing_event=billing,
             daily_budget=daily_budget,
             lifetime_budget=lifetime_budget,
-            creative_id=_entity_id(5, spec.index, index, self.seed) if kind == "ad" else None,
+            creative_id=creative_ids[0] if creative_ids else None,
+            creative_ids=creative_ids,
+            creative_edits=edits,
         )
+
+    def _creative_edits(
+        self, spec: AccountSpec, index: int, created_day: dt.date, stop: dt.datetime | None
+    ) -> tuple[dt.datetime, ...]:
+        """When the ad's creative is replaced: 0 to 3 edits (2 ads in 5 keep theirs), the
+        first 20-219 days after creation, the next 60-379 days apart (so some fall in
+        2025-2026, where a client pulling on two clock days sees the change), all
+        before the ad stops.
+
+        Drawn from their own hashes, not the structure's random stream, so the rest of
+        the world is the one the seed always gave.
+        """
+        roll = h64(self.seed, "creative-edits", spec.index, index)
+        count = (0, 0, 1, 2, 3)[roll % 5]
+        edits: list[dt.datetime] = []
+        day = created_day
+        for k in range(count):
+            gap = 20 + (roll >> (8 + 8 * k)) % 200 if k == 0 else 60 + (roll >> (8 + 8 * k)) % 320
+            day += dt.timedelta(days=gap)
+            moment = _local_instant(spec.tz, day, 9 * 3600 + (roll >> (40 + 8 * k)) % 28_800)
+            if stop is not None and moment >= stop:
+                break
+            edits.append(moment)
+        return tuple(edits)
 
     @staticmethod
     def _ad_params(
@@ -550,6 +619,7 @@ class World:
             cvr=cvr,
             reg_rate=reg,
             aov=rng.uniform(3_000, 12_000),
+            video=ad.base_name.startswith(VIDEO_FORMATS),
         )
 
 

@@ -32,6 +32,7 @@ from ads_platform_tests.marts.lake_fixture import (
     ACCOUNTS,
     CONVERSION_TYPES,
     DAYS,
+    TODAY,
     LakeBuilder,
     expected_totals,
     run_dbt,
@@ -349,6 +350,232 @@ def test_overlapping_conversion_types_are_refused(built: Built) -> None:
     )
     assert overlap.returncode != 0
     assert "variants of the same event 'purchase'" in overlap.stdout
+
+
+# -- weeks, months and the cross-platform contract -----------------------------------------
+
+ROLLUP_SUMS = ["impressions", "link_clicks", "spend", "conversions", "conversion_value"]
+
+
+def _week_start(day: dt.date, first_weekday: int = 0) -> dt.date:
+    return day - dt.timedelta(days=(day.weekday() - first_weekday) % 7)
+
+
+@pytest.mark.parametrize(
+    ("table", "daily", "keys", "period_of"),
+    [
+        ("rpt_account_weekly", "rpt_account_daily", ["account_id"], _week_start),
+        ("rpt_campaign_weekly", "rpt_campaign_daily", ["account_id", "campaign_id"], _week_start),
+        ("rpt_account_monthly", "rpt_account_daily", ["account_id"], lambda d: d.replace(day=1)),
+        (
+            "rpt_campaign_monthly",
+            "rpt_campaign_daily",
+            ["account_id", "campaign_id"],
+            lambda d: d.replace(day=1),
+        ),
+    ],
+)
+def test_week_and_month_reports_are_sums_of_the_days_and_ratios_of_those_sums(
+    marts: duckdb.DuckDBPyConnection,
+    table: str,
+    daily: str,
+    keys: list[str],
+    period_of: Any,
+) -> None:
+    # Recomputed in Python from the daily report: weeks start on Monday by default.
+    expected: dict[tuple[Any, ...], dict[str, Decimal]] = {}
+    for row in _rows(marts, f"select * from {daily}"):
+        key = (*(row[k] for k in keys), period_of(row["date_day"]))
+        sums = expected.setdefault(key, dict.fromkeys(ROLLUP_SUMS, Decimal(0)))
+        for m in ROLLUP_SUMS:
+            sums[m] += Decimal(row[m])
+    rolled = {
+        (*(r[k] for k in keys), r["period_start"]): r
+        for r in _rows(marts, f"select * from {table}")
+    }
+    assert set(rolled) == set(expected)
+    for key, want in expected.items():
+        got = rolled[key]
+        for m in ROLLUP_SUMS:
+            assert Decimal(got[m]) == want[m], (table, key, m)
+        spend, conversions = float(want["spend"]), float(want["conversions"])
+        assert got["cpa"] == (pytest.approx(spend / conversions) if conversions else None)
+        assert got["days_in_period"] == (got["period_end"] - got["period_start"]).days + 1
+
+
+def test_a_period_is_complete_only_when_over_and_covered_by_good_data(
+    marts: duckdb.DuckDBPyConnection,
+) -> None:
+    freshness = {r["account_id"]: r for r in _rows(marts, "select * from data_freshness")}
+    rows = _rows(
+        marts,
+        "select * from rpt_account_weekly union all by name select * from rpt_account_monthly",
+    )
+    assert rows
+    for row in rows:
+        fresh = freshness[row["account_id"]]
+        over = row["period_end"] < fresh["account_today"]
+        covered = row["period_end"] <= fresh["last_good_day"]
+        assert row["is_complete"] is (over and covered), row
+    # today is in every account's current week and month: never complete
+    assert not any(r["is_complete"] for r in rows if r["period_end"] >= TODAY)
+
+
+def test_monthly_reach_is_metas_reach_for_the_month_never_a_sum_of_days(
+    marts: duckdb.DuckDBPyConnection,
+) -> None:
+    month = TODAY.replace(day=1)
+    account = _rows(
+        marts,
+        "select reach, frequency, impressions, reach_is_complete from rpt_account_monthly "
+        f"where account_id = 'act_101' and period_start = date '{month}'",
+    )
+    assert [(r["reach"], r["reach_is_complete"]) for r in account] == [(5000, False)]
+    assert account[0]["frequency"] == pytest.approx(account[0]["impressions"] / 5000)
+    daily_reach = _rows(
+        marts,
+        "select sum(reach) as s from fct_reach where level = 'account' and period = 'day' "
+        f"and account_id = 'act_101' and period_start >= date '{month}'",
+    )[0]["s"]
+    assert daily_reach != 5000  # the sum of days would have been a different (wrong) number
+    campaign = _rows(
+        marts,
+        "select campaign_id, reach from rpt_campaign_monthly "
+        f"where account_id = 'act_101' and period_start = date '{month}'",
+    )
+    assert campaign == [{"campaign_id": "1001", "reach": 3000}]
+    # act_202 had no monthly pull: its reach is unknown, not 0
+    assert {
+        r["reach"]
+        for r in _rows(marts, "select reach from rpt_account_monthly where account_id = 'act_202'")
+    } == {None}
+
+
+def test_weeks_start_on_the_configured_day_and_a_wrong_day_is_refused(built: Built) -> None:
+    sunday = dt.date(2026, 11, 29)  # a Sunday
+    shown = run_dbt(
+        built.home,
+        "show",
+        "--inline",
+        "select {{ week_start(\"date '2026-11-25'\") }} as w",
+        "--vars",
+        '{"week_start_day": "sunday"}',
+        "--output",
+        "json",
+    )
+    assert shown.returncode == 0, shown.stdout[-3000:]
+    assert '"w": "2026-11-22"' in shown.stdout  # the Sunday before Wednesday 25 Nov
+    assert _week_start(dt.date(2026, 11, 25), first_weekday=6) == sunday - dt.timedelta(days=7)
+    wrong = run_dbt(built.home, "parse", "--vars", '{"week_start_day": "funday"}')
+    assert wrong.returncode != 0
+    assert "week_start_day must be one of" in wrong.stdout
+
+
+def test_dim_calendar_covers_every_reported_day_with_its_week_and_month(
+    marts: duckdb.DuckDBPyConnection,
+) -> None:
+    days = _rows(marts, "select * from dim_calendar order by date_day")
+    by_day = {r["date_day"]: r for r in days}
+    for day in DAYS:
+        row = by_day[day]
+        assert row["week_start"] == _week_start(day)
+        assert row["month_start"] == day.replace(day=1)
+        assert row["week_end"] == row["week_start"] + dt.timedelta(days=6)
+    assert days[-1]["date_day"] >= TODAY + dt.timedelta(days=1)  # UTC+14 accounts
+
+
+AD_REPORTING_CONTRACT = {
+    "ad_reporting__account_report": ["account_id", "account_name"],
+    "ad_reporting__campaign_report": ["account_id", "account_name", "campaign_id", "campaign_name"],
+    "ad_reporting__ad_group_report": [
+        "account_id",
+        "account_name",
+        "campaign_id",
+        "campaign_name",
+        "ad_group_id",
+        "ad_group_name",
+    ],
+    "ad_reporting__ad_report": [
+        "account_id",
+        "account_name",
+        "campaign_id",
+        "campaign_name",
+        "ad_group_id",
+        "ad_group_name",
+        "ad_id",
+        "ad_name",
+    ],
+}
+
+
+@pytest.mark.parametrize("view", sorted(AD_REPORTING_CONTRACT))
+def test_cross_platform_views_have_the_dbt_ad_reporting_contract_plus_currency(
+    marts: duckdb.DuckDBPyConnection, view: str
+) -> None:
+    described = {r["column_name"]: r["column_type"] for r in _rows(marts, f"describe {view}")}
+    expected = [
+        "source_relation",
+        "date_day",
+        "platform",
+        *AD_REPORTING_CONTRACT[view],
+        "clicks",
+        "impressions",
+        "spend",
+        "conversions",
+        "conversions_value",
+        "currency",
+    ]
+    assert list(described) == expected
+    for column, kind in described.items():
+        if column.endswith(("_id", "_name")) or column in ("platform", "source_relation"):
+            assert kind == "VARCHAR", column
+    assert described["clicks"] == described["impressions"] == "BIGINT"
+    assert described["spend"] == described["conversions_value"] == "DOUBLE"
+    rows = _rows(marts, f"select * from {view}")
+    assert rows
+    assert {r["platform"] for r in rows} == {"facebook_ads"}
+    assert all(r["account_id"].isdigit() for r in rows)  # no act_ prefix, as Fivetran's
+
+
+def test_cross_platform_totals_equal_the_reports_per_account_day_and_union_with_other_platforms(
+    marts: duckdb.DuckDBPyConnection,
+) -> None:
+    ours = _rows(
+        marts,
+        "select account_id, date_day, link_clicks, impressions, spend, conversions, "
+        "conversion_value, currency from rpt_account_daily",
+    )
+    for view in AD_REPORTING_CONTRACT:
+        theirs = {
+            (r["account_id"], r["date_day"]): r
+            for r in _rows(
+                marts,
+                f"select account_id, date_day, sum(clicks) as clicks, "
+                f"sum(impressions) as impressions, sum(spend) as spend, "
+                f"sum(conversions) as conversions, sum(conversions_value) as conversions_value, "
+                f"any_value(currency) as currency from {view} group by 1, 2",
+            )
+        }
+        assert len(theirs) == len(ours), view
+        for row in ours:
+            got = theirs[(row["account_id"].removeprefix("act_"), row["date_day"])]
+            assert got["clicks"] == row["link_clicks"], view
+            assert got["impressions"] == row["impressions"], view
+            assert got["spend"] == pytest.approx(float(row["spend"])), view
+            assert got["conversions"] == pytest.approx(float(row["conversions"])), view
+            assert got["conversions_value"] == pytest.approx(float(row["conversion_value"]))
+            assert got["currency"] == row["currency"], view
+    # How a team adds Meta to its union of platforms (here a stand-in Google Ads row).
+    union = _rows(
+        marts,
+        "select platform, count(*) as n from ("
+        "select * from ad_reporting__campaign_report union all by name "
+        "select '' as source_relation, date '2026-11-01' as date_day, 'google_ads' as platform, "
+        "'9' as account_id, 'G' as account_name, '8' as campaign_id, 'C' as campaign_name, "
+        "3 as clicks, 40 as impressions, 1.5 as spend, 0.0 as conversions, "
+        "0.0 as conversions_value) group by 1 order by 1",
+    )
+    assert [r["platform"] for r in union] == ["facebook_ads", "google_ads"]
 
 
 # -- re-pull a day: incremental rebuild, readers during publish ----------------------------

@@ -195,3 +195,60 @@ def test_sdk_reads_tap_facebook_style_single_day_jobs_with_the_spend_of_the_trut
         day += dt.timedelta(days=1)
     assert _spend_by_day(rows) == _truth_by_day(sb, account_id, since, until)
     assert all("impressions" in r and "clicks" in r for r in rows)
+
+
+def test_sdk_reads_breakdowns_sync_and_async_with_the_figures_of_the_breakdown_truth(
+    sb: Any, sdk_api: FacebookAdsApi
+) -> None:
+    """A placement pull the way the SDK sends it (``breakdowns`` as a JSON list)."""
+    account_id = sb.account_ids[0]
+    since, until = TODAY - dt.timedelta(days=4), TODAY - dt.timedelta(days=1)
+    breakdowns = ["publisher_platform", "platform_position"]
+    account = AdAccount(account_id, api=sdk_api)
+    params: dict[str, Any] = {
+        "fields": ["account_id", "date_start", "date_stop", "spend", "impressions", "reach"],
+        "level": "account",
+        "time_increment": 1,
+        "time_range": {"since": since.isoformat(), "until": until.isoformat()},
+        "breakdowns": breakdowns,
+        "limit": 10,
+    }
+    truth = sb.breakdown_truth(account_id, since, until, breakdowns)
+    expected = {
+        (day["date"], row["publisher_platform"], row["platform_position"]): (
+            Decimal(str(row["spend"])),
+            row["impressions"],
+            row["reach"],
+        )
+        for day in truth["days"]
+        for row in day["rows"]
+    }
+    assert expected
+    for rows in (
+        [dict(r) for r in account.get_insights(params=params)],
+        _run_async(account, params),
+    ):
+        served = {
+            (r["date_start"], r["publisher_platform"], r["platform_position"]): (
+                Decimal(r["spend"]),
+                int(r["impressions"]),
+                int(r["reach"]),
+            )
+            for r in rows
+        }
+        assert served == expected
+
+
+def test_sdk_pages_ad_creatives_with_the_url_tags_of_the_creative_truth(
+    sb: Any, sdk_api: FacebookAdsApi
+) -> None:
+    account_id = sb.account_ids[1]
+    account = AdAccount(account_id, api=sdk_api)
+    fields = ["id", "name", "link_url", "url_tags", "object_story_spec"]
+    sdk = [dict(c) for c in account.get_ad_creatives(fields=fields, params={"limit": 5})]
+    truth = sb.creative_truth(account_id)["creatives"]
+    assert len(sdk) == len(truth) > 5  # several pages
+    assert [c["id"] for c in sdk] == [c["id"] for c in truth]
+    for got, expected in zip(sdk, truth, strict=True):
+        assert got.get("url_tags") == expected.get("url_tags")
+        assert got["link_url"] == expected["link_url"]

@@ -190,8 +190,8 @@ def test_an_unknown_insight_field_is_refused_with_code_100_naming_it(
     )
     assert several["message"].startswith("(#100) id, age are not valid for fields param.")
     # Valid for Meta but not modelled by the sandbox: accepted, the field is just absent.
-    rows = _rows(client, account, {**BASE, "fields": "spend,video_p25_watched_actions"})
-    assert rows and all("spend" in r and "video_p25_watched_actions" not in r for r in rows)
+    rows = _rows(client, account, {**BASE, "fields": "spend,video_30_sec_watched_actions"})
+    assert rows and all("spend" in r and "video_30_sec_watched_actions" not in r for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,8 @@ def test_an_unknown_insight_field_is_refused_with_code_100_naming_it(
         ({"filtering": '[{"field": "ad.id", "operator": "IN"'}, "filtering"),
         ({"action_attribution_windows": '["7d_click", "2d_click"]'}, "action_attribution_windows"),
         ({"breakdowns": '["agee"]'}, "breakdowns[0]"),
-        ({"breakdowns": '["age"]'}, "breakdowns (age)"),
+        ({"breakdowns": '["impression_device"]'}, "breakdowns (impression_device)"),
+        ({"breakdowns": "age,country"}, "breakdown columns (action_type, age, country)"),
         ({"action_breakdowns": "action_type,action_colour"}, "action_breakdowns[1]"),
         ({"date_preset": "last_31d"}, "date_preset"),
         ({"level": "country"}, "level"),

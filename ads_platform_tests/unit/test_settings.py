@@ -284,3 +284,16 @@ def test_demo_settings_keep_loading(tmp_path: Path) -> None:
     settings = load_settings(config, env=tokens)
     assert settings.meta.graph_base_url == "http://127.0.0.1:40123"
     assert [a.enabled for a in settings.accounts] == [True, True]
+
+
+def test_the_week_start_day_reaches_the_marts_and_a_wrong_day_is_refused(tmp_path: Path) -> None:
+    from ads_platform.warehouse import dbt_vars
+
+    config = tmp_path / "ads_platform.yaml"
+    config.write_text("reporting: {week_start_day: sunday}\n")
+    assert dbt_vars(load_settings(config))["week_start_day"] == "sunday"
+    config.write_text("home: .ads_platform\n")
+    assert dbt_vars(load_settings(config))["week_start_day"] == "monday"
+    config.write_text("reporting: {week_start_day: funday}\n")
+    with pytest.raises(SettingsError, match=r"reporting\.week_start_day"):
+        load_settings(config)
