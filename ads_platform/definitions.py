@@ -12,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ads_platform.assets.accounts import ad_accounts
+from ads_platform.assets.breakdowns import build_breakdown_assets
 from ads_platform.assets.entities import entity_assets
 from ads_platform.assets.insights import build_insights_asset
 from ads_platform.assets.marts import build_marts_assets, dbt_resource
@@ -30,6 +31,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ad_accounts,
             *entity_assets,
             build_insights_asset(account_day_partitions(settings.ingestion.start_date)),
+            *build_breakdown_assets(
+                account_day_partitions(settings.ingestion.start_date), settings
+            ),
             reach_monthly,
             token_health,
             build_marts_assets(settings),
