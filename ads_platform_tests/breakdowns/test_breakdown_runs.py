@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 
 import dagster as dg
 import duckdb
+import pytest
+import yaml
 
 from ads_platform.datasets import BREAKDOWNS, Breakdown
 from ads_platform.demo import insights_selection, materialize
 from ads_platform.partitions import key_for, range_tags
+from ads_platform.sandbox import Sandbox
 from ads_platform.settings import Settings
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import attempts, check_evaluations, lake, setup_accounts
@@ -178,3 +183,40 @@ def test_the_settings_name_exactly_the_declared_breakdowns() -> None:
 
     assert set(typing.get_args(BreakdownName)) == set(BREAKDOWNS)
     assert Settings().ingestion.breakdowns == tuple(BREAKDOWNS)
+
+
+@pytest.fixture
+def drifting(platform: Platform) -> Iterator[Platform]:
+    """The platform on a sandbox of its own whose breakdowns differ from the totals (±3 %)."""
+    with Sandbox(seed=11, accounts=3, today=SANDBOX_TODAY, breakdown_drift_per_mille=30) as sandbox:
+        assert sorted(sandbox.account_ids) == platform.accounts
+        data = yaml.safe_load(platform.config_path.read_text())
+        data["meta"]["graph_base_url"] = sandbox.base_url
+        platform.config_path.write_text(yaml.safe_dump(data))
+        yield dataclasses.replace(platform, sandbox=sandbox)
+
+
+def test_a_breakdown_that_differs_from_the_totals_is_stored_with_a_warning_naming_both(
+    drifting: Platform,
+) -> None:
+    setup_accounts(drifting, entities=False)
+    account_id = drifting.accounts[0]
+    age_gender = BREAKDOWNS["age_gender"]
+    result = pull(drifting, account_id, SINCE, UNTIL, ["ad_insights_daily", age_gender.name])
+    assert result.success  # a warning never blocks
+    stored = stored_by_value(drifting, age_gender, account_id)
+    truth = drifting.sandbox.breakdown_truth(account_id, SINCE, UNTIL, list(age_gender.dims))
+    for day in truth["days"]:
+        spend = sum(v[0] for k, v in stored.items() if k[0] == day["date"])
+        expected = sum(Decimal(str(r["spend"])).quantize(Decimal("0.01")) for r in day["rows"])
+        assert spend == expected != Decimal(str(day["total"]["spend"])).quantize(Decimal("0.01"))
+    checks = [
+        e
+        for e in check_evaluations(drifting, result.run_id)
+        if e.check_name == "reconciles_with_unbroken_totals"
+    ]
+    assert checks and all(not c.passed for c in checks)
+    assert all(c.severity == dg.AssetCheckSeverity.WARN for c in checks)
+    for check in checks:
+        text = str(check.description)
+        assert "breakdown totals (spend" in text and "the unbroken day (spend" in text
