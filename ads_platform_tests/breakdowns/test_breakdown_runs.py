@@ -220,3 +220,26 @@ def test_a_breakdown_that_differs_from_the_totals_is_stored_with_a_warning_namin
     for check in checks:
         text = str(check.description)
         assert "breakdown totals (spend" in text and "the unbroken day (spend" in text
+
+
+def test_a_backfill_of_insights_and_breakdowns_is_one_run_per_range_not_one_per_dataset(
+    platform: Platform,
+) -> None:
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
+
+    with dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES) as instance:
+        platform.instance = instance
+        setup_accounts(platform, entities=False)
+        account_id = platform.accounts[2]
+        keys = [str(key_for(account_id, UNTIL - dt.timedelta(days=i))) for i in range(3)]
+        selection = insights_selection(defs)
+        before = len(instance.get_runs())
+        status = backfill_through_daemon(instance, keys, selection, backfill_id="bd3")
+        assert status == BulkActionStatus.COMPLETED_SUCCESS
+        runs = instance.get_runs()[: len(instance.get_runs()) - before]
+        assert len(runs) == 1
+        assert {k.to_user_string() for k in runs[0].asset_selection or ()} == set(selection)
+        for name in selection:
+            assert set(keys) <= set(instance.get_materialized_partitions(dg.AssetKey(name)))
