@@ -313,7 +313,7 @@ def backfill_command(
     since: dt.date,
     until: dt.date,
     accounts: Sequence[str] | None,
-    assets: Sequence[str],
+    assets: Sequence[str] | None,
     wait: bool,
     with_marts: bool,
     debug: bool,
@@ -338,6 +338,10 @@ def backfill_command(
         what = f"{', '.join(unknown)} not enabled" if unknown else "no enabled account"
         echo(f"error: {what} in {where}: add them under `accounts:` (ads-platform settings)")
         return 2
+    if not assets:
+        from ads_platform.automation.common import insights_keys
+
+        assets = [key.to_user_string() for key in insights_keys(settings)]
     if until < since:
         echo(f"error: --to {until} is before --from {since}")
         return 2

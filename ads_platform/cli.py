@@ -210,9 +210,9 @@ def _refuse_build_database(path: Path) -> None:
 )
 @click.option(
     "--assets",
-    default=AD_INSIGHTS_DAILY,
-    show_default=True,
-    help="Comma-separated day × account assets to fill.",
+    default=None,
+    help=f"Comma-separated day × account assets to fill (default: {AD_INSIGHTS_DAILY} "
+    "and the breakdowns switched on in ingestion.breakdowns, in the same runs).",
 )
 @click.option("--wait/--no-wait", default=True, show_default=True)
 @click.option("--with-marts/--no-marts", default=True, show_default=True)
@@ -222,7 +222,7 @@ def backfill(
     since: Any,
     until: Any,
     accounts: str | None,
-    assets: str,
+    assets: str | None,
     wait: bool,
     with_marts: bool,
     debug: bool,
@@ -241,7 +241,7 @@ def backfill(
             since=since.date(),
             until=until.date(),
             accounts=[a.strip() for a in accounts.split(",") if a.strip()] if accounts else None,
-            assets=[a.strip() for a in assets.split(",") if a.strip()],
+            assets=[a.strip() for a in assets.split(",") if a.strip()] if assets else None,
             wait=wait,
             with_marts=with_marts,
             debug=debug,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ads_platform.assets.accounts import ad_accounts
+from ads_platform.assets.breakdowns import build_breakdown_assets
 from ads_platform.assets.entities import entity_assets
 from ads_platform.assets.fx_rates import fx_rates
 from ads_platform.assets.insights import build_insights_asset
@@ -27,13 +28,13 @@ from ads_platform.settings import Settings, definition_settings
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Every asset, check, job, schedule and sensor, built from ``settings``."""
+    grid = account_day_partitions(settings.ingestion.start_date, grid_timezone(settings))
     return dg.Definitions(
         assets=[
             ad_accounts,
             *entity_assets,
-            build_insights_asset(
-                account_day_partitions(settings.ingestion.start_date, grid_timezone(settings))
-            ),
+            build_insights_asset(grid),
+            *build_breakdown_assets(grid, settings),
             reach_monthly,
             token_health,
             fx_rates,

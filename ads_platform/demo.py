@@ -186,6 +186,13 @@ def materialize(
     )
 
 
+def insights_selection(defs: dg.Definitions) -> list[str]:
+    """``ad_insights_daily`` and the breakdown assets these definitions hold (switched on)."""
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    names = [b.name for b in ds.BREAKDOWNS.values() if dg.AssetKey(b.name) in keys]
+    return [ds.AD_INSIGHTS_DAILY, *names]
+
+
 def _quiet(log_level: str | None) -> dict[str, Any]:
     if not log_level:
         return {}
@@ -347,13 +354,14 @@ def materialize_demo(
             log_level=quiet,
         ),
     )
+    insights = insights_selection(defs)
     for account_id in account_ids:
         step(
-            f"ad_insights_daily {account_id} {start}..{end} (one range run)",
+            f"{', '.join(insights)} {account_id} {start}..{end} (one range run)",
             lambda a=account_id: materialize(  # type: ignore[misc]
                 defs,
                 instance,
-                [ds.AD_INSIGHTS_DAILY],
+                insights,
                 tags=range_tags(str(key_for(a, start)), str(key_for(a, end))),
                 log_level=quiet,
             ),

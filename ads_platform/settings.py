@@ -219,6 +219,10 @@ class DiscoverySettings(_Strict):
         return self
 
 
+#: The breakdowns the platform can pull (``ads_platform.datasets.BREAKDOWNS`` keys).
+BreakdownName = Literal["placement", "age_gender", "country"]
+
+
 class IngestionSettings(_Strict):
     #: First day of the daily partitions; keep it recent: a day × account grid is
     #: one partition per cell and the UI slows down past ~100k partitions.
@@ -237,6 +241,9 @@ class IngestionSettings(_Strict):
     #: Also log *passing* checks as per-partition check events (failures always are).
     #: Off by default: each event is a committed write to the instance's event log.
     passing_checks_per_partition: StrictBool = False
+    #: Breakdowns pulled beside the unbroken insights, in the same range runs (one more
+    #: insights request per range each); switch one off to save its calls.
+    breakdowns: tuple[BreakdownName, ...] = ("placement", "age_gender", "country")
 
     @field_validator("start_date")
     @classmethod
@@ -250,6 +257,11 @@ class IngestionSettings(_Strict):
         if value > latest:
             raise ValueError(f"{value} is in the future (no time zone has reached it yet)")
         return value
+
+    @field_validator("breakdowns")
+    @classmethod
+    def _breakdowns(cls, value: tuple[BreakdownName, ...]) -> tuple[BreakdownName, ...]:
+        return tuple(dict.fromkeys(value))
 
     @field_validator("attribution_windows")
     @classmethod

@@ -43,6 +43,9 @@ _CHECK_DOCS = {
     "already stored for it: spend, impressions and clicks never decrease within a day.",
     "reconciles_with_account_totals": "Sum of ad-level spend and impressions equals Meta's "
     "account-level totals for the day (within the configured tolerance).",
+    "reconciles_with_unbroken_totals": "Sum of a breakdown's spend and impressions over its "
+    "values vs the unbroken ad_insights_daily day (a warning: Meta's breakdowns can differ "
+    "slightly from totals; both figures are in the metadata).",
     "token_valid": "debug_token says the token is valid and has the required scopes.",
 }
 

@@ -75,13 +75,25 @@ def without_run_keys(requests: Sequence[dg.RunRequest]) -> list[dg.RunRequest]:
     return [r.with_replaced_attrs(run_key=None) for r in requests]
 
 
+def insights_keys(settings: Settings | None) -> list[dg.AssetKey]:
+    """``ad_insights_daily`` and the breakdowns switched on: pulled in the same range runs."""
+    on = settings.ingestion.breakdowns if settings is not None else ()
+    return [INSIGHTS, *(dg.AssetKey(ds.BREAKDOWNS[k].name) for k in ds.BREAKDOWNS if k in on)]
+
+
 def insights_run(
-    start_key: str, end_key: str, trigger: str, extra: dict[str, str] | None = None
+    start_key: str,
+    end_key: str,
+    trigger: str,
+    extra: dict[str, str] | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> dg.RunRequest:
-    """One run over a range (or rectangle) of ``ad_insights_daily``."""
+    """One run over a range (or rectangle) of ``ad_insights_daily`` and, given the
+    settings, of the breakdowns switched on (the same run, not one per dataset)."""
     return dg.RunRequest(
         run_key=f"{trigger}:{INSIGHTS.to_user_string()}:{start_key}:{end_key}",
-        asset_selection=[INSIGHTS],
+        asset_selection=insights_keys(settings),
         tags={**range_tags(start_key, end_key), TRIGGER_TAG: trigger, **(extra or {})},
     )
 

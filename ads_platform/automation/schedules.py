@@ -69,7 +69,7 @@ def daily_run_requests(
         first_day=first_day,
         last_day=last_day,
     )
-    requests = [insights_run(w.start_key, w.end_key, "daily") for w in due]
+    requests = [insights_run(w.start_key, w.end_key, "daily", settings=settings) for w in due]
     for accounts in calendar.account_ranges(all_partitions, [w.account_id for w in due]):
         requests.append(account_assets_run(accounts, "daily"))
     if now.astimezone(dt.UTC).hour == ACCOUNTS_REFRESH_UTC_HOUR:
@@ -84,7 +84,7 @@ def intraday_run_requests(
     first_day, last_day = partition_days(settings, now)
     timezones = account_timezones(Lake(settings.lake_dir), order)
     return [
-        insights_run(r.start_key, r.end_key, "intraday")
+        insights_run(r.start_key, r.end_key, "intraday", settings=settings)
         for r in calendar.today_ranges(
             now, all_partitions, timezones, first_day=first_day, last_day=last_day
         )

@@ -130,7 +130,9 @@ def plan_new_accounts(
         if window:
             backfill = calendar.DayRange(account_id, *window)
             backfills.append(backfill)
-            requests.append(insights_run(backfill.start_key, backfill.end_key, "new_account"))
+            requests.append(
+                insights_run(backfill.start_key, backfill.end_key, "new_account", settings=settings)
+            )
         requests.append(account_assets_run([account_id], "new_account"))
     if new:
         # Names, currencies and time zones of the new accounts (the schedules read them).
@@ -360,7 +362,10 @@ def plan_token_recovery(
             else []
         )
         extra = {"ads_platform/incident_at": iso_utc(incident.at)}
-        requests += [insights_run(r.start_key, r.end_key, "token_recovery", extra) for r in ranges]
+        requests += [
+            insights_run(r.start_key, r.end_key, "token_recovery", extra, settings=settings)
+            for r in ranges
+        ]
         requests.append(
             account_assets_run(
                 [account_id],

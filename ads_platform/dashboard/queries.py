@@ -284,10 +284,14 @@ def reach(reader: MartsReader, account_id: str, start: dt.date, end: dt.date) ->
 
 
 def breakdown_marts(cat: Catalog) -> dict[str, str]:
-    """Section title → mart for the breakdown marts the catalog has (none today)."""
+    """Section title → mart for the breakdown marts the catalog has.
+
+    Account reports (``rpt_``) before facts (``fct_``): the report is already summed to
+    the account and day, the fact is per ad.
+    """
     found: dict[str, str] = {}
     for title, words in BREAKDOWNS.items():
-        for table in sorted(cat):
+        for table in sorted(cat, key=lambda t: (not t.startswith("rpt_"), t)):
             columns = set(cat[table])
             if not table.startswith(("rpt_", "fct_")) or not {"account_id", "date_day"} <= columns:
                 continue

@@ -11,6 +11,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from ads_platform.datasets.base import Dataset, Layout, Partitioning
+from ads_platform.datasets.breakdowns import (
+    AD_INSIGHTS_AGE_GENDER,
+    AD_INSIGHTS_AGE_GENDER_DAILY,
+    AD_INSIGHTS_COUNTRY,
+    AD_INSIGHTS_COUNTRY_DAILY,
+    AD_INSIGHTS_PLACEMENT,
+    AD_INSIGHTS_PLACEMENT_DAILY,
+    BREAKDOWNS,
+    Breakdown,
+)
 from ads_platform.datasets.entities import (
     ACCOUNTS,
     AD_ACCOUNTS,
@@ -39,6 +49,9 @@ DATASETS: Mapping[str, Dataset] = MappingProxyType(
         for d in (
             AD_INSIGHTS,
             ACCOUNT_INSIGHTS,
+            AD_INSIGHTS_PLACEMENT,
+            AD_INSIGHTS_AGE_GENDER,
+            AD_INSIGHTS_COUNTRY,
             CAMPAIGN_HISTORY,
             AD_SET_HISTORY,
             AD_HISTORY,
@@ -69,12 +82,19 @@ __all__ = [
     "AD_ACCOUNTS",
     "AD_HISTORY",
     "AD_INSIGHTS",
+    "AD_INSIGHTS_AGE_GENDER",
+    "AD_INSIGHTS_AGE_GENDER_DAILY",
+    "AD_INSIGHTS_COUNTRY",
+    "AD_INSIGHTS_COUNTRY_DAILY",
     "AD_INSIGHTS_DAILY",
+    "AD_INSIGHTS_PLACEMENT",
+    "AD_INSIGHTS_PLACEMENT_DAILY",
     "AD_SETS",
     "AD_SET_HISTORY",
     "ALERTS",
     "ALERT_LOG",
     "ATTEMPTS",
+    "BREAKDOWNS",
     "CAMPAIGNS",
     "CAMPAIGN_HISTORY",
     "DATASETS",
@@ -85,6 +105,7 @@ __all__ = [
     "REACH_MONTHLY",
     "TOKEN_CHECKS",
     "TOKEN_HEALTH",
+    "Breakdown",
     "Dataset",
     "Layout",
     "Partitioning",

@@ -32,6 +32,11 @@ TIMEZONES = {TOKYO: "Asia/Tokyo", LOS_ANGELES: "America/Los_Angeles"}
 SECRET = "EAAB" + "x" * 40  # shaped like a Meta token: must never reach an alert
 
 
+#: The asset selection of an insights range run, as :func:`tags_of` spells it: the
+#: unbroken insights and every breakdown (the defaults switch them all on).
+INSIGHTS_RUN = ",".join(sorted([ds.AD_INSIGHTS_DAILY, *(b.name for b in ds.BREAKDOWNS.values())]))
+
+
 @dataclass
 class Env:
     home: Path

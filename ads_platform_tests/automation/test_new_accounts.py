@@ -6,6 +6,7 @@ import datetime as dt
 
 from ads_platform.automation.sensors import build_new_accounts_sensor
 from ads_platform_tests.automation.helpers import (
+    INSIGHTS_RUN,
     LOS_ANGELES,
     TIMEZONES,
     TOKYO,
@@ -29,9 +30,9 @@ def test_new_accounts_are_added_and_backfilled_once(env: Env) -> None:
     # Time zones are unknown before ad_accounts ran: UTC, 90 days up to yesterday.
     assert tags_of(first.run_requests) == [
         ("ad_accounts", "", ""),
-        ("ad_insights_daily", "act_101|2025-12-04", "act_101|2026-03-03"),
+        (INSIGHTS_RUN, "act_101|2025-12-04", "act_101|2026-03-03"),
         (ACCOUNT_ASSETS, TOKYO, TOKYO),
-        ("ad_insights_daily", "act_202|2025-12-04", "act_202|2026-03-03"),
+        (INSIGHTS_RUN, "act_202|2025-12-04", "act_202|2026-03-03"),
         (ACCOUNT_ASSETS, LOS_ANGELES, LOS_ANGELES),
     ]
     assert all(r.tags["ads_platform/trigger"] == "new_account" for r in first.run_requests)
@@ -55,7 +56,7 @@ def test_an_account_added_to_the_settings_later(env: Env) -> None:
     assert [r.partition_keys for r in second.dynamic_partitions_requests] == [["act_303"]]
     assert tags_of(second.run_requests) == [
         ("ad_accounts", "", ""),
-        ("ad_insights_daily", "act_303|2025-12-05", "act_303|2026-03-04"),
+        (INSIGHTS_RUN, "act_303|2025-12-05", "act_303|2026-03-04"),
         (ACCOUNT_ASSETS, "act_303", "act_303"),
     ]
 
@@ -69,7 +70,7 @@ def test_partitions_without_data_are_backfilled_but_existing_data_is_not(env: En
     assert result.dynamic_partitions_requests == []
     assert tags_of(result.run_requests) == [
         ("ad_accounts", "", ""),
-        ("ad_insights_daily", "act_202|2025-12-04", "act_202|2026-03-03"),
+        (INSIGHTS_RUN, "act_202|2025-12-04", "act_202|2026-03-03"),
         (ACCOUNT_ASSETS, LOS_ANGELES, LOS_ANGELES),
     ]
 
@@ -79,7 +80,7 @@ def test_backfill_window_follows_the_setting(env: Env) -> None:
     write_accounts_table(env.lake, TIMEZONES, NOW)
     result = evaluate(build_new_accounts_sensor(clock=Clock(NOW)), env)
     # 12:00 UTC is 21:00 in Tokyo: yesterday there is March 3, seven days end on it.
-    assert ("ad_insights_daily", "act_101|2026-02-25", "act_101|2026-03-03") in tags_of(
+    assert (INSIGHTS_RUN, "act_101|2026-02-25", "act_101|2026-03-03") in tags_of(
         result.run_requests
     )
 

@@ -16,7 +16,7 @@ from ads_platform.automation.sensors import (
 )
 from ads_platform.demo import materialize
 from ads_platform.resources import PlatformResource
-from ads_platform_tests.automation.helpers import Clock, repository, tags_of
+from ads_platform_tests.automation.helpers import INSIGHTS_RUN, Clock, repository, tags_of
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, materialized_partitions, setup_accounts
 from ads_platform_tests.platform_defs import defs
@@ -65,9 +65,7 @@ def test_new_account_is_added_and_its_backfill_runs(platform: Platform) -> None:
     assert sorted(add.partition_keys) == platform.accounts
     platform.instance.add_dynamic_partitions("ad_accounts", list(add.partition_keys))
     mine = [r for r in result.run_requests if account in str(tags_of([r]))]
-    first_backfill = next(
-        r for r in mine if r.asset_selection == [dg.AssetKey("ad_insights_daily")]
-    )
+    first_backfill = next(r for r in mine if tags_of([r])[0][0] == INSIGHTS_RUN)
     assert _run(platform, result.run_requests[0]).success  # ad_accounts
     assert _run(platform, first_backfill).success
     until = SANDBOX_TODAY - dt.timedelta(days=1)
@@ -99,7 +97,7 @@ def test_token_recovery_reruns_exactly_the_failed_days(platform: Platform) -> No
     later = build_token_recovery_sensor(clock=Clock(NOON + dt.timedelta(minutes=20)))
     recovered = _tick(later, platform, still_broken.cursor)
     assert tags_of(recovered.run_requests) == [
-        ("ad_insights_daily", f"{account}|{broken[0]}", f"{account}|{broken[1]}"),
+        (INSIGHTS_RUN, f"{account}|{broken[0]}", f"{account}|{broken[1]}"),
         ("token_health", account, account),
     ]
     for request in recovered.run_requests:

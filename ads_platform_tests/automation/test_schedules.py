@@ -9,6 +9,7 @@ import dagster as dg
 from ads_platform.automation import automation_definitions
 from ads_platform.automation.schedules import build_daily_schedule, build_intraday_schedule
 from ads_platform_tests.automation.helpers import (
+    INSIGHTS_RUN,
     LOS_ANGELES,
     TIMEZONES,
     TOKYO,
@@ -45,7 +46,7 @@ def test_daily_schedule_pulls_tokyo_at_its_3am(env: Env) -> None:
     _setup(env, [TOKYO, LOS_ANGELES])
     requests = _tick(build_daily_schedule(), env, utc(2026, 3, 4, 18, 15))
     assert tags_of(requests) == [
-        ("ad_insights_daily", "act_101|2026-02-05", "act_101|2026-03-04"),
+        (INSIGHTS_RUN, "act_101|2026-02-05", "act_101|2026-03-04"),
         (ACCOUNT_ASSETS, TOKYO, TOKYO),
     ]
     assert all(r.tags["ads_platform/trigger"] == "daily" for r in requests)
@@ -55,7 +56,7 @@ def test_daily_schedule_pulls_los_angeles_at_its_3am(env: Env) -> None:
     _setup(env, [TOKYO, LOS_ANGELES])
     requests = _tick(build_daily_schedule(), env, utc(2026, 3, 4, 11, 15))
     assert tags_of(requests) == [
-        ("ad_insights_daily", "act_202|2026-02-04", "act_202|2026-03-03"),
+        (INSIGHTS_RUN, "act_202|2026-02-04", "act_202|2026-03-03"),
         (ACCOUNT_ASSETS, LOS_ANGELES, LOS_ANGELES),
     ]
 
@@ -71,8 +72,8 @@ def test_accounts_without_a_known_time_zone_use_utc(env: Env) -> None:
     env.instance.add_dynamic_partitions("ad_accounts", [TOKYO, LOS_ANGELES])  # no lake table
     requests = _tick(build_daily_schedule(), env, utc(2026, 3, 4, 3, 15))
     assert tags_of(requests) == [
-        ("ad_insights_daily", "act_101|2026-02-04", "act_101|2026-03-03"),
-        ("ad_insights_daily", "act_202|2026-02-04", "act_202|2026-03-03"),
+        (INSIGHTS_RUN, "act_101|2026-02-04", "act_101|2026-03-03"),
+        (INSIGHTS_RUN, "act_202|2026-02-04", "act_202|2026-03-03"),
         (ACCOUNT_ASSETS, TOKYO, LOS_ANGELES),  # adjacent: one range run
     ]
 
@@ -80,7 +81,7 @@ def test_accounts_without_a_known_time_zone_use_utc(env: Env) -> None:
 def test_intraday_refresh_is_one_run_when_local_dates_agree(env: Env) -> None:
     _setup(env, [TOKYO, LOS_ANGELES])
     requests = _tick(build_intraday_schedule(60), env, utc(2026, 3, 4, 14, 0))
-    assert tags_of(requests) == [("ad_insights_daily", "act_101|2026-03-04", "act_202|2026-03-04")]
+    assert tags_of(requests) == [(INSIGHTS_RUN, "act_101|2026-03-04", "act_202|2026-03-04")]
     assert requests[0].tags["ads_platform/trigger"] == "intraday"
 
 
@@ -91,14 +92,14 @@ def test_intraday_refresh_after_tokyo_midnight(env: Env) -> None:
     # refreshed, next to Los Angeles' March 4.
     requests = _tick(build_intraday_schedule(60), env, utc(2026, 3, 4, 15, 30))
     assert tags_of(requests) == [
-        ("ad_insights_daily", "act_101|2026-03-05", "act_101|2026-03-05"),
-        ("ad_insights_daily", "act_202|2026-03-04", "act_202|2026-03-04"),
+        (INSIGHTS_RUN, "act_101|2026-03-05", "act_101|2026-03-05"),
+        (INSIGHTS_RUN, "act_202|2026-03-04", "act_202|2026-03-04"),
     ]
     # Early in the UTC day both have their own date: two runs.
     requests = _tick(build_intraday_schedule(60), env, utc(2026, 3, 5, 2, 0))
     assert tags_of(requests) == [
-        ("ad_insights_daily", "act_101|2026-03-05", "act_101|2026-03-05"),
-        ("ad_insights_daily", "act_202|2026-03-04", "act_202|2026-03-04"),
+        (INSIGHTS_RUN, "act_101|2026-03-05", "act_101|2026-03-05"),
+        (INSIGHTS_RUN, "act_202|2026-03-04", "act_202|2026-03-04"),
     ]
 
 
@@ -106,8 +107,8 @@ def test_disabled_accounts_are_not_scheduled(env: Env) -> None:
     _setup(env, [TOKYO, "act_303", LOS_ANGELES])  # act_303: removed from the settings
     requests = _tick(build_intraday_schedule(60), env, utc(2026, 3, 4, 14, 0))
     assert tags_of(requests) == [
-        ("ad_insights_daily", "act_101|2026-03-04", "act_101|2026-03-04"),
-        ("ad_insights_daily", "act_202|2026-03-04", "act_202|2026-03-04"),
+        (INSIGHTS_RUN, "act_101|2026-03-04", "act_101|2026-03-04"),
+        (INSIGHTS_RUN, "act_202|2026-03-04", "act_202|2026-03-04"),
     ]
 
 

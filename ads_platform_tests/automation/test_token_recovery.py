@@ -11,6 +11,7 @@ from ads_platform.automation import calendar
 from ads_platform.automation.sensors import build_token_recovery_sensor
 from ads_platform.settings import Settings
 from ads_platform_tests.automation.helpers import (
+    INSIGHTS_RUN,
     LOS_ANGELES,
     TIMEZONES,
     TOKYO,
@@ -89,8 +90,8 @@ def test_recovered_token_rerequests_exactly_the_failed_partitions_once(broken_to
     write_token_row(env.lake, TOKYO, at=NOW - dt.timedelta(hours=1), is_valid=True)
     first = evaluate(sensor, env, before.cursor)
     assert tags_of(first.run_requests) == [
-        ("ad_insights_daily", "act_101|2026-03-01", "act_101|2026-03-03"),
-        ("ad_insights_daily", "act_101|2026-03-05", "act_101|2026-03-05"),
+        (INSIGHTS_RUN, "act_101|2026-03-01", "act_101|2026-03-03"),
+        (INSIGHTS_RUN, "act_101|2026-03-05", "act_101|2026-03-05"),
         ("token_health", TOKYO, TOKYO),
     ]
     assert all(r.tags["ads_platform/trigger"] == "token_recovery" for r in first.run_requests)
@@ -124,7 +125,7 @@ def test_a_new_incident_after_recovery_is_handled_again(broken_tokyo: Env) -> No
     second = evaluate(sensor, env, first.cursor)
     # Now (March 11, 23:00 in Tokyo) the window ends March 10, never stored either.
     assert tags_of(second.run_requests) == [
-        ("ad_insights_daily", "act_101|2026-03-09", "act_101|2026-03-10"),
+        (INSIGHTS_RUN, "act_101|2026-03-09", "act_101|2026-03-10"),
         ("token_health", TOKYO, TOKYO),
     ]
 
@@ -159,7 +160,7 @@ def test_permission_incident_needs_the_probe_and_probes_are_rate_limited(env: En
     # was never stored, so it is re-requested with the two failed days; the entity
     # partitions of the account were never stored either.
     assert tags_of(third.run_requests) == [
-        ("ad_insights_daily", "act_202|2026-03-07", "act_202|2026-03-09"),
+        (INSIGHTS_RUN, "act_202|2026-03-07", "act_202|2026-03-09"),
         ("ad_sets,ads,campaigns,token_health", LOS_ANGELES, LOS_ANGELES),
     ]
     assert evaluate(sensor, env, third.cursor).run_requests == []
