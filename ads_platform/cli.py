@@ -9,6 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,23 @@ def _home(home: str | None) -> Path:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Meta ads analytics on Dagster: ingestion, validated lake, dbt marts."""
+
+
+def _marts_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--config`` and ``--marts``: where a command that reads the marts finds them."""
+    command = click.option(
+        "--marts",
+        "marts_path",
+        default=None,
+        help="Marts file (default $ADS_PLATFORM_HOME/marts.duckdb from the settings).",
+    )(command)
+    return click.option(
+        "--config",
+        "config_path",
+        default=None,
+        help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml): the marts' "
+        "home.",
+    )(command)
 
 
 @main.command()
@@ -251,18 +269,7 @@ def backfill(
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    default=None,
-    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml): the marts' home.",
-)
-@click.option(
-    "--marts",
-    "marts_path",
-    default=None,
-    help="Marts file (default $ADS_PLATFORM_HOME/marts.duckdb from the settings).",
-)
+@_marts_options
 @click.option(
     "--format",
     "fmt",
@@ -305,18 +312,7 @@ def status(config_path: str | None, marts_path: str | None, fmt: str) -> None:
     show_default=True,
     help="Address to listen on (loopback by default; put a proxy with auth in front to share).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    default=None,
-    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml): the marts' home.",
-)
-@click.option(
-    "--marts",
-    "marts_path",
-    default=None,
-    help="Marts file (default $ADS_PLATFORM_HOME/marts.duckdb from the settings).",
-)
+@_marts_options
 def dashboard(port: int, host: str, config_path: str | None, marts_path: str | None) -> None:
     """Serve the dashboards (overview, account, data health) on the published marts.
 

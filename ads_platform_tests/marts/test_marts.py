@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pytest
 
+from ads_platform.datasets import FX
 from ads_platform.lake import Lake
 from ads_platform.sql import SqlError, run_query
 from ads_platform.warehouse import (
@@ -619,21 +619,7 @@ def _write_fx_rates(home: Path, rates: dict[tuple[dt.date, str], Decimal | None]
         }
         for (day, currency), rate in rates.items()
     ]
-    schema = pa.schema(
-        [
-            ("date_day", pa.date32()),
-            ("currency", pa.string()),
-            ("reporting_currency", pa.string()),
-            ("rate", pa.decimal128(28, 10)),
-            ("rate_day", pa.date32()),
-            ("missing_reason", pa.string()),
-            ("source", pa.string()),
-            ("pulled_at", pa.timestamp("us", tz="UTC")),
-        ]
-    )
-    Lake(home / "lake").write(
-        Lake(home / "lake").partition_path("fx_rates"), pa.Table.from_pylist(rows, schema=schema)
-    )
+    Lake(home / "lake").write(Lake(home / "lake").partition_path(FX.name), FX.table(rows))
 
 
 @pytest.fixture(scope="module")
