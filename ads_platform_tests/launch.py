@@ -13,7 +13,9 @@ from typing import Any
 import dagster as dg
 
 from ads_platform.definitions import load_definitions
-from ads_platform.launching import definitions_target
+from ads_platform.launching import SYNC_LAUNCH_OVERRIDES, definitions_target
+
+__all__ = ["SYNC_LAUNCH_OVERRIDES", "backfill_through_daemon", "definitions_target"]
 
 
 def backfill_through_daemon(

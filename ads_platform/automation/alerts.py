@@ -73,7 +73,7 @@ from ads_platform.automation.lakeview import (
 from ads_platform.datasets import AD_INSIGHTS, ALERT_LOG, TOKEN_CHECKS
 from ads_platform.ingestion.causes import CAUSE_TEXT, Cause, cause_of
 from ads_platform.lake import Lake
-from ads_platform.meta.redaction import install_log_redaction, redact
+from ads_platform.meta.redaction import install_log_redaction, redact, register_secret
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import Settings
 
@@ -328,7 +328,13 @@ def post_webhook(
 
     4xx other than 429 is not retried (the payload or URL is wrong, retrying cannot
     help).  Returns ``(delivered, detail)``; the detail never contains the URL.
+
+    The URL is a credential (Slack puts it in the path) and httpx logs every request's
+    URL at INFO: it is registered as a secret and httpx's loggers are redacted before the
+    first request, whatever the log level a host application set.
     """
+    register_secret(url)
+    install_log_redaction()
     deadline = time.monotonic() + timeout_seconds
     detail = "not attempted"
     for attempt in range(attempts):

@@ -130,12 +130,17 @@ def test_a_person_sees_the_overview_and_a_clients_account_page_in_a_browser(
             assert "Page not found" not in body
             assert "token expired — re-authorize" in body
             assert "This period covers 4 of 7 days" in body
-            labels = page.locator("[data-testid='stMetricLabel']").all_inner_texts()
-            assert [label.strip() for label in labels[:3]] == [
-                "Spend",
-                "Impressions",
-                "Link clicks",
-            ]
+            # Streamlit renders in passes: wait for the KPI row, then read it.
+            wanted = ["Spend", "Impressions", "Link clicks"]
+            labels: list[str] = []
+            deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
+            while time.monotonic() < deadline:
+                texts = page.locator("[data-testid='stMetricLabel']").all_inner_texts()
+                labels = [label.strip() for label in texts[:3]]
+                if labels == wanted:
+                    break
+                page.wait_for_timeout(250)
+            assert labels == wanted
             assert not page.locator("[data-testid='stException']").count()
 
             page.goto(f"{dashboard_url}/account?account={world.quiet}")
