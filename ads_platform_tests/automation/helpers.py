@@ -11,7 +11,6 @@ import datetime as dt
 import http.server
 import json
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,10 +231,18 @@ class Clock:
 
 
 class Receiver:
-    """A webhook receiver on loopback: answers 200, 500, or hangs, and records bodies."""
+    """A webhook receiver on loopback: answers 200, 500, or hangs, and records bodies.
+
+    A hang lasts :data:`HANG_SECONDS` (or until :meth:`close`): far longer than any
+    poster's time budget, so a test can tell "bounded by the budget" from "waited for
+    the receiver" with a wide margin on a loaded machine.
+    """
+
+    HANG_SECONDS = 60.0
 
     def __init__(self) -> None:
         self.mode = "ok"
+        self.released = threading.Event()
         self.bodies: list[dict[str, Any]] = []
         receiver = self
 
@@ -244,7 +251,7 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", 0))
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
                 if receiver.mode == "hang":
-                    time.sleep(3)
+                    receiver.released.wait(receiver.HANG_SECONDS)
                 code = 500 if receiver.mode == "fail" else 200
                 try:
                     self.send_response(code)
@@ -263,5 +270,6 @@ class Receiver:
         self.thread.start()
 
     def close(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()

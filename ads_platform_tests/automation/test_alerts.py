@@ -125,7 +125,9 @@ def test_a_failing_or_hanging_webhook_breaks_nothing_and_the_cursor_advances(
     result = evaluate(sensor, env)
     elapsed = time.monotonic() - began
     assert result.cursor is not None and json.loads(result.cursor)["seen"]
-    assert elapsed < 4.0  # bounded by timeout_seconds, not by the receiver (3 s hang)
+    # Bounded by timeout_seconds (2 s, 0.6 s), not by the receiver (a 60 s hang); the
+    # margin is for a loaded machine, where evaluating the sensor alone takes seconds.
+    assert elapsed < Receiver.HANG_SECONDS / 3
     if mode == "fail":
         assert len(receiver.bodies) == 3  # retried twice within the budget
     rows = _lake_alerts(env)

@@ -37,16 +37,38 @@ def realistic() -> Iterator[Sandbox]:
         yield slow
 
 
-@pytest.fixture
-def slow_client(realistic: Sandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=realistic.base_url,
+#: Delays a tenth of Meta's (seconds, not minutes): long enough that the first poll
+#: finds the run pending even on a loaded machine, short enough for a unit test.
+TENTH = 0.1
+
+
+@pytest.fixture(scope="module")
+def tenth() -> Iterator[Sandbox]:
+    """A sandbox whose async runs take a tenth of the realistic delay."""
+    with Sandbox(seed=7, accounts=3, latency_ms=0, today=TODAY, async_delay_scale=TENTH) as sb:
+        yield sb
+
+
+def _client(sandbox: Sandbox) -> httpx.Client:
+    return httpx.Client(
+        base_url=sandbox.base_url,
         headers={"Authorization": f"Bearer {TOKEN}"},
         trust_env=False,
         timeout=30.0,
-    ) as c:
+    )
+
+
+@pytest.fixture
+def slow_client(realistic: Sandbox) -> Iterator[httpx.Client]:
+    with _client(realistic) as c:
         yield c
     realistic.clear_faults()
+
+
+@pytest.fixture
+def tenth_client(tenth: Sandbox) -> Iterator[httpx.Client]:
+    with _client(tenth) as c:
+        yield c
 
 
 def _create(client: httpx.Client, account: str, *, form: bool = False) -> str:
@@ -100,15 +122,17 @@ def test_a_realistic_run_is_not_complete_right_after_creation(
     assert missing.json()["error"]["error_subcode"] == 33
 
 
-def test_a_run_completes_only_after_its_seeded_delay(sb: Sandbox, client: httpx.Client) -> None:
-    account = sb.account_ids[1]
+def test_a_run_completes_only_after_its_seeded_delay(
+    tenth: Sandbox, tenth_client: httpx.Client
+) -> None:
+    account = tenth.account_ids[1]
     spec = World(7, 3, None).account(account)
     assert spec is not None
-    delay = job_delay_seconds(7, parse_query(PARAMS, spec, ClockView(TODAY)), 0.01)
+    delay = job_delay_seconds(7, parse_query(PARAMS, spec, ClockView(TODAY)), TENTH)
     assert delay > 0
     started = time.monotonic()
-    run_id = _create(client, account)
-    statuses = poll_until_done(client, run_id, pause_s=delay / 10)
+    run_id = _create(tenth_client, account)
+    statuses = poll_until_done(tenth_client, run_id, pause_s=delay / 10)
     seen_done = time.monotonic()
     assert_progresses(statuses)
     assert len(statuses) > 1  # it was polled while still pending
