@@ -32,6 +32,7 @@ import pytest
 from ads_platform.demo import materialize, materialize_marts, write_demo_settings
 from ads_platform.partitions import key_for, range_tags
 from ads_platform.sandbox import Sandbox
+from ads_platform.sandbox.clock import ClockView
 from ads_platform_tests.platform_defs import defs
 
 #: Days pulled before the sandbox's today (the stale account stops STALE_DAYS earlier).
@@ -151,7 +152,10 @@ def dashboard_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
             sandbox.add_fault("zeros", account_id=quiet)
             last_good = today - dt.timedelta(days=STALE_DAYS)
             assert _ingest(instance, (normal, quiet), since, last_good)
-            sandbox.set_token_expiry(stale, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+            # An hour before the sandbox's "now" (12:00 UTC of its date), not the real now:
+            # after 13:00 UTC the real now minus an hour lies after the sandbox's instant.
+            expired = ClockView(today).instant - dt.timedelta(hours=1)
+            sandbox.set_token_expiry(stale, expired)
             assert not _ingest(instance, (normal, quiet), last_good + dt.timedelta(days=1), today)
             sandbox.clear_faults()
             assert materialize_marts(defs, instance).success
