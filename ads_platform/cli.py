@@ -1,5 +1,5 @@
-"""``ads-platform``: the command line (demo, sandbox, dev, dashboard, sql, status, settings,
-doctor)."""
+"""``ads-platform``: the command line (init, demo, sandbox, dev, backfill, refresh, status,
+dashboard, sql, settings, doctor)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,84 @@ def demo(
         verbose=verbose,
     )
     sys.exit(code)
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="File to write (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    help="An ad account id (act_123 or 123); repeatable.",
+)
+@click.option(
+    "--token-env",
+    "token_envs",
+    multiple=True,
+    help="NAME of the variable holding the token: once for all accounts, or once per "
+    "--account in the same order.  Never the token itself.",
+)
+@click.option(
+    "--discover",
+    "discover_env",
+    default=None,
+    metavar="VAR",
+    help="Also add every account the token in VAR reaches (me/adaccounts).",
+)
+@click.option(
+    "--api-base",
+    default=None,
+    help="Graph API base URL (default $META_GRAPH_BASE_URL or https://graph.facebook.com).",
+)
+@click.option("--home", default=None, help="Data home written to the file (default .ads_platform).")
+@click.option(
+    "--start-date",
+    default=None,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day of the partitions (default: the 1st of the month a year back).",
+)
+@click.option("--lookback-days", default=28, show_default=True, type=click.IntRange(0, 90))
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def init(
+    config_path: str | None,
+    accounts: tuple[str, ...],
+    token_envs: tuple[str, ...],
+    discover_env: str | None,
+    api_base: str | None,
+    home: str | None,
+    start_date: Any,
+    lookback_days: int,
+    force: bool,
+) -> None:
+    """Write a commented ads_platform.yaml for your accounts and check their tokens.
+
+    The file names the environment variables that hold the tokens, never a token.  Each
+    token is checked against the Graph API (reads the account; debug_token: valid,
+    scopes, days left).  Exit code 0 when every token checks out, 1 when the file is
+    written but a token is missing or failing, 2 when nothing was written.
+    """
+    from ads_platform.onboarding import run_init
+    from ads_platform.settings import config_path as default_config_path
+
+    sys.exit(
+        run_init(
+            path=Path(config_path) if config_path else default_config_path(),
+            accounts=accounts,
+            token_envs=token_envs,
+            discover_env=discover_env,
+            api_base=api_base,
+            home=home,
+            start_date=start_date.date() if start_date else None,
+            lookback_days=lookback_days,
+            force=force,
+            echo=click.echo,
+        )
+    )
 
 
 @main.command()

@@ -43,7 +43,7 @@ def test_sql_without_marts_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["demo", "sandbox", "dev", "sql", "status", "backfill", "doctor", "settings"]
+    "command", ["init", "demo", "sandbox", "dev", "sql", "status", "backfill", "doctor", "settings"]
 )
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
