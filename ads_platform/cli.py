@@ -7,7 +7,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import sysconfig
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -183,7 +182,17 @@ def sandbox(port: int, seed: int, accounts: int, latency_ms: int, ads: int | Non
 
 
 @main.command()
-@click.option("--port", default=8765, show_default=True, type=int, help="Sandbox port.")
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="The sandbox with the demo settings instead of your own (what `make dev` runs).",
+)
 @click.option("--ui-port", default=3000, show_default=True, type=int)
 @click.option(
     "--dashboard-port",
@@ -192,45 +201,82 @@ def sandbox(port: int, seed: int, accounts: int, latency_ms: int, ads: int | Non
     type=click.IntRange(0, 65535),
     help="Serve the dashboards on this port too (0: not).",
 )
-@click.option("--accounts", default=3, show_default=True, type=click.IntRange(1, 50))
-@click.option("--home", default=None)
-def dev(port: int, ui_port: int, dashboard_port: int, accounts: int, home: str | None) -> None:
-    """The Dagster UI (webserver + daemon) and the dashboards, with the sandbox."""
+@click.option("--port", default=8765, show_default=True, type=int, help="Sandbox port (--demo).")
+@click.option(
+    "--accounts",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Sandbox ad accounts (--demo).",
+)
+@click.option("--home", default=None, help="ADS_PLATFORM_HOME of the demo (--demo).")
+def dev(
+    config_path: str | None,
+    demo: bool,
+    ui_port: int,
+    dashboard_port: int,
+    port: int,
+    accounts: int,
+    home: str | None,
+) -> None:
+    """The Dagster UI (webserver + daemon) and the dashboards on your settings.
+
+    Settings as every command finds them (--config, $ADS_PLATFORM_CONFIG,
+    ./ads_platform.yaml); the instance is $DAGSTER_HOME, else $ADS_PLATFORM_HOME/dagster,
+    the one `backfill`, `refresh` and `doctor` use.  The shipped schedules and sensors
+    run while it runs.  --demo: the local Graph API sandbox and the demo settings.
+    """
+    from ads_platform.devserver import user_plan
+
+    if demo:
+        _dev_demo(ui_port, dashboard_port, port, accounts, home)
+        return
+    try:
+        plan = user_plan(config_path, ui_port)
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for note in plan.notes:
+        click.echo(f"warning: {note}")
+    click.echo(f"settings: {plan.settings_path}  instance: {plan.dagster_home}")
+    _serve(plan, ui_port, dashboard_port)
+
+
+def _dev_demo(
+    ui_port: int, dashboard_port: int, port: int, accounts: int, home: str | None
+) -> None:
     import datetime as dt
 
-    from ads_platform.demo import prepare_dagster_home, write_demo_settings
+    from ads_platform.devserver import demo_plan
     from ads_platform.sandbox import Sandbox
 
-    root = _home(home).resolve()
     with Sandbox(seed=7, accounts=accounts, subprocess=True, port=port) as sb:
-        config_path, tokens = write_demo_settings(
-            root, sb.base_url, sb.account_ids, start_date=sb.today() - dt.timedelta(days=90)
+        plan = demo_plan(
+            _home(home),
+            sb.base_url,
+            sb.account_ids,
+            ui_port,
+            start_date=sb.today() - dt.timedelta(days=90),
         )
-        env = {
-            **os.environ,
-            **tokens,
-            "ADS_PLATFORM_CONFIG": str(config_path),
-            "ADS_PLATFORM_HOME": str(root),
-            "DAGSTER_HOME": str(prepare_dagster_home(root)),
-        }
-        click.echo(f"sandbox: {sb.base_url}  settings: {config_path}")
-        click.echo(f"UI: http://127.0.0.1:{ui_port}  (Ctrl-C stops everything)")
-        workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-        # The venv need not be activated: put its bin first so dagster, dbt and the code
-        # server all come from it.
-        scripts = sysconfig.get_path("scripts")
-        env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
-        dagster = Path(scripts) / "dagster"
-        cmd = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace)]
-        cmd += ["-p", str(ui_port), "-h", "127.0.0.1"]
-        with contextlib.ExitStack() as stack:
-            if dashboard_port:
-                from ads_platform.dashboard.server import serve_in_background
+        click.echo(f"sandbox: {sb.base_url}  settings: {plan.settings_path}")
+        _serve(plan, ui_port, dashboard_port)
 
-                stack.enter_context(serve_in_background(root / "marts.duckdb", dashboard_port))
-                click.echo(f"Dashboards: http://127.0.0.1:{dashboard_port}")
-            with contextlib.suppress(KeyboardInterrupt):
-                subprocess.run(cmd, env=env, check=False)
+
+def _serve(plan: Any, ui_port: int, dashboard_port: int) -> None:
+    """Run a :class:`~ads_platform.devserver.DevPlan` (and the dashboards) until Ctrl-C."""
+    from ads_platform.demo import install_instance_config
+
+    if plan.shipped_instance:
+        install_instance_config(plan.dagster_home)
+    click.echo(f"UI: http://127.0.0.1:{ui_port}  (Ctrl-C stops everything)")
+    with contextlib.ExitStack() as stack:
+        if dashboard_port:
+            from ads_platform.dashboard.server import serve_in_background
+
+            stack.enter_context(serve_in_background(plan.marts_path, dashboard_port))
+            click.echo(f"Dashboards: http://127.0.0.1:{dashboard_port}")
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.run(plan.argv, env=plan.env, check=False)
 
 
 @main.command()

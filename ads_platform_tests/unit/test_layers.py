@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "backfill",
             "launching",
             "onboarding",
+            "devserver",
             "cli",
         },
     ),
