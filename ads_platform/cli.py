@@ -25,7 +25,30 @@ def _home(home: str | None) -> Path:
     return Path(home or os.environ.get("ADS_PLATFORM_HOME") or ".ads_platform")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: ``--help`` lists the commands in the order a user meets them, not alphabetically.
+COMMAND_ORDER = (
+    "init",
+    "dev",
+    "backfill",
+    "refresh",
+    "status",
+    "doctor",
+    "settings",
+    "dashboard",
+    "sql",
+    "demo",
+    "sandbox",
+)
+
+
+class _Commands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Meta ads analytics on Dagster: ingestion, validated lake, dbt marts."""
 
@@ -388,6 +411,32 @@ def backfill(
             with_marts=with_marts,
             debug=debug,
             echo=click.echo,
+        )
+    )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True)
+@click.option("--with-marts/--no-marts", default=True, show_default=True)
+@click.option("--debug", is_flag=True, help="Show Dagster's logs, stack traces included.")
+def refresh(config_path: str | None, wait: bool, with_marts: bool, debug: bool) -> None:
+    """Pull today and the lookback window (ingestion.lookback_days) for every enabled account.
+
+    The same engine as `backfill` (a Dagster backfill on the same instance, executed by
+    a running daemon or, with --wait, by this process) and the same summary; for cron.
+    Exit code 1 when any partition failed, 2 on bad settings.
+    """
+    from ads_platform.backfill import refresh_command
+
+    sys.exit(
+        refresh_command(
+            config_path=config_path, wait=wait, with_marts=with_marts, debug=debug, echo=click.echo
         )
     )
 
