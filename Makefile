@@ -8,7 +8,7 @@ test:           ## set up, then lint, type-check and run the tests with coverage
 	bash scripts/test.sh
 
 dev:            ## the Dagster UI with the sandbox and the demo settings
-	bash scripts/bootstrap.sh && .venv/bin/ads-platform dev
+	bash scripts/bootstrap.sh && .venv/bin/ads-platform dev --demo
 
 lint:
 	.venv/bin/ruff check ads_platform ads_platform_tests benchmarks && .venv/bin/mypy ads_platform

@@ -30,6 +30,7 @@ from typing import Any
 import dagster as dg
 
 from ads_platform.datasets import AD_INSIGHTS_DAILY
+from ads_platform.settings import Settings
 
 #: The ingestion asset a backfill fills by default (day × account partitions).
 DEFAULT_ASSETS = (AD_INSIGHTS_DAILY,)
@@ -59,6 +60,8 @@ class BackfillReport:
     executed_by: str
     accounts: dict[str, AccountProgress]
     seconds: float
+    #: Why Dagster's backfill loop itself failed (not a run: the request), first line.
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -80,6 +83,8 @@ class BackfillReport:
                 days = ", ".join(d.isoformat() for d in a.failed_days)
                 why = "; ".join(dict.fromkeys(a.causes)) or "see the run in the UI"
                 lines.append(f"FAILED {a.account_id} {days}: {why}")
+        if self.error:
+            lines.append(f"backfill error: {self.error}")
         return "\n".join(lines)
 
 
@@ -167,8 +172,12 @@ def run_backfill(
     wait: bool = True,
     echo: Callable[[str], None] = print,
     log_level: str = "CRITICAL",
+    command: str = "backfill",
 ) -> BackfillReport | None:
-    """Submit the backfill; with ``wait``, see it through (daemon or this process)."""
+    """Submit the backfill; with ``wait``, see it through (daemon or this process).
+
+    ``command`` (``backfill``, ``refresh``) names it in the UI and in its trigger tag.
+    """
     from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
     from ads_platform.definitions import load_definitions
@@ -187,10 +196,10 @@ def run_backfill(
         partition_names=keys,
         asset_selection=[dg.AssetKey(a) for a in assets],
         backfill_timestamp=time.time(),
-        tags={"ads_platform/trigger": "cli-backfill"},
+        tags={"ads_platform/trigger": f"cli-{command}"},
         dynamic_partitions_store=instance,
         all_partitions=False,
-        title=f"ads-platform backfill {since}..{until}",
+        title=f"ads-platform {command} {since}..{until}",
         description=f"{len(accounts)} account(s) × {len(days_between(since, until))} day(s)",
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}} if here else None,
     )
@@ -222,12 +231,15 @@ def run_backfill(
         # Days of failed runs (a re-pull that failed over days stored before) and days
         # still without a materialization.
         account.failed_days = sorted({*account.failed_days, *missing.get(account.account_id, [])})
+    stored = instance.get_backfill(backfill_id)
+    error = stored.error.message.strip().splitlines()[0] if stored and stored.error else None
     return BackfillReport(
         backfill_id,
         status.value if isinstance(status, BulkActionStatus) else str(status),
         executed_by,
         progress,
         time.monotonic() - started,
+        error,
     )
 
 
@@ -320,16 +332,91 @@ def backfill_command(
     echo: Callable[[str], None] = print,
 ) -> int:
     """The ``ads-platform backfill`` command; returns its exit code (module docstring)."""
-
-    from ads_platform.demo import prepare_dagster_home
-    from ads_platform.run_errors import console_log_level
-    from ads_platform.settings import SettingsError, load_settings, settings_environ
+    from ads_platform.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(config_path, require_tokens=False)
     except SettingsError as exc:
         echo(f"error: {exc}")
         return 2
+    return backfill_settings(
+        settings,
+        since=since,
+        until=until,
+        accounts=accounts,
+        assets=assets,
+        wait=wait,
+        with_marts=with_marts,
+        debug=debug,
+        echo=echo,
+    )
+
+
+def refresh_window(settings: Settings, now: dt.datetime) -> tuple[dt.date, dt.date]:
+    """Today and the lookback before it: the grid's last day (the easternmost account's
+    today, as the schedules see it) back ``ingestion.lookback_days``, from the start date
+    at the earliest.  A day that has not started in an account's own zone is skipped
+    by the pull (nothing is stored for it), as in the schedules' runs."""
+    from ads_platform.automation.common import partition_days
+
+    first, last = partition_days(settings, now)
+    until = last or now.date()
+    return max(first, until - dt.timedelta(days=settings.ingestion.lookback_days)), until
+
+
+def refresh_command(
+    *,
+    config_path: str | None,
+    wait: bool,
+    with_marts: bool,
+    debug: bool,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """``ads-platform refresh``: :func:`backfill_settings` over :func:`refresh_window` for
+    every enabled account; the same output and exit codes as ``backfill``."""
+    from ads_platform.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(config_path, require_tokens=False)
+    except SettingsError as exc:
+        echo(f"error: {exc}")
+        return 2
+    return backfill_settings(
+        settings,
+        since=None,
+        until=None,
+        accounts=None,
+        assets=None,
+        wait=wait,
+        with_marts=with_marts,
+        debug=debug,
+        echo=echo,
+        command="refresh",
+    )
+
+
+def backfill_settings(
+    settings: Settings,
+    *,
+    since: dt.date | None,
+    until: dt.date | None,
+    accounts: Sequence[str] | None,
+    assets: Sequence[str] | None,
+    wait: bool,
+    with_marts: bool,
+    debug: bool,
+    echo: Callable[[str], None] = print,
+    command: str = "backfill",
+) -> int:
+    """A backfill of ``since..until`` with loaded settings; the exit code.
+
+    ``since`` and ``until`` None: :func:`refresh_window`, decided once the accounts (and
+    their time zones) have been read.
+    """
+    from ads_platform.demo import prepare_dagster_home
+    from ads_platform.run_errors import console_log_level
+    from ads_platform.settings import settings_environ
+
     enabled = [a.id for a in settings.enabled_accounts]
     chosen = list(accounts) if accounts else enabled
     unknown = sorted(set(chosen) - set(enabled))
@@ -342,7 +429,7 @@ def backfill_command(
         from ads_platform.automation.common import insights_keys
 
         assets = [key.to_user_string() for key in insights_keys(settings)]
-    if until < since:
+    if since is not None and until is not None and until < since:
         echo(f"error: --to {until} is before --from {since}")
         return 2
     home = settings.home.resolve()
@@ -367,6 +454,7 @@ def backfill_command(
                 log_level=console_log_level(debug),
                 echo=echo,
                 dagster_home=Path(env["DAGSTER_HOME"]),
+                command=command,
             )
 
 
@@ -374,14 +462,15 @@ def _backfill_in_env(
     *,
     settings_source: str,
     accounts: Sequence[str],
-    since: dt.date,
-    until: dt.date,
+    since: dt.date | None,
+    until: dt.date | None,
     assets: Sequence[str],
     wait: bool,
     with_marts: bool,
     log_level: str,
     echo: Callable[[str], None],
     dagster_home: Path,
+    command: str,
 ) -> int:
     from ads_platform.automation.calendar import account_ranges
     from ads_platform.automation.common import ACCOUNT_ASSETS
@@ -395,17 +484,12 @@ def _backfill_in_env(
 
     settings = definition_settings()
     defs = load_definitions()
-    days_partitions = daily_partitions(settings.ingestion.start_date, grid_timezone(settings))
 
     echo(f"settings: {settings_source or '(defaults)'}  instance: {dagster_home}")
     with dg.DagsterInstance.get() as probe:
         daemon = daemon_is_running(probe)
     instance = dg.DagsterInstance.get() if daemon or not wait else sync_instance(dagster_home)
     with instance:
-        last = days_partitions.get_last_partition_key()
-        if last and until > dt.date.fromisoformat(last):
-            echo(f"error: {until} has not started in any account's time zone yet (last day {last})")
-            return 2
         known = set(instance.get_dynamic_partitions(ad_accounts_partitions.name or ""))
         if set(accounts) - known:
             echo("==> ad_accounts (new accounts become partitions)")
@@ -427,6 +511,20 @@ def _backfill_in_env(
             )
             for line in failure_lines(result.all_events):
                 echo("    " + line)
+        # The date grid ends at the accounts' today in their zones, read from the accounts
+        # just pulled: the code location that executes the backfill sees that grid, so the
+        # days are judged against it (before, a fresh lake meant UTC+14's today).
+        if since is None or until is None:
+            since, until = refresh_window(settings, dt.datetime.now(dt.UTC))
+            echo(
+                f"==> refresh: {until} (the accounts' today) and "
+                f"{(until - since).days} day(s) of lookback, from {since}"
+            )
+        grid = daily_partitions(settings.ingestion.start_date, grid_timezone(settings))
+        last = grid.get_last_partition_key()
+        if last and until > dt.date.fromisoformat(last):
+            echo(f"error: {until} has not started in any account's time zone yet (last day {last})")
+            return 2
         report = run_backfill(
             instance,
             accounts=accounts,
@@ -436,6 +534,7 @@ def _backfill_in_env(
             wait=wait,
             echo=echo,
             log_level=log_level,
+            command=command,
         )
         if report is None:
             return 0

@@ -1,5 +1,5 @@
-"""``ads-platform``: the command line (demo, sandbox, dev, dashboard, sql, status, settings,
-doctor)."""
+"""``ads-platform``: the command line (init, demo, sandbox, dev, backfill, refresh, status,
+dashboard, sql, settings, doctor)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import sysconfig
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,30 @@ def _home(home: str | None) -> Path:
     return Path(home or os.environ.get("ADS_PLATFORM_HOME") or ".ads_platform")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: ``--help`` lists the commands in the order a user meets them, not alphabetically.
+COMMAND_ORDER = (
+    "init",
+    "dev",
+    "backfill",
+    "refresh",
+    "status",
+    "doctor",
+    "settings",
+    "dashboard",
+    "sql",
+    "demo",
+    "sandbox",
+)
+
+
+class _Commands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Meta ads analytics on Dagster: ingestion, validated lake, dbt marts."""
 
@@ -90,6 +112,84 @@ def demo(
 
 
 @main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="File to write (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    help="An ad account id (act_123 or 123); repeatable.",
+)
+@click.option(
+    "--token-env",
+    "token_envs",
+    multiple=True,
+    help="NAME of the variable holding the token: once for all accounts, or once per "
+    "--account in the same order.  Never the token itself.",
+)
+@click.option(
+    "--discover",
+    "discover_env",
+    default=None,
+    metavar="VAR",
+    help="Also add every account the token in VAR reaches (me/adaccounts).",
+)
+@click.option(
+    "--api-base",
+    default=None,
+    help="Graph API base URL (default $META_GRAPH_BASE_URL or https://graph.facebook.com).",
+)
+@click.option("--home", default=None, help="Data home written to the file (default .ads_platform).")
+@click.option(
+    "--start-date",
+    default=None,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day of the partitions (default: the 1st of the month a year back).",
+)
+@click.option("--lookback-days", default=28, show_default=True, type=click.IntRange(0, 90))
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def init(
+    config_path: str | None,
+    accounts: tuple[str, ...],
+    token_envs: tuple[str, ...],
+    discover_env: str | None,
+    api_base: str | None,
+    home: str | None,
+    start_date: Any,
+    lookback_days: int,
+    force: bool,
+) -> None:
+    """Write a commented ads_platform.yaml for your accounts and check their tokens.
+
+    The file names the environment variables that hold the tokens, never a token.  Each
+    token is checked against the Graph API (reads the account; debug_token: valid,
+    scopes, days left).  Exit code 0 when every token checks out, 1 when the file is
+    written but a token is missing or failing, 2 when nothing was written.
+    """
+    from ads_platform.onboarding import run_init
+    from ads_platform.settings import config_path as default_config_path
+
+    sys.exit(
+        run_init(
+            path=Path(config_path) if config_path else default_config_path(),
+            accounts=accounts,
+            token_envs=token_envs,
+            discover_env=discover_env,
+            api_base=api_base,
+            home=home,
+            start_date=start_date.date() if start_date else None,
+            lookback_days=lookback_days,
+            force=force,
+            echo=click.echo,
+        )
+    )
+
+
+@main.command()
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--accounts", default=3, show_default=True, type=click.IntRange(1, 999))
@@ -105,7 +205,17 @@ def sandbox(port: int, seed: int, accounts: int, latency_ms: int, ads: int | Non
 
 
 @main.command()
-@click.option("--port", default=8765, show_default=True, type=int, help="Sandbox port.")
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="The sandbox with the demo settings instead of your own (what `make dev` runs).",
+)
 @click.option("--ui-port", default=3000, show_default=True, type=int)
 @click.option(
     "--dashboard-port",
@@ -114,45 +224,82 @@ def sandbox(port: int, seed: int, accounts: int, latency_ms: int, ads: int | Non
     type=click.IntRange(0, 65535),
     help="Serve the dashboards on this port too (0: not).",
 )
-@click.option("--accounts", default=3, show_default=True, type=click.IntRange(1, 50))
-@click.option("--home", default=None)
-def dev(port: int, ui_port: int, dashboard_port: int, accounts: int, home: str | None) -> None:
-    """The Dagster UI (webserver + daemon) and the dashboards, with the sandbox."""
+@click.option("--port", default=8765, show_default=True, type=int, help="Sandbox port (--demo).")
+@click.option(
+    "--accounts",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Sandbox ad accounts (--demo).",
+)
+@click.option("--home", default=None, help="ADS_PLATFORM_HOME of the demo (--demo).")
+def dev(
+    config_path: str | None,
+    demo: bool,
+    ui_port: int,
+    dashboard_port: int,
+    port: int,
+    accounts: int,
+    home: str | None,
+) -> None:
+    """The Dagster UI (webserver + daemon) and the dashboards on your settings.
+
+    Settings as every command finds them (--config, $ADS_PLATFORM_CONFIG,
+    ./ads_platform.yaml); the instance is $DAGSTER_HOME, else $ADS_PLATFORM_HOME/dagster,
+    the one `backfill`, `refresh` and `doctor` use.  The shipped schedules and sensors
+    run while it runs.  --demo: the local Graph API sandbox and the demo settings.
+    """
+    from ads_platform.devserver import user_plan
+
+    if demo:
+        _dev_demo(ui_port, dashboard_port, port, accounts, home)
+        return
+    try:
+        plan = user_plan(config_path, ui_port)
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for note in plan.notes:
+        click.echo(f"warning: {note}")
+    click.echo(f"settings: {plan.settings_path}  instance: {plan.dagster_home}")
+    _serve(plan, ui_port, dashboard_port)
+
+
+def _dev_demo(
+    ui_port: int, dashboard_port: int, port: int, accounts: int, home: str | None
+) -> None:
     import datetime as dt
 
-    from ads_platform.demo import prepare_dagster_home, write_demo_settings
+    from ads_platform.devserver import demo_plan
     from ads_platform.sandbox import Sandbox
 
-    root = _home(home).resolve()
     with Sandbox(seed=7, accounts=accounts, subprocess=True, port=port) as sb:
-        config_path, tokens = write_demo_settings(
-            root, sb.base_url, sb.account_ids, start_date=sb.today() - dt.timedelta(days=90)
+        plan = demo_plan(
+            _home(home),
+            sb.base_url,
+            sb.account_ids,
+            ui_port,
+            start_date=sb.today() - dt.timedelta(days=90),
         )
-        env = {
-            **os.environ,
-            **tokens,
-            "ADS_PLATFORM_CONFIG": str(config_path),
-            "ADS_PLATFORM_HOME": str(root),
-            "DAGSTER_HOME": str(prepare_dagster_home(root)),
-        }
-        click.echo(f"sandbox: {sb.base_url}  settings: {config_path}")
-        click.echo(f"UI: http://127.0.0.1:{ui_port}  (Ctrl-C stops everything)")
-        workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-        # The venv need not be activated: put its bin first so dagster, dbt and the code
-        # server all come from it.
-        scripts = sysconfig.get_path("scripts")
-        env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
-        dagster = Path(scripts) / "dagster"
-        cmd = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", str(workspace)]
-        cmd += ["-p", str(ui_port), "-h", "127.0.0.1"]
-        with contextlib.ExitStack() as stack:
-            if dashboard_port:
-                from ads_platform.dashboard.server import serve_in_background
+        click.echo(f"sandbox: {sb.base_url}  settings: {plan.settings_path}")
+        _serve(plan, ui_port, dashboard_port)
 
-                stack.enter_context(serve_in_background(root / "marts.duckdb", dashboard_port))
-                click.echo(f"Dashboards: http://127.0.0.1:{dashboard_port}")
-            with contextlib.suppress(KeyboardInterrupt):
-                subprocess.run(cmd, env=env, check=False)
+
+def _serve(plan: Any, ui_port: int, dashboard_port: int) -> None:
+    """Run a :class:`~ads_platform.devserver.DevPlan` (and the dashboards) until Ctrl-C."""
+    from ads_platform.demo import install_instance_config
+
+    if plan.shipped_instance:
+        install_instance_config(plan.dagster_home)
+    click.echo(f"UI: http://127.0.0.1:{ui_port}  (Ctrl-C stops everything)")
+    with contextlib.ExitStack() as stack:
+        if dashboard_port:
+            from ads_platform.dashboard.server import serve_in_background
+
+            stack.enter_context(serve_in_background(plan.marts_path, dashboard_port))
+            click.echo(f"Dashboards: http://127.0.0.1:{dashboard_port}")
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.run(plan.argv, env=plan.env, check=False)
 
 
 @main.command()
@@ -264,6 +411,32 @@ def backfill(
             with_marts=with_marts,
             debug=debug,
             echo=click.echo,
+        )
+    )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Settings file (default $ADS_PLATFORM_CONFIG or ./ads_platform.yaml).",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True)
+@click.option("--with-marts/--no-marts", default=True, show_default=True)
+@click.option("--debug", is_flag=True, help="Show Dagster's logs, stack traces included.")
+def refresh(config_path: str | None, wait: bool, with_marts: bool, debug: bool) -> None:
+    """Pull today and the lookback window (ingestion.lookback_days) for every enabled account.
+
+    The same engine as `backfill` (a Dagster backfill on the same instance, executed by
+    a running daemon or, with --wait, by this process) and the same summary; for cron.
+    Exit code 1 when any partition failed, 2 on bad settings.
+    """
+    from ads_platform.backfill import refresh_command
+
+    sys.exit(
+        refresh_command(
+            config_path=config_path, wait=wait, with_marts=with_marts, debug=debug, echo=click.echo
         )
     )
 

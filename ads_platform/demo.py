@@ -73,7 +73,11 @@ def prepare_dagster_home(home: Path) -> Path:
     explicit = os.environ.get("DAGSTER_HOME")
     if explicit:
         return Path(explicit)
-    dagster_home = home / "dagster"
+    return install_instance_config(home / "dagster")
+
+
+def install_instance_config(dagster_home: Path) -> Path:
+    """``dagster_home`` with the shipped ``dagster.yaml`` unless it has one already."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     target = dagster_home / "dagster.yaml"
     if not target.exists() and SHIPPED_DAGSTER_YAML.exists():

@@ -110,7 +110,7 @@ def run_doctor(
         "" if accounts else "add ad accounts under `accounts:` in the settings file",
     )
     _check_start_date(report, settings, clock().date())
-    _check_tokens(report, settings, settings_path)
+    check_tokens(report, settings, settings_path)
     _check_lake(report, settings)
     _check_marts(report, settings, clock())
     _check_instance(report, settings, clock())
@@ -146,7 +146,9 @@ def _check_start_date(report: DoctorReport, settings: Settings, today: dt.date) 
 # --------------------------------------------------------------------------- tokens
 
 
-def _check_tokens(report: DoctorReport, settings: Settings, settings_path: str | None) -> None:
+def check_tokens(report: DoctorReport, settings: Settings, settings_path: str | None) -> None:
+    """Each enabled account's token: it reads the account, and ``debug_token`` says it is
+    valid, has the required scopes and enough days left (``doctor`` and ``init``)."""
     from ads_platform.resources import PlatformResource
 
     platform = PlatformResource(config_path=settings_path)

@@ -15,7 +15,12 @@ import dagster as dg
 from ads_platform.definitions import load_definitions
 from ads_platform.launching import SYNC_LAUNCH_OVERRIDES, definitions_target
 
-__all__ = ["SYNC_LAUNCH_OVERRIDES", "backfill_through_daemon", "definitions_target"]
+__all__ = [
+    "SYNC_LAUNCH_OVERRIDES",
+    "backfill_through_daemon",
+    "definitions_target",
+    "execute_submitted_backfill",
+]
 
 
 def backfill_through_daemon(
@@ -32,16 +37,13 @@ def backfill_through_daemon(
     backfill policies, run grouping and partition bookkeeping are Dagster's, not ours.
     Returns the final ``BulkActionStatus``.
     """
-    import logging
     import time
 
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.execution.backfill import PartitionBackfill
     from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._daemon.backfill import execute_backfill_iteration
 
     defs = load_definitions()
 
-    status = BulkActionStatus.REQUESTED
     with create_test_daemon_workspace_context(definitions_target(), instance) as workspace:
         instance.add_backfill(
             PartitionBackfill.from_asset_partitions(
@@ -58,10 +60,33 @@ def backfill_through_daemon(
                 run_config=None,
             )
         )
-        for _ in range(max_iterations):
-            list(execute_backfill_iteration(workspace, logging.getLogger("ads_platform.backfill")))
-            backfill = instance.get_backfill(backfill_id)
-            status = backfill.status if backfill else status
-            if status != BulkActionStatus.REQUESTED:
-                break
+        return _iterate(workspace, instance, backfill_id, max_iterations)
+
+
+def execute_submitted_backfill(
+    instance: dg.DagsterInstance, backfill_id: str, *, max_iterations: int = 50
+) -> Any:
+    """Dagster's backfill daemon iterations on a backfill someone already submitted (the
+    UI, ``ads-platform backfill --no-wait``), until it is done; the final status."""
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+
+    with create_test_daemon_workspace_context(definitions_target(), instance) as workspace:
+        return _iterate(workspace, instance, backfill_id, max_iterations)
+
+
+def _iterate(
+    workspace: Any, instance: dg.DagsterInstance, backfill_id: str, max_iterations: int
+) -> Any:
+    import logging
+
+    from dagster._core.execution.backfill import BulkActionStatus
+    from dagster._daemon.backfill import execute_backfill_iteration
+
+    status = BulkActionStatus.REQUESTED
+    for _ in range(max_iterations):
+        list(execute_backfill_iteration(workspace, logging.getLogger("ads_platform.backfill")))
+        backfill = instance.get_backfill(backfill_id)
+        status = backfill.status if backfill else status
+        if status != BulkActionStatus.REQUESTED:
+            break
     return status

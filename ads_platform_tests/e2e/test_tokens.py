@@ -232,7 +232,7 @@ def test_the_recovery_probe_and_doctor_use_the_same_rule(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ads_platform.automation.sensors import platform_probe
-    from ads_platform.doctor import DoctorReport, _check_tokens
+    from ads_platform.doctor import DoctorReport, check_tokens
     from ads_platform.resources import PlatformResource
     from ads_platform.settings import load_settings
 
@@ -247,6 +247,6 @@ def test_the_recovery_probe_and_doctor_use_the_same_rule(
     resource = PlatformResource(config_path=str(platform.config_path))
     platform_probe(resource)(settings, account)  # raises when the token cannot read it
     report = DoctorReport()
-    _check_tokens(report, settings, str(platform.config_path))
+    check_tokens(report, settings, str(platform.config_path))
     [check] = [c for c in report.checks if c.name == f"token {account}"]
     assert check.status == "OK", check.detail

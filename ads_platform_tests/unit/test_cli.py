@@ -43,9 +43,30 @@ def test_sql_without_marts_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["demo", "sandbox", "dev", "sql", "status", "backfill", "doctor", "settings"]
+    "command",
+    [
+        "init",
+        "demo",
+        "sandbox",
+        "dev",
+        "sql",
+        "status",
+        "backfill",
+        "refresh",
+        "doctor",
+        "settings",
+    ],
 )
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+def test_the_top_level_help_lists_the_commands_of_running_your_own_accounts() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    listed = {
+        line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()
+    }
+    assert {"init", "dev", "backfill", "refresh", "status", "doctor"} <= listed

@@ -15,7 +15,20 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("assets", {"assets"}),
     ("automation", {"automation"}),
     ("definitions", {"definitions"}),
-    ("applications", {"demo", "doctor", "dashboard", "status", "backfill", "launching", "cli"}),
+    (
+        "applications",
+        {
+            "demo",
+            "doctor",
+            "dashboard",
+            "status",
+            "backfill",
+            "launching",
+            "onboarding",
+            "devserver",
+            "cli",
+        },
+    ),
 ]
 #: The sandbox is the Graph API's stand-in: it imports nothing of the platform.
 STANDALONE = {"sandbox"}

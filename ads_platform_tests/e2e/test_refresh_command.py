@@ -1,0 +1,166 @@
+"""``ads-platform refresh`` and ``backfill --no-wait``: submitted to the user's instance,
+visible there, executed by Dagster's daemon (not by the command).
+
+The settings are a user's own file (their token variables, their home), the Graph API
+is the sandbox over real HTTP.  The daemon is Dagster's own backfill daemon iteration,
+driven in the test process against the instance the command wrote to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._core.execution.backfill import BulkActionStatus
+
+from ads_platform.backfill import refresh_window, sync_instance
+from ads_platform.partitions import key_for
+from ads_platform.sandbox import Sandbox
+from ads_platform.settings import load_settings
+from ads_platform_tests.conftest import SANDBOX_TODAY
+from ads_platform_tests.e2e.helpers import stored_daily_totals, truth_daily
+from ads_platform_tests.launch import execute_submitted_backfill
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+UNTIL = SANDBOX_TODAY - dt.timedelta(days=1)
+SINCE = UNTIL - dt.timedelta(days=1)
+
+
+@pytest.fixture
+def user(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """A user's settings file for two sandbox accounts, their tokens, their shell."""
+    sandbox.clear_faults()
+    sandbox.set_today(SANDBOX_TODAY)
+    for account_id in sandbox.account_ids:
+        sandbox.set_token_expiry(account_id, None)
+    home = tmp_path / "adsdata"
+    accounts = sorted(sandbox.account_ids)[:2]
+    config = tmp_path / "ads_platform.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "home": str(home),
+                "meta": {"graph_base_url": sandbox.base_url, "max_retries": 1},
+                "accounts": [
+                    {"id": a, "token_env": f"ACME_TOKEN_{i}"} for i, a in enumerate(accounts)
+                ],
+                "ingestion": {"start_date": "2026-10-01", "lookback_days": 1},
+            }
+        )
+    )
+    for i, account in enumerate(accounts):
+        monkeypatch.setenv(f"ACME_TOKEN_{i}", f"sandbox-token-{account}")
+    for name in ("ADS_PLATFORM_CONFIG", "ADS_PLATFORM_HOME", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return SimpleNamespace(config=config, home=home, accounts=accounts, sandbox=sandbox)
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it: its own process (no daemon), its output read back."""
+    return subprocess.run(
+        [sys.executable, "-m", "ads_platform.cli", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _insights_done(instance: dg.DagsterInstance) -> set[str]:
+    return set(instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily")))
+
+
+def test_refresh_no_wait_submits_today_and_the_lookback_of_every_account_without_running_it(
+    user: SimpleNamespace,
+) -> None:
+    before = refresh_window(load_settings(user.config, require_tokens=False), _now())
+    result = _cli(user.config, "refresh", "--no-wait")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "Traceback" not in out and "Stack Trace" not in out
+    assert "no Dagster daemon is running" in out and "--wait" in out
+    with dg.DagsterInstance.from_config(str(user.home / "dagster")) as instance:
+        (backfill,) = instance.get_backfills()
+        assert backfill.status == BulkActionStatus.REQUESTED  # waiting for a daemon
+        assert backfill.tags["ads_platform/trigger"] == "cli-refresh"
+        assert backfill.title and backfill.title.startswith("ads-platform refresh ")
+        since_s, until_s = backfill.title.split()[-1].split("..")
+        since, until = dt.date.fromisoformat(since_s), dt.date.fromisoformat(until_s)
+        assert until - since == dt.timedelta(days=1)  # today and lookback_days = 1 before it
+        assert (since, until) in {before, refresh_window(load_settings(user.config), _now())}
+        assert f"refresh: {until} (the accounts' today) and 1 day(s) of lookback" in out
+        wanted = {str(key_for(a, d)) for a in user.accounts for d in (since, until)}
+        data = backfill.asset_backfill_data
+        assert data is not None
+        subset = data.target_subset.partitions_subsets_by_asset_key[
+            dg.AssetKey("ad_insights_daily")
+        ]
+        assert set(subset.get_partition_keys()) == wanted
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+        )
+        assert runs == []  # submitted, not executed
+        assert _insights_done(instance) == set()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def test_a_backfill_submitted_without_waiting_is_executed_by_dagsters_daemon(
+    user: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("backfill", "--from", str(SINCE), "--to", str(UNTIL), "--no-wait", "--no-marts")
+    result = _cli(user.config, *args)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    dagster_home = user.home / "dagster"
+    # The daemon's environment: the settings and instance the command used.
+    monkeypatch.setenv("ADS_PLATFORM_CONFIG", str(user.config))
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with sync_instance(dagster_home) as instance:
+        (backfill,) = instance.get_backfills()
+        assert backfill.status == BulkActionStatus.REQUESTED
+        assert _insights_done(instance) == set()
+        status = execute_submitted_backfill(instance, backfill.backfill_id)
+        assert status == BulkActionStatus.COMPLETED_SUCCESS
+        keys = {
+            str(key_for(a, SINCE + dt.timedelta(days=i))) for a in user.accounts for i in (0, 1)
+        }
+        assert keys <= _insights_done(instance)
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+        )
+        assert 1 <= len(runs) <= len(user.accounts)  # range runs, not one per partition
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    for account in user.accounts:
+        stored = stored_daily_totals(user, account)  # type: ignore[arg-type]
+        truth = truth_daily(user, account, SINCE, UNTIL)  # type: ignore[arg-type]
+        assert len(truth) == 2
+        for day, expected in truth.items():
+            assert stored[day]["spend"] == expected["spend"], (account, day)
+            assert stored[day]["impressions"] == expected["impressions"], (account, day)
+
+
+def test_the_refresh_window_is_the_grids_today_back_the_lookback_from_the_start_date(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "ads_platform.yaml"
+    config.write_text("home: h\ningestion: {start_date: 2026-11-15, lookback_days: 3}\n")
+    settings = load_settings(config, {}, require_tokens=False)
+    # No account's zone is known yet: the grid's today is UTC+14's.
+    noon = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+    assert refresh_window(settings, noon) == (dt.date(2026, 11, 18), dt.date(2026, 11, 21))
+    early = dt.datetime(2026, 11, 16, 1, tzinfo=dt.UTC)
+    assert refresh_window(settings, early) == (dt.date(2026, 11, 15), dt.date(2026, 11, 16))
