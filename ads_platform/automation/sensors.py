@@ -47,9 +47,10 @@ from ads_platform.automation.lakeview import (
 from ads_platform.datasets import AD_INSIGHTS_DAILY
 from ads_platform.frames import ALL_EFFECTIVE_STATUSES
 from ads_platform.lake import Lake
+from ads_platform.meta.client import GraphClient
 from ads_platform.meta.redaction import redact
 from ads_platform.partitions import ad_accounts_partitions
-from ads_platform.resources import PlatformResource
+from ads_platform.resources import Credential, PlatformResource
 from ads_platform.settings import Settings
 
 INSIGHTS_DATASET = AD_INSIGHTS_DAILY
@@ -192,14 +193,14 @@ def platform_probe(platform: PlatformResource) -> Probe:
     def probe(settings: Settings, account_id: str) -> None:
         quick = _quick(settings)
 
-        def check(token: str, _token_env: str) -> None:
-            with platform.client(quick, token) as client:
-                client.get_account(account_id, ("id",))
-                data = client.debug_token()
-                if not data.get("is_valid", False):
-                    raise RuntimeError("debug_token: is_valid=false")
+        def check(client: GraphClient, _: Credential) -> None:
+            client.get_account(account_id, ("id",))
+            data = client.debug_token()
+            if not data.get("is_valid", False):
+                raise RuntimeError("debug_token: is_valid=false")
 
-        platform.with_token(settings, account_id, check)
+        # The quick settings build the client; the token rule is the settings' own.
+        platform.client_for(quick, account_id, check)
 
     return probe
 
@@ -433,21 +434,20 @@ def platform_poller(platform: PlatformResource) -> Poller:
     """One cheap call per edge: ``updated_time > since``, two fields, stop at a hit."""
 
     def poll(settings: Settings, account_id: str, since: dt.datetime) -> bool:
-        def changed(token: str, _token_env: str) -> bool:
-            with platform.client(_quick(settings), token) as client:
-                for edge in ENTITY_EDGES:
-                    rows = client.iter_entities(
-                        account_id,
-                        edge,  # type: ignore[arg-type]
-                        fields=("id", "updated_time"),
-                        effective_status=ALL_EFFECTIVE_STATUSES,
-                        updated_since=since,
-                    )
-                    for _row in rows:
-                        return True
+        def changed(client: GraphClient, _: Credential) -> bool:
+            for edge in ENTITY_EDGES:
+                rows = client.iter_entities(
+                    account_id,
+                    edge,  # type: ignore[arg-type]
+                    fields=("id", "updated_time"),
+                    effective_status=ALL_EFFECTIVE_STATUSES,
+                    updated_since=since,
+                )
+                for _row in rows:
+                    return True
             return False
 
-        return platform.with_token(settings, account_id, changed)
+        return platform.client_for(_quick(settings), account_id, changed)
 
     return poll
 
