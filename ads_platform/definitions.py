@@ -17,6 +17,7 @@ from ads_platform.assets.entities import entity_assets
 from ads_platform.assets.fx_rates import fx_rates
 from ads_platform.assets.insights import build_insights_asset
 from ads_platform.assets.marts import build_marts_assets, dbt_resource
+from ads_platform.assets.operations import operations_sources
 from ads_platform.assets.reach import reach_monthly
 from ads_platform.assets.token_health import token_health
 from ads_platform.automation import automation_definitions
@@ -38,6 +39,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             reach_monthly,
             token_health,
             fx_rates,
+            *operations_sources,
             build_marts_assets(settings),
         ],
         resources={"platform": PlatformResource(), "dbt": dbt_resource()},
