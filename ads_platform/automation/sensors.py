@@ -21,14 +21,9 @@ import dagster as dg
 
 from ads_platform.automation import calendar
 from ads_platform.automation.common import (
-    AD_ACCOUNTS,
-    ASSET_JOB,
-    ENTITY_ASSETS,
-    INSIGHTS,
-    TOKEN_HEALTH,
-    TRIGGER_TAG,
     Clock,
     account_assets_run,
+    ad_accounts_run,
     enabled_accounts,
     insights_run,
     iso_utc,
@@ -46,6 +41,15 @@ from ads_platform.automation.lakeview import (
 )
 from ads_platform.datasets import AD_INSIGHTS_DAILY
 from ads_platform.frames import ALL_EFFECTIVE_STATUSES
+from ads_platform.jobs import (
+    ACCOUNT_ASSETS_JOB,
+    ENTITY_ASSETS,
+    INSIGHTS,
+    INSIGHTS_JOB,
+    TOKEN_HEALTH,
+    ingestion_jobs,
+    job_named,
+)
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.redaction import redact
@@ -137,18 +141,18 @@ def plan_new_accounts(
         requests.append(account_assets_run([account_id], "new_account"))
     if new:
         # Names, currencies and time zones of the new accounts (the schedules read them).
-        requests.insert(
-            0, dg.RunRequest(asset_selection=[AD_ACCOUNTS], tags={TRIGGER_TAG: "new_account"})
-        )
+        requests.insert(0, ad_accounts_run("new_account"))
     return NewAccountsPlan(add, backfills, requests, sorted(done))
 
 
 def build_new_accounts_sensor(
-    clock: Clock = utcnow, minimum_interval_seconds: int = NEW_ACCOUNTS_INTERVAL_SECONDS
+    clock: Clock = utcnow,
+    minimum_interval_seconds: int = NEW_ACCOUNTS_INTERVAL_SECONDS,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None,
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name="new_ad_accounts",
-        job_name=ASSET_JOB,
+        jobs=list(jobs or ingestion_jobs(None)),
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="An enabled account that is not a partition yet (or has no data) is "
@@ -390,10 +394,13 @@ def build_token_recovery_sensor(
     clock: Clock = utcnow,
     probe_factory: Callable[[PlatformResource], Probe | None] = platform_probe,
     minimum_interval_seconds: int = RECOVERY_INTERVAL_SECONDS,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None,
 ) -> dg.SensorDefinition:
+    jobs = jobs or ingestion_jobs(None)
+
     @dg.sensor(
         name="token_recovery",
-        job_name=ASSET_JOB,
+        jobs=[job_named(jobs, INSIGHTS_JOB), job_named(jobs, ACCOUNT_ASSETS_JOB)],
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="When an account's token works again after token_invalid/permission "
@@ -494,10 +501,11 @@ def build_entity_changes_sensor(
     minutes: int,
     clock: Clock = utcnow,
     poller_factory: Callable[[PlatformResource], Poller] = platform_poller,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None,
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name="entity_changes",
-        job_name=ASSET_JOB,
+        job=job_named(jobs or ingestion_jobs(None), ACCOUNT_ASSETS_JOB),
         minimum_interval_seconds=max(60, int(minutes) * 60),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Every {minutes} min: asks Meta for campaigns/ad sets/ads updated since "
@@ -549,10 +557,13 @@ def build_automation_sensor() -> dg.AutomationConditionSensorDefinition:
     )
 
 
-def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+def build_sensors(
+    settings: Settings, jobs: Sequence[dg.UnresolvedAssetJobDefinition]
+) -> list[dg.SensorDefinition]:
+    """The sensors, launching ``jobs`` (:func:`ads_platform.jobs.ingestion_jobs`)."""
     return [
-        build_new_accounts_sensor(),
-        build_token_recovery_sensor(),
-        build_entity_changes_sensor(settings.ingestion.entity_poll_minutes),
+        build_new_accounts_sensor(jobs=jobs),
+        build_token_recovery_sensor(jobs=jobs),
+        build_entity_changes_sensor(settings.ingestion.entity_poll_minutes, jobs=jobs),
         build_automation_sensor(),
     ]
