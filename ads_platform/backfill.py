@@ -426,7 +426,7 @@ def backfill_settings(
         echo(f"error: {what} in {where}: add them under `accounts:` (ads-platform settings)")
         return 2
     if not assets:
-        from ads_platform.automation.common import insights_keys
+        from ads_platform.jobs import insights_keys
 
         assets = [key.to_user_string() for key in insights_keys(settings)]
     if since is not None and until is not None and until < since:
@@ -473,11 +473,11 @@ def _backfill_in_env(
     command: str,
 ) -> int:
     from ads_platform.automation.calendar import account_ranges
-    from ads_platform.automation.common import ACCOUNT_ASSETS
     from ads_platform.day_grid import grid_timezone
     from ads_platform.dbt_output import quiet_dbt_output
     from ads_platform.definitions import load_definitions
     from ads_platform.demo import materialize, materialize_marts
+    from ads_platform.jobs import ACCOUNT_ASSETS
     from ads_platform.partitions import ad_accounts_partitions, daily_partitions, range_tags
     from ads_platform.run_errors import failure_lines
     from ads_platform.settings import definition_settings

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -41,6 +41,10 @@ from ads_platform.settings import (
     load_settings,
     retention_start,
 )
+
+if TYPE_CHECKING:
+    from ads_platform.meta.client import GraphClient
+    from ads_platform.resources import Credential
 
 Status = Literal["OK", "WARN", "FAIL"]
 #: The daemon writes a heartbeat every 30 s; four missed ones mean it is gone.
@@ -181,21 +185,22 @@ def check_tokens(report: DoctorReport, settings: Settings, settings_path: str | 
             continue
         step = "reading the ad account"
 
-        def check(token: str, _token_env: str, account_id: str = account.id) -> dict[str, Any]:
+        def check(
+            client: GraphClient, credential: Credential, account_id: str = account.id
+        ) -> dict[str, Any]:
             nonlocal step
             step = "reading the ad account"
-            with platform.client(quick, token) as client:
-                # Reading the account first: a token can be valid yet have lost access
-                # to this one account, which only a request for the account shows.
-                client.get_account(account_id, ("id", "name"))
-                step = "debug_token"
-                return client.debug_token(input_token=token, app_token=app_token)
+            # Reading the account first: a token can be valid yet have lost access
+            # to this one account, which only a request for the account shows.
+            client.get_account(account_id, ("id", "name"))
+            step = "debug_token"
+            return client.debug_token(input_token=credential.token, app_token=app_token)
 
         try:
             # The same token the pulls use (a refreshed one while it is newer than the
             # variable's), falling back to the variable's when Meta rejects it.
-            data = platform.with_token(
-                settings, account.id, check, rejected=lambda d: d.get("is_valid") is not True
+            data = platform.client_for(
+                quick, account.id, check, rejected=lambda d: d.get("is_valid") is not True
             )
         except Exception as exc:
             report.add(

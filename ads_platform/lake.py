@@ -25,6 +25,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,16 @@ def _segment(name: str, value: str) -> str:
     if not _SAFE_SEGMENT.fullmatch(value):
         raise LakeError(f"unsafe {name} for a lake path: {value!r}")
     return f"{name}={value}"
+
+
+@dataclass(frozen=True)
+class LakeSummary:
+    """How much of a dataset the lake holds, and when it was last written."""
+
+    dataset: str
+    files: int
+    rows: int
+    last_write: dt.datetime | None
 
 
 class Lake:
@@ -132,6 +143,26 @@ class Lake:
         if not path.exists():
             return None
         return pq.read_table(path)
+
+    def summary(self, dataset: str) -> LakeSummary:
+        """Files, rows and newest write of a dataset, from the Parquet footers only.
+
+        What an observation of an append-only log reports (no data page is read).
+        """
+        base = self.dataset_dir(dataset)
+        files = rows = 0
+        newest: float | None = None
+        for path in sorted(base.rglob("*.parquet")) if base.exists() else []:
+            try:
+                count = pq.read_metadata(path).num_rows
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:  # replaced between the listing and now
+                continue
+            files += 1
+            rows += count
+            newest = mtime if newest is None else max(newest, mtime)
+        last = None if newest is None else dt.datetime.fromtimestamp(newest, dt.UTC)
+        return LakeSummary(dataset, files, rows, last)
 
     def partition_days(self, dataset: str, account_id: str) -> list[dt.date]:
         base = self.dataset_dir(dataset) / _segment("account_id", account_id)

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import dagster as dg
@@ -42,6 +43,14 @@ _PACERS_LOCK = threading.Lock()
 def shared_pacer(base_url: str) -> Pacer:
     with _PACERS_LOCK:
         return _PACERS.setdefault(base_url, Pacer())
+
+
+@dataclass(frozen=True)
+class Credential:
+    """The token a client was built with and the variable it comes from (for messages)."""
+
+    token: str = field(repr=False)
+    token_env: str
 
 
 class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
@@ -97,13 +106,13 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
         """``(token, env var name)`` for an account, by the one rule of
         :meth:`TokenStore.choose`: a token the platform refreshed is used while the
         variable still holds the token it was refreshed from; a new token in the
-        variable wins.  Calls to Meta go through :meth:`with_token`, which also falls
+        variable wins.  Calls to Meta go through :meth:`client_for`, which also falls
         back when a stored token is rejected.
 
         Discovered accounts use the discovery token (the one that listed them).
         """
-        chosen, token_env = self._resolve(settings, account_id)
-        return chosen.token, token_env
+        token_env = self._token_env(settings, account_id)
+        return self._choose(settings, token_env, account_id).token, token_env
 
     def with_token(
         self,
@@ -120,30 +129,92 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
         Meta can revoke a refreshed token (password change, app removed) while the
         variable's token still works: the variable is also what every message points at.
         """
-        chosen, token_env = self._resolve(settings, account_id)
+        token_env = self._token_env(settings, account_id)
+        return self._with_variable(settings, token_env, account_id, use, rejected)
+
+    def client_for(
+        self,
+        settings: Settings,
+        account_id: str,
+        use: Callable[[GraphClient, Credential], T],
+        *,
+        stats: CallStats | None = None,
+        rejected: Callable[[T], bool] | None = None,
+    ) -> T:
+        """``use(client, credential)`` with a client on the account's token.
+
+        The one way the platform reaches Meta for an account (pulls, sensors, doctor):
+        the token by :meth:`with_token`'s rule, including its one fall-back from a
+        rejected stored token to the variable's, with a fresh client per attempt.
+        """
+        token_env = self._token_env(settings, account_id)
+        attempt = self._with_client(settings, use, stats)
+        return self._with_variable(settings, token_env, account_id, attempt, rejected)
+
+    def discovery_client(
+        self,
+        settings: Settings,
+        use: Callable[[GraphClient, Credential], T],
+        *,
+        stats: CallStats | None = None,
+    ) -> T:
+        """``use(client, credential)`` with the discovery token (it lists ``me/adaccounts``).
+
+        The same rule as an account's token (the variable's, or the one the platform
+        refreshed for that variable while it is newer, one fall-back when rejected):
+        discovered accounts are pulled with this very token.
+        """
+        token_env = settings.discovery.token_env
+        if not settings.discovery.enabled or not token_env:
+            raise SettingsError("discovery is off: there is no token to list ad accounts with")
+        attempt = self._with_client(settings, use, stats)
+        return self._with_variable(settings, token_env, "me/adaccounts", attempt, None)
+
+    def _with_client(
+        self,
+        settings: Settings,
+        use: Callable[[GraphClient, Credential], T],
+        stats: CallStats | None,
+    ) -> Callable[[str, str], T]:
+        def attempt(token: str, token_env: str) -> T:
+            with self._client(settings, token, stats) as client:
+                return use(client, Credential(token, token_env))
+
+        return attempt
+
+    def _with_variable(
+        self,
+        settings: Settings,
+        token_env: str,
+        who: str,
+        use: Callable[[str, str], T],
+        rejected: Callable[[T], bool] | None,
+    ) -> T:
+        chosen = self._choose(settings, token_env, who)
         if not chosen.from_store:
             return use(chosen.token, token_env)
         try:
             result = use(chosen.token, token_env)
         except TokenInvalidError:
-            if not self._fall_back(settings, account_id, token_env, chosen):
+            if not self._fall_back(settings, who, token_env, chosen):
                 raise
         else:
             if rejected is None or not rejected(result):
                 return result
-            if not self._fall_back(settings, account_id, token_env, chosen):
+            if not self._fall_back(settings, who, token_env, chosen):
                 return result
-        fallback, _ = self._resolve(settings, account_id)
-        return use(fallback.token, token_env)
+        return use(self._choose(settings, token_env, who).token, token_env)
 
-    def _resolve(self, settings: Settings, account_id: str) -> tuple[ChosenToken, str]:
-        configured = {a.id for a in settings.accounts}
-        if account_id in configured:
-            token_env = settings.account(account_id).token_env
-        elif settings.discovery.enabled and settings.discovery.token_env:
-            token_env = settings.discovery.token_env
-        else:
-            raise SettingsError(f"{account_id} is not configured and discovery is off")
+    @staticmethod
+    def _token_env(settings: Settings, account_id: str) -> str:
+        if account_id in {a.id for a in settings.accounts}:
+            return settings.account(account_id).token_env
+        if settings.discovery.enabled and settings.discovery.token_env:
+            return settings.discovery.token_env
+        raise SettingsError(f"{account_id} is not configured and discovery is off")
+
+    def _choose(self, settings: Settings, token_env: str, who: str) -> ChosenToken:
+        """The token of one variable: the variable's, or the store's while it is newer."""
         variable = os.environ.get(token_env, "").strip()
         chosen: ChosenToken | None = ChosenToken(variable, False) if variable else None
         store = self.token_store(settings)
@@ -153,11 +224,10 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
                 chosen = store.choose(token_env, variable)
         if chosen is None:
             raise SettingsError(
-                f"the token for {account_id} is not available: environment variable "
-                f"{token_env} is not set"
+                f"the token for {who} is not available: environment variable {token_env} is not set"
             )
         register_secret(chosen.token)
-        return chosen, token_env
+        return chosen
 
     def _fall_back(
         self, settings: Settings, account_id: str, token_env: str, rejected: ChosenToken
@@ -179,7 +249,10 @@ class PlatformResource(dg.ConfigurableResource):  # type: ignore[misc,type-arg]
         )
         return True
 
-    def client(self, settings: Settings, token: str, stats: CallStats | None = None) -> GraphClient:
+    def _client(
+        self, settings: Settings, token: str, stats: CallStats | None = None
+    ) -> GraphClient:
+        """A client on ``token`` with the settings' transport options and the shared pacer."""
         install_log_redaction()
         app_secret = settings.app_secret()
         register_secret(app_secret)

@@ -1,7 +1,6 @@
 """``ad_accounts``: the accounts to pull, and the dynamic partition set they feed."""
 
 import datetime as dt
-import os
 
 import dagster as dg
 
@@ -16,11 +15,9 @@ from ads_platform.ingestion import accounts as acc
 from ads_platform.ingestion.failures import describe
 from ads_platform.ingestion.outcomes import PartitionOutcome
 from ads_platform.meta.client import GraphClient
-from ads_platform.meta.redaction import register_secret
 from ads_platform.meta.stats import CallStats
 from ads_platform.partitions import ad_accounts_partitions
 from ads_platform.resources import PlatformResource
-from ads_platform.settings import SettingsError
 
 #: Asset check of ``ad_accounts``: every account (and discovery) could be read now.
 EVERY_ACCOUNT_READ = "every_account_read"
@@ -80,19 +77,14 @@ def ad_accounts(
     discovered: list[str] = []
     if settings.discovery.enabled and settings.discovery.token_env:
         try:
-            token = os.environ.get(settings.discovery.token_env, "").strip()
-            if not token:
-                raise SettingsError(
-                    f"discovery is on but environment variable {settings.discovery.token_env} "
-                    "is not set"
-                )
-            register_secret(token)
-            with platform.client(settings, token, stats) as client:
-                for node in client.list_ad_accounts():
-                    row = acc.row_from_node(node, "discovered")
-                    if all(r.account_id != row.account_id for r in seen):
-                        seen.append(row)
-                        discovered.append(row.account_id)
+            listed = platform.discovery_client(
+                settings, lambda client, _: list(client.list_ad_accounts()), stats=stats
+            )
+            for node in listed:
+                row = acc.row_from_node(node, "discovered")
+                if all(r.account_id != row.account_id for r in seen):
+                    seen.append(row)
+                    discovered.append(row.account_id)
         except Exception as exc:
             _, message = describe(
                 exc, account_id="me/adaccounts", token_env=settings.discovery.token_env

@@ -3,15 +3,18 @@
 import dagster as dg
 
 from ads_platform import frames
-from ads_platform.assets.account_runs import AccountJob, AccountResult, api_metadata, run_accounts
-from ads_platform.assets.reporting import check_specs, report
+from ads_platform.assets.account_runs import (
+    AccountJob,
+    AccountResult,
+    AccountRun,
+    account_asset,
+    failed_account,
+)
+from ads_platform.assets.reporting import check_specs
 from ads_platform.datasets import AD_SETS, ADS, CAMPAIGNS
 from ads_platform.ingestion.entities import pull_entities
-from ads_platform.ingestion.outcomes import PartitionOutcome, record_attempts
 from ads_platform.meta.client import GraphClient
-from ads_platform.meta.stats import CallStats
 from ads_platform.partitions import ad_accounts_partitions
-from ads_platform.resources import PlatformResource
 
 _DESCRIPTIONS = {
     CAMPAIGNS: "Campaigns of each ad account (active, paused, archived and deleted), with "
@@ -22,51 +25,25 @@ _DESCRIPTIONS = {
 
 
 def build_entity_asset(spec: frames.EntitySpec) -> dg.AssetsDefinition:
-    key = dg.AssetKey(spec.name)
+    def pull(run: AccountRun, client: GraphClient, job: AccountJob) -> AccountResult:
+        pulled = pull_entities(client, run.lake, job.account_id, spec)
+        extra = {
+            "pulled": pulled.pulled,
+            "versions_added": pulled.versions_added,
+            "by_effective_status": ", ".join(
+                f"{k}={v}" for k, v in sorted(pulled.by_status.items())
+            ),
+        }
+        return AccountResult(job.account_id, [pulled.outcome], extra)
 
-    @dg.asset(
-        key=key,
+    return account_asset(
+        spec.dataset,
         partitions_def=ad_accounts_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        output_required=False,
         check_specs=check_specs(spec.name, blocking=["schema"]),
-        group_name="meta_ads",
-        kinds={"python", "parquet"},
+        work=pull,
+        on_error=failed_account(spec.name),
         description=_DESCRIPTIONS[spec.name],
     )
-    def _entity_asset(context: dg.AssetExecutionContext, platform: PlatformResource):  # type: ignore[no-untyped-def]  # Dagster reads check outputs from it
-        settings = platform.settings()
-        lake = platform.lake(settings)
-        stats = CallStats()
-
-        def work(client: GraphClient, job: AccountJob) -> AccountResult:
-            pulled = pull_entities(client, lake, job.account_id, spec)
-            extra = {
-                "pulled": pulled.pulled,
-                "versions_added": pulled.versions_added,
-                "by_effective_status": ", ".join(
-                    f"{k}={v}" for k, v in sorted(pulled.by_status.items())
-                ),
-            }
-            return AccountResult(job.account_id, [pulled.outcome], extra)
-
-        def on_error(job: AccountJob, kind: str, message: str) -> list[PartitionOutcome]:
-            return [
-                PartitionOutcome(
-                    spec.name, job.account_id, None, "failed", message=message, error_kind=kind
-                )
-            ]
-
-        jobs = [AccountJob(account_id) for account_id in sorted(context.partition_keys)]
-        results = run_accounts(context, platform, settings, jobs, work, on_error, stats)
-        outcomes = [o for r in results for o in r.outcomes]
-        record_attempts(lake, outcomes, context.run_id)
-        extra = {r.account_id: {**api_metadata(stats, r.account_id), **r.extra} for r in results}
-        yield from report(
-            context, key, outcomes, lambda o: o.account_id, lambda o: extra[o.account_id]
-        )
-
-    return _entity_asset
 
 
 entity_assets = [build_entity_asset(spec) for spec in frames.ENTITY_SPECS.values()]

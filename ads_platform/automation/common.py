@@ -1,4 +1,7 @@
-"""What the sensors, schedules and alerts share: asset keys, settings, clocks, run tags."""
+"""What the sensors, schedules and alerts share: settings, clocks, run requests, run tags.
+
+The asset keys and the job each run goes to are :mod:`ads_platform.jobs`'.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +10,23 @@ import logging
 from collections.abc import Callable, Sequence
 
 import dagster as dg
-from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
 
-from ads_platform import datasets as ds
 from ads_platform.day_grid import grid_timezone
+from ads_platform.jobs import (
+    ACCOUNT_ASSETS,
+    ACCOUNT_ASSETS_JOB,
+    AD_ACCOUNTS,
+    INSIGHTS,
+    INSIGHTS_JOB,
+    REFRESH_AD_ACCOUNTS_JOB,
+    insights_keys,
+)
 from ads_platform.partitions import ad_accounts_partitions, last_day, range_tags
 from ads_platform.settings import Settings
 
 log = logging.getLogger("ads_platform.automation")
 
 Clock = Callable[[], dt.datetime]
-
-AD_ACCOUNTS = dg.AssetKey(ds.AD_ACCOUNTS)
-INSIGHTS = dg.AssetKey(ds.AD_INSIGHTS_DAILY)
-CAMPAIGNS = dg.AssetKey(ds.CAMPAIGNS)
-AD_SETS = dg.AssetKey(ds.AD_SETS)
-ADS = dg.AssetKey(ds.ADS)
-TOKEN_HEALTH = dg.AssetKey(ds.TOKEN_HEALTH)
-REACH = dg.AssetKey(ds.REACH_MONTHLY)
-ENTITY_ASSETS = (CAMPAIGNS, AD_SETS, ADS)
-#: Per-account assets refreshed once a day and after a new account / a recovered token.
-ACCOUNT_ASSETS = (*ENTITY_ASSETS, TOKEN_HEALTH, REACH)
-#: Runs go to Dagster's implicit asset job (the one the UI's "Materialize" uses): it
-#: accepts any asset selection, whereas an asset-selection ``target`` needs a single
-#: partitions definition and these assets have three (none, account, account × day).
-ASSET_JOB = IMPLICIT_ASSET_JOB_NAME
 
 #: Tag naming what asked for a run (schedules, sensors): shows up in the UI and alerts.
 TRIGGER_TAG = "ads_platform/trigger"
@@ -75,12 +70,6 @@ def without_run_keys(requests: Sequence[dg.RunRequest]) -> list[dg.RunRequest]:
     return [r.with_replaced_attrs(run_key=None) for r in requests]
 
 
-def insights_keys(settings: Settings | None) -> list[dg.AssetKey]:
-    """``ad_insights_daily`` and the breakdowns switched on: pulled in the same range runs."""
-    on = settings.ingestion.breakdowns if settings is not None else ()
-    return [INSIGHTS, *(dg.AssetKey(ds.BREAKDOWNS[k].name) for k in ds.BREAKDOWNS if k in on)]
-
-
 def insights_run(
     start_key: str,
     end_key: str,
@@ -93,6 +82,7 @@ def insights_run(
     settings, of the breakdowns switched on (the same run, not one per dataset)."""
     return dg.RunRequest(
         run_key=f"{trigger}:{INSIGHTS.to_user_string()}:{start_key}:{end_key}",
+        job_name=INSIGHTS_JOB,
         asset_selection=insights_keys(settings),
         tags={**range_tags(start_key, end_key), TRIGGER_TAG: trigger, **(extra or {})},
     )
@@ -112,12 +102,24 @@ def account_assets_run(
     )
     if len(accounts) == 1:
         return dg.RunRequest(
-            run_key=run_key, asset_selection=list(assets), partition_key=accounts[0], tags=tags
+            run_key=run_key,
+            job_name=ACCOUNT_ASSETS_JOB,
+            asset_selection=list(assets),
+            partition_key=accounts[0],
+            tags=tags,
         )
     return dg.RunRequest(
         run_key=run_key,
+        job_name=ACCOUNT_ASSETS_JOB,
         asset_selection=list(assets),
         tags={**range_tags(accounts[0], accounts[-1]), **tags},
+    )
+
+
+def ad_accounts_run(trigger: str) -> dg.RunRequest:
+    """One run of ``ad_accounts``: names, currencies, time zones (the schedules read them)."""
+    return dg.RunRequest(
+        job_name=REFRESH_AD_ACCOUNTS_JOB, asset_selection=[AD_ACCOUNTS], tags={TRIGGER_TAG: trigger}
     )
 
 

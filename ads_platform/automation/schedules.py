@@ -1,4 +1,4 @@
-"""The two ingestion schedules: closed days (+ lookback) daily, and today every N minutes.
+"""The ingestion schedules: closed days (+ lookback) daily, and today every N minutes.
 
 Rule for the daily pull (one schedule, no per-time-zone copies): it ticks every hour at
 minute 15 UTC, and at each tick it requests the accounts whose *local* clock reads 03:xx.
@@ -24,16 +24,21 @@ import dagster as dg
 
 from ads_platform.automation import calendar
 from ads_platform.automation.common import (
-    AD_ACCOUNTS,
-    ASSET_JOB,
-    TRIGGER_TAG,
     account_assets_run,
+    ad_accounts_run,
     enabled_accounts,
     insights_run,
     ordered_accounts,
     partition_days,
 )
 from ads_platform.automation.lakeview import account_timezones
+from ads_platform.jobs import (
+    ACCOUNT_ASSETS_JOB,
+    INSIGHTS_JOB,
+    REFRESH_AD_ACCOUNTS_JOB,
+    ingestion_jobs,
+    job_named,
+)
 from ads_platform.lake import Lake
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import Settings
@@ -73,7 +78,7 @@ def daily_run_requests(
     for accounts in calendar.account_ranges(all_partitions, [w.account_id for w in due]):
         requests.append(account_assets_run(accounts, "daily"))
     if now.astimezone(dt.UTC).hour == ACCOUNTS_REFRESH_UTC_HOUR:
-        requests.append(dg.RunRequest(asset_selection=[AD_ACCOUNTS], tags={TRIGGER_TAG: "daily"}))
+        requests.append(ad_accounts_run("daily"))
     return requests
 
 
@@ -98,38 +103,84 @@ def _tick_time(context: dg.ScheduleEvaluationContext) -> dt.datetime:
     return scheduled if scheduled.tzinfo else scheduled.replace(tzinfo=dt.UTC)
 
 
-def build_daily_schedule(cron: str = DAILY_CRON) -> dg.ScheduleDefinition:
+#: The daily schedules: name, job, cron, description.  They share
+#: :func:`daily_run_requests` (one plan per tick), each launching its own job's runs: a
+#: schedule launches one job, and the pulls have three partitionings (:mod:`ads_platform.jobs`).
+DAILY_SCHEDULES = (
+    (
+        "daily_ingestion",
+        INSIGHTS_JOB,
+        DAILY_CRON,
+        "Hourly tick; each ad account is pulled at the tick where its local time is 03:xx: "
+        "closed days + lookback as one range run per account (ad_insights_daily and the "
+        "breakdowns switched on).",
+    ),
+    (
+        "daily_account_assets",
+        ACCOUNT_ASSETS_JOB,
+        DAILY_CRON,
+        "Hourly tick; at each account's local 03:xx, its entities, token health and reach "
+        "(adjacent due accounts in one run).",
+    ),
+    (
+        "daily_ad_accounts_refresh",
+        REFRESH_AD_ACCOUNTS_JOB,
+        f"15 {ACCOUNTS_REFRESH_UTC_HOUR} * * *",
+        "ad_accounts (names, currencies, time zones, discovery) refreshed at 00:15 UTC.",
+    ),
+)
+
+
+def build_daily_schedules(
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None,
+) -> list[dg.ScheduleDefinition]:
+    """The daily pull as three schedules, one per job (see :data:`DAILY_SCHEDULES`)."""
+    jobs = jobs or ingestion_jobs(None)
+    return [
+        _daily_schedule(name, job_named(jobs, job_name), description, cron)
+        for name, job_name, cron, description in DAILY_SCHEDULES
+    ]
+
+
+def _daily_schedule(
+    name: str, job: dg.UnresolvedAssetJobDefinition, description: str, cron: str
+) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name="daily_ingestion",
+        name=name,
         cron_schedule=cron,
         execution_timezone="UTC",
-        job_name=ASSET_JOB,
+        target=job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Hourly tick; each ad account is pulled at the tick where its local "
-        "time is 03:xx: closed days + lookback as one range run per account, plus its "
-        "entities, token health and reach. ad_accounts is refreshed at 00:15 UTC.",
+        description=description,
     )
-    def daily_ingestion(
+    def daily(
         context: dg.ScheduleEvaluationContext, platform: PlatformResource
     ) -> list[dg.RunRequest] | dg.SkipReason:
         settings = platform.settings()
         partitions = ordered_accounts(context.instance)
         order = _order(context.instance, enabled_accounts(settings))
-        requests = daily_run_requests(_tick_time(context), settings, order, partitions)
-        return requests or dg.SkipReason("no account is at its local 03:00 hour")
+        requests = [
+            r
+            for r in daily_run_requests(_tick_time(context), settings, order, partitions)
+            if r.job_name == job.name
+        ]
+        return requests or dg.SkipReason(f"nothing of {job.name} is due at this tick")
 
-    return daily_ingestion
+    return daily
 
 
-def build_intraday_schedule(minutes: int) -> dg.ScheduleDefinition:
+def build_intraday_schedule(
+    minutes: int, jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None
+) -> dg.ScheduleDefinition:
     minutes = max(5, min(int(minutes), 60))
+    job = job_named(jobs or ingestion_jobs(None), INSIGHTS_JOB)
     cron = f"*/{minutes} * * * *" if minutes < 60 else "45 * * * *"
 
     @dg.schedule(
         name="intraday_today_refresh",
         cron_schedule=cron,
         execution_timezone="UTC",
-        job_name=ASSET_JOB,
+        target=job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Every {minutes} minutes: each account's local today partition of "
         "ad_insights_daily, in as few runs as adjacent accounts with the same local date "
@@ -147,8 +198,11 @@ def build_intraday_schedule(minutes: int) -> dg.ScheduleDefinition:
     return intraday_today_refresh
 
 
-def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
+def build_schedules(
+    settings: Settings, jobs: Sequence[dg.UnresolvedAssetJobDefinition]
+) -> list[dg.ScheduleDefinition]:
+    """The schedules, launching ``jobs`` (:func:`ads_platform.jobs.ingestion_jobs`)."""
     return [
-        build_daily_schedule(),
-        build_intraday_schedule(settings.ingestion.today_refresh_minutes),
+        *build_daily_schedules(jobs),
+        build_intraday_schedule(settings.ingestion.today_refresh_minutes, jobs),
     ]

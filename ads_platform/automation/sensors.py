@@ -21,14 +21,9 @@ import dagster as dg
 
 from ads_platform.automation import calendar
 from ads_platform.automation.common import (
-    AD_ACCOUNTS,
-    ASSET_JOB,
-    ENTITY_ASSETS,
-    INSIGHTS,
-    TOKEN_HEALTH,
-    TRIGGER_TAG,
     Clock,
     account_assets_run,
+    ad_accounts_run,
     enabled_accounts,
     insights_run,
     iso_utc,
@@ -46,10 +41,20 @@ from ads_platform.automation.lakeview import (
 )
 from ads_platform.datasets import AD_INSIGHTS_DAILY
 from ads_platform.frames import ALL_EFFECTIVE_STATUSES
+from ads_platform.jobs import (
+    ACCOUNT_ASSETS_JOB,
+    ENTITY_ASSETS,
+    INSIGHTS,
+    INSIGHTS_JOB,
+    TOKEN_HEALTH,
+    ingestion_jobs,
+    job_named,
+)
 from ads_platform.lake import Lake
+from ads_platform.meta.client import GraphClient
 from ads_platform.meta.redaction import redact
 from ads_platform.partitions import ad_accounts_partitions
-from ads_platform.resources import PlatformResource
+from ads_platform.resources import Credential, PlatformResource
 from ads_platform.settings import Settings
 
 INSIGHTS_DATASET = AD_INSIGHTS_DAILY
@@ -136,18 +141,18 @@ def plan_new_accounts(
         requests.append(account_assets_run([account_id], "new_account"))
     if new:
         # Names, currencies and time zones of the new accounts (the schedules read them).
-        requests.insert(
-            0, dg.RunRequest(asset_selection=[AD_ACCOUNTS], tags={TRIGGER_TAG: "new_account"})
-        )
+        requests.insert(0, ad_accounts_run("new_account"))
     return NewAccountsPlan(add, backfills, requests, sorted(done))
 
 
 def build_new_accounts_sensor(
-    clock: Clock = utcnow, minimum_interval_seconds: int = NEW_ACCOUNTS_INTERVAL_SECONDS
+    clock: Clock = utcnow,
+    minimum_interval_seconds: int = NEW_ACCOUNTS_INTERVAL_SECONDS,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None,
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name="new_ad_accounts",
-        job_name=ASSET_JOB,
+        jobs=list(jobs or ingestion_jobs(None)),
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="An enabled account that is not a partition yet (or has no data) is "
@@ -192,14 +197,14 @@ def platform_probe(platform: PlatformResource) -> Probe:
     def probe(settings: Settings, account_id: str) -> None:
         quick = _quick(settings)
 
-        def check(token: str, _token_env: str) -> None:
-            with platform.client(quick, token) as client:
-                client.get_account(account_id, ("id",))
-                data = client.debug_token()
-                if not data.get("is_valid", False):
-                    raise RuntimeError("debug_token: is_valid=false")
+        def check(client: GraphClient, _: Credential) -> None:
+            client.get_account(account_id, ("id",))
+            data = client.debug_token()
+            if not data.get("is_valid", False):
+                raise RuntimeError("debug_token: is_valid=false")
 
-        platform.with_token(settings, account_id, check)
+        # The quick settings build the client; the token rule is the settings' own.
+        platform.client_for(quick, account_id, check)
 
     return probe
 
@@ -389,10 +394,13 @@ def build_token_recovery_sensor(
     clock: Clock = utcnow,
     probe_factory: Callable[[PlatformResource], Probe | None] = platform_probe,
     minimum_interval_seconds: int = RECOVERY_INTERVAL_SECONDS,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None,
 ) -> dg.SensorDefinition:
+    jobs = jobs or ingestion_jobs(None)
+
     @dg.sensor(
         name="token_recovery",
-        job_name=ASSET_JOB,
+        jobs=[job_named(jobs, INSIGHTS_JOB), job_named(jobs, ACCOUNT_ASSETS_JOB)],
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="When an account's token works again after token_invalid/permission "
@@ -433,21 +441,20 @@ def platform_poller(platform: PlatformResource) -> Poller:
     """One cheap call per edge: ``updated_time > since``, two fields, stop at a hit."""
 
     def poll(settings: Settings, account_id: str, since: dt.datetime) -> bool:
-        def changed(token: str, _token_env: str) -> bool:
-            with platform.client(_quick(settings), token) as client:
-                for edge in ENTITY_EDGES:
-                    rows = client.iter_entities(
-                        account_id,
-                        edge,  # type: ignore[arg-type]
-                        fields=("id", "updated_time"),
-                        effective_status=ALL_EFFECTIVE_STATUSES,
-                        updated_since=since,
-                    )
-                    for _row in rows:
-                        return True
+        def changed(client: GraphClient, _: Credential) -> bool:
+            for edge in ENTITY_EDGES:
+                rows = client.iter_entities(
+                    account_id,
+                    edge,  # type: ignore[arg-type]
+                    fields=("id", "updated_time"),
+                    effective_status=ALL_EFFECTIVE_STATUSES,
+                    updated_since=since,
+                )
+                for _row in rows:
+                    return True
             return False
 
-        return platform.with_token(settings, account_id, changed)
+        return platform.client_for(_quick(settings), account_id, changed)
 
     return poll
 
@@ -494,10 +501,11 @@ def build_entity_changes_sensor(
     minutes: int,
     clock: Clock = utcnow,
     poller_factory: Callable[[PlatformResource], Poller] = platform_poller,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None,
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name="entity_changes",
-        job_name=ASSET_JOB,
+        job=job_named(jobs or ingestion_jobs(None), ACCOUNT_ASSETS_JOB),
         minimum_interval_seconds=max(60, int(minutes) * 60),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Every {minutes} min: asks Meta for campaigns/ad sets/ads updated since "
@@ -549,10 +557,13 @@ def build_automation_sensor() -> dg.AutomationConditionSensorDefinition:
     )
 
 
-def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+def build_sensors(
+    settings: Settings, jobs: Sequence[dg.UnresolvedAssetJobDefinition]
+) -> list[dg.SensorDefinition]:
+    """The sensors, launching ``jobs`` (:func:`ads_platform.jobs.ingestion_jobs`)."""
     return [
-        build_new_accounts_sensor(),
-        build_token_recovery_sensor(),
-        build_entity_changes_sensor(settings.ingestion.entity_poll_minutes),
+        build_new_accounts_sensor(jobs=jobs),
+        build_token_recovery_sensor(jobs=jobs),
+        build_entity_changes_sensor(settings.ingestion.entity_poll_minutes, jobs=jobs),
         build_automation_sensor(),
     ]

@@ -60,6 +60,7 @@ ATTEMPTS = Dataset(
     ),
     model=IngestionAttempts,
     loaded_at="attempted_at",
+    asset=INGESTION_ATTEMPTS,
 )
 
 ALERT_LOG = Dataset(
@@ -86,4 +87,5 @@ ALERT_LOG = Dataset(
     model=Alerts,
     loaded_at="last_sent_at",
     freshness=False,
+    asset=ALERTS,
 )

@@ -25,6 +25,7 @@ from typing import Any
 
 from ads_platform.automation.lakeview import latest_token_row, read_rows, recent_files
 from ads_platform.datasets import TOKEN_CHECKS
+from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.errors import MetaApiError, TokenInvalidError
@@ -156,6 +157,42 @@ def check_token(
                     row["token_fingerprint"] = fingerprint(new_token)
                     check.refresh_note = "exchanged for a new long-lived token (stored encrypted)"
     return check
+
+
+#: The asset check of ``token_health`` (a warning: the pulls still try).
+TOKEN_VALID_CHECK = "token_valid"  # noqa: S105 - the name of a check
+
+
+def verdict(check: TokenCheck, warn_within_days: float) -> PartitionOutcome:
+    """The account's ``token_health`` outcome: checked (one row), and whether the token
+    is fit to pull with — valid, every required scope, not expiring within
+    ``warn_within_days`` — as a WARN check naming each problem.
+    """
+    days_left = check.row.get("days_left")
+    problems = []
+    if not check.is_valid:
+        problems.append(str(check.row.get("last_error_message") or "debug_token: is_valid=false"))
+    if check.row.get("missing_scopes"):
+        problems.append(f"missing scopes: {check.row['missing_scopes']}")
+    if isinstance(days_left, float) and days_left < warn_within_days:
+        problems.append(f"expires in {days_left:.1f} day(s)")
+    return PartitionOutcome(
+        DATASET,
+        check.account_id,
+        None,
+        "success",
+        rows=1,
+        message=check.refresh_note,
+        checks=[
+            CheckOutcome(
+                TOKEN_VALID_CHECK,
+                not problems,
+                "; ".join(problems) or "valid",
+                {"days_left": days_left if days_left is not None else "never"},
+                severity="WARN",
+            )
+        ],
+    )
 
 
 def _int_or_none(value: object) -> int | None:

@@ -1,4 +1,4 @@
-"""Meta Graph / Marketing API access: client, error classes, pacing, stats, tokens.
+"""Meta Graph / Marketing API access: client, report runs, error classes, pacing, stats, tokens.
 
 Import from here; the submodules are split by job (one reason to change each).
 """
@@ -42,6 +42,7 @@ from ads_platform.meta.redaction import (
     redact_url,
     register_secret,
 )
+from ads_platform.meta.reports import ReportPolling, ReportRuns
 from ads_platform.meta.stats import CallStats, diff
 from ads_platform.meta.tokens import TokenInfo, TokenStore, TokenStoreError, appsecret_proof
 
@@ -63,6 +64,8 @@ __all__ = [
     "PacingPolicy",
     "PermissionDeniedError",
     "RedactingFilter",
+    "ReportPolling",
+    "ReportRuns",
     "ThrottledError",
     "TokenInfo",
     "TokenInvalidError",

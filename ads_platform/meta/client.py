@@ -13,8 +13,9 @@ cannot fall back from a too-large synchronous insights request.  This client:
 * paces calls per ad account from the usage headers *before* Meta throttles;
 * follows ``paging.next`` to the end, refusing loops and foreign hosts;
 * pulls insights for a whole date range in one request (``time_increment=1``), switching
-  to async report runs for long ranges or when Meta says the request is too big, and
-  splitting the range in halves when a report run fails or hangs;
+  to async report runs (:mod:`ads_platform.meta.reports`, which split the range in
+  halves when a run fails or hangs) for long ranges or when Meta says the request is
+  too big;
 * counts every HTTP request per account and endpoint in :class:`CallStats`.
 
 One client per token: an agency has one token per client business, and a token's
@@ -45,7 +46,6 @@ from ads_platform.datasets import (
     CAMPAIGN_HISTORY,
 )
 from ads_platform.meta.errors import (
-    AsyncJobError,
     MalformedResponseError,
     MetaApiError,
     NetworkError,
@@ -57,6 +57,7 @@ from ads_platform.meta.errors import (
 )
 from ads_platform.meta.pacing import Pacer
 from ads_platform.meta.redaction import install_log_redaction, redact_url, register_secret
+from ads_platform.meta.reports import ReportPolling, ReportRuns, time_range
 from ads_platform.meta.stats import CallStats
 from ads_platform.meta.tokens import appsecret_proof
 from ads_platform.meta.urls import (
@@ -97,11 +98,6 @@ DEFAULT_ENTITY_FIELDS: Mapping[str, tuple[str, ...]] = {
 DEFAULT_INSIGHT_FIELDS: tuple[str, ...] = AD_INSIGHTS.api_fields
 
 _ENTITY_SINGULAR: Mapping[str, str] = {"campaigns": "campaign", "adsets": "adset", "ads": "ad"}
-
-ASYNC_COMPLETED = "Job Completed"
-ASYNC_FAILED = frozenset({"Job Failed"})
-ASYNC_SKIPPED = frozenset({"Job Skipped"})
-ASYNC_PENDING = frozenset({"Job Not Started", "Job Started", "Job Running"})
 
 #: Smallest page size the client shrinks to when Meta asks for less data per page.
 MIN_PAGE_LIMIT = 25
@@ -206,9 +202,6 @@ class GraphClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.async_threshold_days = async_threshold_days
-        self.async_poll_timeout = async_poll_timeout
-        self.async_poll_interval = async_poll_interval
-        self.async_poll_max_interval = async_poll_max_interval
         self.max_pages = max_pages
         self.stats = stats if stats is not None else CallStats()
         self._sleep = sleep
@@ -223,6 +216,18 @@ class GraphClient:
             transport=transport,
             follow_redirects=False,
             headers={"User-Agent": "ads-platform-graph-client/0.1"},
+        )
+        #: Async report runs go through this client's calls (retries, pacing, stats).
+        self.reports = ReportRuns(
+            self,
+            ReportPolling(
+                timeout=async_poll_timeout,
+                interval=async_poll_interval,
+                max_interval=async_poll_max_interval,
+            ),
+            sleep=sleep,
+            clock=clock,
+            logger=self.logger,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -496,14 +501,14 @@ class GraphClient:
         params.update(extra_params or {})
         days = (until - since).days + 1
         if mode == "async" or (mode == "auto" and days > self.async_threshold_days):
-            yield from self._insights_async(act, since, until, params)
+            yield from self.reports.rows(act, since, until, params)
             return
 
         yielded = False
         try:
             for page in self.iter_pages(
                 f"{act}/insights",
-                {**params, "time_range": self._time_range(since, until)},
+                {**params, "time_range": time_range(since, until)},
                 account_id=act,
                 endpoint="act/insights",
             ):
@@ -522,133 +527,7 @@ class GraphClient:
             )
         else:
             return
-        yield from self._insights_async(act, since, until, params)
-
-    @staticmethod
-    def _time_range(since: dt.date, until: dt.date) -> dict[str, str]:
-        return {"since": since.isoformat(), "until": until.isoformat()}
-
-    def _insights_async(
-        self, act: str, since: dt.date, until: dt.date, params: Mapping[str, Any]
-    ) -> Iterator[dict[str, Any]]:
-        try:
-            run_id = self.run_insights_report(act, since, until, params)
-        except (AsyncJobError, TooMuchDataError) as exc:
-            if since >= until:
-                raise
-            failure = exc
-        else:
-            yield from self.iter_rows(
-                f"{run_id}/insights",
-                {"limit": self.page_limit},
-                account_id=act,
-                endpoint="report_run/insights",
-            )
-            return
-        mid = since + dt.timedelta(days=(until - since).days // 2)
-        self.logger.warning(
-            "async insights for %s %s..%s did not complete (%s); splitting into %s..%s and %s..%s",
-            act,
-            since,
-            until,
-            failure,
-            since,
-            mid,
-            mid + dt.timedelta(days=1),
-            until,
-        )
-        yield from self._insights_async(act, since, mid, params)
-        yield from self._insights_async(act, mid + dt.timedelta(days=1), until, params)
-
-    def run_insights_report(
-        self, account_id: str, since: dt.date, until: dt.date, params: Mapping[str, Any]
-    ) -> str:
-        """Start an async report run and wait until it completes; return its id.
-
-        Polls with a growing interval (``async_poll_interval`` times 1.5 up to
-        ``async_poll_max_interval``).  Raises :class:`AsyncJobError` when the run fails,
-        is skipped, or is not done within ``async_poll_timeout`` (reason ``"stuck"`` if
-        it never progressed, else ``"timed_out"``).
-        """
-        act = normalize_account_id(account_id)
-        body = self._call(
-            "POST",
-            f"{act}/insights",
-            {**params, "time_range": self._time_range(since, until)},
-            account_id=act,
-            endpoint="act/insights",
-        )
-        run_id = required_field(body, "report_run_id", account_id=act, endpoint="act/insights")
-        if isinstance(run_id, int) and not isinstance(run_id, bool):
-            run_id = str(run_id)
-        if not isinstance(run_id, str):
-            raise MalformedResponseError(
-                f"act/insights async POST returned a report_run_id that is not an id: {run_id!r}",
-                field="report_run_id",
-                account_id=act,
-                endpoint="act/insights",
-            )
-        ctx: dict[str, Any] = {
-            "report_run_id": run_id,
-            "since": since.isoformat(),
-            "until": until.isoformat(),
-            "account_id": act,
-            "endpoint": "report_run",
-        }
-        started = self._clock()
-        waited = 0.0
-        interval = self.async_poll_interval
-        best_pct = -1.0
-        progressed = False
-        status: str | None = None
-        while True:
-            report = self._call(
-                "GET",
-                run_id,
-                {"fields": ["id", "async_status", "async_percent_completion"]},
-                account_id=act,
-                endpoint="report_run",
-            )
-            # A poll answer without a status is not "still running": waiting on it until
-            # the timeout would report a broken answer as a stuck job.
-            raw_status = required_field(
-                report, "async_status", account_id=act, endpoint="report_run"
-            )
-            status = raw_status if isinstance(raw_status, str) else None
-            pct = report.get("async_percent_completion")
-            if isinstance(pct, int | float) and not isinstance(pct, bool):
-                if best_pct >= 0 and pct > best_pct:
-                    progressed = True
-                best_pct = max(best_pct, float(pct))
-            if status in ("Job Started", "Job Running") and best_pct > 0:
-                progressed = True
-            if status == ASYNC_COMPLETED:
-                return run_id
-            if status in ASYNC_FAILED:
-                raise AsyncJobError(
-                    f"report run {run_id} failed", reason="failed", status=status, **ctx
-                )
-            if status in ASYNC_SKIPPED:
-                raise AsyncJobError(
-                    f"report run {run_id} was skipped", reason="skipped", status=status, **ctx
-                )
-            if status not in ASYNC_PENDING:
-                self.logger.warning(
-                    "report run %s has unknown status %r; still waiting", run_id, status
-                )
-            elapsed = max(self._clock() - started, waited)
-            if elapsed + interval > self.async_poll_timeout:
-                reason: Literal["stuck", "timed_out"] = "timed_out" if progressed else "stuck"
-                raise AsyncJobError(
-                    f"report run {run_id} not completed after {elapsed:.0f}s "
-                    f"(status {status!r}, {max(best_pct, 0):.0f}%)",
-                    reason=reason,
-                    status=status,
-                    **ctx,
-                )
-            self._sleep(interval)
-            waited += interval
-            interval = min(interval * 1.5, self.async_poll_max_interval)
+        yield from self.reports.rows(act, since, until, params)
 
     # ------------------------------------------------------------------ tokens
 

@@ -49,14 +49,15 @@ def test_sensor_daemon_adds_the_partition_and_launches_the_backfill(
         runs = instance.get_runs(
             filters=dg.RunsFilter(tags={"dagster/sensor_name": "new_ad_accounts"})
         )
-        assert {run.job_name for run in runs} == {"__ASSET_JOB"}
+        # Each run in the named job of its kind, never Dagster's private __ASSET_JOB.
         selections = sorted(
-            ",".join(sorted(k.to_user_string() for k in run.asset_selection or [])) for run in runs
+            (run.job_name, ",".join(sorted(k.to_user_string() for k in run.asset_selection or [])))
+            for run in runs
         )
         assert selections == [
-            "ad_accounts",
-            INSIGHTS_RUN,
-            "ad_sets,ads,campaigns,reach_monthly,token_health",
+            ("ingest_account_assets", "ad_sets,ads,campaigns,reach_monthly,token_health"),
+            ("ingest_insights", INSIGHTS_RUN),
+            ("refresh_ad_accounts", "ad_accounts"),
         ]
         insights = next(
             r for r in runs if dg.AssetKey("ad_insights_daily") in (r.asset_selection or ())

@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from ads_platform.automation import automation_definitions
-from ads_platform.automation.schedules import build_daily_schedule, build_intraday_schedule
+from ads_platform.automation.schedules import build_daily_schedules, build_intraday_schedule
 from ads_platform_tests.automation.helpers import (
     INSIGHTS_RUN,
     LOS_ANGELES,
@@ -31,6 +31,28 @@ def _setup(env: Env, order: list[str]) -> None:
     write_accounts_table(env.lake, TIMEZONES, utc(2026, 1, 1))
 
 
+def _daily(env: Env, at: dt.datetime) -> list[dg.RunRequest]:
+    """What the daily schedules request at ``at``, each run in its schedule's job."""
+    requests = []
+    for schedule in build_daily_schedules():
+        ticks = _tick(schedule, env, at) if _is_tick(schedule, at) else []
+        assert all(r.job_name == schedule.job_name for r in ticks), schedule.name
+        requests += ticks
+    return sorted(requests, key=_launch_order)
+
+
+def _is_tick(schedule: dg.ScheduleDefinition, at: dt.datetime) -> bool:
+    minute, hour = str(schedule.cron_schedule).split()[:2]
+    return int(minute) == at.minute and (hour == "*" or int(hour) == at.hour)
+
+
+def _launch_order(request: dg.RunRequest) -> int:
+    # The one schedule's order: insights range runs, then per-account runs, then ad_accounts.
+    return ["ingest_insights", "ingest_account_assets", "refresh_ad_accounts"].index(
+        str(request.job_name)
+    )
+
+
 def _tick(schedule: dg.ScheduleDefinition, env: Env, at: dt.datetime) -> list[dg.RunRequest]:
     with dg.build_schedule_context(
         instance=env.instance,
@@ -44,7 +66,7 @@ def _tick(schedule: dg.ScheduleDefinition, env: Env, at: dt.datetime) -> list[dg
 
 def test_daily_schedule_pulls_tokyo_at_its_3am(env: Env) -> None:
     _setup(env, [TOKYO, LOS_ANGELES])
-    requests = _tick(build_daily_schedule(), env, utc(2026, 3, 4, 18, 15))
+    requests = _daily(env, utc(2026, 3, 4, 18, 15))
     assert tags_of(requests) == [
         (INSIGHTS_RUN, "act_101|2026-02-05", "act_101|2026-03-04"),
         (ACCOUNT_ASSETS, TOKYO, TOKYO),
@@ -54,7 +76,7 @@ def test_daily_schedule_pulls_tokyo_at_its_3am(env: Env) -> None:
 
 def test_daily_schedule_pulls_los_angeles_at_its_3am(env: Env) -> None:
     _setup(env, [TOKYO, LOS_ANGELES])
-    requests = _tick(build_daily_schedule(), env, utc(2026, 3, 4, 11, 15))
+    requests = _daily(env, utc(2026, 3, 4, 11, 15))
     assert tags_of(requests) == [
         (INSIGHTS_RUN, "act_202|2026-02-04", "act_202|2026-03-03"),
         (ACCOUNT_ASSETS, LOS_ANGELES, LOS_ANGELES),
@@ -63,14 +85,14 @@ def test_daily_schedule_pulls_los_angeles_at_its_3am(env: Env) -> None:
 
 def test_daily_schedule_refreshes_ad_accounts_at_midnight_utc(env: Env) -> None:
     _setup(env, [TOKYO, LOS_ANGELES])
-    requests = _tick(build_daily_schedule(), env, utc(2026, 3, 4, 0, 15))
+    requests = _daily(env, utc(2026, 3, 4, 0, 15))
     assert tags_of(requests) == [("ad_accounts", "", "")]
-    assert _tick(build_daily_schedule(), env, utc(2026, 3, 4, 1, 15)) == []
+    assert _daily(env, utc(2026, 3, 4, 1, 15)) == []
 
 
 def test_accounts_without_a_known_time_zone_use_utc(env: Env) -> None:
     env.instance.add_dynamic_partitions("ad_accounts", [TOKYO, LOS_ANGELES])  # no lake table
-    requests = _tick(build_daily_schedule(), env, utc(2026, 3, 4, 3, 15))
+    requests = _daily(env, utc(2026, 3, 4, 3, 15))
     assert tags_of(requests) == [
         (INSIGHTS_RUN, "act_101|2026-02-04", "act_101|2026-03-03"),
         (INSIGHTS_RUN, "act_202|2026-02-04", "act_202|2026-03-03"),

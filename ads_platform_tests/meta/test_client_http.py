@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import urllib.parse
 from typing import Any
 
 import pytest
@@ -19,7 +18,6 @@ from ads_platform.meta import (
     PermissionDeniedError,
     ThrottledError,
     TokenInvalidError,
-    TooMuchDataError,
     TransientError,
     appsecret_proof,
 )
@@ -357,67 +355,3 @@ def test_debug_and_exchange_token(clock: FakeTime) -> None:
         assert "authorization" not in req.headers
         snap = client.stats.snapshot()["by_account"]["_none"]["by_endpoint"]
         assert set(snap) == {"debug_token", "oauth/access_token"}
-
-
-def test_sync_insights_fall_back_to_async_when_too_large(clock: FakeTime) -> None:
-    too_much = {"error": {"code": 100, "error_subcode": 1504018, "message": "too much data"}}
-
-    def route(req: Recorded, srv: ScriptedServer) -> Reply:
-        if req.method == "GET" and req.path.endswith("act_1/insights"):
-            return Reply(400, too_much)
-        if req.method == "POST":
-            return Reply(body={"report_run_id": "555"})
-        if req.path.endswith("/555"):
-            return Reply(
-                body={"id": "555", "async_status": "Job Completed", "async_percent_completion": 100}
-            )
-        return page([{"date_start": "2026-01-01"}])
-
-    with scripted(route) as srv, make_client(srv, clock) as client:
-        rows = list(client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 3)))
-        assert len(rows) == 1
-        assert [r.method for r in srv.requests] == ["GET", "POST", "GET", "GET"]
-        post = dict(urllib.parse.parse_qsl(srv.requests[1].body))
-        assert "time_range" in post
-        with pytest.raises(TooMuchDataError):
-            list(
-                client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 3), mode="sync")
-            )
-
-
-def test_async_stuck_job_is_bounded_and_split(clock: FakeTime) -> None:
-    runs: dict[str, tuple[str, str]] = {}
-
-    def route(req: Recorded, srv: ScriptedServer) -> Reply:
-        if req.method == "POST":
-            form = dict(urllib.parse.parse_qsl(req.body))
-            rng = json.loads(form["time_range"])
-            run_id = str(100 + len(runs))
-            runs[run_id] = (rng["since"], rng["until"])
-            return Reply(body={"report_run_id": run_id})
-        run_id = req.path.split("/")[2]
-        since, until = runs[run_id]
-        if req.path.endswith("/insights"):
-            day = dt.date.fromisoformat(since)
-            rows = []
-            while day <= dt.date.fromisoformat(until):
-                rows.append({"date_start": day.isoformat()})
-                day += dt.timedelta(days=1)
-            return page(rows)
-        # Ranges longer than 2 days never leave "Job Not Started".
-        days = (dt.date.fromisoformat(until) - dt.date.fromisoformat(since)).days + 1
-        status = "Job Not Started" if days > 2 else "Job Completed"
-        return Reply(body={"id": run_id, "async_status": status, "async_percent_completion": 0})
-
-    with (
-        scripted(route) as srv,
-        make_client(srv, clock, async_poll_timeout=60, async_poll_interval=1) as client,
-    ):
-        rows = list(
-            client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 8), mode="async")
-        )
-        dates = [r["date_start"] for r in rows]
-        assert dates == [f"2026-01-0{d}" for d in range(1, 9)]  # each day exactly once
-        assert len(runs) == 7  # 1-8 → 1-4, 5-8 → 1-2, 3-4, 5-6, 7-8
-        # Polling was bounded per job: fake time only advanced by poll sleeps.
-        assert clock.slept <= 3 * 60

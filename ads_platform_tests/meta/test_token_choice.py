@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from ads_platform.meta.client import GraphClient
 from ads_platform.meta.errors import TokenInvalidError
 from ads_platform.meta.tokens import ChosenToken, TokenStore
-from ads_platform.resources import PlatformResource
+from ads_platform.resources import Credential, PlatformResource
 from ads_platform.settings import SettingsError
 
 ENV = "META_TOKEN_CLIENT_A"
@@ -219,3 +220,59 @@ def test_token_resolution_uses_the_variable_when_the_store_key_is_wrong(
     monkeypatch.delenv(ENV)
     with pytest.raises(SettingsError, match=f"environment variable {ENV} is not set"):
         resource.token(resource.settings(), ACCOUNT)
+
+
+def test_a_client_for_an_account_is_built_on_the_token_the_rule_chooses(
+    platform: tuple[PlatformResource, TokenStore],
+) -> None:
+    resource, store = platform
+    store.put_refreshed(ENV, REFRESHED, refreshed_from=ORIGINAL)
+    seen: list[tuple[GraphClient, Credential]] = []
+
+    def use(client: GraphClient, credential: Credential) -> str:
+        seen.append((client, credential))
+        if credential.token == REFRESHED:
+            raise TokenInvalidError("Error validating access token", code=190, subcode=460)
+        return "pulled"
+
+    assert resource.client_for(resource.settings(), ACCOUNT, use) == "pulled"
+    assert [c.token for _, c in seen] == [REFRESHED, ORIGINAL]
+    assert {c.token_env for _, c in seen} == {ENV}
+    first, second = (client for client, _ in seen)
+    assert first is not second  # a fresh client per token
+    assert ORIGINAL not in repr(seen[1][1]) and ORIGINAL not in repr(second)
+
+
+def test_discovery_lists_accounts_with_the_same_token_rule_as_the_accounts(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "ads_platform.yaml"
+    config.write_text(
+        f"home: {home}\ndiscovery: {{enabled: true, token_env: {ENV}}}\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("ADS_PLATFORM_TOKEN_KEY", key)
+    monkeypatch.setenv(ENV, ORIGINAL)
+    resource = PlatformResource(config_path=str(config))
+    settings = resource.settings()
+    store = resource.token_store(settings)
+    assert store is not None
+    store.put_refreshed(ENV, REFRESHED, refreshed_from=ORIGINAL)
+
+    tokens = resource.discovery_client(settings, lambda _client, cred: cred.token)
+    assert tokens == REFRESHED  # the one a discovered account's pulls use too
+    assert resource.token(settings, "act_999") == (REFRESHED, ENV)
+
+    monkeypatch.delenv(ENV)
+    store.discard(ENV, REFRESHED)
+    with pytest.raises(SettingsError, match=f"environment variable {ENV} is not set"):
+        resource.discovery_client(settings, lambda _client, cred: cred.token)
+
+
+def test_discovery_switched_off_has_no_token_to_list_with(
+    platform: tuple[PlatformResource, TokenStore],
+) -> None:
+    resource, _ = platform
+    with pytest.raises(SettingsError, match="discovery is off"):
+        resource.discovery_client(resource.settings(), lambda _client, cred: cred.token)

@@ -57,6 +57,7 @@ def snapshot(defs: dg.Definitions) -> dict[str, Any]:
         s.name: {
             "default_status": s.default_status.value,
             "minimum_interval_seconds": s.minimum_interval_seconds,
+            "jobs": sorted(t.job_name for t in s.targets),
         }
         for s in (defs.resolve_sensor_def(d.name) for d in defs.sensors or [])
     }
@@ -81,6 +82,30 @@ def test_the_definitions_match_the_committed_snapshot() -> None:
     assert json.loads(SNAPSHOT.read_text()) == current, (
         f"the definitions changed: review, then regenerate with {UPDATE_ENV}=1"
     )
+
+
+def test_schedules_and_sensors_launch_named_jobs_never_the_private_asset_job() -> None:
+    current = snapshot(build_definitions(Settings()))
+    assert {"refresh_ad_accounts", "ingest_account_assets", "ingest_insights"} <= set(
+        current["jobs"]
+    )
+    launched = {name: s["job"] for name, s in current["schedules"].items()}
+    assert launched == {
+        "daily_ingestion": "ingest_insights",
+        "daily_account_assets": "ingest_account_assets",
+        "daily_ad_accounts_refresh": "refresh_ad_accounts",
+        "intraday_today_refresh": "ingest_insights",
+    }
+    sensors = current["sensors"]
+    assert sensors["new_ad_accounts"]["jobs"] == [
+        "ingest_account_assets",
+        "ingest_insights",
+        "refresh_ad_accounts",
+    ]
+    assert sensors["token_recovery"]["jobs"] == ["ingest_account_assets", "ingest_insights"]
+    assert sensors["entity_changes"]["jobs"] == ["ingest_account_assets"]
+    every_target = [*launched.values(), *(j for s in sensors.values() for j in s["jobs"])]
+    assert "__ASSET_JOB" not in every_target
 
 
 def test_the_snapshot_notices_a_dropped_sensor() -> None:

@@ -11,9 +11,13 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("rows and files", {"frames", "lake"}),
     ("pulls", {"ingestion"}),
     ("marts files", {"warehouse", "sql", "dbt_with_parent"}),
-    ("dagster plumbing", {"resources", "partitions", "day_grid", "dbt_output", "run_errors"}),
+    (
+        "dagster plumbing",
+        {"resources", "partitions", "jobs", "day_grid", "dbt_output", "run_errors"},
+    ),
     ("assets", {"assets"}),
     ("automation", {"automation"}),
+    ("domains", {"defs"}),
     ("definitions", {"definitions"}),
     (
         "applications",

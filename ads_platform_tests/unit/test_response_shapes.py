@@ -158,14 +158,14 @@ CLIENT_CASES = [
         "act/insights",
         "report_run_id",
         {"id": "42"},
-        lambda c: c.run_insights_report(ACCOUNT, dt.date(2026, 1, 1), dt.date(2026, 1, 2), {}),
+        lambda c: c.reports.run(ACCOUNT, dt.date(2026, 1, 1), dt.date(2026, 1, 2), {}),
         id="async-report_run_id",
     ),
     pytest.param(
         "report_run",
         "async_status",
         {"id": "42", "async_percent_completion": 50},
-        lambda c: c.run_insights_report(ACCOUNT, dt.date(2026, 1, 1), dt.date(2026, 1, 2), {}),
+        lambda c: c.reports.run(ACCOUNT, dt.date(2026, 1, 1), dt.date(2026, 1, 2), {}),
         id="async-async_status",
     ),
     pytest.param(
