@@ -141,10 +141,20 @@ def discover(meta: MetaSettings, token_env: str, env: Mapping[str, str]) -> list
             "whose accounts to list"
         )
     register_secret(token)
-    settings = Settings(meta=meta.model_copy(update={"max_retries": 1}))
+    # The platform's one token path, with this variable as the discovery token.
+    settings = Settings.model_validate(
+        {
+            "meta": meta.model_copy(update={"max_retries": 1}).model_dump(),
+            "discovery": {"enabled": True, "token_env": token_env},
+        }
+    )
     try:
-        with PlatformResource().client(settings, token) as client:
-            rows = list(client.list_ad_accounts(("id", "name", "account_status")))
+        rows = PlatformResource().discovery_client(
+            settings,
+            lambda client, _credential: list(
+                client.list_ad_accounts(("id", "name", "account_status"))
+            ),
+        )
     except Exception as exc:
         raise InitError(f"me/adaccounts with {token_env} failed: {redact(str(exc))}") from None
     found = []
