@@ -31,7 +31,7 @@ from ads_platform.datasets import (
     Dataset,
 )
 from ads_platform.datasets.entities import VERSION_COLUMNS
-from ads_platform.datasets.insights import ACTION_STATS
+from ads_platform.datasets.insights import ACTION_STATS, VIDEO_AVG_TIME, VIDEO_COUNTS
 from ads_platform.meta.errors import MalformedResponseError, required_field
 
 #: Endpoint insight rows come from (sync pages or the async report run of the same call).
@@ -137,6 +137,37 @@ def flatten_actions(row: Mapping[str, Any]) -> list[dict[str, str | None]]:
     return out
 
 
+def _video_list(row: Mapping[str, Any], field: str) -> list[Any] | None:
+    items = row.get(field)
+    if items is None:
+        return None
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise RowError(f"{field}: expected a list of objects, got {items!r}")
+    return items
+
+
+def video_metrics(row: Mapping[str, Any]) -> dict[str, int | float | None]:
+    """The video columns of one ad row: each list's ``value``s summed, null when absent.
+
+    Meta sends one ``video_view`` element per list; should it send several, counts add
+    up, while the average watch time is taken from the ``video_view`` element only (an
+    average cannot be summed).
+    """
+    out: dict[str, int | float | None] = {}
+    for column, api in VIDEO_COUNTS:
+        items = _video_list(row, api)
+        counts = [parse_count(i.get("value"), api) for i in items or ()]
+        known = [c for c in counts if c is not None]
+        out[column] = sum(known) if known else None
+    column, api = VIDEO_AVG_TIME
+    views = [i for i in _video_list(row, api) or () if i.get("action_type") == "video_view"]
+    avg = parse_money(views[0].get("value"), api) if views else None
+    if avg is not None and avg < 0:
+        raise RowError(f"{api}: expected a non-negative average, got {avg}")
+    out[column] = None if avg is None else float(avg)
+    return out
+
+
 def _act(account_id: Any) -> str:
     text = str(account_id)
     return text if text.startswith("act_") else f"act_{text}"
@@ -222,6 +253,7 @@ def _insights(
             }
             if ad_level:
                 record["actions"] = flatten_actions(row)
+                record.update(video_metrics(row))
             records.append(record)
     return dataset.frame(records)
 
