@@ -56,7 +56,7 @@ def test_sensor_daemon_adds_the_partition_and_launches_the_backfill(
         assert selections == [
             "ad_accounts",
             INSIGHTS_RUN,
-            "ad_sets,ads,campaigns,reach_monthly,token_health",
+            "ad_sets,ads,campaigns,creatives,reach_monthly,token_health",
         ]
         insights = next(
             r for r in runs if dg.AssetKey("ad_insights_daily") in (r.asset_selection or ())

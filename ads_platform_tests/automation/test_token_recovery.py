@@ -161,7 +161,7 @@ def test_permission_incident_needs_the_probe_and_probes_are_rate_limited(env: En
     # partitions of the account were never stored either.
     assert tags_of(third.run_requests) == [
         (INSIGHTS_RUN, "act_202|2026-03-07", "act_202|2026-03-09"),
-        ("ad_sets,ads,campaigns,token_health", LOS_ANGELES, LOS_ANGELES),
+        ("ad_sets,ads,campaigns,creatives,token_health", LOS_ANGELES, LOS_ANGELES),
     ]
     assert evaluate(sensor, env, third.cursor).run_requests == []
     assert probe.calls == [LOS_ANGELES, LOS_ANGELES]
