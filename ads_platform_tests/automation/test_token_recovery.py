@@ -59,7 +59,12 @@ def broken_tokyo(env: Env) -> Env:
     write_accounts_table(env.lake, TIMEZONES, NOW - dt.timedelta(days=100))
     for account in (TOKYO, LOS_ANGELES):
         mark_materialized(env.instance, account, [d for d in WINDOW if d not in BROKEN])
-        for asset in ("campaigns", "ad_sets", "ads"):  # entities are fine: not re-requested
+        for asset in (
+            "campaigns",
+            "ad_sets",
+            "ads",
+            "creatives",
+        ):  # entities are fine: not re-requested
             env.instance.report_runless_asset_event(
                 dg.AssetMaterialization(asset_key=asset, partition=account)
             )

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import duckdb
 import pytest
 
 from ads_platform.demo import materialize, materialize_marts, write_demo_settings
@@ -114,6 +115,31 @@ def test_creatives_are_pulled_in_the_entities_run_and_pass_their_schema_check(
             for c in run.get_asset_check_evaluations()
         }
         assert ("creatives", "schema", True) in checks
+
+
+def test_two_pulls_keep_every_creative_and_the_ad_edited_between_them_has_two_versions(
+    world: World,
+) -> None:
+    glob = world.platform.home / "lake" / "creatives" / "*" / "*.parquet"
+    stored = (
+        duckdb.connect()
+        .execute(f"select creative_id, count(*) from read_parquet('{glob}') group by 1")
+        .fetchall()
+    )
+    listed = {c["id"] for a in world.accounts for c in world.creatives[a]["creatives"]}
+    assert {cid for cid, _ in stored} == listed
+    assert all(n == 1 for _, n in stored)  # creatives do not change: one version each
+    edited_between = {
+        c["ad_id"]
+        for a in world.accounts
+        for c in world.creatives[a]["creatives"]
+        if c["version"] > 0 and str(FIRST_PULL) < c["valid_from"][:10] <= str(SECOND_PULL)
+    }
+    assert edited_between
+    versions = dict(
+        world.query("select ad_id, count(distinct creative_id) from dim_ads_history group by 1")
+    )
+    assert all(versions[ad_id] == 2 for ad_id in edited_between)
 
 
 def test_video_metrics_of_the_ad_day_facts_add_up_to_the_sandbox_truth(world: World) -> None:
