@@ -349,11 +349,11 @@ def materialize_demo(
     known = instance.get_dynamic_partitions(ad_accounts_partitions.name or "")
     first, last = known[0], known[-1]
     step(
-        "campaigns, ad_sets, ads, reach_monthly, token_health (one run, every account)",
+        "campaigns, ad_sets, ads, creatives, reach_monthly, token_health (one run, every account)",
         lambda: materialize(
             defs,
             instance,
-            [ds.CAMPAIGNS, ds.AD_SETS, ds.ADS, ds.REACH_MONTHLY, ds.TOKEN_HEALTH],
+            [ds.CAMPAIGNS, ds.AD_SETS, ds.ADS, ds.CREATIVES, ds.REACH_MONTHLY, ds.TOKEN_HEALTH],
             tags=range_tags(first, last),
             log_level=quiet,
         ),

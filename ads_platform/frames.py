@@ -28,10 +28,13 @@ from ads_platform.datasets import (
     AD_INSIGHTS,
     AD_SET_HISTORY,
     CAMPAIGN_HISTORY,
+    CREATIVE_HISTORY,
     Dataset,
 )
+from ads_platform.datasets.creatives import LANDING_COLUMNS, UNTRACKED
 from ads_platform.datasets.entities import VERSION_COLUMNS
-from ads_platform.datasets.insights import ACTION_STATS
+from ads_platform.datasets.insights import ACTION_STATS, VIDEO_AVG_TIME, VIDEO_COUNTS
+from ads_platform.landing_urls import parse_landing_url
 from ads_platform.meta.errors import MalformedResponseError, required_field
 
 #: Endpoint insight rows come from (sync pages or the async report run of the same call).
@@ -137,6 +140,37 @@ def flatten_actions(row: Mapping[str, Any]) -> list[dict[str, str | None]]:
     return out
 
 
+def _video_list(row: Mapping[str, Any], field: str) -> list[Any] | None:
+    items = row.get(field)
+    if items is None:
+        return None
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise RowError(f"{field}: expected a list of objects, got {items!r}")
+    return items
+
+
+def video_metrics(row: Mapping[str, Any]) -> dict[str, int | float | None]:
+    """The video columns of one ad row: each list's ``value``s summed, null when absent.
+
+    Meta sends one ``video_view`` element per list; should it send several, counts add
+    up, while the average watch time is taken from the ``video_view`` element only (an
+    average cannot be summed).
+    """
+    out: dict[str, int | float | None] = {}
+    for column, api in VIDEO_COUNTS:
+        items = _video_list(row, api)
+        counts = [parse_count(i.get("value"), api) for i in items or ()]
+        known = [c for c in counts if c is not None]
+        out[column] = sum(known) if known else None
+    column, api = VIDEO_AVG_TIME
+    views = [i for i in _video_list(row, api) or () if i.get("action_type") == "video_view"]
+    avg = parse_money(views[0].get("value"), api) if views else None
+    if avg is not None and avg < 0:
+        raise RowError(f"{api}: expected a non-negative average, got {avg}")
+    out[column] = None if avg is None else float(avg)
+    return out
+
+
 def _act(account_id: Any) -> str:
     text = str(account_id)
     return text if text.startswith("act_") else f"act_{text}"
@@ -222,6 +256,7 @@ def _insights(
             }
             if ad_level:
                 record["actions"] = flatten_actions(row)
+                record.update(video_metrics(row))
             records.append(record)
     return dataset.frame(records)
 
@@ -255,13 +290,23 @@ def parse_meta_time(value: Any) -> dt.datetime | None:
 
 
 class EntitySpec:
-    """How one entity kind is asked for and parsed; its columns are its dataset's."""
+    """How one entity kind is asked for and parsed; its columns are its dataset's.
+
+    ``untracked`` columns are stored but do not make a new version when they change
+    (derived columns, per-request signed URLs).  ``status_column`` is what a pull
+    counts by; ``filter_statuses`` says whether the edge takes ``effective_status``
+    (``adcreatives`` does not: it lists every creative).
+    """
 
     def __init__(
         self,
         dataset: Dataset,
-        edge: Literal["campaigns", "adsets", "ads"],
+        edge: Literal["campaigns", "adsets", "ads", "adcreatives"],
         renames: Mapping[str, str],
+        *,
+        untracked: Iterable[str] = (),
+        status_column: str = "effective_status",
+        filter_statuses: bool = True,
     ) -> None:
         self.dataset = dataset
         self.edge = edge
@@ -269,7 +314,10 @@ class EntitySpec:
         self.api_fields = dataset.api_fields
         self.arrow = dataset.arrow
         self.renames = dict(renames)
-        self.tracked = [n for n in self.arrow.names if n not in VERSION_COLUMNS]
+        skipped = {*VERSION_COLUMNS, *untracked}
+        self.tracked = [n for n in self.arrow.names if n not in skipped]
+        self.status_column = status_column
+        self.filter_statuses = filter_statuses
 
     @property
     def name(self) -> str:
@@ -293,9 +341,11 @@ class EntitySpec:
                 continue
             api_name = self.renames.get(name, name)
             value = row.get(api_name)
-            if name == "creative_id":
+            if name == "creative_id" and self.edge == "ads":
                 creative = row.get("creative")
                 value = creative.get("id") if isinstance(creative, Mapping) else None
+            elif name == "link_url":
+                value = creative_link(row)
             ftype = self.arrow.field(name).type
             if name == "account_id":
                 out[name] = _act(value or account_id)
@@ -308,14 +358,48 @@ class EntitySpec:
                 out[name] = parse_count(value, api_name)
             else:
                 out[name] = _str_or_none(value)
+        if LANDING_COLUMNS[0] in self.arrow.names:
+            out.update(parse_landing_url(out["link_url"], out["url_tags"]).as_record())
         out["record_hash"] = record_hash(out, self.tracked)
         return out
+
+
+def creative_link(row: Mapping[str, Any]) -> str | None:
+    """A creative's destination: ``link_url`` when served, else the story spec's link.
+
+    Link ads carry it in ``object_story_spec.link_data.link``, video ads in the video's
+    call to action (``video_data.call_to_action.value.link``).
+    """
+    direct = _str_or_none(row.get("link_url"))
+    if direct:
+        return direct
+    spec = row.get("object_story_spec")
+    if not isinstance(spec, Mapping):
+        return None
+    link_data = spec.get("link_data")
+    if isinstance(link_data, Mapping) and link_data.get("link"):
+        return str(link_data["link"])
+    for part in ("video_data", "link_data"):
+        data = spec.get(part)
+        cta = data.get("call_to_action") if isinstance(data, Mapping) else None
+        value = cta.get("value") if isinstance(cta, Mapping) else None
+        if isinstance(value, Mapping) and value.get("link"):
+            return str(value["link"])
+    return None
 
 
 CAMPAIGNS = EntitySpec(CAMPAIGN_HISTORY, "campaigns", {"campaign_id": "id"})
 AD_SETS = EntitySpec(AD_SET_HISTORY, "adsets", {"ad_set_id": "id"})
 ADS = EntitySpec(AD_HISTORY, "ads", {"ad_id": "id", "ad_set_id": "adset_id"})
-ENTITY_SPECS = {spec.name: spec for spec in (CAMPAIGNS, AD_SETS, ADS)}
+CREATIVES = EntitySpec(
+    CREATIVE_HISTORY,
+    "adcreatives",
+    {"creative_id": "id"},
+    untracked=UNTRACKED,
+    status_column="status",
+    filter_statuses=False,
+)
+ENTITY_SPECS = {spec.name: spec for spec in (CAMPAIGNS, AD_SETS, ADS, CREATIVES)}
 
 #: Every status Meta knows for these objects: deleted and archived ones are hidden
 #: unless asked for, and their past spend must keep a name.

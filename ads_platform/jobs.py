@@ -23,9 +23,11 @@ INSIGHTS = dg.AssetKey(ds.AD_INSIGHTS_DAILY)
 CAMPAIGNS = dg.AssetKey(ds.CAMPAIGNS)
 AD_SETS = dg.AssetKey(ds.AD_SETS)
 ADS = dg.AssetKey(ds.ADS)
+CREATIVES = dg.AssetKey(ds.CREATIVES)
 TOKEN_HEALTH = dg.AssetKey(ds.TOKEN_HEALTH)
 REACH = dg.AssetKey(ds.REACH_MONTHLY)
-ENTITY_ASSETS = (CAMPAIGNS, AD_SETS, ADS)
+#: Pulled together in one run (an edited creative re-points its ad: both change at once).
+ENTITY_ASSETS = (CAMPAIGNS, AD_SETS, ADS, CREATIVES)
 #: Per-account assets refreshed once a day and after a new account / a recovered token.
 ACCOUNT_ASSETS = (*ENTITY_ASSETS, TOKEN_HEALTH, REACH)
 

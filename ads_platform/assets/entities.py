@@ -1,4 +1,4 @@
-"""``campaigns``, ``ad_sets``, ``ads``: per ad account, every status, every version."""
+"""``campaigns``, ``ad_sets``, ``ads``, ``creatives``: per ad account, every version."""
 
 import dagster as dg
 
@@ -11,7 +11,7 @@ from ads_platform.assets.account_runs import (
     failed_account,
 )
 from ads_platform.assets.reporting import check_specs
-from ads_platform.datasets import AD_SETS, ADS, CAMPAIGNS
+from ads_platform.datasets import AD_SETS, ADS, CAMPAIGNS, CREATIVES
 from ads_platform.ingestion.entities import pull_entities
 from ads_platform.meta.client import GraphClient
 from ads_platform.partitions import ad_accounts_partitions
@@ -21,6 +21,9 @@ _DESCRIPTIONS = {
     "a new version whenever a tracked field changes (valid_from), so renames keep history.",
     AD_SETS: "Ad sets of each ad account, every status, versioned like campaigns.",
     ADS: "Ads of each ad account, every status, versioned like campaigns.",
+    CREATIVES: "Ad creatives of each ad account (text, call to action, link URL, url_tags, "
+    "image/video ids, thumbnail) with the landing URL's UTM values parsed, versioned like "
+    "campaigns; which creative an ad carried when comes from the ads' history.",
 }
 
 
@@ -30,7 +33,7 @@ def build_entity_asset(spec: frames.EntitySpec) -> dg.AssetsDefinition:
         extra = {
             "pulled": pulled.pulled,
             "versions_added": pulled.versions_added,
-            "by_effective_status": ", ".join(
+            f"by_{spec.status_column}": ", ".join(
                 f"{k}={v}" for k, v in sorted(pulled.by_status.items())
             ),
         }

@@ -21,6 +21,7 @@ from ads_platform.datasets.breakdowns import (
     BREAKDOWNS,
     Breakdown,
 )
+from ads_platform.datasets.creatives import CREATIVE_HISTORY, CREATIVES
 from ads_platform.datasets.entities import (
     ACCOUNTS,
     AD_ACCOUNTS,
@@ -55,6 +56,7 @@ DATASETS: Mapping[str, Dataset] = MappingProxyType(
             CAMPAIGN_HISTORY,
             AD_SET_HISTORY,
             AD_HISTORY,
+            CREATIVE_HISTORY,
             ACCOUNTS,
             TOKEN_CHECKS,
             REACH,
@@ -97,6 +99,8 @@ __all__ = [
     "BREAKDOWNS",
     "CAMPAIGNS",
     "CAMPAIGN_HISTORY",
+    "CREATIVES",
+    "CREATIVE_HISTORY",
     "DATASETS",
     "FX",
     "FX_RATES",

@@ -21,7 +21,7 @@ import pyarrow as pa
 from pandera.typing import Series
 
 from ads_platform.datasets.base import TIMESTAMP, Dataset, Partitioning
-from ads_platform.datasets.insights import AD_INSIGHTS
+from ads_platform.datasets.insights import AD_INSIGHTS, VideoMetrics
 from ads_platform.schemas import Model, is_action_list, two_decimals
 
 AD_INSIGHTS_PLACEMENT_DAILY = "ad_insights_placement_daily"
@@ -29,7 +29,7 @@ AD_INSIGHTS_AGE_GENDER_DAILY = "ad_insights_age_gender_daily"
 AD_INSIGHTS_COUNTRY_DAILY = "ad_insights_country_daily"
 
 
-class _BreakdownInsights(Model):
+class _BreakdownInsights(VideoMetrics):
     """What every breakdown shares with ``ad_insights_daily``; subclasses add the keys."""
 
     date_day: Series[Any] = pandera.Field(nullable=False)

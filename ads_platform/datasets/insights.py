@@ -24,8 +24,39 @@ ACCOUNT_INSIGHTS_DAILY = "account_insights_daily"
 #: Action-stat list fields kept from insight rows (all elements, all windows).
 ACTION_STATS = ("actions", "action_values", "conversions", "conversion_values")
 
+#: Video metrics of ad rows: stored column → Graph API action-list field.  Meta sends
+#: each as a list with one ``video_view`` element, and only on rows of video ads (the
+#: columns stay null elsewhere: no video is not zero plays).  All are counts except the
+#: average watch time, stored as served: it is not additive, so the marts re-weight it
+#: by plays (``avg × plays`` = seconds watched; exact where Meta's average is exact, as
+#: on the sandbox, whose ad-day watch time is plays × whole seconds).
+VIDEO_COUNTS = (
+    ("video_plays", "video_play_actions"),
+    ("video_p25_watched", "video_p25_watched_actions"),
+    ("video_p50_watched", "video_p50_watched_actions"),
+    ("video_p75_watched", "video_p75_watched_actions"),
+    ("video_p95_watched", "video_p95_watched_actions"),
+    ("video_p100_watched", "video_p100_watched_actions"),
+    ("video_thruplays", "video_thruplay_watched_actions"),
+)
+VIDEO_AVG_TIME = ("video_avg_time_watched_seconds", "video_avg_time_watched_actions")
+VIDEO_FIELDS = (*VIDEO_COUNTS, VIDEO_AVG_TIME)
 
-class AdInsightsDaily(Model):
+
+class VideoMetrics(Model):
+    """The video columns every ad-level insights model shares (null on non-video rows)."""
+
+    video_plays: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    video_p25_watched: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    video_p50_watched: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    video_p75_watched: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    video_p95_watched: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    video_p100_watched: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    video_thruplays: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
+    video_avg_time_watched_seconds: Series[float] = pandera.Field(ge=0, nullable=True)
+
+
+class AdInsightsDaily(VideoMetrics):
     date_day: Series[Any] = pandera.Field(nullable=False)
     account_id: Series[str] = pandera.Field(str_matches=r"^act_\d+$")
     campaign_id: Series[str] = pandera.Field(str_matches=r"^\d+$")
@@ -95,6 +126,7 @@ _TOTALS = [
     ("spend", MONEY),
 ]
 _TOTALS_API = ("impressions", "reach", "clicks", "inline_link_clicks", "spend")
+_VIDEO = [*((column, pa.int64()) for column, _ in VIDEO_COUNTS), (VIDEO_AVG_TIME[0], pa.float64())]
 
 AD_INSIGHTS = Dataset(
     name=AD_INSIGHTS_DAILY,
@@ -111,6 +143,7 @@ AD_INSIGHTS = Dataset(
             ("ad_id", pa.string()),
             ("currency", pa.string()),
             *_TOTALS,
+            *_VIDEO,
             ("actions", ACTION_LIST),
             ("fetched_at", TIMESTAMP),
             ("run_id", pa.string()),
@@ -127,6 +160,7 @@ AD_INSIGHTS = Dataset(
         "date_stop",
         *_TOTALS_API,
         *ACTION_STATS,
+        *(api for _, api in VIDEO_FIELDS),
     ),
     asset=AD_INSIGHTS_DAILY,
 )

@@ -41,7 +41,7 @@ def pull_entities(
             account_id,
             spec.edge,
             fields=list(spec.api_fields),
-            effective_status=list(frames.ALL_EFFECTIVE_STATUSES),
+            effective_status=list(frames.ALL_EFFECTIVE_STATUSES) if spec.filter_statuses else None,
         )
     ]
     dataset = spec.dataset
@@ -54,7 +54,7 @@ def pull_entities(
         if added or previous is None:
             lake.write(path, dataset.to_arrow(history))
     current = history.sort_values("valid_from").drop_duplicates(spec.id_column, keep="last")
-    statuses = current["effective_status"].fillna("UNKNOWN").value_counts().to_dict()
+    statuses = current[spec.status_column].fillna("UNKNOWN").value_counts().to_dict()
     outcome = PartitionOutcome(
         dataset.name,
         account_id,

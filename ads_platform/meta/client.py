@@ -44,6 +44,7 @@ from ads_platform.datasets import (
     AD_INSIGHTS,
     AD_SET_HISTORY,
     CAMPAIGN_HISTORY,
+    CREATIVE_HISTORY,
 )
 from ads_platform.meta.errors import (
     MalformedResponseError,
@@ -84,7 +85,7 @@ __all__ = [
     "normalize_endpoint",
 ]
 
-EntityKind = Literal["campaigns", "adsets", "ads"]
+EntityKind = Literal["campaigns", "adsets", "ads", "adcreatives"]
 InsightsMode = Literal["auto", "sync", "async"]
 InsightsLevel = Literal["account", "campaign", "adset", "ad"]
 
@@ -94,10 +95,16 @@ DEFAULT_ENTITY_FIELDS: Mapping[str, tuple[str, ...]] = {
     "campaigns": CAMPAIGN_HISTORY.api_fields,
     "adsets": AD_SET_HISTORY.api_fields,
     "ads": AD_HISTORY.api_fields,
+    "adcreatives": CREATIVE_HISTORY.api_fields,
 }
 DEFAULT_INSIGHT_FIELDS: tuple[str, ...] = AD_INSIGHTS.api_fields
 
-_ENTITY_SINGULAR: Mapping[str, str] = {"campaigns": "campaign", "adsets": "adset", "ads": "ad"}
+_ENTITY_SINGULAR: Mapping[str, str] = {
+    "campaigns": "campaign",
+    "adsets": "adset",
+    "ads": "ad",
+    "adcreatives": "adcreative",
+}
 
 #: Smallest page size the client shrinks to when Meta asks for less data per page.
 MIN_PAGE_LIMIT = 25

@@ -55,7 +55,7 @@ def test_sensor_daemon_adds_the_partition_and_launches_the_backfill(
             for run in runs
         )
         assert selections == [
-            ("ingest_account_assets", "ad_sets,ads,campaigns,reach_monthly,token_health"),
+            ("ingest_account_assets", "ad_sets,ads,campaigns,creatives,reach_monthly,token_health"),
             ("ingest_insights", INSIGHTS_RUN),
             ("refresh_ad_accounts", "ad_accounts"),
         ]

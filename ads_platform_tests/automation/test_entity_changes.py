@@ -16,7 +16,7 @@ from ads_platform_tests.automation.helpers import (
 )
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
-ENTITIES = "ad_sets,ads,campaigns"
+ENTITIES = "ad_sets,ads,campaigns,creatives"
 
 
 class Poller:

@@ -20,7 +20,7 @@ from ads_platform_tests.automation.helpers import (
 )
 
 NOW = dt.datetime(2026, 3, 4, 12, 0, tzinfo=dt.UTC)
-ACCOUNT_ASSETS = "ad_sets,ads,campaigns,reach_monthly,token_health"
+ACCOUNT_ASSETS = "ad_sets,ads,campaigns,creatives,reach_monthly,token_health"
 
 
 def test_new_accounts_are_added_and_backfilled_once(env: Env) -> None:

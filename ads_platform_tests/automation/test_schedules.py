@@ -19,7 +19,7 @@ from ads_platform_tests.automation.helpers import (
     write_accounts_table,
 )
 
-ACCOUNT_ASSETS = "ad_sets,ads,campaigns,reach_monthly,token_health"
+ACCOUNT_ASSETS = "ad_sets,ads,campaigns,creatives,reach_monthly,token_health"
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:

@@ -59,7 +59,12 @@ def broken_tokyo(env: Env) -> Env:
     write_accounts_table(env.lake, TIMEZONES, NOW - dt.timedelta(days=100))
     for account in (TOKYO, LOS_ANGELES):
         mark_materialized(env.instance, account, [d for d in WINDOW if d not in BROKEN])
-        for asset in ("campaigns", "ad_sets", "ads"):  # entities are fine: not re-requested
+        for asset in (
+            "campaigns",
+            "ad_sets",
+            "ads",
+            "creatives",
+        ):  # entities are fine: not re-requested
             env.instance.report_runless_asset_event(
                 dg.AssetMaterialization(asset_key=asset, partition=account)
             )
@@ -161,7 +166,7 @@ def test_permission_incident_needs_the_probe_and_probes_are_rate_limited(env: En
     # partitions of the account were never stored either.
     assert tags_of(third.run_requests) == [
         (INSIGHTS_RUN, "act_202|2026-03-07", "act_202|2026-03-09"),
-        ("ad_sets,ads,campaigns,token_health", LOS_ANGELES, LOS_ANGELES),
+        ("ad_sets,ads,campaigns,creatives,token_health", LOS_ANGELES, LOS_ANGELES),
     ]
     assert evaluate(sensor, env, third.cursor).run_requests == []
     assert probe.calls == [LOS_ANGELES, LOS_ANGELES]

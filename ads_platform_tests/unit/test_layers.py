@@ -8,7 +8,7 @@ from ads_platform_tests.unit.test_import_graph import import_graph, module_files
 LAYERS: list[tuple[str, set[str]]] = [
     ("declarations", {"settings", "schemas", "atomic", "datasets"}),
     ("sources", {"meta", "fx"}),
-    ("rows and files", {"frames", "lake"}),
+    ("rows and files", {"frames", "lake", "landing_urls"}),
     ("pulls", {"ingestion"}),
     ("marts files", {"warehouse", "sql", "dbt_with_parent"}),
     (

@@ -26,6 +26,8 @@ select
     clicks_all,
     link_clicks,
     spend,
+    {{ video_count_columns() | join(',\n    ') }},
+    video_avg_time_watched_seconds,
     actions,
     fetched_at,
     run_id,

@@ -12,11 +12,34 @@
     cast(sum(spend) as decimal(18, 2)) as spend
     {%- for c in conversion_metric_columns() %},
     cast(sum({{ c }}) as decimal(18, 6)) as {{ c }}
+    {%- endfor %},
+    {{ video_sums() }}
+{%- endmacro %}
+
+{#
+  Video: the counts add up; the average watch time does not, so the facts carry
+  video_watch_seconds (the served ad-day average × plays) and every grain recomputes
+  the average as seconds ÷ plays.  Because it is an aggregate of the sums, the same
+  expression is right on the daily facts and on the weekly/monthly rollups of the
+  daily reports.  NULL where no ad of the row had video (no video is not zero plays).
+#}
+
+{% macro video_count_columns() -%}
+  {{- return(['video_plays', 'video_p25_watched', 'video_p50_watched', 'video_p75_watched',
+              'video_p95_watched', 'video_p100_watched', 'video_thruplays']) -}}
+{%- endmacro %}
+
+{% macro video_sums() -%}
+    {%- for c in video_count_columns() %}
+    cast(sum({{ c }}) as bigint) as {{ c }},
     {%- endfor %}
+    cast(sum(video_watch_seconds) as double) as video_watch_seconds,
+    cast(sum(video_watch_seconds) as double) / nullif(sum(video_plays), 0) as video_avg_time_watched_seconds
 {%- endmacro %}
 
 {% macro report_metric_names() -%}
   {{- return(['impressions', 'clicks_all', 'link_clicks', 'spend'] + conversion_metric_columns()
+             + video_count_columns() + ['video_watch_seconds', 'video_avg_time_watched_seconds']
              + ['ctr', 'ctr_all', 'cpc', 'cpm', 'cpa', 'roas']) -}}
 {%- endmacro %}
 

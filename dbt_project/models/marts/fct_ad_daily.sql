@@ -85,7 +85,13 @@ select
     insights.reach,
     insights.clicks_all,
     insights.link_clicks,
-    insights.spend
+    insights.spend,
+    {%- for c in video_count_columns() %}
+    insights.{{ c }},
+    {%- endfor %}
+    insights.video_avg_time_watched_seconds,
+    -- the average is not additive: seconds watched (average × plays) add up instead
+    cast(insights.video_avg_time_watched_seconds * insights.video_plays as double) as video_watch_seconds
     {%- for c in conversion_metric_columns() %},
     cast(coalesce(conversions.{{ c }}, 0) as decimal(18, 6)) as {{ c }}
     {%- endfor %},
