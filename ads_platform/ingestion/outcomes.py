@@ -13,15 +13,12 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import pandas as pd
 
 from ads_platform.datasets import ATTEMPTS
 from ads_platform.lake import Lake
-
-if TYPE_CHECKING:
-    from ads_platform.ingestion.zero_guard import DayTotals
 
 Status = Literal["success", "failed", "blocked", "skipped"]
 #: The blocking check every dataset's frame must pass (its Pandera model).
@@ -74,6 +71,19 @@ def preview_markdown(frame: pd.DataFrame, limit: int = 5) -> str:
     return str(frame[cols].head(limit).to_markdown(index=False))
 
 
+class Totals(Protocol):
+    """What an outcome records of a day's frame (``zero_guard.DayTotals`` is one)."""
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def spend(self) -> float: ...
+
+    @property
+    def impressions(self) -> int: ...
+
+
 def schema_blocked(
     dataset: str, account_id: str, day: dt.date, failure: object
 ) -> PartitionOutcome:
@@ -94,7 +104,7 @@ def guarded_store(
     account_id: str,
     day: dt.date,
     frame: pd.DataFrame,
-    totals: DayTotals,
+    totals: Totals,
     checks: list[CheckOutcome],
     guard: CheckOutcome,
     write: Callable[[], Path],

@@ -15,6 +15,7 @@ from ads_platform.automation.sensors import (
     platform_poller,
 )
 from ads_platform.demo import materialize
+from ads_platform.jobs import ENTITY_ASSETS
 from ads_platform.resources import PlatformResource
 from ads_platform_tests.automation.helpers import INSIGHTS_RUN, Clock, repository, tags_of
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
@@ -80,7 +81,7 @@ def test_token_recovery_reruns_exactly_the_failed_days(platform: Platform) -> No
     _tune(platform, lookback_days=5)
     setup_accounts(platform, entities=False)
     account = platform.accounts[0]  # America/New_York: 07:00 on the sandbox's today at NOON
-    for asset in ("campaigns", "ad_sets", "ads"):  # entities are not what this test is about
+    for asset in ENTITY_ASSETS:  # entities are not what this test is about
         platform.instance.report_runless_asset_event(
             dg.AssetMaterialization(asset_key=asset, partition=account)
         )

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from ads_platform.partitions import DATE_DIM
 from ads_platform.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,7 @@ def test_dev_serves_the_ui_on_the_users_settings_and_instance(
             "{ ... on AssetNode { partitionKeysByDimension { name partitionKeys } } } }",
         )
         dimensions = grid["data"]["assetNodeOrError"]["partitionKeysByDimension"]  # type: ignore[index]
-        days = next(d["partitionKeys"] for d in dimensions if d["partitionKeys"])
+        days = next(d["partitionKeys"] for d in dimensions if d["name"] == DATE_DIM)
         assert days[0] == "2026-10-01"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
