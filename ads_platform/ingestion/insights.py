@@ -139,7 +139,7 @@ def contiguous_ranges(days: Iterable[dt.date], max_days: int) -> list[tuple[dt.d
     return ranges
 
 
-def _bucket(
+def bucket_by_day(
     rows: Iterable[Mapping[str, Any]], account_id: str
 ) -> dict[str, list[Mapping[str, Any]]]:
     """Rows by ``date_start``; a row without one names the endpoint and the field."""
@@ -218,7 +218,7 @@ def pull_account_insights(
     )
     for since, until in contiguous_ranges(fetchable, chunk_days):
         result.ranges.append((since, until))
-        ad_rows = _bucket(
+        ad_rows = bucket_by_day(
             client.iter_insights(
                 account.account_id,
                 since,
@@ -229,7 +229,7 @@ def pull_account_insights(
             ),
             account.account_id,
         )
-        account_rows = _bucket(
+        account_rows = bucket_by_day(
             client.iter_insights(
                 account.account_id,
                 since,
@@ -252,7 +252,7 @@ def pull_account_insights(
             account, since, until, ad_rows, account_rows, fetched_at=fetched_at, run_id=run_id
         )
         for day in _span(since, until):
-            outcome, totals = _store_day(
+            outcome, totals = store_day(
                 lake,
                 account,
                 day,
@@ -279,7 +279,7 @@ def _span(since: dt.date, until: dt.date) -> list[dt.date]:
 DayFrames = tuple[pd.DataFrame, pd.DataFrame] | schemas.ValidationFailed
 
 
-def _frames_for(
+def build_frames(
     account: AccountInfo,
     ad_rows: Sequence[Mapping[str, Any]],
     account_rows: Sequence[Mapping[str, Any]],
@@ -287,6 +287,7 @@ def _frames_for(
     fetched_at: dt.datetime,
     run_id: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows of both levels → their typed frames; a row that cannot be parsed fails them."""
     aid = account.account_id
     try:
         ad_frame = frames.insights_frame(
@@ -301,10 +302,30 @@ def _frames_for(
         )
     except frames.RowError as exc:
         raise schemas.ValidationFailed(DATASET, str(exc)) from None
+    return ad_frame, account_frame
+
+
+def check_frames(account: AccountInfo, ad_frame: pd.DataFrame, account_frame: pd.DataFrame) -> None:
+    """Both frames through their models and the partition-key rule (raises ``ValidationFailed``)."""
+    aid = account.account_id
     AD_INSIGHTS.validate(ad_frame)
     schemas.check_partition_keys(ad_frame, DATASET, account_id=aid)
     ACCOUNT_INSIGHTS.validate(account_frame)
     schemas.check_partition_keys(account_frame, ACCOUNT_DATASET, account_id=aid)
+
+
+def _frames_for(
+    account: AccountInfo,
+    ad_rows: Sequence[Mapping[str, Any]],
+    account_rows: Sequence[Mapping[str, Any]],
+    *,
+    fetched_at: dt.datetime,
+    run_id: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ad_frame, account_frame = build_frames(
+        account, ad_rows, account_rows, fetched_at=fetched_at, run_id=run_id
+    )
+    check_frames(account, ad_frame, account_frame)
     return ad_frame, account_frame
 
 
@@ -348,6 +369,13 @@ def _validate_range(
             except schemas.ValidationFailed as exc:
                 out[day] = exc
         return out
+    return split_days(days, ad_all, account_all)
+
+
+def split_days(
+    days: Sequence[dt.date], ad_all: pd.DataFrame, account_all: pd.DataFrame
+) -> dict[dt.date, DayFrames]:
+    """A range's validated frames → one pair per day (empty frames for a day without rows)."""
     ad_by_day = {d: f for d, f in ad_all.groupby("date_day", sort=False)}
     account_by_day = {d: f for d, f in account_all.groupby("date_day", sort=False)}
     return {
@@ -359,7 +387,7 @@ def _validate_range(
     }
 
 
-def _store_day(
+def store_day(
     lake: Lake,
     account: AccountInfo,
     day: dt.date,

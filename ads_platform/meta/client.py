@@ -151,6 +151,20 @@ def _is_number(value: object) -> bool:
     return True
 
 
+def decode_body(content: bytes) -> object:
+    """A response body as JSON, or the raw bytes when it is empty or not JSON.
+
+    The bytes are kept so that :func:`classify` can tell an HTML error page or a
+    truncated answer from a Graph error object.
+    """
+    if not content.strip():
+        return content
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content
+
+
 class GraphClient:
     """Graph API client bound to one access token.  Thread-safe; use as a context manager."""
 
@@ -844,12 +858,7 @@ class GraphClient:
             ) from None
 
         self.pacer.observe(account, response.headers)
-        content = response.content
-        body: object
-        try:
-            body = json.loads(content) if content.strip() else content
-        except ValueError:
-            body = content
+        body = decode_body(response.content)
         error = classify(
             response.status_code,
             body,
