@@ -29,6 +29,9 @@ class ValidationFailed(ValueError):
         self.failures = failures or []
 
 
+_ACTION_KEYS = frozenset({"stat", "action_type", "window", "value"})
+
+
 def is_action_list(value: Any) -> bool:
     if value is None:
         return False
@@ -36,10 +39,8 @@ def is_action_list(value: Any) -> bool:
         items = list(value)
     except TypeError:
         return False
-    for item in items:
-        if not isinstance(item, dict) or set(item) != {"stat", "action_type", "window", "value"}:
-            return False
-    return True
+    # dict.keys() compares with a set without building one per element.
+    return all(isinstance(item, dict) and item.keys() == _ACTION_KEYS for item in items)
 
 
 def two_decimals(series: pd.Series) -> pd.Series:

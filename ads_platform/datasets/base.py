@@ -151,31 +151,46 @@ def typed_frame(records: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pd.D
 
 
 def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """The validated frame → an Arrow table with exact money and the declared types."""
+    """The validated frame → an Arrow table with exact money and the declared types.
+
+    Columns are handed to Arrow whole (a day of ads is thousands of values); only a
+    column Arrow refuses that way (money with more than two decimals, a count held in
+    an untyped column) takes the value-by-value path, which quantizes money to the cent.
+    """
     arrays = []
     for field in schema:
         if pa.types.is_decimal(field.type):
-            exact_col = f"{field.name}__exact"
-            if exact_col in frame.columns:
-                values = [
-                    None if v is None else Decimal(v).quantize(Decimal("0.01"))
-                    for v in frame[exact_col]
-                ]
-            else:
-                values = [
-                    None if pd.isna(v) else Decimal(str(v)).quantize(Decimal("0.01"))
-                    for v in frame[field.name]
-                ]
-            arrays.append(pa.array(values, type=field.type))
+            arrays.append(_money_array(frame, field))
         elif pa.types.is_integer(field.type) or pa.types.is_boolean(field.type):
-            arrays.append(
-                pa.array([None if pd.isna(v) else v for v in frame[field.name]], type=field.type)
-            )
-        elif pa.types.is_timestamp(field.type):
-            arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
+            column = frame[field.name]
+            try:
+                arrays.append(pa.array(column, type=field.type, from_pandas=True))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                values = [None if pd.isna(v) else v for v in column]
+                arrays.append(pa.array(values, type=field.type))
         else:
-            arrays.append(pa.array(list(frame[field.name]), type=field.type, from_pandas=True))
+            arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+_CENT = Decimal("0.01")
+
+
+def _money_array(frame: pd.DataFrame, field: pa.Field) -> pa.Array:
+    """Exact money: the ``__exact`` Decimals as they are when Arrow takes them, else to the cent."""
+    exact_col = f"{field.name}__exact"
+    if exact_col in frame.columns:
+        exact = frame[exact_col]
+        try:
+            # from_pandas=False: a Decimal NaN must fail here as it did before, not be null.
+            return pa.array(exact.to_list(), type=field.type, from_pandas=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            values = [None if v is None else Decimal(v).quantize(_CENT) for v in exact]
+    else:
+        values = [
+            None if pd.isna(v) else Decimal(str(v)).quantize(_CENT) for v in frame[field.name]
+        ]
+    return pa.array(values, type=field.type)
 
 
 # -- DuckDB types, for the generated dbt macro ---------------------------------------------
