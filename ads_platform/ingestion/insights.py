@@ -28,7 +28,7 @@ from ads_platform import frames, schemas
 from ads_platform.datasets import ACCOUNT_INSIGHTS, AD_INSIGHTS
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome, preview_markdown
-from ads_platform.lake import Lake
+from ads_platform.lake import Lake, ParallelWrites
 from ads_platform.meta.client import GraphClient
 
 DATASET = AD_INSIGHTS.name
@@ -251,20 +251,22 @@ def pull_account_insights(
         validated = _validate_range(
             account, since, until, ad_rows, account_rows, fetched_at=fetched_at, run_id=run_id
         )
-        for day in _span(since, until):
-            outcome, totals = store_day(
-                lake,
-                account,
-                day,
-                validated[day],
-                today=today,
-                entity_state=entity_state,
-                recent=recent,
-                tolerance=reconciliation_tolerance,
-            )
-            result.outcomes.append(outcome)
-            if outcome.ok and totals is not None:
-                recent[day] = totals
+        with lake.parallel_writes() as writes:
+            for day in _span(since, until):
+                outcome, totals = store_day(
+                    lake,
+                    account,
+                    day,
+                    validated[day],
+                    today=today,
+                    entity_state=entity_state,
+                    recent=recent,
+                    tolerance=reconciliation_tolerance,
+                    writes=writes,
+                )
+                result.outcomes.append(outcome)
+                if outcome.ok and totals is not None:
+                    recent[day] = totals
     result.outcomes.extend(
         not_started(account.account_id, day, account.timezone_name, now) for day in future
     )
@@ -397,8 +399,14 @@ def store_day(
     entity_state: zero_guard.EntityState,
     recent: Mapping[dt.date, zero_guard.DayTotals],
     tolerance: float,
+    writes: ParallelWrites | None = None,
 ) -> tuple[PartitionOutcome, zero_guard.DayTotals | None]:
+    """Judge one validated day (zero guard, reconciliation) and write it when it passes.
+
+    With ``writes``, the files are handed to it and are on disk once its block ends.
+    """
     aid = account.account_id
+    writer: Lake | ParallelWrites = writes if writes is not None else lake
     if isinstance(validated, schemas.ValidationFailed):
         check = CheckOutcome(SCHEMA_CHECK, False, str(validated))
         blocked = PartitionOutcome(
@@ -440,11 +448,11 @@ def store_day(
         )
         return blocked, None
     path = lake.partition_path(DATASET, aid, day)
-    lake.write(
+    writer.write(
         lake.partition_path(ACCOUNT_DATASET, aid, day),
         ACCOUNT_INSIGHTS.to_arrow(account_frame),
     )
-    lake.write(path, AD_INSIGHTS.to_arrow(ad_frame))
+    writer.write(path, AD_INSIGHTS.to_arrow(ad_frame))
     stored = PartitionOutcome(
         DATASET,
         aid,
