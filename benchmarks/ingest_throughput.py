@@ -10,8 +10,8 @@ Two figures, on the same pages:
 
 * **stages**: the functions ``pull_account_insights`` chains, timed one by one
   (parse: JSON bytes → dicts → rows by day; frame: rows → typed frames; validate:
-  Pandera models + partition keys + the split by day; write: zero guard, reconciliation
-  and the atomic Parquet writes of both datasets);
+  Pandera models + partition keys; write: the split by day and the Arrow tables, zero
+  guard, reconciliation, preview and the atomic Parquet writes of both datasets);
 * **pull**: ``pull_account_insights`` itself, its client reading the recorded answers
   through an in-process transport (no socket, no sandbox work), which adds the
   client's paging, retry and pacing bookkeeping and the zero guard's lake reads.
@@ -224,8 +224,8 @@ def run_stages(recorded: Recorded, lake: Lake) -> Timings:
             )
             t = timings.add("frame", t)
             pull.check_frames(account, ad_frame, account_frame)
-            validated = pull.split_days(pull._span(since, until), ad_frame, account_frame)
             t = timings.add("validate", t)
+            validated = pull.split_days(pull._span(since, until), ad_frame, account_frame)
             with lake.parallel_writes() as writes:
                 for day, frames in validated.items():
                     outcome, totals = pull.store_day(
