@@ -109,39 +109,16 @@ def parse_money(value: Any, field: str) -> Decimal | None:
     return amount
 
 
-ActionItem = tuple[str, str | None, str | None, str | None]
-
-
-def action_items(row: Mapping[str, Any]) -> list[ActionItem]:
-    """Every element and every window of every action list, as ``(stat, type, window, value)``."""
-    out: list[ActionItem] = []
-    for stat in ACTION_STATS:
-        items = row.get(stat)
-        if not items:
-            continue
-        if not isinstance(items, list):
-            raise RowError(f"{stat}: expected a list, got {type(items).__name__}")
-        for item in items:
-            if not isinstance(item, Mapping):
-                raise RowError(f"{stat}: expected objects in the list, got {item!r}")
-            action_type = item.get("action_type")
-            kind = None if action_type is None else str(action_type)
-            for key, value in item.items():
-                if key == "action_type":
-                    continue
-                out.append((stat, kind, str(key), None if value is None else str(value)))
-            if len(item) == 1:
-                # An action with no value and no window: keep that it was reported.
-                out.append((stat, kind, None, None))
-    return out
-
-
 _ACTION_FIELDS = ("stat", "action_type", "window", "value")
 
 
 def flatten_actions(row: Mapping[str, Any]) -> list[dict[str, str | None]]:
     """Every element and every window of every action list, as strings."""
-    return [dict(zip(_ACTION_FIELDS, item, strict=True)) for item in action_items(row)]
+    column = ActionColumn()
+    column.add(row)
+    return [
+        dict(zip(_ACTION_FIELDS, item, strict=True)) for item in zip(*column.columns, strict=True)
+    ]
 
 
 class ActionColumn:
@@ -154,21 +131,42 @@ class ActionColumn:
 
     def __init__(self) -> None:
         self._offsets = [0]
-        self._columns: tuple[list[str | None], ...] = ([], [], [], [])
+        #: ``stat``, ``action_type``, ``window`` and ``value`` of every element so far.
+        self.columns: tuple[list[str | None], ...] = ([], [], [], [])
 
     def add(self, row: Mapping[str, Any]) -> None:
-        stats, kinds, windows, values = self._columns
-        for stat, kind, window, value in action_items(row):
-            stats.append(stat)
-            kinds.append(kind)
-            windows.append(window)
-            values.append(value)
+        """One row's elements: every element and every window of every action list."""
+        stats, kinds, windows, values = self.columns
+        for stat in ACTION_STATS:
+            items = row.get(stat)
+            if not items:
+                continue
+            if not isinstance(items, list):
+                raise RowError(f"{stat}: expected a list, got {type(items).__name__}")
+            for item in items:
+                if not isinstance(item, Mapping):
+                    raise RowError(f"{stat}: expected objects in the list, got {item!r}")
+                action_type = item.get("action_type")
+                kind = None if action_type is None else str(action_type)
+                for key, value in item.items():
+                    if key == "action_type":
+                        continue
+                    stats.append(stat)
+                    kinds.append(kind)
+                    windows.append(str(key))
+                    values.append(None if value is None else str(value))
+                if len(item) == 1:
+                    # An action with no value and no window: keep that it was reported.
+                    stats.append(stat)
+                    kinds.append(kind)
+                    windows.append(None)
+                    values.append(None)
         self._offsets.append(len(stats))
 
     def array(self) -> pa.Array:
         struct = ACTION_LIST.value_type
         items = pa.StructArray.from_arrays(
-            [pa.array(c, type=pa.string()) for c in self._columns], fields=list(struct)
+            [pa.array(c, type=pa.string()) for c in self.columns], fields=list(struct)
         )
         return pa.ListArray.from_arrays(pa.array(self._offsets, type=pa.int32()), items)
 
