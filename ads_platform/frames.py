@@ -137,6 +137,12 @@ class ActionColumn:
     def add(self, row: Mapping[str, Any]) -> None:
         """One row's elements: every element and every window of every action list."""
         stats, kinds, windows, values = self.columns
+        add_stat, add_kind, add_window, add_value = (
+            stats.append,
+            kinds.append,
+            windows.append,
+            values.append,
+        )
         for stat in ACTION_STATS:
             items = row.get(stat)
             if not items:
@@ -151,16 +157,16 @@ class ActionColumn:
                 for key, value in item.items():
                     if key == "action_type":
                         continue
-                    stats.append(stat)
-                    kinds.append(kind)
-                    windows.append(str(key))
-                    values.append(None if value is None else str(value))
+                    add_stat(stat)
+                    add_kind(kind)
+                    add_window(key if type(key) is str else str(key))
+                    add_value(value if type(value) is str or value is None else str(value))
                 if len(item) == 1:
                     # An action with no value and no window: keep that it was reported.
-                    stats.append(stat)
-                    kinds.append(kind)
-                    windows.append(None)
-                    values.append(None)
+                    add_stat(stat)
+                    add_kind(kind)
+                    add_window(None)
+                    add_value(None)
         self._offsets.append(len(stats))
 
     def array(self) -> pa.Array:
@@ -190,8 +196,11 @@ def video_metrics(row: Mapping[str, Any]) -> dict[str, int | float | None]:
     out: dict[str, int | float | None] = {}
     for column, api in VIDEO_COUNTS:
         items = row.get(api)
-        if items is None:  # not a video ad (the common case): no list at all
+        if items is None:  # not a video ad: no list at all
             out[column] = None
+            continue
+        if type(items) is list and len(items) == 1 and type(items[0]) is dict:
+            out[column] = parse_count(items[0].get("value"), api)  # Meta's one element
             continue
         items = _video_list(row, api)
         counts = [parse_count(i.get("value"), api) for i in items or ()]

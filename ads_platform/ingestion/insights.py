@@ -415,6 +415,11 @@ def split_days(
         rows = positions.get(day)
         if rows is None:
             return frame.iloc[0:0], table.slice(0, 0)
+        first, count = int(rows[0]), len(rows)
+        if int(rows[-1]) - first + 1 == count:  # the day's rows are together (Meta sorts by day)
+            return frame.iloc[first : first + count].reset_index(drop=True), table.slice(
+                first, count
+            )
         return frame.take(rows).reset_index(drop=True), table.take(rows)
 
     out: dict[dt.date, DayFrames] = {}

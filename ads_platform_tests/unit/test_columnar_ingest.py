@@ -216,8 +216,14 @@ def test_money_arrow_cannot_take_exactly_is_still_rounded_to_the_cent_and_nan_st
         to_arrow(nan, schema)
 
 
-def test_each_day_takes_from_the_range_table_what_converting_the_day_alone_gave() -> None:
+@pytest.mark.parametrize("order", ["by day, as Meta sends them", "days interleaved"])
+def test_each_day_takes_from_the_range_table_what_converting_the_day_alone_gave(
+    order: str,
+) -> None:
     account_id, rows = sandbox_rows()
+    if order == "days interleaved":
+        rows = rows[::2] + rows[1::2]
+        assert [r["date_start"] for r in rows] != sorted(r["date_start"] for r in rows)
     account = pull.AccountInfo(account_id, "a", "USD", "UTC", 1)
     ad_all, account_all = pull.build_frames(account, rows, [], fetched_at=NOW, run_id="r")
     days = [dt.date(2026, 3, d) for d in (1, 2, 3, 4)]
