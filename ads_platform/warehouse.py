@@ -72,12 +72,12 @@ from typing import Any
 import duckdb
 import yaml
 
-from ads_platform import atomic
+from ads_platform import atomic, dbt_with_parent
 from ads_platform.settings import Settings
 
 #: Environment variables read by dbt_project/profiles.yml and the lake macros.
 HOME_ENV = "ADS_PLATFORM_HOME"
-DBT_DB_ENV = "ADS_PLATFORM_DBT_DB"
+DBT_DB_ENV = dbt_with_parent.BUILD_DB_ENV
 LAKE_DIR_ENV = "ADS_PLATFORM_LAKE_DIR"
 #: A CSV listing of the lake taken just before dbt starts (write_lake_listing).
 LAKE_LISTING_ENV = "ADS_PLATFORM_LAKE_LISTING"

@@ -45,7 +45,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ads_platform import datasets as ds
-from ads_platform import frames
+from ads_platform import dbt_with_parent, frames
+from ads_platform.assets.marts import seed_partial_parse
 from ads_platform.datasets.base import ACTION_LIST, MONEY
 from ads_platform.lake import Lake
 from ads_platform.warehouse import (
@@ -352,11 +353,15 @@ def run_dbt(home: Path, *args: str, env: dict[str, str] | None = None) -> float:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     (home / "warehouse").mkdir(parents=True, exist_ok=True)
-    dbt = Path(sys.executable).with_name("dbt")
+    # As Dagster runs dbt: through the wrapper (in the build database's directory, so
+    # the profile and dbt's partial parse are the same in every home), parse seeded.
+    seed_partial_parse(home / "dbt_target")
+    env[dbt_with_parent.DBT_EXECUTABLE_ENV] = str(Path(sys.executable).with_name("dbt"))
     started = time.perf_counter()
     result = subprocess.run(
         [
-            str(dbt),
+            sys.executable,
+            dbt_with_parent.__file__,
             *args,
             "--project-dir",
             str(DBT_PROJECT_DIR),

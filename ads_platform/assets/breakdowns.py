@@ -21,6 +21,7 @@ from ads_platform.datasets import ACCOUNTS, BREAKDOWNS, Breakdown
 from ads_platform.ingestion import breakdowns as pull
 from ads_platform.ingestion import insights
 from ads_platform.ingestion.accounts import known_account
+from ads_platform.ingestion.outcomes import SCHEMA_CHECK
 from ads_platform.meta.client import GraphClient
 from ads_platform.settings import Settings
 
@@ -74,7 +75,7 @@ def _breakdown_asset(
         partitions_def=partitions_def,
         check_specs=check_specs(
             breakdown.name,
-            blocking=[insights.SCHEMA_CHECK, pull.ZERO_GUARD_CHECK],
+            blocking=[SCHEMA_CHECK, pull.ZERO_GUARD_CHECK],
             warn=[pull.RECONCILE_CHECK],
         ),
         work=pull_days,

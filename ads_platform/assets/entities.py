@@ -13,6 +13,7 @@ from ads_platform.assets.account_runs import (
 from ads_platform.assets.reporting import check_specs
 from ads_platform.datasets import AD_SETS, ADS, CAMPAIGNS, CREATIVES
 from ads_platform.ingestion.entities import pull_entities
+from ads_platform.ingestion.outcomes import SCHEMA_CHECK
 from ads_platform.meta.client import GraphClient
 from ads_platform.partitions import ad_accounts_partitions
 
@@ -42,7 +43,7 @@ def build_entity_asset(spec: frames.EntitySpec) -> dg.AssetsDefinition:
     return account_asset(
         spec.dataset,
         partitions_def=ad_accounts_partitions,
-        check_specs=check_specs(spec.name, blocking=["schema"]),
+        check_specs=check_specs(spec.name, blocking=[SCHEMA_CHECK]),
         work=pull,
         on_error=failed_account(spec.name),
         description=_DESCRIPTIONS[spec.name],

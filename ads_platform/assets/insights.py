@@ -19,6 +19,7 @@ from ads_platform.assets.account_runs import (
 from ads_platform.assets.reporting import check_specs
 from ads_platform.datasets import ACCOUNTS, AD_INSIGHTS, AD_INSIGHTS_DAILY
 from ads_platform.ingestion import insights as pull
+from ads_platform.ingestion.outcomes import SCHEMA_CHECK
 from ads_platform.ingestion.zero_guard import CHECK_NAME as ZERO_GUARD
 from ads_platform.meta.client import GraphClient
 
@@ -52,7 +53,7 @@ def build_insights_asset(partitions_def: dg.MultiPartitionsDefinition) -> dg.Ass
         AD_INSIGHTS,
         partitions_def=partitions_def,
         check_specs=check_specs(
-            AD_INSIGHTS_DAILY, blocking=[pull.SCHEMA_CHECK, ZERO_GUARD], warn=[pull.RECONCILE_CHECK]
+            AD_INSIGHTS_DAILY, blocking=[SCHEMA_CHECK, ZERO_GUARD], warn=[pull.RECONCILE_CHECK]
         ),
         work=pull_days,
         on_error=failed_days(pull.DATASET),

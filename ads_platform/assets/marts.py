@@ -74,6 +74,7 @@ from ads_platform import dbt_with_parent
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import Settings, settings_environ
 from ads_platform.warehouse import (
+    DBT_DB_ENV,
     DEFAULT_FULL_BUILD_EVERY,
     build_db_path,
     dbt_env,
@@ -133,7 +134,12 @@ def prepare_dbt_manifest(
             return manifest
         tmp_target = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
         try:
-            with settings_environ(dbt_env(settings, base={}) if settings else {}):
+            # The profile as dbt renders it at run time (the build database named relative
+            # to the directory dbt runs in): the partial parse saved here is then valid
+            # for every home's first run (dagster-dbt copies it into the run's target).
+            env = dbt_env(settings, base={}) if settings else {}
+            env[DBT_DB_ENV] = build_db_path(settings or Settings()).name
+            with settings_environ(env):
                 result = dbtRunner().invoke(
                     [
                         "parse",
@@ -161,6 +167,19 @@ def prepare_dbt_manifest(
 
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def seed_partial_parse(target_path: Path, project_dir: Path = DBT_PROJECT_DIR) -> None:
+    """Copy the project's saved parse into a dbt target directory that has none.
+
+    What dagster-dbt does before each invocation, for dbt runs outside Dagster (the
+    marts benchmark, tests that run dbt directly), so they parse as Dagster's runs do.
+    """
+    saved = project_dir / "target" / "partial_parse.msgpack"
+    seeded = target_path / "partial_parse.msgpack"
+    if saved.exists() and not seeded.exists():
+        target_path.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(saved, seeded)
 
 
 def prepare_manifest(settings: Settings | None = None) -> Path:

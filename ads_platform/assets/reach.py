@@ -13,6 +13,7 @@ from ads_platform.assets.reporting import check_specs
 from ads_platform.datasets import ACCOUNTS, REACH
 from ads_platform.ingestion import reach
 from ads_platform.ingestion.insights import AccountInfo
+from ads_platform.ingestion.outcomes import SCHEMA_CHECK
 from ads_platform.meta.client import GraphClient
 from ads_platform.partitions import ad_accounts_partitions
 
@@ -37,7 +38,7 @@ def pull(run: AccountRun, client: GraphClient, job: AccountJob) -> AccountResult
 reach_monthly = account_asset(
     REACH,
     partitions_def=ad_accounts_partitions,
-    check_specs=check_specs(REACH.name, blocking=[reach.SCHEMA_CHECK]),
+    check_specs=check_specs(REACH.name, blocking=[SCHEMA_CHECK]),
     work=pull,
     on_error=failed_account(reach.DATASET),
     description="Reach as Meta deduplicates it, per account × month and campaign × month "

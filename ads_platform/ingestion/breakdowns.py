@@ -19,6 +19,7 @@ import datetime as dt
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -27,14 +28,19 @@ from ads_platform import frames, schemas
 from ads_platform.datasets import Breakdown
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.insights import (
-    SCHEMA_CHECK,
     AccountInfo,
     PullResult,
     contiguous_ranges,
     not_started,
     split_started,
 )
-from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome, preview_markdown
+from ads_platform.ingestion.outcomes import (
+    SCHEMA_CHECK,
+    CheckOutcome,
+    PartitionOutcome,
+    guarded_store,
+    schema_blocked,
+)
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 
@@ -303,15 +309,7 @@ def _store_day(
 ) -> PartitionOutcome:
     name = breakdown.dataset.name
     if isinstance(validated, schemas.ValidationFailed):
-        return PartitionOutcome(
-            name,
-            account_id,
-            day,
-            "blocked",
-            message=f"{account_id} {day}: {validated}",
-            error_kind="validation",
-            checks=[CheckOutcome(SCHEMA_CHECK, False, str(validated))],
-        )
+        return schema_blocked(name, account_id, day, validated)
     totals = zero_guard.totals_of(validated)
     zero = guard(totals, unbroken)
     checks = [
@@ -319,28 +317,10 @@ def _store_day(
         zero,
         reconcile(totals, unbroken, tolerance),
     ]
-    if not zero.passed:
-        return PartitionOutcome(
-            name,
-            account_id,
-            day,
-            "blocked",
-            rows=totals.rows,
-            message=f"{account_id} {day}: {zero.description}",
-            error_kind="zero_guard",
-            checks=checks,
-        )
-    path = lake.partition_path(name, account_id, day)
-    lake.write(path, breakdown.dataset.to_arrow(validated))
-    return PartitionOutcome(
-        name,
-        account_id,
-        day,
-        "success",
-        rows=totals.rows,
-        spend=round(totals.spend, 2),
-        impressions=totals.impressions,
-        checks=checks,
-        path=str(path),
-        preview=preview_markdown(validated),
-    )
+
+    def write() -> Path:
+        path = lake.partition_path(name, account_id, day)
+        lake.write(path, breakdown.dataset.to_arrow(validated))
+        return path
+
+    return guarded_store(name, account_id, day, validated, totals, checks, zero, write)

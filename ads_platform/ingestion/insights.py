@@ -19,6 +19,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,13 +29,18 @@ import pyarrow as pa
 from ads_platform import frames, schemas
 from ads_platform.datasets import ACCOUNT_INSIGHTS, AD_INSIGHTS
 from ads_platform.ingestion import zero_guard
-from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome, preview_markdown
+from ads_platform.ingestion.outcomes import (
+    SCHEMA_CHECK,
+    CheckOutcome,
+    PartitionOutcome,
+    guarded_store,
+    schema_blocked,
+)
 from ads_platform.lake import Lake, ParallelWrites
 from ads_platform.meta.client import GraphClient
 
 DATASET = AD_INSIGHTS.name
 ACCOUNT_DATASET = ACCOUNT_INSIGHTS.name
-SCHEMA_CHECK = "schema"
 RECONCILE_CHECK = "reconciles_with_account_totals"
 
 
@@ -451,17 +457,7 @@ def store_day(
     aid = account.account_id
     writer: Lake | ParallelWrites = writes if writes is not None else lake
     if isinstance(validated, schemas.ValidationFailed):
-        check = CheckOutcome(SCHEMA_CHECK, False, str(validated))
-        blocked = PartitionOutcome(
-            DATASET,
-            aid,
-            day,
-            "blocked",
-            message=f"{aid} {day}: {validated}",
-            error_kind="validation",
-            checks=[check],
-        )
-        return blocked, None
+        return schema_blocked(DATASET, aid, day, validated), None
     ad_frame, account_frame = validated.ad_frame, validated.account_frame
     checks = [CheckOutcome(SCHEMA_CHECK, True, f"{len(ad_frame)} rows match the schema")]
     totals = zero_guard.totals_of(ad_frame)
@@ -478,32 +474,22 @@ def store_day(
     )
     checks.append(guard)
     checks.append(reconcile(ad_frame, account_frame, tolerance))
-    if not guard.passed:
-        blocked = PartitionOutcome(
-            DATASET,
-            aid,
-            day,
-            "blocked",
-            rows=totals.rows,
-            message=f"{aid} {day}: {guard.description}",
-            error_kind="zero_guard",
-            checks=checks,
-        )
-        return blocked, None
-    path = lake.partition_path(DATASET, aid, day)
-    writer.write(lake.partition_path(ACCOUNT_DATASET, aid, day), validated.account_table)
-    writer.write(path, validated.ad_table)
-    stored = PartitionOutcome(
+
+    def write() -> Path:
+        path = lake.partition_path(DATASET, aid, day)
+        writer.write(lake.partition_path(ACCOUNT_DATASET, aid, day), validated.account_table)
+        writer.write(path, validated.ad_table)
+        return path
+
+    outcome = guarded_store(
         DATASET,
         aid,
         day,
-        "success",
-        rows=totals.rows,
-        spend=round(totals.spend, 2),
-        impressions=totals.impressions,
-        checks=checks,
-        path=str(path),
+        ad_frame,
+        totals,
+        checks,
+        guard,
+        write,
         message="today (partial)" if day == today.day else "",
-        preview=preview_markdown(ad_frame),
     )
-    return stored, totals
+    return outcome, totals if outcome.ok else None

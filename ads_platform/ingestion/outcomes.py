@@ -10,16 +10,22 @@ counted as good or bad.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
 from ads_platform.datasets import ATTEMPTS
 from ads_platform.lake import Lake
 
+if TYPE_CHECKING:
+    from ads_platform.ingestion.zero_guard import DayTotals
+
 Status = Literal["success", "failed", "blocked", "skipped"]
+#: The blocking check every dataset's frame must pass (its Pandera model).
+SCHEMA_CHECK = "schema"
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,64 @@ def preview_markdown(frame: pd.DataFrame, limit: int = 5) -> str:
     if not len(frame):
         return "_no rows_"
     return str(frame.head(limit)[cols].to_markdown(index=False))  # head first: no full copy
+
+
+def schema_blocked(
+    dataset: str, account_id: str, day: dt.date, failure: object
+) -> PartitionOutcome:
+    """A day whose frame failed its Pandera model: nothing stored, the last good data stays."""
+    return PartitionOutcome(
+        dataset,
+        account_id,
+        day,
+        "blocked",
+        message=f"{account_id} {day}: {failure}",
+        error_kind="validation",
+        checks=[CheckOutcome(SCHEMA_CHECK, False, str(failure))],
+    )
+
+
+def guarded_store(
+    dataset: str,
+    account_id: str,
+    day: dt.date,
+    frame: pd.DataFrame,
+    totals: DayTotals,
+    checks: list[CheckOutcome],
+    guard: CheckOutcome,
+    write: Callable[[], Path],
+    message: str = "",
+) -> PartitionOutcome:
+    """Blocked when the zero guard failed (``write`` is not called), else stored.
+
+    One shape for every delivery dataset (ad insights, each breakdown), so a blocked day
+    reads the same in the attempts log, the checks and the alerts whichever it was.
+    """
+    if not guard.passed:
+        return PartitionOutcome(
+            dataset,
+            account_id,
+            day,
+            "blocked",
+            rows=totals.rows,
+            message=f"{account_id} {day}: {guard.description}",
+            error_kind="zero_guard",
+            checks=checks,
+        )
+    path = write()
+    return PartitionOutcome(
+        dataset,
+        account_id,
+        day,
+        "success",
+        rows=totals.rows,
+        spend=round(totals.spend, 2),
+        impressions=totals.impressions,
+        checks=checks,
+        path=str(path),
+        message=message,
+        preview=preview_markdown(frame),
+    )
 
 
 HIDDEN_COLUMNS = frozenset({"actions", "fetched_at", "run_id", "record_hash", "pulled_at"})

@@ -16,12 +16,11 @@ import pandas as pd
 
 from ads_platform import frames, schemas
 from ads_platform.datasets import REACH
-from ads_platform.ingestion.outcomes import CheckOutcome, PartitionOutcome
+from ads_platform.ingestion.outcomes import SCHEMA_CHECK, CheckOutcome, PartitionOutcome
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 
 DATASET = REACH.name
-SCHEMA_CHECK = "schema"
 
 
 def month_start(day: dt.date) -> dt.date:

@@ -64,6 +64,26 @@ def test_marts_equal_the_sandbox_truth_and_keep_last_good_data(platform: Platfor
             assert clicks == day["link_clicks"], key
             assert conversions == expected_conversions, key
 
+    # As-of names: every ad-day (all pulled in a backfill, days before the entities' first
+    # pull) finds the campaign, ad set and ad versions valid during its account-local day.
+    con = open_marts_readonly(marts)
+    try:
+        unmatched = {
+            level: con.execute(
+                f"""select count(*) from fct_ad_daily as f
+                    where not exists (
+                        select 1 from dim_{level}s_history as h
+                        where h.{level}_id = f.{level}_id
+                          and h.valid_from < timezone(f.timezone_name, (f.date_day + 1)::timestamp)
+                          and coalesce(h.valid_to, 'infinity'::timestamptz)
+                              > timezone(f.timezone_name, f.date_day::timestamp))"""
+            ).fetchone()[0]  # type: ignore[index]
+            for level in ("campaign", "ad_set", "ad")
+        }
+    finally:
+        con.close()
+    assert unmatched == {"campaign": 0, "ad_set": 0, "ad": 0}
+
     # A later pull returns "errors as zeros": blocked, the marts keep the last good day.
     bad = platform.accounts[0]
     platform.sandbox.add_fault("zeros", account_id=bad)

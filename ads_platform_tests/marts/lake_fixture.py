@@ -23,7 +23,8 @@ from typing import Any
 import pyarrow as pa
 
 from ads_platform import datasets as ds
-from ads_platform import frames
+from ads_platform import dbt_with_parent, frames
+from ads_platform.assets.marts import seed_partial_parse
 from ads_platform.lake import Lake
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -345,9 +346,14 @@ def run_dbt(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "DBT_LOG_PATH": str(home / "dbt_logs"),
     }
     (home / "warehouse").mkdir(parents=True, exist_ok=True)
+    # As Dagster runs dbt: through the wrapper (in the build database's directory, so
+    # the profile and dbt's partial parse are the same in every home), parse seeded.
+    seed_partial_parse(home / "dbt_target")
+    env[dbt_with_parent.DBT_EXECUTABLE_ENV] = str(DBT_BIN)
     return subprocess.run(
         [
-            str(DBT_BIN),
+            sys.executable,
+            dbt_with_parent.__file__,
             *args,
             "--project-dir",
             str(DBT_PROJECT_DIR),

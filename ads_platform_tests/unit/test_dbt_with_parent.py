@@ -111,3 +111,33 @@ def test_the_marts_resource_runs_dbt_through_the_wrapper() -> None:
 
     assert os.access(WRAPPER, os.X_OK), "dbt_with_parent.py lost its executable bit"
     assert dbt_resource().dbt_executable == str(WRAPPER)
+
+
+def test_dbt_runs_in_the_build_databases_directory_with_a_relative_name() -> None:
+    env = {dbt_with_parent.BUILD_DB_ENV: "/srv/agency/warehouse/marts.duckdb", "OTHER": "x"}
+    assert dbt_with_parent.in_build_directory(env) == "/srv/agency/warehouse"
+    assert env == {dbt_with_parent.BUILD_DB_ENV: "marts.duckdb", "OTHER": "x"}
+    # A name already relative (or none) is left to the caller's working directory.
+    relative = {dbt_with_parent.BUILD_DB_ENV: "marts.duckdb"}
+    assert dbt_with_parent.in_build_directory(relative) is None
+    assert relative == {dbt_with_parent.BUILD_DB_ENV: "marts.duckdb"}
+    assert dbt_with_parent.in_build_directory({}) is None
+
+
+def test_the_wrapper_starts_dbt_in_that_directory_with_that_name(tmp_path: Path) -> None:
+    dbt = fake_dbt(tmp_path, 'echo "$(pwd) $ADS_PLATFORM_DBT_DB"')
+    warehouse = tmp_path / "home" / "warehouse"
+    warehouse.mkdir(parents=True)
+    done = subprocess.run(
+        [sys.executable, str(WRAPPER), "build"],
+        env={
+            **os.environ,
+            dbt_with_parent.DBT_EXECUTABLE_ENV: str(dbt),
+            dbt_with_parent.BUILD_DB_ENV: str(warehouse / "marts.duckdb"),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.split() == [str(warehouse), "marts.duckdb"]

@@ -4,10 +4,11 @@
   reads only the changed lake files) share one definition.
 #}
 
-{% macro stg_ad_insights_select(relation) %}
+{% macro stg_ad_insights_select(relation, dims=[]) %}
 -- The lake replaces a whole account-day file on every re-pull, so the latest fetch of
 -- a slice is authoritative: rows from an older fetch of the same slice (a stray
--- duplicate file) are dropped as a whole, then one row per ad is kept.
+-- duplicate file) are dropped as a whole, then one row per ad (and breakdown value:
+-- `dims`, for the breakdown datasets) is kept.
 with latest_fetch as (
     select *
     from {{ relation }}
@@ -20,6 +21,9 @@ select
     campaign_id,
     ad_set_id,
     ad_id,
+    {%- for d in dims %}
+    {{ d }},
+    {%- endfor %}
     upper(currency) as currency,
     impressions,
     reach,
@@ -34,7 +38,8 @@ select
     _lake_file
 from latest_fetch
 qualify row_number() over (
-    partition by account_id, date_day, ad_id order by fetched_at desc, run_id desc
+    partition by account_id, date_day, ad_id{% for d in dims %}, {{ d }}{% endfor %}
+    order by fetched_at desc, run_id desc
 ) = 1
 {% endmacro %}
 

@@ -1,6 +1,7 @@
 {#
   Breakdown facts (placement, age × gender, country): one macro per layer, shared by
-  the three datasets so their staging, facts and reports cannot drift apart.
+  the three datasets so their facts and reports cannot drift apart (their staging is
+  the ad insights' own, stg_ad_insights_select with the breakdown's dimensions).
 
   Why no reach in the account reports: reach per breakdown value is only known per ad
   (the pull is level=ad); people reached by two ads are counted once by Meta, so the
@@ -8,40 +9,6 @@
   across values either.  The facts keep the ad's reach per value as Meta sent it
   (null where Meta omits it: breakdown queries starting more than 13 months back).
 #}
-
-{% macro stg_breakdown_select(dataset, dims) %}
--- The latest fetch of an account-day is authoritative (the lake replaces the whole file),
--- then one row per ad and breakdown value.
-with latest_fetch as (
-    select *
-    from {{ source('lake', dataset) }}
-    qualify fetched_at = max(fetched_at) over (partition by account_id, date_day)
-)
-
-select
-    date_day,
-    account_id,
-    campaign_id,
-    ad_set_id,
-    ad_id,
-    {%- for d in dims %}
-    {{ d }},
-    {%- endfor %}
-    upper(currency) as currency,
-    impressions,
-    reach,
-    clicks_all,
-    link_clicks,
-    spend,
-    actions,
-    fetched_at,
-    run_id
-from latest_fetch
-qualify row_number() over (
-    partition by account_id, date_day, ad_id, {{ dims | join(', ') }}
-    order by fetched_at desc, run_id desc
-) = 1
-{% endmacro %}
 
 {% macro breakdown_action_sum(stat) -%}
   {#- Sum of the default-window values of the configured conversion types in `actions`. -#}

@@ -1,6 +1,3 @@
--- creative versions with validity ranges, as int_ad_history does for ads
-select
-    *,
-    lead(valid_from) over (partition by creative_id order by valid_from) as valid_to,
-    row_number() over (partition by creative_id order by valid_from) as version_number
-from {{ ref('stg_creatives') }}
+-- creative versions with validity ranges (macros/entities.sql); creatives carry no
+-- created_time, so the first version starts when it was first seen.
+{{ entity_history(ref('stg_creatives'), 'creative_id', created_column=none) }}

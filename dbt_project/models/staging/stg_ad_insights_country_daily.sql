@@ -1,2 +1,2 @@
 -- Ad × day × country insights as pulled (see macros/breakdowns.sql).
-{{ stg_breakdown_select('ad_insights_country_daily', ['country']) }}
+{{ stg_ad_insights_select(source('lake', 'ad_insights_country_daily'), ['country']) }}
