@@ -13,7 +13,8 @@ dev:            ## the Dagster UI with the sandbox and the demo settings
 lint:
 	.venv/bin/ruff check ads_platform ads_platform_tests benchmarks && .venv/bin/mypy ads_platform
 
-bench:
+bench:          ## the quick benchmarks: the ingest path alone, then the backfill (benchmarks/README.md)
+	.venv/bin/python benchmarks/ingest_throughput.py
 	.venv/bin/python benchmarks/backfill_benchmark.py
 
 clean:

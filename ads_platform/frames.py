@@ -31,9 +31,10 @@ from ads_platform.datasets import (
     CREATIVE_HISTORY,
     Dataset,
 )
+from ads_platform.datasets.base import ACTION_LIST
 from ads_platform.datasets.creatives import LANDING_COLUMNS, UNTRACKED
 from ads_platform.datasets.entities import VERSION_COLUMNS
-from ads_platform.datasets.insights import ACTION_STATS, VIDEO_AVG_TIME, VIDEO_COUNTS
+from ads_platform.datasets.insights import ACTION_STATS, VIDEO_AVG_TIME, VIDEO_COUNTS, VIDEO_FIELDS
 from ads_platform.landing_urls import parse_landing_url
 from ads_platform.meta.errors import MalformedResponseError, required_field
 
@@ -72,6 +73,11 @@ def required(
 
 def parse_count(value: Any, field: str) -> int | None:
     """Exact integer from Meta's string; None when absent."""
+    if type(value) is str and value:
+        try:  # the common case first: Meta's digits
+            return int(value)
+        except ValueError:
+            pass
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -103,41 +109,72 @@ def parse_money(value: Any, field: str) -> Decimal | None:
     return amount
 
 
+_ACTION_FIELDS = ("stat", "action_type", "window", "value")
+
+
 def flatten_actions(row: Mapping[str, Any]) -> list[dict[str, str | None]]:
     """Every element and every window of every action list, as strings."""
-    out: list[dict[str, str | None]] = []
-    for stat in ACTION_STATS:
-        items = row.get(stat)
-        if not items:
-            continue
-        if not isinstance(items, list):
-            raise RowError(f"{stat}: expected a list, got {type(items).__name__}")
-        for item in items:
-            if not isinstance(item, Mapping):
-                raise RowError(f"{stat}: expected objects in the list, got {item!r}")
-            action_type = item.get("action_type")
-            for key, value in item.items():
-                if key == "action_type":
-                    continue
-                out.append(
-                    {
-                        "stat": stat,
-                        "action_type": None if action_type is None else str(action_type),
-                        "window": str(key),
-                        "value": None if value is None else str(value),
-                    }
-                )
-            if len(item) == 1:
-                # An action with no value and no window: keep that it was reported.
-                out.append(
-                    {
-                        "stat": stat,
-                        "action_type": None if action_type is None else str(action_type),
-                        "window": None,
-                        "value": None,
-                    }
-                )
-    return out
+    column = ActionColumn()
+    column.add(row)
+    return [
+        dict(zip(_ACTION_FIELDS, item, strict=True)) for item in zip(*column.columns, strict=True)
+    ]
+
+
+class ActionColumn:
+    """The flattened action lists of many rows, built straight into one Arrow list array.
+
+    Why: as Python lists of dicts, a 90-day pull's actions were millions of small
+    objects made, checked and converted again for the Parquet write; as Arrow they are
+    four string arrays and their offsets, already of the type the file stores.
+    """
+
+    def __init__(self) -> None:
+        self._offsets = [0]
+        #: ``stat``, ``action_type``, ``window`` and ``value`` of every element so far.
+        self.columns: tuple[list[str | None], ...] = ([], [], [], [])
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """One row's elements: every element and every window of every action list."""
+        stats, kinds, windows, values = self.columns
+        add_stat, add_kind, add_window, add_value = (
+            stats.append,
+            kinds.append,
+            windows.append,
+            values.append,
+        )
+        for stat in ACTION_STATS:
+            items = row.get(stat)
+            if not items:
+                continue
+            if not isinstance(items, list):
+                raise RowError(f"{stat}: expected a list, got {type(items).__name__}")
+            for item in items:
+                if not isinstance(item, Mapping):
+                    raise RowError(f"{stat}: expected objects in the list, got {item!r}")
+                action_type = item.get("action_type")
+                kind = None if action_type is None else str(action_type)
+                for key, value in item.items():
+                    if key == "action_type":
+                        continue
+                    add_stat(stat)
+                    add_kind(kind)
+                    add_window(key if type(key) is str else str(key))
+                    add_value(value if type(value) is str or value is None else str(value))
+                if len(item) == 1:
+                    # An action with no value and no window: keep that it was reported.
+                    add_stat(stat)
+                    add_kind(kind)
+                    add_window(None)
+                    add_value(None)
+        self._offsets.append(len(stats))
+
+    def array(self) -> pa.Array:
+        struct = ACTION_LIST.value_type
+        items = pa.StructArray.from_arrays(
+            [pa.array(c, type=pa.string()) for c in self.columns], fields=list(struct)
+        )
+        return pa.ListArray.from_arrays(pa.array(self._offsets, type=pa.int32()), items)
 
 
 def _video_list(row: Mapping[str, Any], field: str) -> list[Any] | None:
@@ -158,6 +195,13 @@ def video_metrics(row: Mapping[str, Any]) -> dict[str, int | float | None]:
     """
     out: dict[str, int | float | None] = {}
     for column, api in VIDEO_COUNTS:
+        items = row.get(api)
+        if items is None:  # not a video ad: no list at all
+            out[column] = None
+            continue
+        if type(items) is list and len(items) == 1 and type(items[0]) is dict:
+            out[column] = parse_count(items[0].get("value"), api)  # Meta's one element
+            continue
         items = _video_list(row, api)
         counts = [parse_count(i.get("value"), api) for i in items or ()]
         known = [c for c in counts if c is not None]
@@ -231,34 +275,59 @@ def _insights(
     *,
     ad_level: bool,
 ) -> pd.DataFrame:
-    """One parse for both levels: the same metrics, plus ids and actions at ad level."""
-    records = []
+    """One parse for both levels: the same metrics, plus ids and actions at ad level.
+
+    Column by column: each row's values go straight into its columns' lists (actions
+    into one Arrow array), never into a dict per row.
+    """
+    names = [f.name for f in dataset.arrow if f.name != "actions"]
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    actions = ActionColumn() if ad_level else None
+    ids = [(columns[column].append, api) for column, api in (_AD_IDS if ad_level else ())]
+    date_day, account, currency_col = (
+        columns["date_day"],
+        columns["account_id"],
+        columns["currency"],
+    )
+    impressions_col, reach, clicks, link_clicks = (
+        columns["impressions"],
+        columns["reach"],
+        columns["clicks_all"],
+        columns["link_clicks"],
+    )
+    spend_col = columns["spend"]
+    video = [columns[column] for column, _ in VIDEO_FIELDS] if ad_level else []
+    video_names = [column for column, _ in VIDEO_FIELDS]
+    n = 0
     with from_endpoint(INSIGHTS_ENDPOINT, account_id):
         for row in rows:
-            ids = {
-                column: str(required(row, api, endpoint=INSIGHTS_ENDPOINT, account_id=account_id))
-                for column, api in (_AD_IDS if ad_level else ())
-            }
+            for append, api in ids:
+                value = row.get(api) if type(row) is dict else None
+                if value is None or value == "":
+                    value = required(row, api, endpoint=INSIGHTS_ENDPOINT, account_id=account_id)
+                append(str(value))
             spend = parse_money(row.get("spend"), "spend")
             impressions = parse_count(row.get("impressions"), "impressions")
-            record: dict[str, Any] = {
-                "date_day": _day(row, account_id),
-                "account_id": _act(row.get("account_id") or account_id),
-                **ids,
-                "currency": str(row.get("account_currency") or currency),
-                "impressions": 0 if impressions is None else impressions,
-                "reach": parse_count(row.get("reach"), "reach"),
-                "clicks_all": parse_count(row.get("clicks"), "clicks"),
-                "link_clicks": parse_count(row.get("inline_link_clicks"), "inline_link_clicks"),
-                "spend": Decimal(0) if spend is None else spend,
-                "fetched_at": fetched_at,
-                "run_id": run_id,
-            }
-            if ad_level:
-                record["actions"] = flatten_actions(row)
-                record.update(video_metrics(row))
-            records.append(record)
-    return dataset.frame(records)
+            date_day.append(_day(row, account_id))
+            account.append(_act(row.get("account_id") or account_id))
+            currency_col.append(str(row.get("account_currency") or currency))
+            impressions_col.append(0 if impressions is None else impressions)
+            reach.append(parse_count(row.get("reach"), "reach"))
+            clicks.append(parse_count(row.get("clicks"), "clicks"))
+            link_clicks.append(parse_count(row.get("inline_link_clicks"), "inline_link_clicks"))
+            spend_col.append(Decimal(0) if spend is None else spend)
+            if actions is not None:
+                actions.add(row)
+                metrics = video_metrics(row)
+                for values, name in zip(video, video_names, strict=True):
+                    values.append(metrics[name])
+            n += 1
+    columns["fetched_at"] = [fetched_at] * n
+    columns["run_id"] = [run_id] * n
+    typed: dict[str, Sequence[Any] | pa.Array] = dict(columns)
+    if actions is not None:
+        typed["actions"] = actions.array()
+    return dataset.frame_from_columns(typed)
 
 
 def _str_or_none(value: Any) -> str | None:

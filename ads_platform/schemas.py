@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as arrow
 from pandera.errors import SchemaErrors
 
 
@@ -29,6 +30,10 @@ class ValidationFailed(ValueError):
         self.failures = failures or []
 
 
+_KEY_ORDER = ("stat", "action_type", "window", "value")
+_ACTION_KEYS = frozenset(_KEY_ORDER)
+
+
 def is_action_list(value: Any) -> bool:
     if value is None:
         return False
@@ -36,10 +41,24 @@ def is_action_list(value: Any) -> bool:
         items = list(value)
     except TypeError:
         return False
-    for item in items:
-        if not isinstance(item, dict) or set(item) != {"stat", "action_type", "window", "value"}:
-            return False
-    return True
+    # dict.keys() compares with a set without building one per element.
+    return all(isinstance(item, dict) and item.keys() == _ACTION_KEYS for item in items)
+
+
+#: The Arrow type of a stored action list (``datasets.base.ACTION_LIST`` is this one).
+ACTION_LIST_TYPE = arrow.list_(arrow.struct([(key, arrow.string()) for key in _KEY_ORDER]))
+
+
+def action_lists_ok(series: pd.Series) -> pd.Series:
+    """Per row: an action list of the stored shape (the ``action_list_shape`` check).
+
+    An Arrow column of list<struct<stat, action_type, window, value>> has that shape by
+    its type, so only a null row can fail; anything else is checked value by value.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and dtype.pyarrow_dtype == ACTION_LIST_TYPE:
+        return series.notna().astype(bool)
+    return series.map(is_action_list)
 
 
 def two_decimals(series: pd.Series) -> pd.Series:

@@ -27,16 +27,7 @@ from ads_platform import schemas
 MONEY = pa.decimal128(18, 2)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 #: One element of an insight's flattened action lists (see ``frames.flatten_actions``).
-ACTION_LIST = pa.list_(
-    pa.struct(
-        [
-            ("stat", pa.string()),
-            ("action_type", pa.string()),
-            ("window", pa.string()),
-            ("value", pa.string()),
-        ]
-    )
-)
+ACTION_LIST = schemas.ACTION_LIST_TYPE
 DATA_FILE = "data.parquet"
 
 
@@ -106,6 +97,10 @@ class Dataset:
         """Records → a frame with the dtypes the model expects (see :func:`typed_frame`)."""
         return typed_frame(records, self.arrow)
 
+    def frame_from_columns(self, columns: Mapping[str, Sequence[Any] | pa.Array]) -> pd.DataFrame:
+        """Column lists (or Arrow arrays) → the same frame :meth:`frame` builds from records."""
+        return typed_columns(columns, self.arrow)
+
     def to_arrow(self, frame: pd.DataFrame) -> pa.Table:
         return to_arrow(frame, self.arrow)
 
@@ -127,55 +122,79 @@ def typed_frame(records: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pd.D
     Counts are nullable ``Int64`` (a missing reach stays <NA>), money is ``float64``
     for validation (the exact Decimal is kept in ``_exact`` columns for the write).
     """
-    columns: dict[str, Any] = {}
+    return typed_columns({f.name: [r.get(f.name) for r in records] for f in schema}, schema)
+
+
+def typed_columns(
+    columns: Mapping[str, Sequence[Any] | pa.Array], schema: pa.Schema
+) -> pd.DataFrame:
+    """:func:`typed_frame` from columns; an Arrow array stays Arrow (``pd.ArrowDtype``)."""
+    out: dict[str, Any] = {}
     for field in schema:
-        values = [r.get(field.name) for r in records]
-        if pa.types.is_integer(field.type):
-            columns[field.name] = pd.array(values, dtype="Int64")
+        values = columns[field.name]
+        if isinstance(values, pa.Array):
+            out[field.name] = pd.Series(pd.arrays.ArrowExtensionArray(values))
+        elif pa.types.is_integer(field.type):
+            out[field.name] = pd.array(values, dtype="Int64")
         elif pa.types.is_decimal(field.type):
-            columns[field.name] = pd.Series(
+            out[field.name] = pd.Series(
                 [None if v is None else float(v) for v in values], dtype="float64"
             )
-            columns[f"{field.name}__exact"] = pd.Series(values, dtype="object")
+            out[f"{field.name}__exact"] = pd.Series(values, dtype="object")
         elif pa.types.is_date(field.type):
-            columns[field.name] = pd.Series(values, dtype="object")
+            out[field.name] = pd.Series(values, dtype="object")
         elif pa.types.is_timestamp(field.type):
-            columns[field.name] = pd.to_datetime(pd.Series(values, dtype="object"), utc=True)
+            out[field.name] = pd.to_datetime(pd.Series(values, dtype="object"), utc=True)
         elif pa.types.is_boolean(field.type):
-            columns[field.name] = pd.array(values, dtype="boolean")
+            out[field.name] = pd.array(values, dtype="boolean")
         elif pa.types.is_floating(field.type):
-            columns[field.name] = pd.Series(values, dtype="float64")
+            out[field.name] = pd.Series(values, dtype="float64")
         else:
-            columns[field.name] = pd.Series(values, dtype="object")
-    return pd.DataFrame(columns)
+            out[field.name] = pd.Series(values, dtype="object")
+    return pd.DataFrame(out)
 
 
 def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
-    """The validated frame → an Arrow table with exact money and the declared types."""
+    """The validated frame → an Arrow table with exact money and the declared types.
+
+    Columns are handed to Arrow whole (a day of ads is thousands of values); only a
+    column Arrow refuses that way (money with more than two decimals, a count held in
+    an untyped column) takes the value-by-value path, which quantizes money to the cent.
+    """
     arrays = []
     for field in schema:
         if pa.types.is_decimal(field.type):
-            exact_col = f"{field.name}__exact"
-            if exact_col in frame.columns:
-                values = [
-                    None if v is None else Decimal(v).quantize(Decimal("0.01"))
-                    for v in frame[exact_col]
-                ]
-            else:
-                values = [
-                    None if pd.isna(v) else Decimal(str(v)).quantize(Decimal("0.01"))
-                    for v in frame[field.name]
-                ]
-            arrays.append(pa.array(values, type=field.type))
+            arrays.append(_money_array(frame, field))
         elif pa.types.is_integer(field.type) or pa.types.is_boolean(field.type):
-            arrays.append(
-                pa.array([None if pd.isna(v) else v for v in frame[field.name]], type=field.type)
-            )
-        elif pa.types.is_timestamp(field.type):
-            arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
+            column = frame[field.name]
+            try:
+                arrays.append(pa.array(column, type=field.type, from_pandas=True))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                values = [None if pd.isna(v) else v for v in column]
+                arrays.append(pa.array(values, type=field.type))
         else:
-            arrays.append(pa.array(list(frame[field.name]), type=field.type, from_pandas=True))
+            arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+_CENT = Decimal("0.01")
+
+
+def _money_array(frame: pd.DataFrame, field: pa.Field) -> pa.Array:
+    """Exact money: the ``__exact`` Decimals as they are when Arrow takes them, else to the cent."""
+    exact_col = f"{field.name}__exact"
+    if exact_col in frame.columns:
+        exact = frame[exact_col]
+        try:
+            # from_pandas=False: a Decimal NaN must fail here as it did before, not be null.
+            return pa.array(exact.to_list(), type=field.type, from_pandas=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            values = [None if v is None else Decimal(v).quantize(_CENT) for v in exact]
+    else:
+        values = [
+            None if pd.isna(v) else Decimal(str(v)).quantize(_CENT) for v in frame[field.name]
+        ]
+    return pa.array(values, type=field.type)
 
 
 # -- DuckDB types, for the generated dbt macro ---------------------------------------------

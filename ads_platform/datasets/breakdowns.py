@@ -22,7 +22,7 @@ from pandera.typing import Series
 
 from ads_platform.datasets.base import TIMESTAMP, Dataset, Partitioning
 from ads_platform.datasets.insights import AD_INSIGHTS, VideoMetrics
-from ads_platform.schemas import Model, is_action_list, two_decimals
+from ads_platform.schemas import Model, action_lists_ok, two_decimals
 
 AD_INSIGHTS_PLACEMENT_DAILY = "ad_insights_placement_daily"
 AD_INSIGHTS_AGE_GENDER_DAILY = "ad_insights_age_gender_daily"
@@ -56,7 +56,7 @@ class _BreakdownInsights(VideoMetrics):
 
     @pandera.check("actions", name="action_list_shape")
     def _actions(cls, series: pd.Series) -> pd.Series:
-        return series.map(is_action_list)
+        return action_lists_ok(series)
 
     @pandera.dataframe_check(name="link_clicks_not_above_clicks")
     def _clicks(cls, frame: pd.DataFrame) -> pd.Series:

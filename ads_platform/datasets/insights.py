@@ -16,7 +16,7 @@ from ads_platform.datasets.base import (
     Dataset,
     Partitioning,
 )
-from ads_platform.schemas import Model, is_action_list, two_decimals
+from ads_platform.schemas import Model, action_lists_ok, two_decimals
 
 AD_INSIGHTS_DAILY = "ad_insights_daily"
 ACCOUNT_INSIGHTS_DAILY = "account_insights_daily"
@@ -86,7 +86,7 @@ class AdInsightsDaily(VideoMetrics):
 
     @pandera.check("actions", name="action_list_shape")
     def _actions(cls, series: pd.Series) -> pd.Series:
-        return series.map(is_action_list)
+        return action_lists_ok(series)
 
     @pandera.dataframe_check(name="link_clicks_not_above_clicks")
     def _clicks(cls, frame: pd.DataFrame) -> pd.Series:

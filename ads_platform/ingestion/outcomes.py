@@ -68,7 +68,7 @@ def preview_markdown(frame: pd.DataFrame, limit: int = 5) -> str:
     cols = [c for c in frame.columns if not c.endswith("__exact") and c not in HIDDEN_COLUMNS]
     if not len(frame):
         return "_no rows_"
-    return str(frame[cols].head(limit).to_markdown(index=False))
+    return str(frame.head(limit)[cols].to_markdown(index=False))  # head first: no full copy
 
 
 class Totals(Protocol):

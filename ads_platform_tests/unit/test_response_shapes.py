@@ -221,11 +221,11 @@ def test_a_client_answer_without_a_required_field_names_the_endpoint_and_the_fie
 
 
 def test_an_insight_row_without_date_start_names_the_endpoint_not_a_stray_day() -> None:
-    from ads_platform.ingestion.insights import _bucket
+    from ads_platform.ingestion.insights import bucket_by_day
 
     rows = [{"date_start": "2026-11-01", "ad_id": "1"}, {"ad_id": "2"}]
     with pytest.raises(MalformedResponseError) as caught:
-        _bucket(rows, "act_1")
+        bucket_by_day(rows, "act_1")
     message = str(caught.value)
     assert "date_start" in message
     assert frames.INSIGHTS_ENDPOINT in message
