@@ -1,4 +1,4 @@
-"""How ``pytest -n 2 --dist loadscope`` splits the suite between its two workers.
+"""How ``pytest -n 3 --dist loadscope`` splits the suite between its workers.
 
 Why a scheduler of our own rather than xdist's: the expensive part of this suite is
 not its tests but the worlds they share (a module-scoped lake with built marts, the
@@ -7,10 +7,10 @@ needs it.  So a unit of work is what shares a world:
 
 * a test module (its module-scoped fixtures are built once, on one worker);
 * a whole directory whose modules share a session-scoped world
-  (:data:`SHARED_WORLD_DIRS`): split over two workers, it would be built twice.
+  (:data:`SHARED_WORLD_DIRS`): split over workers, it would be built on each.
 
 And the units start heaviest first (:data:`HEAVIEST_FIRST`, measured with
-``--durations``): two workers finish together only if the long units do not come
+``--durations``): the workers finish together only if the long units do not come
 last.  A worker is given its next unit when it has at most one test left (xdist keeps
 one test back to know which fixtures to tear down), not three as xdist does, so a
 long unit never has a queue of others waiting behind it on a busy worker while the
@@ -32,19 +32,23 @@ from xdist.scheduler import LoadScopeScheduling
 SHARED_WORLD_DIRS = ("ads_platform_tests/dashboard/",)
 
 #: The units that take longest, longest first (the rest follow in collection order), as
-#: ``benchmarks/test_durations.py`` ranked them over a full ``-n 2`` run (two cores under
-#: a load of 7 to 14): the killed marts run 684 s, the matrix 508 s, ... the dev UI 75 s.
+#: ``benchmarks/test_durations.py`` ranked them over a full ``-n 3`` run (two cores under
+#: a load of 5 to 8): the killed marts run 432 s, the marts 371 s, ... the refresh 89 s.
 HEAVIEST_FIRST = (
     "ads_platform_tests/e2e/test_killed_marts_run.py",
-    "ads_platform_tests/reliability/test_fault_matrix.py",
+    "ads_platform_tests/marts/test_marts.py",
     "ads_platform_tests/e2e/test_marts_truth.py",
     "ads_platform_tests/marts/test_incremental_build.py",
+    "ads_platform_tests/reliability/test_fault_matrix.py",
     "ads_platform_tests/dashboard/",
     "ads_platform_tests/e2e/test_ingestion.py",
-    "ads_platform_tests/marts/test_marts.py",
+    "ads_platform_tests/creatives/test_creatives_marts.py",
+    "ads_platform_tests/breakdowns/test_breakdown_marts.py",
+    "ads_platform_tests/e2e/test_demo_output.py",
     "ads_platform_tests/e2e/test_freshness_causes.py",
+    "ads_platform_tests/breakdowns/test_breakdown_runs.py",
+    "ads_platform_tests/e2e/test_refresh_command.py",
     "ads_platform_tests/e2e/test_dev_ui.py",
-    "ads_platform_tests/e2e/test_future_days.py",
 )
 
 

@@ -15,9 +15,10 @@ python -m ads_platform.assets.marts
 echo "==> dagster definitions validate"
 ADS_PLATFORM_HOME="$(mktemp -d)" dagster definitions validate -w workspace.yaml
 echo "==> pytest"
-# Two workers (the CI machine has two cores; ADS_PLATFORM_TEST_WORKERS=0 runs in one
-# process).  --dist loadscope is ads_platform_tests/scheduling.py: a unit of work is a
+# Three workers on the CI machine's two cores (ADS_PLATFORM_TEST_WORKERS=0 runs in one
+# process): many tests wait (daemon intervals, servers starting, sandbox latency, dbt
+# subprocesses), and a third worker uses the cores while they do.  --dist loadscope is ads_platform_tests/scheduling.py: a unit of work is a
 # module, or a directory whose modules share a session world, heaviest first.
 # pytest-cov combines the workers' coverage.
-pytest -q -p no:cacheprovider -n "${ADS_PLATFORM_TEST_WORKERS:-2}" --dist loadscope \
+pytest -q -p no:cacheprovider -n "${ADS_PLATFORM_TEST_WORKERS:-3}" --dist loadscope \
   --cov=ads_platform --cov-report=term --cov-fail-under=85 "$@"
