@@ -332,12 +332,8 @@ def backfill_command(
     echo: Callable[[str], None] = print,
 ) -> int:
     """The ``ads-platform backfill`` command; returns its exit code (module docstring)."""
-    from ads_platform.settings import SettingsError, load_settings
-
-    try:
-        settings = load_settings(config_path, require_tokens=False)
-    except SettingsError as exc:
-        echo(f"error: {exc}")
+    settings = _settings_or_none(config_path, echo)
+    if settings is None:
         return 2
     return backfill_settings(
         settings,
@@ -350,6 +346,17 @@ def backfill_command(
         debug=debug,
         echo=echo,
     )
+
+
+def _settings_or_none(config_path: str | None, echo: Callable[[str], None]) -> Settings | None:
+    """The settings both commands run on, or None after saying in one line why not."""
+    from ads_platform.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(config_path, require_tokens=False)
+    except SettingsError as exc:
+        echo(f"error: {exc}")
+        return None
 
 
 def refresh_window(settings: Settings, now: dt.datetime) -> tuple[dt.date, dt.date]:
@@ -374,12 +381,8 @@ def refresh_command(
 ) -> int:
     """``ads-platform refresh``: :func:`backfill_settings` over :func:`refresh_window` for
     every enabled account; the same output and exit codes as ``backfill``."""
-    from ads_platform.settings import SettingsError, load_settings
-
-    try:
-        settings = load_settings(config_path, require_tokens=False)
-    except SettingsError as exc:
-        echo(f"error: {exc}")
+    settings = _settings_or_none(config_path, echo)
+    if settings is None:
         return 2
     return backfill_settings(
         settings,
