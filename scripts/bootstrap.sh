@@ -16,9 +16,13 @@ if [ ! -f "$stamp" ] || ! cmp -s requirements.lock "$stamp" || [ pyproject.toml 
   echo "==> installing pinned dependencies (requirements.lock)"
   # uv installs the same pinned set as pip in a fraction of the time (a cold install
   # measured 53 s against pip's 4 min 16 s on a loaded CI machine); pip remains the
-  # fallback where uv cannot be installed.
+  # fallback where uv cannot be installed.  --compile-bytecode, as pip does by default:
+  # uv leaves the .py files uncompiled, and where PYTHONDONTWRITEBYTECODE is set (as on
+  # the CI machine) every Python process (each dbt build, run worker, code server)
+  # then compiled dagster and dbt again: importing the definitions took 7.3 s of CPU
+  # instead of 3.3 s.
   if "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$UV_PIN"; then
-    "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" \
+    "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$VENV/bin/python" \
       -c requirements.lock -e ".[dev]"
   else
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"

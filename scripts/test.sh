@@ -15,6 +15,9 @@ python -m ads_platform.assets.marts
 echo "==> dagster definitions validate"
 ADS_PLATFORM_HOME="$(mktemp -d)" dagster definitions validate -w workspace.yaml
 echo "==> pytest"
+# Our own modules compiled once, here: with PYTHONDONTWRITEBYTECODE set (the CI
+# machine sets it) every worker and subprocess would compile them again.
+python -m compileall -q ads_platform ads_platform_tests benchmarks >/dev/null
 # Three workers on the CI machine's two cores (ADS_PLATFORM_TEST_WORKERS=0 runs in one
 # process): many tests wait (daemon intervals, servers starting, sandbox latency, dbt
 # subprocesses), and a third worker uses the cores while they do.  --dist loadscope is ads_platform_tests/scheduling.py: a unit of work is a

@@ -69,7 +69,8 @@ def test_dev_serves_the_ui_on_the_users_settings_and_instance(
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
+        # Generous: on a loaded CI machine the code server alone can take two minutes.
+        deadline = time.monotonic() + 300
         body: dict[str, object] = {}
         while time.monotonic() < deadline:
             assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
@@ -80,6 +81,7 @@ def test_dev_serves_the_ui_on_the_users_settings_and_instance(
             except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(1)
+        assert "data" in body and body["data"], f"the UI never listed the assets: {body}"
         keys = {"/".join(n["assetKey"]["path"]) for n in body["data"]["assetNodes"]}  # type: ignore[index]
         assert {
             "ad_accounts",
