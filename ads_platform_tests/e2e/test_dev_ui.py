@@ -81,7 +81,7 @@ def test_dev_serves_the_ui_on_the_users_settings_and_instance(
             except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(1)
-        assert "data" in body and body["data"], f"the UI never listed the assets: {body}"
+        assert body.get("data"), f"the UI never listed the assets: {body}"
         keys = {"/".join(n["assetKey"]["path"]) for n in body["data"]["assetNodes"]}  # type: ignore[index]
         assert {
             "ad_accounts",
