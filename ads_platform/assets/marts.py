@@ -21,13 +21,11 @@ after a change of the dbt project or its vars, when the run config says
 that is the whole-lake verification, recorded after a successful build of all the
 assets.  dbt_project/README.md lists which test runs when.
 
-Why events are yielded only after dbt has exited: dagster-dbt's row-count and
-column-metadata fetchers open the database from this process, and DuckDB refuses a
-second process while dbt holds its lock; waiting for dbt first (``is_successful()``)
-makes the fetch work, and lets the materializations carry the publish metadata.  A
-successful build is published before that fetch (which describes every built relation
-and its parents: seconds when a parent is a view over the whole lake), so readers see
-new marts as soon as dbt is done.
+Why events are yielded only after dbt has exited: the row counts and column schemas
+the materializations carry are read from the build database's catalog
+(:mod:`.marts_metadata`), which DuckDB lets no other process open while dbt holds its
+lock; waiting for dbt (``is_successful()``) also lets them carry the publish metadata.
+A successful build is published first, so readers see new marts as soon as dbt is done.
 
 Why dbt runs through :mod:`ads_platform.dbt_with_parent`: a run worker killed with
 ``kill -9`` cannot stop its dbt child, which then went on running orphaned and holding
@@ -71,6 +69,7 @@ from dagster_dbt import (
 from pydantic import Field
 
 from ads_platform import dbt_with_parent
+from ads_platform.assets.marts_metadata import read_relation_metadata, relation_of
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import Settings, settings_environ
 from ads_platform.warehouse import (
@@ -251,20 +250,6 @@ marts_translator = MartsTranslator(
 )
 
 
-def _release_duckdb(adapter: Any) -> None:
-    """Close the DuckDB handle the in-process dbt adapter opened for metadata.
-
-    dbt-duckdb keeps one process-wide database handle; left open, it would hold the
-    build database's lock and the next dbt build (another process) would fail.
-    """
-    if adapter is None:
-        return
-    with contextlib.suppress(Exception):
-        adapter.cleanup_connections()
-    with contextlib.suppress(Exception):
-        adapter.connections.close_all_connections()
-
-
 def _vars_args(wanted: Mapping[str, Any], project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
     """``--vars`` only for values that differ from dbt_project.yml.
 
@@ -352,11 +337,7 @@ def build_marts_assets(settings: Settings | None = None) -> dg.AssetsDefinition:
             )
         succeeded = invocation.is_successful()  # waits: dbt and its DuckDB lock are gone
         if not succeeded:
-            try:
-                events = _events_with_metadata(invocation)
-            finally:
-                _release_duckdb(invocation.adapter)
-            yield from events
+            yield from _events_with_metadata(invocation, build_db)
             error = invocation.get_error()
             raise dg.Failure(
                 description="dbt build failed; the published marts were left unchanged.",
@@ -364,18 +345,12 @@ def build_marts_assets(settings: Settings | None = None) -> dg.AssetsDefinition:
             )
         if not subset:
             record_marts_build(build_db, plan)
-        # Publish before fetching the Dagster metadata: the fetchers describe every built
-        # relation and its parents (seconds when a parent is a view over the whole lake),
-        # and readers need not wait for that.
         result = publish_marts(build_db, settings.marts_path)
         context.log.info(
             f"published {result.tables} tables and {result.views} views to {result.target} "
             f"({result.size_bytes / 1e6:.1f} MB in {result.seconds:.2f}s)"
         )
-        try:
-            events = _events_with_metadata(invocation)
-        finally:
-            _release_duckdb(invocation.adapter)
+        events = _events_with_metadata(invocation, build_db)
         published = {
             "published_path": str(result.target),
             "published_bytes": result.size_bytes,
@@ -387,20 +362,23 @@ def build_marts_assets(settings: Settings | None = None) -> dg.AssetsDefinition:
     return marts_dbt_assets
 
 
-def _events_with_metadata(invocation: Any) -> list[Any]:
-    """dbt's events with row counts and column schemas, without column lineage.
+def _events_with_metadata(invocation: Any, build_db: Path) -> list[Any]:
+    """dbt's events, each model's with its row count and column schema.
 
-    Why no lineage: dagster-dbt derives it by parsing each model's compiled SQL with
-    sqlglot, which cannot follow every model (``select *`` over a view: "An error occurred
-    while building column lineage metadata … projection_reachability requires star-free
-    selections", issue 10) and then logs a warning with a full Python traceback into a
-    healthy run; and the parsing runs while the run holds the ``duckdb_writer`` slot.
-    The lineage between models (the asset graph) is unaffected; only the
-    column-to-column map is left out.
+    Read from the build database in one connection (:mod:`.marts_metadata`), not by
+    dagster-dbt's per-model fetchers.  No column lineage: dagster-dbt derives it by
+    parsing each model's SQL with sqlglot, which cannot follow every model (``select *``
+    over a view: "projection_reachability requires star-free selections", issue 10) and
+    logged a traceback into a healthy run.  The lineage between models (the asset
+    graph) is unaffected.
     """
-    return list(
-        invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
-    )
+    events = list(invocation.stream())
+    relations = read_relation_metadata(build_db)
+    manifest = invocation.manifest
+    return [
+        _with_metadata(event, relations.get(relation_of(event, manifest) or ("", ""), {}))
+        for event in events
+    ]
 
 
 def _dbt_executable() -> str:
@@ -434,6 +412,22 @@ def _guarded_dbt_executable() -> str:
     return _dbt_executable()
 
 
+class MartsDbtCliResource(DbtCliResource):
+    """dagster-dbt's CLI resource without the dbt adapter it starts in the run worker.
+
+    That in-process adapter only serves dagster-dbt's metadata fetchers, which the marts
+    do not use (:mod:`.marts_metadata` reads the catalog instead); starting it loaded
+    the profile and the adapter again in every marts run (2.4 s of a build, measured
+    with py-spy) and opened the build database from the run worker.  The override of a
+    private method is pinned by the lock and attacked by
+    ``test_a_marts_run_starts_no_dbt_adapter_in_the_run_worker``.
+    """
+
+    def _initialize_dbt_core_adapter(self, args: Any) -> Any:
+        del args
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
     """The dbt CLI resource for ``marts_dbt_assets`` (resource key ``dbt``).
 
@@ -441,8 +435,8 @@ def dbt_resource() -> DbtCliResource:
     :mod:`ads_platform.dbt_with_parent`): a killed run worker must not leave a dbt
     holding DuckDB's write lock on the build database.
     """
-    return DbtCliResource(
-        project_dir=dbt_project,
+    return MartsDbtCliResource(
+        project_dir=dbt_project,  # type: ignore[arg-type]  # its __init__ takes a DbtProject
         profiles_dir=str(DBT_PROJECT_DIR),
         dbt_executable=_guarded_dbt_executable(),
     )

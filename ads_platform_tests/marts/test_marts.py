@@ -723,12 +723,23 @@ def rebuilt(built: Built) -> dict[str, Any]:
     builder.write_day("act_202", DAYS[0], [], run_id="run-2")
     config = built.home / "ads_platform.yaml"
     config.write_text(f"home: {built.home}\n")
+    from dbt.adapters.factory import FACTORY, reset_adapters
+
+    reset_adapters()
     result = dg.materialize(
         [marts_dbt_assets],
         resources={"dbt": dbt_resource(), "platform": PlatformResource(config_path=str(config))},
     )
+    adapters = dict(FACTORY.adapters)  # what the run started in this process
     log = (built.home / "warehouse" / "dbt_target" / "dbt.log").read_text()
-    return {"old_reader": old_reader, "before": before, "log": log, "day": day, "result": result}
+    return {
+        "old_reader": old_reader,
+        "before": before,
+        "log": log,
+        "day": day,
+        "result": result,
+        "adapters": adapters,
+    }
 
 
 def test_incremental_run_rebuilds_only_changed_slices(rebuilt: dict[str, Any]) -> None:
@@ -796,7 +807,26 @@ def test_dagster_asset_builds_checks_and_publishes(built: Built, rebuilt: dict[s
     assert len(by_key) == len(marts_dbt_assets.keys)
     fct = by_key["marts/fct_ad_daily"]
     assert fct.metadata["published_path"].value == str(built.marts)
-    assert fct.metadata["dagster/row_count"].value > 0
+    con = open_marts_readonly(built.marts)
+    try:
+        published_rows = _rows(con, "select count(*) as n from fct_ad_daily")[0]["n"]
+        published_columns = [
+            r["column_name"]
+            for r in _rows(
+                con,
+                "select column_name from information_schema.columns "
+                "where table_name = 'fct_ad_daily' order by ordinal_position",
+            )
+        ]
+    finally:
+        con.close()
+    assert fct.metadata["dagster/row_count"].value == published_rows > 0
+    schema = fct.metadata["dagster/column_schema"].value
+    assert [c.name for c in schema.columns] == published_columns
+    # A view has its columns but no row count: counting it would run its query.
+    view = by_key["marts/data_freshness"]
+    assert view.metadata["dagster/column_schema"].value.columns
+    assert "dagster/row_count" not in view.metadata
     checks = result.get_asset_check_evaluations()
     assert len(checks) == len(list(marts_dbt_assets.check_specs))
     assert all(c.passed for c in checks)
@@ -804,6 +834,17 @@ def test_dagster_asset_builds_checks_and_publishes(built: Built, rebuilt: dict[s
     assert spec.group_name == "marts"
     assert spec.automation_condition is not None
     assert marts_dbt_assets.op.pool == DUCKDB_POOL
+
+
+def test_a_marts_run_starts_no_dbt_adapter_in_the_run_worker(rebuilt: dict[str, Any]) -> None:
+    """The metadata comes from DuckDB's catalog: dagster-dbt's in-process adapter (its
+    profile load, its handle on the build database) is never started.  The override is
+    of a private method: if dagster-dbt renamed it, the adapter would start again here."""
+    from dagster_dbt import DbtCliResource
+
+    assert rebuilt["result"].success
+    assert hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
+    assert rebuilt["adapters"] == {}
 
 
 def _readable_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
