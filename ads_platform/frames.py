@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -35,6 +35,8 @@ from ads_platform.datasets.base import ACTION_LIST
 from ads_platform.datasets.creatives import LANDING_COLUMNS, UNTRACKED
 from ads_platform.datasets.entities import VERSION_COLUMNS
 from ads_platform.datasets.insights import ACTION_STATS, VIDEO_AVG_TIME, VIDEO_COUNTS, VIDEO_FIELDS
+from ads_platform.datasets.passthrough import passthrough_of
+from ads_platform.insights_fields import FieldKind
 from ads_platform.landing_urls import parse_landing_url
 from ads_platform.meta.errors import MalformedResponseError, required_field
 
@@ -107,6 +109,29 @@ def parse_money(value: Any, field: str) -> Decimal | None:
     if not amount.is_finite():
         raise RowError(f"{field}: expected a finite amount, got {value!r}")
     return amount
+
+
+def parse_number(value: Any, field: str) -> float | None:
+    """A decimal number (cost, rate, average) from Meta's string; None when absent."""
+    amount = parse_money(value, field)
+    return None if amount is None else float(amount)
+
+
+def parse_text(value: Any, field: str) -> str | None:
+    """A label (a ranking, an objective); None when absent, an error when it is not a scalar."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (Mapping, list)):
+        raise RowError(f"{field}: expected a single value, got {type(value).__name__}")
+    return str(value)
+
+
+#: How each scalar kind of :mod:`ads_platform.insights_fields` is parsed from the wire.
+PARSERS: Mapping[FieldKind, Callable[[Any, str], Any]] = {
+    FieldKind.COUNT: parse_count,
+    FieldKind.NUMBER: parse_number,
+    FieldKind.TEXT: parse_text,
+}
 
 
 _ACTION_FIELDS = ("stat", "action_type", "window", "value")
@@ -238,13 +263,16 @@ def insights_frame(
     currency: str,
     fetched_at: dt.datetime,
     run_id: str,
+    dataset: Dataset = AD_INSIGHTS,
 ) -> pd.DataFrame:
     """Ad-level daily insight rows → the ``ad_insights_daily`` frame.
 
     An ad-level row without its ad, ad set or campaign id cannot be stored (nor joined
-    to a name): it is a :class:`RowError` naming the field, not a null key.
+    to a name): it is a :class:`RowError` naming the field, not a null key.  ``dataset``
+    is the declaration with the settings' passthrough columns, each parsed by its kind
+    (:func:`ads_platform.datasets.passthrough.ad_insights_dataset`).
     """
-    return _insights(rows, AD_INSIGHTS, account_id, currency, fetched_at, run_id, ad_level=True)
+    return _insights(rows, dataset, account_id, currency, fetched_at, run_id, ad_level=True)
 
 
 def account_insights_frame(
@@ -298,6 +326,10 @@ def _insights(
     spend_col = columns["spend"]
     video = [columns[column] for column, _ in VIDEO_FIELDS] if ad_level else []
     video_names = [column for column, _ in VIDEO_FIELDS]
+    extra = [
+        (columns[f.name].append, f.name, PARSERS[f.kind])
+        for f in (passthrough_of(dataset) if ad_level else ())
+    ]
     n = 0
     with from_endpoint(INSIGHTS_ENDPOINT, account_id):
         for row in rows:
@@ -321,6 +353,8 @@ def _insights(
                 metrics = video_metrics(row)
                 for values, name in zip(video, video_names, strict=True):
                     values.append(metrics[name])
+                for append_extra, api, parse in extra:
+                    append_extra(parse(row.get(api), api))
             n += 1
     columns["fetched_at"] = [fetched_at] * n
     columns["run_id"] = [run_id] * n

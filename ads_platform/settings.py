@@ -275,6 +275,71 @@ class IngestionSettings(_Strict):
         return tuple(dict.fromkeys(value))
 
 
+class PassthroughActionType(_Strict):
+    """An action type whose count and value become columns (``actions_<name>``,
+    ``action_values_<name>``); ``name`` defaults to the action type in snake case."""
+
+    action_type: str
+    name: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        """A bare string in YAML is the action type; the name defaults to its snake case
+        (``offsite_conversion.fb_pixel_lead`` → ``offsite_conversion_fb_pixel_lead``)."""
+        if isinstance(value, str):
+            value = {"action_type": value}
+        if isinstance(value, Mapping) and not value.get("name"):
+            action_type = str(value.get("action_type") or "")
+            name = re.sub(r"[^a-z0-9]+", "_", action_type.lower()).strip("_")
+            value = {**value, "name": name}
+        return value
+
+
+class InsightsSettings(_Strict):
+    """Extra ad-level insights that flow to the lake and ``fct_ad_daily`` by settings alone.
+
+    Checked against Meta's field names when the settings load (ads_platform/insights_fields.py):
+    an unknown name, a field pulled already, a breakdown or a field that is not one value per
+    ad-day is refused with the reason and the closest valid names.
+    """
+
+    #: Insights fields requested in the same ad-level calls, stored as typed columns of
+    #: ad_insights_daily and passed to fct_ad_daily under their API names.
+    passthrough_fields: tuple[str, ...] = ()
+    #: Action types whose count (``actions``, default window) and value (``action_values``)
+    #: become fct_ad_daily columns; read from the stored action lists, so no extra call.
+    passthrough_action_types: tuple[PassthroughActionType, ...] = ()
+
+    @field_validator("passthrough_fields")
+    @classmethod
+    def _fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        value = tuple(v.strip() for v in value)
+        if value:
+            # Imported only when asked: the check needs the dataset declarations (pandas).
+            from ads_platform.datasets.passthrough import field_problems
+
+            problems = field_problems(value)
+            if problems:
+                raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("passthrough_action_types")
+    @classmethod
+    def _action_types(
+        cls, value: tuple[PassthroughActionType, ...]
+    ) -> tuple[PassthroughActionType, ...]:
+        if value:
+            from ads_platform.datasets import passthrough
+
+            problems = passthrough.action_type_problems(
+                [passthrough.PassthroughActionType(v.action_type, v.name) for v in value]
+            )
+            if problems:
+                raise ValueError("; ".join(problems))
+        return value
+
+
 class TokenSettings(_Strict):
     #: Exchange a user token for a new long-lived one when it has fewer days left.
     refresh_within_days: int = Field(default=10, ge=1, le=59)
@@ -337,6 +402,7 @@ class Settings(_Strict):
     accounts: tuple[AccountSettings, ...] = ()
     discovery: DiscoverySettings = DiscoverySettings()
     ingestion: IngestionSettings = IngestionSettings()
+    insights: InsightsSettings = InsightsSettings()
     tokens: TokenSettings = TokenSettings()
     alerts: AlertSettings = AlertSettings()
     reporting: ReportingSettings = ReportingSettings()

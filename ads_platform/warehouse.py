@@ -149,12 +149,29 @@ def dbt_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[s
 
 
 def dbt_vars(settings: Settings) -> dict[str, Any]:
-    """dbt vars that follow the platform settings (one source of truth for both)."""
+    """dbt vars that follow the platform settings (one source of truth for both).
+
+    The passthrough lists carry what dbt cannot read from Python: each field's DuckDB type
+    (from its declared kind) and each action type's column suffix.  Like every var, a
+    change of them makes the next marts build a full one (:func:`plan_marts_build`).
+    """
+    # Imported here: the declarations need pandas, and readers of the marts import this
+    # module without ever building dbt vars.
+    from ads_platform.datasets import passthrough
+
+    insights = settings.insights
     return {
         "attribution_windows": list(settings.ingestion.attribution_windows),
         "reconciliation_tolerance": settings.ingestion.reconciliation_tolerance,
         "week_start_day": settings.reporting.week_start_day,
         "reporting_currency": settings.fx.reporting_currency,
+        "passthrough_fields": passthrough.dbt_field_var(insights.passthrough_fields),
+        "passthrough_action_types": passthrough.dbt_action_type_var(
+            [
+                passthrough.PassthroughActionType(a.action_type, a.name)
+                for a in insights.passthrough_action_types
+            ]
+        ),
     }
 
 

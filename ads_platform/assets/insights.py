@@ -18,6 +18,7 @@ from ads_platform.assets.account_runs import (
 )
 from ads_platform.assets.reporting import check_specs
 from ads_platform.datasets import ACCOUNTS, AD_INSIGHTS, AD_INSIGHTS_DAILY
+from ads_platform.datasets.passthrough import ad_insights_dataset
 from ads_platform.ingestion import insights as pull
 from ads_platform.ingestion.outcomes import SCHEMA_CHECK
 from ads_platform.ingestion.zero_guard import CHECK_NAME as ZERO_GUARD
@@ -39,6 +40,7 @@ def pull_days(run: AccountRun, client: GraphClient, job: AccountJob) -> AccountR
         attribution_windows=ingestion.attribution_windows,
         reconciliation_tolerance=ingestion.reconciliation_tolerance,
         zero_guard_history_days=ingestion.zero_guard_history_days,
+        dataset=ad_insights_dataset(run.settings.insights.passthrough_fields),
     )
     run.context.log.info(
         f"{job.account_id}: {len(result.outcomes)} day(s) in {len(result.ranges)} range "

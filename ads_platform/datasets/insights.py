@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -127,6 +129,23 @@ _TOTALS = [
 ]
 _TOTALS_API = ("impressions", "reach", "clicks", "inline_link_clicks", "spend")
 _VIDEO = [*((column, pa.int64()) for column, _ in VIDEO_COUNTS), (VIDEO_AVG_TIME[0], pa.float64())]
+
+#: Every API field the ad-level pull requests → the column that holds it (the passthrough
+#: settings refuse these: they are there already).
+PULLED_AS: Mapping[str, str] = MappingProxyType(
+    {
+        "account_id": "account_id",
+        "account_currency": "currency",
+        "campaign_id": "campaign_id",
+        "adset_id": "ad_set_id",
+        "ad_id": "ad_id",
+        "date_start": "date_day",
+        "date_stop": "date_day",
+        **{api: column for (column, _), api in zip(_TOTALS, _TOTALS_API, strict=True)},
+        **dict.fromkeys(ACTION_STATS, "actions"),
+        **{api: column for column, api in VIDEO_FIELDS},
+    }
+)
 
 AD_INSIGHTS = Dataset(
     name=AD_INSIGHTS_DAILY,

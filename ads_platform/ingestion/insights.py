@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ads_platform import frames, schemas
-from ads_platform.datasets import ACCOUNT_INSIGHTS, AD_INSIGHTS
+from ads_platform.datasets import ACCOUNT_INSIGHTS, AD_INSIGHTS, Dataset
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.outcomes import (
     SCHEMA_CHECK,
@@ -202,12 +202,15 @@ def pull_account_insights(
     reconciliation_tolerance: float = 0.005,
     zero_guard_history_days: int = 7,
     now: dt.datetime | None = None,
+    dataset: Dataset = AD_INSIGHTS,
 ) -> PullResult:
     """Fetch, validate and write every requested day of one account.
 
     Raises only for account-level failures (token, permission, throttling past the
     budget): those fail every day of the account and the caller records them.
-    Day-level problems (schema, zero guard) become ``blocked`` outcomes.
+    Day-level problems (schema, zero guard) become ``blocked`` outcomes.  ``dataset`` is
+    ``ad_insights_daily`` as the settings declare it (with their passthrough fields:
+    requested in the same calls, stored as columns of the same files).
     """
     started = time.monotonic()
     now = now or dt.datetime.now(dt.UTC)
@@ -231,7 +234,7 @@ def pull_account_insights(
                 since,
                 until,
                 level="ad",
-                fields=AD_INSIGHTS.api_fields,
+                fields=dataset.api_fields,
                 action_attribution_windows=list(attribution_windows),
             ),
             account.account_id,
@@ -256,7 +259,14 @@ def pull_account_insights(
                 DATASET, f"the API returned rows for {stray[0]}, outside {since}..{until}"
             )
         validated = _validate_range(
-            account, since, until, ad_rows, account_rows, fetched_at=fetched_at, run_id=run_id
+            account,
+            since,
+            until,
+            ad_rows,
+            account_rows,
+            fetched_at=fetched_at,
+            run_id=run_id,
+            dataset=dataset,
         )
         with lake.parallel_writes() as writes:
             for day in _span(since, until):
@@ -295,11 +305,13 @@ class ValidDay:
     account_table: pa.Table
 
     @classmethod
-    def of(cls, ad_frame: pd.DataFrame, account_frame: pd.DataFrame) -> ValidDay:
+    def of(
+        cls, ad_frame: pd.DataFrame, account_frame: pd.DataFrame, dataset: Dataset = AD_INSIGHTS
+    ) -> ValidDay:
         return cls(
             ad_frame,
             account_frame,
-            AD_INSIGHTS.to_arrow(ad_frame),
+            dataset.to_arrow(ad_frame),
             ACCOUNT_INSIGHTS.to_arrow(account_frame),
         )
 
@@ -314,12 +326,18 @@ def build_frames(
     *,
     fetched_at: dt.datetime,
     run_id: str,
+    dataset: Dataset = AD_INSIGHTS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows of both levels → their typed frames; a row that cannot be parsed fails them."""
     aid = account.account_id
     try:
         ad_frame = frames.insights_frame(
-            ad_rows, account_id=aid, currency=account.currency, fetched_at=fetched_at, run_id=run_id
+            ad_rows,
+            account_id=aid,
+            currency=account.currency,
+            fetched_at=fetched_at,
+            run_id=run_id,
+            dataset=dataset,
         )
         account_frame = frames.account_insights_frame(
             account_rows,
@@ -333,10 +351,15 @@ def build_frames(
     return ad_frame, account_frame
 
 
-def check_frames(account: AccountInfo, ad_frame: pd.DataFrame, account_frame: pd.DataFrame) -> None:
+def check_frames(
+    account: AccountInfo,
+    ad_frame: pd.DataFrame,
+    account_frame: pd.DataFrame,
+    dataset: Dataset = AD_INSIGHTS,
+) -> None:
     """Both frames through their models and the partition-key rule (raises ``ValidationFailed``)."""
     aid = account.account_id
-    AD_INSIGHTS.validate(ad_frame)
+    dataset.validate(ad_frame)
     schemas.check_partition_keys(ad_frame, DATASET, account_id=aid)
     ACCOUNT_INSIGHTS.validate(account_frame)
     schemas.check_partition_keys(account_frame, ACCOUNT_DATASET, account_id=aid)
@@ -349,11 +372,12 @@ def _frames_for(
     *,
     fetched_at: dt.datetime,
     run_id: str,
+    dataset: Dataset,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     ad_frame, account_frame = build_frames(
-        account, ad_rows, account_rows, fetched_at=fetched_at, run_id=run_id
+        account, ad_rows, account_rows, fetched_at=fetched_at, run_id=run_id, dataset=dataset
     )
-    check_frames(account, ad_frame, account_frame)
+    check_frames(account, ad_frame, account_frame, dataset)
     return ad_frame, account_frame
 
 
@@ -366,6 +390,7 @@ def _validate_range(
     *,
     fetched_at: dt.datetime,
     run_id: str,
+    dataset: Dataset,
 ) -> dict[dt.date, DayFrames]:
     """Validate a whole range at once; only when it fails, day by day to find the culprits.
 
@@ -381,6 +406,7 @@ def _validate_range(
             [r for rows in account_rows.values() for r in rows],
             fetched_at=fetched_at,
             run_id=run_id,
+            dataset=dataset,
         )
     except schemas.ValidationFailed:
         out: dict[dt.date, DayFrames] = {}
@@ -394,16 +420,21 @@ def _validate_range(
                         account_rows.get(key, []),
                         fetched_at=fetched_at,
                         run_id=run_id,
-                    )
+                        dataset=dataset,
+                    ),
+                    dataset,
                 )
             except schemas.ValidationFailed as exc:
                 out[day] = exc
         return out
-    return split_days(days, ad_all, account_all)
+    return split_days(days, ad_all, account_all, dataset)
 
 
 def split_days(
-    days: Sequence[dt.date], ad_all: pd.DataFrame, account_all: pd.DataFrame
+    days: Sequence[dt.date],
+    ad_all: pd.DataFrame,
+    account_all: pd.DataFrame,
+    dataset: Dataset = AD_INSIGHTS,
 ) -> dict[dt.date, DayFrames]:
     """A range's validated frames → one :class:`ValidDay` per day (empty for a day without rows).
 
@@ -411,10 +442,10 @@ def split_days(
     day cost more in per-call overhead than the conversion itself.
     """
     parts = []
-    for frame, dataset in ((ad_all, AD_INSIGHTS), (account_all, ACCOUNT_INSIGHTS)):
+    for frame, declared in ((ad_all, dataset), (account_all, ACCOUNT_INSIGHTS)):
         frame = frame.reset_index(drop=True)
         positions = frame.groupby("date_day", sort=False).indices if len(frame) else {}
-        parts.append((frame, dataset.to_arrow(frame), positions))
+        parts.append((frame, declared.to_arrow(frame), positions))
 
     def day_of(part: tuple[pd.DataFrame, pa.Table, Mapping[Any, Any]], day: dt.date) -> Any:
         frame, table, positions = part

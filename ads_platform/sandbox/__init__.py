@@ -17,6 +17,7 @@ Public API::
         sb.truth(account_id, since, until) / sb.stats() / sb.reset_stats()
         sb.breakdown_truth(account_id, since, until, ["age", "gender"])
         sb.creative_truth(account_id)
+        sb.passthrough_truth(account_id, since, until, ["cpp", "unique_clicks"])
         sb.set_usage_factor(pct_per_call) / sb.info()
 
 CLI: ``python -m ads_platform.sandbox --port P --seed S --accounts K [--latency-ms L]

@@ -19,6 +19,8 @@ GET     /__sandbox/truth             ?account_id=&since=&until= -> ground truth
 GET     /__sandbox/truth/breakdowns  ?account_id=&since=&until=&breakdowns=age,gender
                                      -> per breakdown value and day, beside the totals
 GET     /__sandbox/truth/creatives   ?account_id= -> every creative with its ad and validity
+GET     /__sandbox/truth/passthrough ?account_id=&since=&until=&fields=cpp,unique_clicks
+                                     -> the extra fields of every ad-day row served
 GET     /__sandbox/stats             -> counters; POST /__sandbox/stats/reset clears
 POST    /__sandbox/usage             {"pct_per_call": float} -> usage factor
 ======  ===========================  ==================================================
@@ -34,7 +36,7 @@ from .breakdowns import parse_breakdowns
 from .creatives import truth as creative_truth
 from .faults import FAULT_NAMES
 from .state import SandboxState
-from .truth import breakdown_truth, ground_truth
+from .truth import breakdown_truth, ground_truth, passthrough_truth
 from .wire import GraphError, Response, json_response
 
 
@@ -198,6 +200,21 @@ class ControlApi:
             return breakdown_truth(
                 state.insights, spec, since, until, breakdown, state.clock.view()
             )
+        if path == "/__sandbox/truth/passthrough" and method == "GET":
+            spec = state.world.account(query.get("account_id", ""))
+            if spec is None:
+                raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
+            since = _date(query.get("since"), "since")
+            until = _date(query.get("until"), "until")
+            if since > until:
+                raise ControlError("since must be <= until")
+            names = [n for n in query.get("fields", "").split(",") if n]
+            try:
+                return passthrough_truth(
+                    state.insights, spec, since, until, names, state.clock.view()
+                )
+            except ValueError as exc:
+                raise ControlError(str(exc)) from None
         if path == "/__sandbox/stats" and method == "GET":
             return state.stats.snapshot()
         if path == "/__sandbox/stats/reset" and method == "POST":

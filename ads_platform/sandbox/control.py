@@ -300,6 +300,19 @@ class Sandbox:
         )
         return result
 
+    def passthrough_truth(
+        self, account_id: str, since: dt.date, until: dt.date, fields: Sequence[str]
+    ) -> dict[str, Any]:
+        """Extra fields of every ad-day row served, per day and ad (see ``truth.py``)."""
+        result: dict[str, Any] = self._get(
+            "/__sandbox/truth/passthrough",
+            account_id=account_id,
+            since=since.isoformat(),
+            until=until.isoformat(),
+            fields=",".join(fields),
+        )
+        return result
+
     def creative_truth(self, account_id: str) -> dict[str, Any]:
         """Every creative at the clock: ad, validity, content (see ``creatives.truth``)."""
         result: dict[str, Any] = self._get("/__sandbox/truth/creatives", account_id=account_id)

@@ -16,6 +16,16 @@ Video fields (``video_play_actions``, ``video_p25_watched_actions``...
 with one ``video_view`` element, on rows whose group has video plays (video ads;
 other rows omit them). The average is watch seconds / plays, rounded half up to
 whole seconds: exact per ad-day, a plays-weighted average at higher levels.
+
+Extra fields (``EXTRA_FIELDS``: what the platform's passthrough settings may ask for
+beyond its own fields) follow Meta's definitions over the same metrics, at every
+level: ``inline_post_engagement`` is the post engagement count; ``unique_clicks`` and
+``unique_inline_link_clicks`` are the clicks (link clicks) times a stable per (group,
+first day) share in [0.700, 1.000], rounded up (deduplicated like reach, never summed
+across levels); ``cpp`` (cost per 1,000 people reached), ``unique_ctr`` and
+``cost_per_unique_click`` are ratios of those, omitted when their denominator is 0 or
+reach is omitted; ``quality_ranking`` is a stable label per ad (ad level only). Every
+other valid field is accepted and omitted, as Meta omits fields it has no value for.
 """
 
 from __future__ import annotations
@@ -77,6 +87,23 @@ VIDEO_FIELDS: tuple[tuple[str, int], ...] = (
     ("video_thruplay_watched_actions", VIDEO_THRUPLAYS),
 )
 VIDEO_AVG_FIELD = "video_avg_time_watched_actions"
+#: Extra insights fields the sandbox serves, with how the truth reads them back.
+EXTRA_FIELDS: dict[str, str] = {
+    "inline_post_engagement": "count",
+    "unique_clicks": "count",
+    "unique_inline_link_clicks": "count",
+    "cpp": "number",
+    "unique_ctr": "number",
+    "cost_per_unique_click": "number",
+    "quality_ranking": "text",
+}
+QUALITY_RANKINGS = (
+    "ABOVE_AVERAGE",
+    "AVERAGE",
+    "BELOW_AVERAGE_35",
+    "BELOW_AVERAGE_20",
+    "BELOW_AVERAGE_10",
+)
 WINDOW_INDEX = {"1d_click": 0, "7d_click": 1, "28d_click": 2, "1d_view": 3}
 W7C, W1V = 1, 3
 _MASK64 = (1 << 64) - 1
@@ -126,6 +153,7 @@ class RowFormatter:
         f = self.fields
         self.video = tuple((name, idx) for name, idx in VIDEO_FIELDS if name in f)
         self.video_avg = VIDEO_AVG_FIELD in f
+        self.extras = tuple(name for name in EXTRA_FIELDS if name in f)
         self.want = {
             name: name in f
             for name in (
@@ -238,11 +266,39 @@ class RowFormatter:
             if self.video_avg:
                 avg = (2 * m[VIDEO_WATCH_SECONDS] + plays) // (2 * plays)
                 row[VIDEO_AVG_FIELD] = [{"action_type": "video_view", "value": str(avg)}]
+        if self.extras:
+            row.update(self._extras(m, group, first, cell, reach=0 if omit_reach else reach))
         if dims:
             row.update(zip(dims, self.values[cell], strict=True))
         row["date_start"] = dt.date.fromordinal(first).isoformat()
         row["date_stop"] = dt.date.fromordinal(last).isoformat()
         return row
+
+    def _extras(self, m: Metrics, group: str, first: int, cell: int, reach: int) -> dict[str, str]:
+        """The requested extra fields of one row (see the module docstring)."""
+        out: dict[str, str] = {}
+        wanted = self.extras
+        gid = int(group)
+        clicks = _unique(m[CLICKS], mix64(self.seed, 0x0C, gid, first, cell))
+        links = _unique(m[LINK_CLICKS], mix64(self.seed, 0x1C, gid, first, cell))
+        major = m[SPEND] / 10**self.decimals
+        values = {
+            "inline_post_engagement": str(m[POST_ENGAGEMENT]),
+            "unique_clicks": str(clicks),
+            "unique_inline_link_clicks": str(links),
+        }
+        if reach:
+            values["cpp"] = fmt_ratio(major * 1000 / reach)
+            values["unique_ctr"] = fmt_ratio(clicks * 100 / reach)
+        if clicks:
+            values["cost_per_unique_click"] = fmt_ratio(major / clicks)
+        if self.level == "ad":
+            ranking = QUALITY_RANKINGS[mix64(self.seed, 0x0A, gid) % len(QUALITY_RANKINGS)]
+            values["quality_ranking"] = ranking
+        for name in wanted:
+            if name in values:
+                out[name] = values[name]
+        return out
 
     def _actions(self, m: Metrics, bits: int) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
@@ -293,3 +349,9 @@ class RowFormatter:
             if listed:
                 out.append(element)
         return out
+
+
+def _unique(count: int, bits: int) -> int:
+    """A deduplicated count: ``count`` times a stable share in [0.700, 1.000], rounded up."""
+    share = 700 + bits % 301
+    return (count * share + 999) // 1000

@@ -16,7 +16,10 @@ code that serves insights, at the *current* clock, with faults ignored (a
   (level=account), with the unbroken day beside them and the first ``since`` for
   which breakdown queries still carry reach (``unique_fields_since``);
 * ``video`` holds plays, p25..p100, thruplays and watch_seconds (sums; the average
-  watch time is watch_seconds / plays, weighted by plays by construction).
+  watch time is watch_seconds / plays, weighted by plays by construction);
+* ``passthrough_truth`` gives the extra fields (``rows.EXTRA_FIELDS``) of every ad-day
+  row an ad-level daily query serves, as numbers (text as served); a field the row
+  omits is absent.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from .delivery import (
     Metrics,
 )
 from .insights import InsightsEngine
-from .rows import ACTION_TYPES, VALUE_TYPES
+from .rows import ACTION_TYPES, EXTRA_FIELDS, VALUE_TYPES, RowFormatter
 from .wire import money_number
 from .world import AccountSpec
 
@@ -170,3 +173,40 @@ def breakdown_truth(
         "drift_per_mille": engine.splitter.drift,
         "days": days,
     }
+
+
+_READ = {"count": int, "number": float, "text": str}
+
+
+def passthrough_truth(
+    engine: InsightsEngine,
+    account: AccountSpec,
+    since: dt.date,
+    until: dt.date,
+    fields: list[str],
+    clock: ClockView,
+) -> dict[str, Any]:
+    """Per day, per ad: the requested extra fields as ``level=ad, time_increment=1`` serves
+    them (formatted by the serving code, read back as plain numbers)."""
+    unknown = sorted(set(fields) - set(EXTRA_FIELDS))
+    if unknown:
+        raise ValueError(f"the sandbox does not model {unknown} (it models {sorted(EXTRA_FIELDS)})")
+    data = engine.world.data(account)
+    formatter = RowFormatter(
+        level="ad",
+        fields=tuple(fields),
+        windows=(),
+        data=data,
+        clock=clock,
+        seed=engine.world.seed,
+        zeros=False,
+    )
+    last = min(until.toordinal(), clock.account_today(account.tz).toordinal())
+    days: list[dict[str, Any]] = []
+    for day in range(since.toordinal(), last + 1):
+        ads: dict[str, dict[str, Any]] = {}
+        for group, cell, m in engine.groups(data, "ad", day, day, clock):
+            row = formatter.row(group, m, day, day, cell)
+            ads[group] = {f: _READ[EXTRA_FIELDS[f]](row[f]) for f in fields if f in row}
+        days.append({"date": dt.date.fromordinal(day).isoformat(), "ads": ads})
+    return {"account_id": account.id, "fields": list(fields), "days": days}

@@ -4,11 +4,12 @@
   reads only the changed lake files) share one definition.
 #}
 
-{% macro stg_ad_insights_select(relation, dims=[]) %}
+{% macro stg_ad_insights_select(relation, dims=[], passthrough=false) %}
 -- The lake replaces a whole account-day file on every re-pull, so the latest fetch of
 -- a slice is authoritative: rows from an older fetch of the same slice (a stray
 -- duplicate file) are dropped as a whole, then one row per ad (and breakdown value:
--- `dims`, for the breakdown datasets) is kept.
+-- `dims`, for the breakdown datasets) is kept.  `passthrough`: ad_insights_daily's
+-- relation, with the settings' passthrough columns (macros/passthrough.sql).
 with latest_fetch as (
     select *
     from {{ relation }}
@@ -32,6 +33,11 @@ select
     spend,
     {{ video_count_columns() | join(',\n    ') }},
     video_avg_time_watched_seconds,
+    {%- if passthrough %}
+    {%- for expression in passthrough_select() %}
+    {{ expression }},
+    {%- endfor %}
+    {%- endif %}
     actions,
     fetched_at,
     run_id,

@@ -95,10 +95,17 @@
 
 {% macro conversion_config_hash() %}
   {#- Stored on every fct_ad_daily row: when the configuration changes, every slice
-      built under the old one is rebuilt on the next incremental run. -#}
-  {{ return(local_md5(tojson({
+      built under the old one is rebuilt on the next incremental run.  The passthrough
+      columns (macros/passthrough.sql) count as configuration too, hashed only when some
+      are listed so that a project without any keeps its hash. -#}
+  {% set hashed = {
       'types': conversion_types(), 'windows': attribution_windows(),
-      'count_stat': var('conversion_count_stat'), 'value_stat': var('conversion_value_stat')}))) }}
+      'count_stat': var('conversion_count_stat'), 'value_stat': var('conversion_value_stat')} %}
+  {% if passthrough_fields() or passthrough_action_types() %}
+    {% do hashed.update({'passthrough_fields': passthrough_fields(),
+                         'passthrough_action_types': passthrough_action_types()}) %}
+  {% endif %}
+  {{ return(local_md5(tojson(hashed))) }}
 {% endmacro %}
 
 {% macro conversion_metric_columns() %}

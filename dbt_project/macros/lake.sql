@@ -29,7 +29,9 @@
   (hash in the view comment).
 
   lake_columns() (each dataset's columns and types) is generated from the dataset
-  registry into macros/lake_columns.sql: see ads_platform/datasets/dbt_sql.py.
+  registry into macros/lake_columns.sql: see ads_platform/datasets/dbt_sql.py.  The
+  settings' passthrough fields add typed columns to ad_insights_daily
+  (passthrough_lake_columns(), macros/passthrough.sql): NULL for files pulled before.
 
   Files carry their own account_id / date_day columns: hive_partitioning is off (the
   directory names are only organisation).  `_lake_file` names the file a row came
@@ -47,7 +49,7 @@
 
 {% macro lake_relation_sql(dataset, has_files, files=none) %}
   {#- files: an explicit list of lake files to read instead of the whole dataset glob. -#}
-  {%- set columns = lake_columns()[dataset] -%}
+  {%- set columns = lake_columns()[dataset] + passthrough_lake_columns(dataset) -%}
   {%- set empty -%}
     select {% for name, type in columns -%}
       cast(null as {{ type }}) as {{ adapter.quote(name) }},

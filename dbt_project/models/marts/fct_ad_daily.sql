@@ -7,7 +7,8 @@
 ) }}
 -- depends_on: {{ source('lake', 'ad_insights_daily') }}
 -- The additive base: one row per ad × account-local day, as Meta reported it.
--- Incremental by lake file: see macros/incremental.sql.
+-- Incremental by lake file: see macros/incremental.sql.  The settings' passthrough
+-- fields and action types (macros/passthrough.sql) follow the conversion columns.
 {%- set config_hash = conversion_config_hash() %}
 {%- set types = conversion_types() %}
 {%- set windows = attribution_windows() %}
@@ -34,7 +35,7 @@ changed_lake_rows as (
 ),
 
 insights as (
-    {{ stg_ad_insights_select('changed_lake_rows') }}
+    {{ stg_ad_insights_select('changed_lake_rows', passthrough=true) }}
 ),
 
 conversion_rows as (
@@ -94,6 +95,9 @@ select
     cast(insights.video_avg_time_watched_seconds * insights.video_plays as double) as video_watch_seconds
     {%- for c in conversion_metric_columns() %},
     cast(coalesce(conversions.{{ c }}, 0) as decimal(18, 6)) as {{ c }}
+    {%- endfor %}
+    {%- for c in passthrough_columns() %},
+    insights.{{ adapter.quote(c) }}
     {%- endfor %},
     insights.fetched_at,
     insights._lake_file as lake_file,

@@ -1,0 +1,552 @@
+"""Meta's ads insights vocabulary: every field name ``/insights`` accepts, with its kind.
+
+Why here, once: the settings validate passthrough fields against these names, the lake
+types their columns by kind, and the sandbox refuses the names Meta refuses; three
+copies would drift.  The names and which ones are lists come from the ``AdsInsights``
+enums of Meta's facebook-business SDK 26.0.3 (a unit test compares them with the
+installed SDK); the SDK types every scalar as ``string`` (Meta sends numbers as
+strings), so *count*, *number* and *text* below are read from Meta's field reference.
+
+Standard library only: the settings and the sandbox import it without pulling in the
+client or pandas.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+
+class FieldKind(enum.StrEnum):
+    """What one insights field holds on the wire, and so what column it can become."""
+
+    COUNT = "count"  # a whole number sent as a string ("123"): BIGINT
+    NUMBER = "number"  # a decimal number (cost, rate, average) sent as a string: DOUBLE
+    TEXT = "text"  # a label (a ranking, an objective): VARCHAR
+    ACTION_LIST = "action list"  # [{action_type, value, <window>...}]: one value per type
+    OBJECT_LIST = "object list"  # results, histograms, diagnostics: nested objects
+
+
+_COUNTS = (
+    "advanced_reach_1d_lookback",
+    "advanced_reach_28d_lookback",
+    "advanced_reach_7d_lookback",
+    "clicks",
+    "estimated_ad_recallers",
+    "estimated_ad_recallers_lower_bound",
+    "estimated_ad_recallers_upper_bound",
+    "full_view_impressions",
+    "full_view_reach",
+    "impressions",
+    "inline_link_clicks",
+    "inline_post_engagement",
+    "instagram_profile_follow",
+    "instagram_profile_visits",
+    "instagram_upcoming_event_reminders_set",
+    "instant_experience_clicks_to_open",
+    "instant_experience_clicks_to_start",
+    "marketing_messages_delivered",
+    "marketing_messages_link_btn_click",
+    "marketing_messages_quick_reply_btn_click",
+    "marketing_messages_read",
+    "marketing_messages_sent",
+    "messages_delivered",
+    "msa_seller_budget",
+    "product_views",
+    "reach",
+    "shop_clicks",
+    "shops_assisted_purchases",
+    "total_card_view",
+    "total_postbacks",
+    "unique_clicks",
+    "unique_inline_link_clicks",
+)
+
+_NUMBERS = (
+    "auction_bid",
+    "auction_competitiveness",
+    "auction_max_competitor_bid",
+    "canvas_avg_view_percent",
+    "canvas_avg_view_time",
+    "configurable_audience_overlap_with_conv_exposure_cost",
+    "configurable_creative_format_performance_spend",
+    "configurable_reachbyfrequency_impressions_cost",
+    "cost_per_dda_countby_convs",
+    "cost_per_estimated_ad_recallers",
+    "cost_per_inline_link_click",
+    "cost_per_inline_post_engagement",
+    "cost_per_message_delivered",
+    "cost_per_unique_click",
+    "cost_per_unique_inline_link_click",
+    "cpc",
+    "cpm",
+    "cpp",
+    "creative_diversity_score",
+    "ctr",
+    "dda_countby_convs",
+    "estimated_ad_recall_rate",
+    "estimated_ad_recall_rate_lower_bound",
+    "estimated_ad_recall_rate_upper_bound",
+    "frequency",
+    "inline_link_click_ctr",
+    "landing_page_view_actions_per_link_click",
+    "landing_page_view_per_link_click",
+    "landing_page_view_per_purchase_rate",
+    "marketing_messages_click_rate_benchmark",
+    "marketing_messages_cost_per_delivered",
+    "marketing_messages_cost_per_link_btn_click",
+    "marketing_messages_delivery_rate",
+    "marketing_messages_link_btn_click_rate",
+    "marketing_messages_media_view_rate",
+    "marketing_messages_phone_call_btn_click_rate",
+    "marketing_messages_quick_reply_btn_click_rate",
+    "marketing_messages_read_rate",
+    "marketing_messages_read_rate_benchmark",
+    "marketing_messages_spend",
+    "messages_delivered_ctr",
+    "opportunity_score_l4",
+    "playable_average_game_length",
+    "playable_game_start_rate",
+    "purchase_per_landing_page_view",
+    "purchases_per_link_click",
+    "qualifying_question_qualify_answer_rate",
+    "read_rate",
+    "social_spend",
+    "spend",
+    "unique_ctr",
+    "unique_inline_link_click_ctr",
+    "unique_link_clicks_ctr",
+    "wish_bid",
+)
+
+#: The configurable_* counts, date and id fields are text or counts by nature, but none
+#: of them is a per-ad-day figure (see NOT_PER_AD_DAY); typed here so every name has a kind.
+_CONFIGURABLE_COUNTS = (
+    "configurable_audience_overlap_with_conv_converters",
+    "configurable_audience_overlap_with_conv_exposure_impressions",
+    "configurable_audience_overlap_with_conv_exposure_reach",
+    "configurable_creative_format_performance_adset_count",
+    "configurable_creative_format_performance_clicks",
+    "configurable_creative_format_performance_conversions",
+    "configurable_creative_format_performance_converters",
+    "configurable_creative_format_performance_impressions",
+    "configurable_placement_ptc_conversions",
+    "configurable_placement_ptc_converters",
+    "configurable_placement_ptc_reach",
+    "configurable_reachbyfrequency_converters_count",
+    "configurable_reachbyfrequency_impressions_count",
+    "configurable_reachbyfrequency_reach",
+)
+
+_TEXTS = (
+    "account_currency",
+    "account_id",
+    "account_name",
+    "ad_id",
+    "ad_name",
+    "adset_end",
+    "adset_id",
+    "adset_name",
+    "adset_start",
+    "age_targeting",
+    "anchor_event_attribution_setting",
+    "anchor_events_performance_indicator",
+    "attribution_setting",
+    "buying_type",
+    "campaign_id",
+    "campaign_name",
+    "configurable_audience_overlap_with_conv_action",
+    "conversion_rate_ranking",
+    "created_time",
+    "creative_diversity_label",
+    "creative_media_type",
+    "date_start",
+    "date_stop",
+    "engagement_rate_ranking",
+    "gender_targeting",
+    "labels",
+    "location",
+    "marketing_messages_spend_currency",
+    "multi_event_conversion_attribution_setting",
+    "objective",
+    "optimization_goal",
+    "place_page_name",
+    "product_group_retailer_id",
+    "product_retailer_id",
+    "quality_ranking",
+    "result_values_performance_indicator",
+    "updated_time",
+)
+
+_ACTION_LISTS = (
+    "action_values",
+    "actions",
+    "ad_click_actions",
+    "ad_impression_actions",
+    "advanced_actions_28d_view",
+    "aggregated_play_time_per_reach",
+    "average_purchases_conversion_value",
+    "catalog_segment_actions",
+    "catalog_segment_value",
+    "catalog_segment_value_mobile_purchase_roas",
+    "catalog_segment_value_omni_purchase_roas",
+    "catalog_segment_value_website_purchase_roas",
+    "configurable_attribution_action",
+    "configurable_attribution_actionvalue",
+    "configurable_audience_overlap_reach",
+    "configurable_reachbyfrequency_action",
+    "conversion_lead_rate",
+    "conversion_leads",
+    "conversion_values",
+    "conversions",
+    "converted_product_app_custom_event_fb_mobile_purchase",
+    "converted_product_app_custom_event_fb_mobile_purchase_value",
+    "converted_product_offline_purchase",
+    "converted_product_offline_purchase_value",
+    "converted_product_omni_purchase",
+    "converted_product_omni_purchase_values",
+    "converted_product_quantity",
+    "converted_product_value",
+    "converted_product_website_pixel_purchase",
+    "converted_product_website_pixel_purchase_value",
+    "converted_promoted_product_app_custom_event_fb_mobile_purchase",
+    "converted_promoted_product_app_custom_event_fb_mobile_purchase_value",
+    "converted_promoted_product_offline_purchase",
+    "converted_promoted_product_offline_purchase_value",
+    "converted_promoted_product_omni_purchase",
+    "converted_promoted_product_omni_purchase_values",
+    "converted_promoted_product_quantity",
+    "converted_promoted_product_value",
+    "converted_promoted_product_website_pixel_purchase",
+    "converted_promoted_product_website_pixel_purchase_value",
+    "cost_per_15_sec_video_view",
+    "cost_per_2_sec_continuous_video_view",
+    "cost_per_6_sec_video_view",
+    "cost_per_action_type",
+    "cost_per_ad_click",
+    "cost_per_conversion",
+    "cost_per_conversion_lead",
+    "cost_per_mmp_credited_install",
+    "cost_per_one_thousand_ad_impression",
+    "cost_per_outbound_click",
+    "cost_per_thruplay",
+    "cost_per_unique_action_type",
+    "cost_per_unique_conversion",
+    "cost_per_unique_outbound_click",
+    "instant_experience_outbound_clicks",
+    "interactive_component_tap",
+    "mmp_credited_install",
+    "mobile_app_purchase_roas",
+    "onsite_conversion_messaging_detected_purchase_deduped",
+    "outbound_clicks",
+    "outbound_clicks_ctr",
+    "purchase_roas",
+    "total_postbacks_detailed",
+    "total_postbacks_detailed_v4",
+    "unique_actions",
+    "unique_conversions",
+    "unique_outbound_clicks",
+    "unique_outbound_clicks_ctr",
+    "unique_video_continuous_2_sec_watched_actions",
+    "unique_video_view_15_sec",
+    "video_15_sec_watched_actions",
+    "video_30_sec_watched_actions",
+    "video_6_sec_watched_actions",
+    "video_avg_time_watched_actions",
+    "video_continuous_2_sec_watched_actions",
+    "video_p100_watched_actions",
+    "video_p25_watched_actions",
+    "video_p50_watched_actions",
+    "video_p75_watched_actions",
+    "video_p95_watched_actions",
+    "video_play_actions",
+    "video_thruplay_watched_actions",
+    "video_time_watched_actions",
+    "video_view_per_impression",
+    "website_ctr",
+    "website_purchase_roas",
+)
+
+_OBJECT_LISTS = (
+    "cost_per_objective_result",
+    "cost_per_result",
+    "creative_diversity_data",
+    "creative_fatigue_summary",
+    "creative_fatigued_ads",
+    "dda_results",
+    "link_clicks_per_results",
+    "objective_result_rate",
+    "objective_results",
+    "result_rate",
+    "results",
+    "video_play_curve_actions",
+    "video_play_retention_0_to_15s_actions",
+    "video_play_retention_20_to_60s_actions",
+    "video_play_retention_graph_actions",
+)
+
+
+def _kinds() -> dict[str, FieldKind]:
+    out: dict[str, FieldKind] = {}
+    for kind, names in (
+        (FieldKind.COUNT, (*_COUNTS, *_CONFIGURABLE_COUNTS)),
+        (FieldKind.NUMBER, _NUMBERS),
+        (FieldKind.TEXT, _TEXTS),
+        (FieldKind.ACTION_LIST, _ACTION_LISTS),
+        (FieldKind.OBJECT_LIST, _OBJECT_LISTS),
+    ):
+        for name in names:
+            if name in out:
+                raise ValueError(f"insights field {name} is declared twice")
+            out[name] = kind
+    return dict(sorted(out.items()))
+
+
+#: The kinds that can be one column of an ad-day row.
+SCALAR_KINDS = frozenset({FieldKind.COUNT, FieldKind.NUMBER, FieldKind.TEXT})
+
+#: Every valid ``fields`` name of ``/insights`` (``AdsInsights.Field``) and its kind.
+INSIGHT_FIELDS: Mapping[str, FieldKind] = MappingProxyType(_kinds())
+
+_ENTITY = (
+    "an attribute of the ad's campaign, ad set or ad, not a daily figure: the entity "
+    "datasets carry it (dim_campaigns, dim_ad_sets, dim_ads)"
+)
+_NAME = "an entity name: fct_ad_daily's rows take the name valid on their day from dim_*_history"
+_BREAKDOWN_ONLY = "only answered with a matching breakdown, never on an unbroken ad-day row"
+_CONFIGURABLE = (
+    "a figure of Meta's configurable reports (audience overlap, creative format, placement, "
+    "reach and frequency), not of an ad's day"
+)
+
+#: Scalar fields that still cannot be a column of the ad × day facts, and why.
+NOT_PER_AD_DAY: Mapping[str, str] = MappingProxyType(
+    {
+        "account_name": _NAME,
+        "campaign_name": _NAME,
+        "adset_name": _NAME,
+        "ad_name": _NAME,
+        "account_currency": "the account's currency: already the `currency` column",
+        "date_start": "a row key: already the `date_day` column",
+        "date_stop": "a row key: already the `date_day` column",
+        "adset_start": _ENTITY,
+        "adset_end": _ENTITY,
+        "created_time": _ENTITY,
+        "updated_time": _ENTITY,
+        "labels": _ENTITY,
+        "msa_seller_budget": "a budget setting of the seller, not a daily figure",
+        "age_targeting": _BREAKDOWN_ONLY + " (age)",
+        "gender_targeting": _BREAKDOWN_ONLY + " (gender)",
+        "location": _BREAKDOWN_ONLY + " (country, region or dma)",
+        "place_page_name": _BREAKDOWN_ONLY + " (place_page_id)",
+        "product_retailer_id": _BREAKDOWN_ONLY + " (product_id)",
+        "product_group_retailer_id": _BREAKDOWN_ONLY + " (product_id)",
+        **{
+            name: _CONFIGURABLE
+            for name, kind in INSIGHT_FIELDS.items()
+            if name.startswith("configurable_") and kind in SCALAR_KINDS
+        },
+    }
+)
+
+
+#: Valid ``breakdowns`` (``AdsInsights.Breakdowns``).
+BREAKDOWNS: frozenset[str] = frozenset(
+    {
+        "ad_extension_domain",
+        "ad_extension_url",
+        "ad_format_asset",
+        "affiliate_click_region",
+        "affiliate_link_url",
+        "age",
+        "app_id",
+        "body_asset",
+        "breakdown_ad_objective",
+        "breakdown_reporting_ad_id",
+        "call_to_action_asset",
+        "coarse_conversion_value",
+        "comscore_market",
+        "conversion_destination",
+        "country",
+        "creative_automation_asset_id",
+        "creative_fingerprint_details",
+        "creative_format_classification",
+        "creative_media_type_breakdown",
+        "creative_relaxation_asset_type",
+        "crm_advertiser_l12_territory_ids",
+        "crm_advertiser_subvertical_id",
+        "crm_advertiser_vertical_id",
+        "crm_ult_advertiser_id",
+        "description_asset",
+        "device_platform",
+        "dma",
+        "existing_post_id",
+        "fidelity_type",
+        "flexible_format_asset_type",
+        "frequency_value",
+        "gen_ai_asset_type",
+        "gender",
+        "hourly_stats_aggregated_by_advertiser_time_zone",
+        "hourly_stats_aggregated_by_audience_time_zone",
+        "hsid",
+        "image_asset",
+        "impression_device",
+        "impression_view_time_advertiser_hour_v2",
+        "instagram_ads_follow_type",
+        "instagram_ads_instagram_media_product_type",
+        "instagram_ads_time_since_creation_bucket",
+        "internal_campaign_id",
+        "is_auto_advance",
+        "is_conversion_id_modeled",
+        "is_rendered_as_delayed_skip_ad",
+        "landing_destination",
+        "link_url_asset",
+        "marketing_messages_btn_name",
+        "mdsa_landing_destination",
+        "media_asset_url",
+        "media_creator",
+        "media_destination_url",
+        "media_format",
+        "media_id",
+        "media_origin_url",
+        "media_text_content",
+        "media_type",
+        "mmm",
+        "msa_seller_name",
+        "overlap_segment",
+        "pa_creator_ig_handle",
+        "place_page_id",
+        "placement_path",
+        "platform_position",
+        "postback_sequence_index",
+        "product_brand_breakdown",
+        "product_category_breakdown",
+        "product_custom_label_0_breakdown",
+        "product_custom_label_1_breakdown",
+        "product_custom_label_2_breakdown",
+        "product_custom_label_3_breakdown",
+        "product_custom_label_4_breakdown",
+        "product_group_content_id_breakdown",
+        "product_id",
+        "publisher_platform",
+        "redownload",
+        "reels_trending_topic",
+        "region",
+        "rta_ugc_topic",
+        "rule_set_id",
+        "rule_set_name",
+        "signal_source",
+        "signal_source_bucket",
+        "skan_campaign_id",
+        "skan_conversion_id",
+        "skan_version",
+        "sot_attribution_model_type",
+        "sot_attribution_window",
+        "sot_channel",
+        "sot_event_type",
+        "sot_source",
+        "standard_event_content_type",
+        "title_asset",
+        "user_persona_id",
+        "user_persona_name",
+        "video_asset",
+        "zip",
+    }
+)
+
+
+#: Action types Meta documents for ``actions`` / ``action_values`` (Ads Action Stats and
+#: the standard events).  Not a closed set: custom conversions, custom pixel and app
+#: events and Meta's onsite families carry names of their own (OPEN_ACTION_TYPE_PREFIXES).
+ACTION_TYPES: frozenset[str] = frozenset(
+    {
+        "add_payment_info",
+        "add_to_cart",
+        "add_to_wishlist",
+        "app_install",
+        "app_use",
+        "checkin",
+        "comment",
+        "complete_registration",
+        "contact_total",
+        "contact_website",
+        "contact_mobile_app",
+        "contact_offline",
+        "credit_spent",
+        "customize_product_total",
+        "donate_total",
+        "find_location_total",
+        "games.plays",
+        "initiate_checkout",
+        "landing_page_view",
+        "lead",
+        "leadgen_grouped",
+        "like",
+        "link_click",
+        "mobile_app_install",
+        "offsite_conversion.fb_pixel_add_payment_info",
+        "offsite_conversion.fb_pixel_add_to_cart",
+        "offsite_conversion.fb_pixel_add_to_wishlist",
+        "offsite_conversion.fb_pixel_complete_registration",
+        "offsite_conversion.fb_pixel_custom",
+        "offsite_conversion.fb_pixel_initiate_checkout",
+        "offsite_conversion.fb_pixel_lead",
+        "offsite_conversion.fb_pixel_purchase",
+        "offsite_conversion.fb_pixel_search",
+        "offsite_conversion.fb_pixel_view_content",
+        "omni_achievement_unlocked",
+        "omni_activate_app",
+        "omni_add_to_cart",
+        "omni_app_install",
+        "omni_complete_registration",
+        "omni_custom",
+        "omni_initiated_checkout",
+        "omni_level_achieved",
+        "omni_purchase",
+        "omni_rate",
+        "omni_search",
+        "omni_spend_credits",
+        "omni_tutorial_completion",
+        "omni_view_content",
+        "onsite_conversion.flow_complete",
+        "onsite_conversion.lead_grouped",
+        "onsite_conversion.messaging_block",
+        "onsite_conversion.messaging_conversation_started_7d",
+        "onsite_conversion.messaging_first_reply",
+        "onsite_conversion.post_save",
+        "onsite_conversion.purchase",
+        "onsite_web_add_to_cart",
+        "onsite_web_app_purchase",
+        "onsite_web_initiate_checkout",
+        "onsite_web_lead",
+        "onsite_web_purchase",
+        "onsite_web_view_content",
+        "outbound_click",
+        "page_engagement",
+        "photo_view",
+        "post",
+        "post_engagement",
+        "post_reaction",
+        "purchase",
+        "rsvp",
+        "schedule_total",
+        "search",
+        "start_trial_total",
+        "submit_application_total",
+        "subscribe_total",
+        "video_view",
+        "view_content",
+    }
+)
+
+#: Families whose members are named by the advertiser or by Meta's newer products: any
+#: action type under these prefixes is accepted as it is written.
+OPEN_ACTION_TYPE_PREFIXES: tuple[str, ...] = (
+    "offsite_conversion.custom.",
+    "offsite_conversion.fb_pixel_custom.",
+    "offline_conversion.",
+    "app_custom_event.",
+    "onsite_conversion.",
+    "onsite_app_",
+)
