@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -52,9 +53,21 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def platform(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Platform]:
-    """Fresh home, settings and instance per test; the sandbox is shared and reset."""
+    """Fresh home, settings and instance per test; the sandbox is shared and reset.
+
+    The instance is Dagster's in-memory one (the same SQL event-log and run storage code
+    on an in-memory SQLite database) unless the test is marked ``persistent_instance``:
+    the on-disk SQLite instance opened and closed a database connection for every event,
+    which took half the CPU of an ingestion test (e2e/test_ingestion.py: 32 s against
+    20 s).  Runs that cross processes (a sensor launching runs, a daemon, a CLI) need the
+    on-disk one, and those tests, the CLI tests and the PostgreSQL tests keep the
+    shipped storages under test.
+    """
     sandbox.clear_faults()
     sandbox.set_today(SANDBOX_TODAY)
     for account_id in sandbox.account_ids:  # the sandbox is shared: undo other tests' expiries
@@ -75,7 +88,11 @@ def platform(
         "ADS_PLATFORM_HOME": str(home),
     }.items():
         monkeypatch.setenv(key, value)
-    with dg.instance_for_test() as instance:
+    if request.node.get_closest_marker("persistent_instance"):
+        instance_context: Any = dg.instance_for_test()
+    else:
+        instance_context = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster"))
+    with instance_context as instance:
         yield Platform(sandbox, home, config_path, instance, tokens)
     sandbox.clear_faults()
 

@@ -29,7 +29,8 @@ from ads_platform_tests.e2e.helpers import ingest, setup_accounts
 from ads_platform_tests.marts.lake_fixture import run_dbt
 from ads_platform_tests.platform_defs import defs
 
-pytestmark = pytest.mark.slow
+# Sensors launch runs: they cross processes, so the instance is on disk.
+pytestmark = [pytest.mark.slow, pytest.mark.persistent_instance]
 
 DAY = SANDBOX_TODAY - dt.timedelta(days=1)
 

@@ -22,7 +22,8 @@ from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, materialized_partitions, setup_accounts
 from ads_platform_tests.platform_defs import defs
 
-pytestmark = pytest.mark.slow
+# Sensors launch runs: they cross processes, so the instance is on disk.
+pytestmark = [pytest.mark.slow, pytest.mark.persistent_instance]
 
 #: Noon UTC on the sandbox's today: morning in New York, evening in Berlin and Tokyo.
 NOON = dt.datetime.combine(SANDBOX_TODAY, dt.time(12), tzinfo=dt.UTC)
