@@ -51,6 +51,19 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+def in_memory_instance(tempdir: Path) -> dg.DagsterInstance:
+    """Dagster's in-memory instance, for tests whose runs stay in this process.
+
+    The same SQL event-log and run storage code on an in-memory SQLite database.  The
+    on-disk SQLite instance opens and closes a database connection for every event,
+    which took a third of the CPU of an ingestion test (e2e/test_ingestion.py: 32 s
+    against 20 s).  Runs that cross processes (a sensor launching runs, a daemon, a
+    CLI) need the on-disk one: those tests, the CLI tests and the PostgreSQL tests keep
+    the shipped storages under test.  Use it as a context manager.
+    """
+    return dg.DagsterInstance.ephemeral(tempdir=str(tempdir))
+
+
 @pytest.fixture
 def platform(
     sandbox: Sandbox,
@@ -60,13 +73,8 @@ def platform(
 ) -> Iterator[Platform]:
     """Fresh home, settings and instance per test; the sandbox is shared and reset.
 
-    The instance is Dagster's in-memory one (the same SQL event-log and run storage code
-    on an in-memory SQLite database) unless the test is marked ``persistent_instance``:
-    the on-disk SQLite instance opened and closed a database connection for every event,
-    which took half the CPU of an ingestion test (e2e/test_ingestion.py: 32 s against
-    20 s).  Runs that cross processes (a sensor launching runs, a daemon, a CLI) need the
-    on-disk one, and those tests, the CLI tests and the PostgreSQL tests keep the
-    shipped storages under test.
+    The instance is :func:`in_memory_instance` unless the test is marked
+    ``persistent_instance`` (its runs cross processes).
     """
     sandbox.clear_faults()
     sandbox.set_today(SANDBOX_TODAY)
@@ -91,7 +99,7 @@ def platform(
     if request.node.get_closest_marker("persistent_instance"):
         instance_context: Any = dg.instance_for_test()
     else:
-        instance_context = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster"))
+        instance_context = in_memory_instance(tmp_path / "dagster")
     with instance_context as instance:
         yield Platform(sandbox, home, config_path, instance, tokens)
     sandbox.clear_faults()

@@ -25,7 +25,7 @@ from ads_platform.demo import materialize, materialize_marts, write_demo_setting
 from ads_platform.partitions import range_tags
 from ads_platform.sandbox import Sandbox
 from ads_platform.warehouse import open_marts_readonly
-from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
+from ads_platform_tests.conftest import SANDBOX_TODAY, Platform, in_memory_instance
 from ads_platform_tests.e2e.helpers import ingest
 from ads_platform_tests.platform_defs import defs
 
@@ -70,7 +70,10 @@ def world(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     config_path, tokens = write_demo_settings(
         home, sandbox.base_url, sandbox.account_ids, start_date=dt.date(2026, 1, 1)
     )
-    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        in_memory_instance(home.parent / "dagster") as instance,
+    ):
         for key, value in {
             **tokens,
             "ADS_PLATFORM_CONFIG": str(config_path),

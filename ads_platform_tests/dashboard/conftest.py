@@ -33,6 +33,7 @@ from ads_platform.demo import materialize, materialize_marts, write_demo_setting
 from ads_platform.partitions import key_for, range_tags
 from ads_platform.sandbox import Sandbox
 from ads_platform.sandbox.clock import ClockView
+from ads_platform_tests.conftest import in_memory_instance
 from ads_platform_tests.platform_defs import defs
 
 #: Days pulled before the sandbox's today (the stale account stops STALE_DAYS earlier).
@@ -106,7 +107,7 @@ def dashboard_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
     # it would point every later test of the session at this home.
     with (
         Sandbox(seed=11, accounts=3, today=today, async_delay_scale=0.01) as sandbox,
-        dg.instance_for_test() as instance,
+        in_memory_instance(home.parent / "dagster") as instance,
     ):
         with pytest.MonkeyPatch.context() as mp:
             accounts = sorted(sandbox.account_ids)
