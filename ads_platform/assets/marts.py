@@ -70,9 +70,11 @@ from pydantic import Field
 
 from ads_platform import dbt_with_parent
 from ads_platform.assets.marts_metadata import read_relation_metadata, relation_of
+from ads_platform.datasets import ALERT_LOG, ATTEMPTS
 from ads_platform.resources import PlatformResource
 from ads_platform.settings import Settings, settings_environ
 from ads_platform.warehouse import (
+    CLOCK_TAG,
     DBT_DB_ENV,
     DEFAULT_FULL_BUILD_EVERY,
     build_db_path,
@@ -91,9 +93,7 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 #: Every writer of the build database runs in this pool (limit 1 in dagster.yaml).
 DUCKDB_POOL = "duckdb_writer"
 MARTS_GROUP = "marts"
-#: Rebuild at least hourly even without upstream materializations: a failed ingestion
-#: records its attempt in the lake without materializing anything, and data_freshness
-#: must still learn about it ("data as of Tuesday: token expired").
+#: The tick of the models whose inputs change without a materialization (:func:`ticks_hourly`).
 MARTS_REFRESH_CRON = "0 * * * *"
 
 _DBT_SOURCE_DIRS = ("models", "macros", "tests")
@@ -196,26 +196,50 @@ def prepare_manifest(settings: Settings | None = None) -> Path:
 
 
 def marts_automation_condition(
-    cron: str = MARTS_REFRESH_CRON,
+    cron: str | None = MARTS_REFRESH_CRON,
 ) -> dg.AutomationCondition[Any]:
-    """Rebuild after an upstream change (or hourly), never while a blocking check fails.
+    """Rebuild after an upstream change (and, with ``cron``, at each tick), never while a
+    blocking check fails.
+
+    The hourly tick is only for the models with an input no materialization announces
+    (:func:`ticks_hourly`); the others follow their inputs.  With the tick on every
+    model, automation queued a rebuild of nearly all marts at the top of each hour with
+    nothing new upstream (issue 10).  A ticking model's rebuild is an upstream change
+    for what reads it (data_freshness, the alerts mart, the weekly and monthly reports:
+    11 of the 59 models in all).
 
     Built from eager()'s parts without its ``~any_deps_missing``: the ingestion assets
     are day × account partitioned and most partitions of that grid are never
     materialized (days before an account existed), which would block eager() forever.
     """
     either: dg.AutomationCondition[Any] = (
-        dg.AutomationCondition.any_deps_updated()
-        | dg.AutomationCondition.newly_missing()
-        | dg.AutomationCondition.cron_tick_passed(cron)
+        dg.AutomationCondition.any_deps_updated() | dg.AutomationCondition.newly_missing()
     )
+    if cron is not None:
+        either = either | dg.AutomationCondition.cron_tick_passed(cron)
     trigger = either.since_last_handled()
+    label = "rebuild after upstream changes" + (" or hourly" if cron else "")
     return (
         trigger
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
         & dg.AutomationCondition.all_deps_blocking_checks_passed()
-    ).with_label("rebuild after upstream changes or hourly, unless a blocking check failed")
+    ).with_label(f"{label}, unless a blocking check failed")
+
+
+def ticks_hourly(dbt_resource_props: Mapping[str, Any]) -> bool:
+    """Whether a model needs the hourly tick: an input changes without a materialization.
+
+    The clock (tag ``clock``: ``fct_reach``'s ``is_complete``, ``dim_calendar``'s days),
+    or the platform's own logs, which a failed ingestion or an alert sensor appends to
+    without materializing anything, and which data_freshness must still learn about
+    ("data as of Tuesday: token expired").
+    """
+    if CLOCK_TAG in (dbt_resource_props.get("tags") or []):
+        return True
+    logs = {ATTEMPTS.name, ALERT_LOG.name}
+    parents = (dbt_resource_props.get("depends_on") or {}).get("nodes") or []
+    return any(p.startswith("source.") and p.rsplit(".", 1)[-1] in logs for p in parents)
 
 
 class MartsTranslator(DagsterDbtTranslator):
@@ -239,7 +263,9 @@ class MartsTranslator(DagsterDbtTranslator):
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
     ) -> dg.AutomationCondition[Any] | None:
-        return marts_automation_condition()
+        return marts_automation_condition(
+            MARTS_REFRESH_CRON if ticks_hourly(dbt_resource_props) else None
+        )
 
 
 marts_translator = MartsTranslator(
