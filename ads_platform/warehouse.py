@@ -97,6 +97,10 @@ LAKE_FILES_TABLE = "lake_files"
 BUILD_STATE_NAME = "marts_build_state.json"
 #: The whole-lake verification (a full build) runs at least this often.
 DEFAULT_FULL_BUILD_EVERY = dt.timedelta(hours=24)
+#: How much earlier than ``full_build_every`` a verification is already due: the daily
+#: run of every mart starts at a tick a few seconds or minutes earlier or later than the
+#: day before, and must not find yesterday's verification 23 h 59 min old and skip it.
+FULL_BUILD_MARGIN = dt.timedelta(minutes=30)
 _STATE_VERSION = 1
 _DBT_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
@@ -399,7 +403,7 @@ def plan_marts_build(
         reason = "no record of a previous build"
     elif state.get("project") != project:
         reason = "the dbt project or its vars changed since the last build"
-    elif last_full is None or now - last_full >= full_build_every:
+    elif last_full is None or now - last_full >= full_build_every - FULL_BUILD_MARGIN:
         hours = full_build_every.total_seconds() / 3600
         reason = f"whole-lake verification due (every {hours:g} h)"
     full = bool(reason)

@@ -95,6 +95,10 @@ DUCKDB_POOL = "duckdb_writer"
 MARTS_GROUP = "marts"
 #: The tick of the models whose inputs change without a materialization (:func:`ticks_hourly`).
 MARTS_REFRESH_CRON = "0 * * * *"
+#: Every model once a day (UTC): one run of all the marts, which is the daily whole-lake
+#: verification (``full_build_every_hours``) and the only build recorded as covering the
+#: lake; subset runs never are, so without it every build would stay full once it is due.
+MARTS_VERIFY_CRON = "0 4 * * *"
 
 _DBT_SOURCE_DIRS = ("models", "macros", "tests")
 _DBT_SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
@@ -202,9 +206,10 @@ def marts_automation_condition(
     blocking check fails.
 
     The hourly tick is only for the models with an input no materialization announces
-    (:func:`ticks_hourly`); the others follow their inputs.  With the tick on every
-    model, automation queued a rebuild of nearly all marts at the top of each hour with
-    nothing new upstream (issue 10).  A ticking model's rebuild is an upstream change
+    (:func:`ticks_hourly`); the others follow their inputs, and tick once a day
+    (:data:`MARTS_VERIFY_CRON`, the whole-lake verification).  With the hourly tick on
+    every model, automation queued a rebuild of nearly all marts at the top of each hour
+    with nothing new upstream (issue 10).  A ticking model's rebuild is an upstream change
     for what reads it (data_freshness, the alerts mart, the weekly and monthly reports:
     11 of the 59 models in all).
 
@@ -264,7 +269,7 @@ class MartsTranslator(DagsterDbtTranslator):
         self, dbt_resource_props: Mapping[str, Any]
     ) -> dg.AutomationCondition[Any] | None:
         return marts_automation_condition(
-            MARTS_REFRESH_CRON if ticks_hourly(dbt_resource_props) else None
+            MARTS_REFRESH_CRON if ticks_hourly(dbt_resource_props) else MARTS_VERIFY_CRON
         )
 
 

@@ -61,6 +61,15 @@ def test_the_hourly_tick_rebuilds_only_what_the_clock_or_the_logs_feed(tmp_path:
     assert marts >= TICKING | READ_THEM
     start = dt.datetime(2026, 11, 20, 9, 10, tzinfo=dt.UTC)
     with in_memory_instance(tmp_path) as instance:
+        # The ingestion assets' blocking checks passed (a failed one holds the marts back:
+        # automation/test_automation_sensor.py and the blocking checks' own tests).
+        for check_key in defs.resolve_asset_graph().asset_check_keys:
+            if check_key.asset_key not in marts_dbt_assets.keys:
+                instance.report_runless_asset_event(
+                    dg.AssetCheckEvaluation(
+                        asset_key=check_key.asset_key, check_name=check_key.name, passed=True
+                    )
+                )
         _built(instance, marts)  # every mart built once, before the first tick
         cursor = None
         seen = []
@@ -87,3 +96,26 @@ def test_the_hourly_tick_rebuilds_only_what_the_clock_or_the_logs_feed(tmp_path:
         assert _requested(tick) == TICKING | READ_THEM
         assert len(TICKING | READ_THEM) == 11
         assert "marts/fct_ad_daily" not in _requested(tick)
+        # 04:00 UTC: every mart once a day, in one run (the whole-lake verification).
+        # The daemon evaluates every 30 s: the runs' materializations are seen before the
+        # next tick (a materialization and a tick in one evaluation: the update wins).
+        _built(instance, _requested(tick))
+        cursor = tick.cursor
+        next_day = start.replace(day=start.day + 1)
+        for when, expected in (
+            (start + dt.timedelta(hours=1, minutes=5), set()),  # built: nothing follows
+            (next_day.replace(hour=3), TICKING | READ_THEM),  # hourly ticks passed, not 04:00
+            (next_day.replace(hour=3, minute=15), set()),
+            (next_day.replace(hour=4, minute=10), marts),
+            (next_day.replace(hour=4, minute=15), set()),
+        ):
+            result = dg.evaluate_automation_conditions(
+                defs=defs,
+                asset_selection=MARTS,
+                instance=instance,
+                cursor=cursor,
+                evaluation_time=when,
+            )
+            cursor = result.cursor
+            assert _requested(result) == expected, when
+            _built(instance, expected)

@@ -133,6 +133,9 @@ def test_the_whole_lake_verification_runs_daily(small_lake: Path) -> None:
     record_marts_build(build_db, later)  # an incremental build keeps the full build's time
     due = _plan(small_lake, now=start + dt.timedelta(hours=24))
     assert due.full and "verification due" in due.reason
+    # The next day's run of every mart, ticked a few minutes earlier than yesterday's.
+    early = _plan(small_lake, now=start + dt.timedelta(hours=23, minutes=45))
+    assert early.full and "verification due" in early.reason
     assert _plan(small_lake, force_full=True, now=start).reason == "full build requested"
 
 
