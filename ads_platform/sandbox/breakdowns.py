@@ -22,7 +22,9 @@ caps keep each cell coherent: reach, clicks <= impressions (reach >= 1 where the
 are impressions), link clicks <= clicks,
 landing page views <= link clicks, 1d_click <= 7d_click <= 28d_click, video plays
 <= impressions and each later quartile <= the one before. Conversion values are the
-cell's counts x the ad-day's order value, so they stay exact too.
+cell's counts x the ad-day's order value, so they stay exact too; a value without
+counts (``delivery.py``) is split like a count (by the conversion weights, 1d_click <=
+7d_click <= 28d_click), so it stays without counts in every cell.
 
 ``drift_per_mille`` (sandbox option, default 0) models Meta's breakdown rows that
 add up to slightly more or less than the totals: each (ad, day, family) is scaled by
@@ -365,6 +367,8 @@ for _block in COUNT_BLOCKS:
         (_block + 3, 3, None),
     ]
 _PLAN += [(metric, 4, cap) for metric, cap in VIDEO_CAPS]
+#: Window offsets of a value without counts in split order, with the window capping each.
+_VALUE_PLAN: tuple[tuple[int, int | None], ...] = ((2, None), (1, 2), (0, 1), (3, None))
 _PLAN_WEIGHTS = 5
 _FACTOR_CACHE = 60_000  # (account, ad, family) entries, ~2 kB each
 
@@ -441,8 +445,9 @@ class Splitter:
         scaled[REACH] = min(m[REACH], scaled[IMPRESSIONS])
         scaled[VIDEO_WATCH_SECONDS] = scaled[VIDEO_PLAYS] * seconds_per_play(m)
         aov = _order_value(m)
-        for i in range(4):
-            scaled[PURCHASE_VALUE + i] = scaled[PURCHASE + i] * aov
+        if aov:  # else values without counts: scaled like the counts, as above
+            for i in range(4):
+                scaled[PURCHASE_VALUE + i] = scaled[PURCHASE + i] * aov
         return tuple(scaled)
 
     def split_ad_day(
@@ -468,6 +473,12 @@ class Splitter:
         if aov:
             for i in range(4):
                 columns[PURCHASE_VALUE + i] = [x * aov for x in columns[PURCHASE + i]]
+        else:  # a value without counts (or none): split like the counts are
+            for offset, cap in _VALUE_PLAN:
+                total = m[PURCHASE_VALUE + offset]
+                if total:
+                    caps = None if cap is None else columns[PURCHASE_VALUE + cap]
+                    columns[PURCHASE_VALUE + offset] = split(total, weights[3], caps)
         per_play = seconds_per_play(m)
         if per_play:
             columns[VIDEO_WATCH_SECONDS] = [x * per_play for x in columns[VIDEO_PLAYS]]

@@ -15,6 +15,12 @@ hash (``uniforms(seed, account, ad, day)``), so nothing has to be precomputed an
   (times the partial fraction at age 0), nondecreasing in ``a`` and final from
   age 28 on. Conversion values are served count x the ad-day's order value, so
   they mature with the counts;
+* values without counts: on about one in ten purchase-family ad-days without a
+  purchase (``VALUE_ONLY_PER_MILLE``, about 5 % of all ad-days), a purchase value
+  of one order is attributed with no purchase counted, as Meta's ``action_values``
+  can list a type ``actions`` does not that day. It is either click-through
+  (7d_click and 28d_click) or view-through (1d_view), from the seed, and matures
+  like a count (``floor(value x share + offset)``);
 * video ads (``AdParams.video``: the ad's format is Video or Reel) also get plays,
   25/50/75/95/100 % watched (each <= the one before), ThruPlays (<= plays) and
   watch time = plays x a whole number of seconds per ad-day (so every split and
@@ -32,7 +38,7 @@ import threading
 from collections import OrderedDict
 
 from .clock import ClockView
-from .hashing import normal, stochastic_round, uniforms
+from .hashing import h64, normal, stochastic_round, uniforms
 from .world import FAMILY_LEAD, FAMILY_PURCHASE, AccountData, World
 
 # Layout of a metrics tuple (35 ints).
@@ -58,6 +64,9 @@ VIDEO_CAPS: tuple[tuple[int, int], ...] = (
     (VIDEO_THRUPLAYS, VIDEO_PLAYS),
 )
 NO_VIDEO = (0,) * (N_METRICS - VIDEO)
+
+#: Per mille of purchase-family ad-days without purchases that get a value without counts.
+VALUE_ONLY_PER_MILLE = 100
 
 FINAL_AGE = 28
 # Share of the final conversions reported at each age in days (index = age).
@@ -139,6 +148,9 @@ class Delivery:
 
             purchase = main if p.family == FAMILY_PURCHASE else (0, 0, 0, 0)
             lead = main if p.family == FAMILY_LEAD else (0, 0, 0, 0)
+            value = tuple(c * aov for c in purchase)
+            if p.family == FAMILY_PURCHASE and not any(purchase):
+                value = _value_without_counts(seed, spec.index, p.pos, day, aov)
             metrics: Metrics = (
                 spend,
                 impressions,
@@ -148,7 +160,7 @@ class Delivery:
                 lpv,
                 engagement,
                 *purchase,
-                *(c * aov for c in purchase),
+                *value,
                 *lead,
                 *reg,
                 *rare,
@@ -194,6 +206,19 @@ def _video(seed: int, account: int, pos: int, day: int, impressions: int) -> Met
     return (plays, p25, p50, p75, p95, p100, thruplays, plays * seconds_per_play)
 
 
+def _value_without_counts(seed: int, account: int, pos: int, day: int, aov: int) -> Metrics:
+    """Final purchase value windows of an ad-day without purchases: zeros, or on
+    ``VALUE_ONLY_PER_MILLE`` of them one order's value, click- or view-through.
+
+    Its own hash (not one of the ad-day's uniforms), so every other number of the
+    ad-day is the one the seed always gave.
+    """
+    roll = h64(seed, "value-only", account, pos, day)
+    if roll % 1000 >= VALUE_ONLY_PER_MILLE:
+        return (0, 0, 0, 0)
+    return (0, 0, 0, aov) if (roll >> 32) & 1 else (0, aov, aov, 0)
+
+
 def seconds_per_play(m: Metrics) -> int:
     """The ad-day's whole seconds watched per play (0 without plays)."""
     plays = m[VIDEO_PLAYS]
@@ -215,15 +240,20 @@ def _mature(m: Metrics, aov: int, theta: int, num: int, den: int) -> Metrics:
     The per-ad-day offset ``theta`` (0..999) rounds small counts up or down instead
     of always down (a single purchase shows up early on some days, late on others).
     One offset for all windows keeps 1d_click <= 7d_click <= 28d_click; the result
-    is nondecreasing in num/den and equals the final count once num == den.
+    is nondecreasing in num/den and equals the final count once num == den.  Purchase
+    values are the matured counts x ``aov``; a value without counts matures itself.
     """
     scale = den * 1000
     offset = theta * den
     purchase = [(c * num * 1000 + offset) // scale for c in m[PURCHASE : PURCHASE + 4]]
+    if any(m[PURCHASE : PURCHASE + 4]):
+        values = [c * aov for c in purchase]
+    else:
+        values = [(v * num * 1000 + offset) // scale for v in m[PURCHASE_VALUE:LEAD]]
     return (
         *m[:PURCHASE],
         *purchase,
-        *(c * aov for c in purchase),
+        *values,
         *((c * num * 1000 + offset) // scale for c in m[LEAD:VIDEO]),
         *m[VIDEO:],
     )

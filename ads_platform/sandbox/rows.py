@@ -9,7 +9,9 @@ Action elements: ``value`` is the default attribution (7d_click + 1d_view for
 conversions; the count itself for link_click, landing_page_view, post_engagement).
 Requested window keys (1d_click, 7d_click, 28d_click, 1d_view) are added; a key
 whose value is 0 is omitted on about half the elements, so a missing key means 0.
-An element is listed when its value or a requested window is nonzero.
+An element is listed when its value or a requested window is nonzero. ``actions`` and
+``action_values`` are built independently, so a value without counts (``delivery.py``)
+gives an ``action_values`` element for a type ``actions`` does not list, as on Meta.
 
 Video fields (``video_play_actions``, ``video_p25_watched_actions``...
 ``video_thruplay_watched_actions``, ``video_avg_time_watched_actions``) are lists

@@ -11,7 +11,13 @@ code that serves insights, at the *current* clock, with faults ignored (a
   the ad-level rows; ``spend_minor`` is the same in integer minor units;
 * reach is the account-level daily reach (level=account, time_increment=1);
 * ``conversions`` maps every action type with a nonzero default ``value`` (7d_click
-  + 1d_view) to that count; ``conversion_values`` does the same for the value types;
+  + 1d_view) to that count; ``conversion_values`` does the same for the value types,
+  values without counts included (they are conversion value like any other);
+* ``values_without_counts`` lists every (day, ad, action type) whose ad-day row has
+  an ``action_values`` element but no ``actions`` element of that type (no count in
+  any window): ``date``, ``ad_id``, ``action_type``, ``value`` (the default
+  attribution) and each window's value, as numbers, so a test can find those ad-days
+  in the marts and check that their value is kept and no count is invented;
 * ``breakdown_truth`` gives the same figures per breakdown value and day
   (level=account), with the unbroken day beside them and the first ``since`` for
   which breakdown queries still carry reach (``unique_fields_since``);
@@ -46,8 +52,8 @@ from .delivery import (
     VIDEO_WATCH_SECONDS,
     Metrics,
 )
-from .insights import InsightsEngine
-from .rows import ACTION_TYPES, EXTRA_FIELDS, VALUE_TYPES, RowFormatter
+from .insights import Group, InsightsEngine
+from .rows import ACTION_TYPES, EXTRA_FIELDS, VALUE_TYPES, WINDOW_INDEX, RowFormatter
 from .wire import money_number
 from .world import AccountSpec
 
@@ -89,6 +95,27 @@ def _numbers(m: Metrics, decimals: int) -> dict[str, Any]:
 
 
 _EMPTY: Metrics = (0,) * N_METRICS
+_COUNT_OFFSET = {action_type: offset for action_type, offset, _ in ACTION_TYPES}
+
+
+def _values_without_counts(ads: list[Group], decimals: int) -> list[dict[str, Any]]:
+    """The (ad, value type) pairs of one day whose row lists a value but no count."""
+    out: list[dict[str, Any]] = []
+    for ad_id, _, m in ads:
+        for action_type, offset in VALUE_TYPES:
+            count = _COUNT_OFFSET[action_type]
+            money = m[offset : offset + 4]
+            if any(m[count : count + 4]) or not any(money):
+                continue
+            entry: dict[str, Any] = {
+                "ad_id": ad_id,
+                "action_type": action_type,
+                "value": money_number(money[_W7C] + money[_W1V], decimals),
+            }
+            for window, idx in WINDOW_INDEX.items():
+                entry[window] = money_number(money[idx], decimals)
+            out.append(entry)
+    return out
 
 
 def ground_truth(
@@ -103,10 +130,14 @@ def ground_truth(
     last = min(until.toordinal(), clock.account_today(account.tz).toordinal())
     days: list[dict[str, Any]] = []
     totals = {"spend_minor": 0, "impressions": 0, "clicks": 0, "link_clicks": 0}
+    value_only: list[dict[str, Any]] = []
     for day in range(since.toordinal(), last + 1):
         groups = engine.groups(data, "account", day, day, clock)
         m = groups[0][2] if groups else _EMPTY
-        days.append({"date": dt.date.fromordinal(day).isoformat(), **_numbers(m, decimals)})
+        date = dt.date.fromordinal(day).isoformat()
+        days.append({"date": date, **_numbers(m, decimals)})
+        ads = engine.groups(data, "ad", day, day, clock)
+        value_only += ({"date": date, **v} for v in _values_without_counts(ads, decimals))
         totals["spend_minor"] += m[SPEND]
         totals["impressions"] += m[IMPRESSIONS]
         totals["clicks"] += m[CLICKS]
@@ -124,6 +155,7 @@ def ground_truth(
             "spend": money_number(totals["spend_minor"], decimals),
             **totals,
         },
+        "values_without_counts": value_only,
     }
 
 
