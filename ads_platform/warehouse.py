@@ -31,16 +31,20 @@ they hold for code that runs SQL on the connection without the statement check o
 :mod:`ads_platform.sql`.
 
 Why a build plan (:func:`plan_marts_build`): most builds follow an ingestion run that
-re-pulled a few account-days, and the tests that re-read a whole lake dataset (tag
-``full_lake``) cost seconds on every such build.  The plan decides between
+re-pulled a few account-days, and re-reading a whole lake dataset (the reconciliation
+of fct_ad_daily with the lake) costs seconds on every such build.  The plan decides
+between
 
-* a full build - every selected model and every test - when there is no build
-  database or no record of a successful build yet, when the dbt project or its vars
-  changed since, when asked for, and at least once every 24 h (the whole-lake
-  verification); and
-* an incremental build, which leaves out the ``full_lake`` tests and the test-less
-  views whose build only re-defines them (tag ``definition_only``; a full build
-  re-creates them after any project change).
+* a full build - every selected model and every test, the reconciliation over every
+  lake file - when there is no build database or no record of a successful build yet,
+  when the dbt project or its vars changed since, when asked for, and at least once
+  every 24 h (the whole-lake verification); and
+* an incremental build, whose reconciliation compares only the files changed since the
+  last recorded build (:func:`lake_listing_env`, dbt_project/macros/reconciliation.sql),
+  and which leaves out the test-less views whose build only re-defines them (tag
+  ``definition_only``; a full build re-creates them after any project change).  No test
+  is left out: a check left out of a build that Dagster selected it for shows
+  "Skipped", and the reconciliation (once left out, as tag ``full_lake``) is blocking.
 
 Which models run is not the plan's business in Dagster: automation requests the marts
 downstream of the ingestion assets that materialized (a subset run, which dagster-dbt
@@ -82,9 +86,11 @@ LAKE_DIR_ENV = "ADS_PLATFORM_LAKE_DIR"
 #: A CSV listing of the lake taken just before dbt starts (write_lake_listing).
 LAKE_LISTING_ENV = "ADS_PLATFORM_LAKE_LISTING"
 LAKE_LISTING_NAME = "lake_listing.csv"
+#: On incremental builds: the listing the last recorded build saw (record_marts_build).
+#: assert_fct_ad_daily_matches_lake then compares only the files changed since
+#: (dbt_project/macros/reconciliation.sql); unset, it compares the whole lake.
+LAKE_LISTING_BEFORE_ENV = "ADS_PLATFORM_LAKE_LISTING_BEFORE"
 
-#: dbt tag of the tests that read every file of a lake dataset: full builds only.
-FULL_LAKE_TAG = "full_lake"
 #: dbt tag of the models whose content depends on the clock at build time: every build.
 CLOCK_TAG = "clock"
 #: dbt tag of views without tests whose build only (re)defines them: full builds only.
@@ -95,6 +101,8 @@ LAKE_SOURCE = "lake"
 LAKE_FILES_TABLE = "lake_files"
 #: Beside the build database: what the last successful build saw (see plan_marts_build).
 BUILD_STATE_NAME = "marts_build_state.json"
+#: Beside it: that build's listing of the lake, file by file (LAKE_LISTING_BEFORE_ENV).
+BUILD_LISTING_NAME = "marts_build_listing.csv"
 #: The whole-lake verification (a full build) runs at least this often.
 DEFAULT_FULL_BUILD_EVERY = dt.timedelta(hours=24)
 #: How much earlier than ``full_build_every`` a verification is already due: the daily
@@ -313,7 +321,7 @@ class MartsBuildPlan:
         """What an incremental build leaves out, whatever the selection."""
         if self.full:
             return ()
-        return ("--exclude", f"tag:{FULL_LAKE_TAG} tag:{DEFINITION_ONLY_TAG}")
+        return ("--exclude", f"tag:{DEFINITION_ONLY_TAG}")
 
     @property
     def select_args(self) -> tuple[str, ...]:
@@ -341,10 +349,20 @@ class MartsBuildPlan:
 
 
 def lake_listing_env(plan: MartsBuildPlan, build_db: Path) -> dict[str, str]:
-    """Write the plan's listing beside the build database; the variable that hands it
-    to dbt, so dbt's on-run-start hook does not list the lake a second time."""
+    """Write the plan's listing beside the build database; the variables that hand it to
+    dbt, so dbt's on-run-start hook does not list the lake a second time, and, on an
+    incremental build, the listing of the last recorded build, so the reconciliation
+    compares only what changed since (a full build compares the whole lake)."""
     path = write_lake_listing(plan.files, Path(build_db).with_name(LAKE_LISTING_NAME))
-    return {LAKE_LISTING_ENV: str(path)}
+    env = {LAKE_LISTING_ENV: str(path)}
+    before = build_listing_path(build_db)
+    if not plan.full and before.exists():
+        env[LAKE_LISTING_BEFORE_ENV] = str(before)
+    return env
+
+
+def build_listing_path(build_db: Path) -> Path:
+    return Path(build_db).with_name(BUILD_LISTING_NAME)
 
 
 def build_state_path(build_db: Path) -> Path:
@@ -425,8 +443,14 @@ def record_marts_build(build_db: Path, plan: MartsBuildPlan) -> None:
     """Remember what a *successful* build saw, for the next :func:`plan_marts_build`.
 
     The listing is the one taken before the build: a file written during the build
-    shows up as a change next time (read again, never missed).
+    shows up as a change next time (read again, never missed).  It is kept file by file
+    too: the next incremental build reconciles the files changed since with the lake
+    (:data:`LAKE_LISTING_BEFORE_ENV`).  Written before the state: a record cut short
+    between the two pairs this build's listing with the previous state, so the next
+    plan sees more changes than there are, and the reconciliation still starts from a
+    build that passed.
     """
+    write_lake_listing(plan.files, build_listing_path(build_db))
     last_full = plan.planned_at if plan.full else plan.last_full_build_at
     state = {
         "version": _STATE_VERSION,

@@ -12,10 +12,11 @@ Full or incremental: which models run is Dagster's selection - automation reques
 the marts downstream of the ingestion assets that materialized (a subset run), the
 hourly tick and a manual "materialize all" request them all.  What
 :func:`ads_platform.warehouse.plan_marts_build` decides is whether the build is full
-(every selected model, every check) or incremental: an incremental build leaves out
-the tests that read a whole lake dataset (tag ``full_lake``, e.g. the reconciliation
-of fct_ad_daily with every lake file) and the test-less views whose build only
-re-defines them (tag ``definition_only``).  A full build runs on the first build,
+(every selected model, every check) or incremental: an incremental build runs every
+check too, but the blocking reconciliation of fct_ad_daily with the lake compares only
+the lake files changed since the last recorded build instead of every file, and the
+test-less views whose build only re-defines them (tag ``definition_only``) are left
+out.  A full build runs on the first build,
 after a change of the dbt project or its vars, when the run config says
 ``full_build: true``, and at least every ``full_build_every_hours`` (24 by default):
 that is the whole-lake verification, recorded after a successful build of all the
@@ -297,8 +298,8 @@ class MartsBuildConfig(dg.Config):
 
     full_build: bool = Field(
         default=False,
-        description="Build every model and run every test, including the whole-lake tests "
-        "(tag full_lake), whatever changed.",
+        description="Build every model and run every test, the reconciliation of "
+        "fct_ad_daily with every lake file included, whatever changed.",
     )
     full_build_every_hours: float = Field(
         default=DEFAULT_FULL_BUILD_EVERY.total_seconds() / 3600,
@@ -310,11 +311,9 @@ class MartsBuildConfig(dg.Config):
 
 def _is_subset(context: dg.AssetExecutionContext) -> bool:
     """A run of some of the marts assets or checks, not all of them (automation after an
-    ingestion requests what the ingested assets feed; the UI can pick any)."""
-    assets_def = context.assets_def
-    return set(context.selected_asset_keys) != set(assets_def.keys) or set(
-        context.selected_asset_check_keys
-    ) != set(assets_def.check_keys)
+    ingestion requests what the ingested assets feed; the UI can pick any).  Not
+    ``context.assets_def``'s keys: in a subset run that definition is the subset."""
+    return bool(context.is_subset)
 
 
 def _with_metadata(event: Any, metadata: Mapping[str, Any]) -> Any:

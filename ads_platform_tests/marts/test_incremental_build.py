@@ -3,17 +3,21 @@
 The plan tests need no dbt.  The build tests share one small lake and run the Dagster
 asset like automation does (no run config): the first build is full, later builds
 select what the changed lake datasets feed.  After every build the published marts
-must equal the lake, and at the end the incrementally maintained tables must equal a
-from-scratch rebuild (``dbt build --full-refresh``) row for row.
+must equal the lake, every check the run selected must have run (none "Skipped"), and
+at the end the incrementally maintained tables must equal a from-scratch rebuild
+(``dbt build --full-refresh``) row for row, and an incremental build whose changed
+slice disagrees with the lake must fail its blocking reconciliation and publish nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,10 @@ import duckdb
 import pytest
 
 from ads_platform.warehouse import (
+    BUILD_LISTING_NAME,
     BUILD_STATE_NAME,
+    LAKE_LISTING_BEFORE_ENV,
+    lake_listing_env,
     open_marts_readonly,
     plan_marts_build,
     record_marts_build,
@@ -87,7 +94,7 @@ def test_unchanged_lake_builds_only_the_clock_models(small_lake: Path) -> None:
         "--select",
         "tag:clock",
         "--exclude",
-        "tag:full_lake tag:definition_only",
+        "tag:definition_only",
     )
 
 
@@ -139,6 +146,24 @@ def test_the_whole_lake_verification_runs_daily(small_lake: Path) -> None:
     assert _plan(small_lake, force_full=True, now=start).reason == "full build requested"
 
 
+def test_only_an_incremental_build_narrows_the_reconciliation_to_the_changes(
+    small_lake: Path,
+) -> None:
+    build_db = small_lake / "warehouse" / "marts.duckdb"
+    full = _plan(small_lake)
+    assert LAKE_LISTING_BEFORE_ENV not in lake_listing_env(full, build_db)  # the whole lake
+    record_marts_build(build_db, full)
+    recorded = small_lake / "warehouse" / BUILD_LISTING_NAME
+    assert "act_1/date=2026-01-01/data.parquet" in recorded.read_text()
+    incremental = _plan(small_lake)
+    assert not incremental.full
+    assert lake_listing_env(incremental, build_db)[LAKE_LISTING_BEFORE_ENV] == str(recorded)
+    forced = _plan(small_lake, force_full=True)
+    assert LAKE_LISTING_BEFORE_ENV not in lake_listing_env(forced, build_db)
+    recorded.unlink()  # no record of what the last build saw: compare the whole lake
+    assert LAKE_LISTING_BEFORE_ENV not in lake_listing_env(incremental, build_db)
+
+
 # -- builds through the Dagster asset ------------------------------------------------------
 
 
@@ -147,6 +172,24 @@ class Home:
     home: Path
     builder: LakeBuilder
     config: Path
+    #: dbt's run_results.json of each build (per node), by the name of its fixture.
+    run_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The build record (marts_build_state.json) after each build.
+    records: dict[str, str] = field(default_factory=dict)
+
+    def lake_files_read(self, build: str, node: str) -> set[str]:
+        """The lake files a node of a build named in its SQL (none: the whole dataset)."""
+        compiled = self.run_results[build][node]["compiled_code"]
+        lake = str((self.home / "lake").resolve()) + "/"
+        return {f.removeprefix(lake) for f in re.findall(r"'([^']+\.parquet)'", compiled)}
+
+    def insights_file(self, account_id: str, day: dt.date) -> str:
+        """An ad_insights_daily file, as lake_files_read() names it."""
+        path = self.builder.lake.partition_path("ad_insights_daily", account_id, day)
+        return str(path.relative_to(self.home / "lake"))
+
+    def seconds(self, build: str, node: str) -> float:
+        return float(self.run_results[build][node]["execution_time"])
 
     @property
     def marts(self) -> Path:
@@ -177,7 +220,9 @@ def _downstream_of(*ingestion_assets: str) -> set[Any]:
     return wanted & set(marts_dbt_assets.keys)
 
 
-def _materialize(home: Home, subset: set[Any] | None = None) -> Any:
+def _materialize(
+    home: Home, name: str, subset: set[Any] | None = None, *, succeeds: bool = True
+) -> Any:
     import dagster as dg
 
     from ads_platform.assets.marts import dbt_resource
@@ -192,8 +237,14 @@ def _materialize(home: Home, subset: set[Any] | None = None) -> Any:
             "platform": PlatformResource(config_path=str(home.config)),
         },
         selection=dg.AssetSelection.assets(*subset) if subset is not None else None,
+        raise_on_error=succeeds,
     )
-    assert result.success
+    assert result.success is succeeds
+    run_results = home.home / "warehouse" / "dbt_target" / "run_results.json"
+    home.run_results[name] = {
+        r["unique_id"].split(".")[2]: r for r in json.loads(run_results.read_text())["results"]
+    }
+    home.records[name] = (home.home / "warehouse" / BUILD_STATE_NAME).read_text()
     return result
 
 
@@ -206,6 +257,21 @@ def _materialized(result: Any) -> dict[str, Any]:
 
 def _checks(result: Any) -> set[str]:
     return {c.check_name for c in result.get_asset_check_evaluations()}
+
+
+RECONCILIATION = "assert_fct_ad_daily_matches_lake"
+
+
+def _assert_every_selected_check_ran_and_passed(result: Any, assets: set[Any]) -> None:
+    """No check of the built assets is left out ("Skipped" in Dagster), the blocking
+    reconciliation of fct_ad_daily with the lake included."""
+    from ads_platform_tests.platform_defs import marts_dbt_assets
+
+    evaluations = result.get_asset_check_evaluations()
+    assert all(e.passed for e in evaluations)
+    selected = {s.name for s in marts_dbt_assets.check_specs if s.asset_key in assets}
+    assert RECONCILIATION in selected
+    assert {e.check_name for e in evaluations} == selected
 
 
 def _assert_marts_equal_the_lake(home: Home) -> None:
@@ -236,7 +302,7 @@ def lake_home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 @pytest.fixture(scope="module")
 def first(lake_home: Home) -> Any:
-    return _materialize(lake_home)
+    return _materialize(lake_home, "first")
 
 
 def test_the_first_asset_build_is_full(lake_home: Home, first: Any) -> None:
@@ -245,8 +311,11 @@ def test_the_first_asset_build_is_full(lake_home: Home, first: Any) -> None:
     built = _materialized(first)
     assert built["marts/fct_ad_daily"].metadata["marts_build_mode"].value == "full"
     assert len(built) == len(marts_dbt_assets.keys)
-    assert "assert_fct_ad_daily_matches_lake" in _checks(first)
+    _assert_every_selected_check_ran_and_passed(first, set(marts_dbt_assets.keys))
+    # A full build reconciles with every lake file (the dataset), not a list of files.
+    assert lake_home.lake_files_read("first", RECONCILIATION) == set()
     assert (lake_home.home / "warehouse" / BUILD_STATE_NAME).exists()
+    assert (lake_home.home / "warehouse" / BUILD_LISTING_NAME).exists()
     # dbt reused the parse shipped with the project although this home is new: the
     # profile it renders (build database named relative to its directory) is the same.
     dbt_log = (lake_home.home / "warehouse" / "dbt_target" / "dbt.log").read_text()
@@ -260,7 +329,7 @@ def re_pulled(lake_home: Home, first: Any) -> Any:
     builder = lake_home.builder
     builder.write_day("act_101", DAYS[1], builder.ad_rows("act_101", DAYS[1], boost=3), "run-2")
     builder.write_attempts("act_101", [("ad_insights_daily", DAYS[1], "success", None, "")])
-    return _materialize(lake_home, _downstream_of("ad_insights_daily"))
+    return _materialize(lake_home, "re_pulled", _downstream_of("ad_insights_daily"))
 
 
 def test_a_re_pulled_day_is_an_incremental_build(lake_home: Home, re_pulled: Any) -> None:
@@ -274,10 +343,16 @@ def test_a_re_pulled_day_is_an_incremental_build(lake_home: Home, re_pulled: Any
         "intermediate/int_ad_conversions_daily",
     }
     assert set(built) == expected
+    _assert_every_selected_check_ran_and_passed(re_pulled, _downstream_of("ad_insights_daily"))
+    # A subset run is not recorded as a build of the lake.
+    assert lake_home.records["re_pulled"] == lake_home.records["first"]
     checks = _checks(re_pulled)
-    assert "assert_fct_ad_daily_matches_lake" not in checks  # full builds only
     assert "assert_reports_reconcile_across_grains" in checks
     assert any(name.startswith("matches_lake_listing_fct_ad_daily") for name in checks)
+    # The reconciliation reads the one re-pulled file, like the model, not the six.
+    re_pulled_file = lake_home.insights_file("act_101", DAYS[1])
+    assert lake_home.lake_files_read("re_pulled", "fct_ad_daily") == {re_pulled_file}
+    assert lake_home.lake_files_read("re_pulled", RECONCILIATION) == {re_pulled_file}
     _assert_marts_equal_the_lake(lake_home)
 
 
@@ -294,7 +369,7 @@ def hourly(lake_home: Home, re_pulled: Any) -> Any:
     builder.write_attempts(
         "act_202", [("ad_insights_daily", DAYS[2], "failed", "auth", "token expired")]
     )
-    return _materialize(lake_home)
+    return _materialize(lake_home, "hourly")
 
 
 def test_the_hourly_build_of_every_asset_is_incremental_too(lake_home: Home, hourly: Any) -> None:
@@ -303,7 +378,13 @@ def test_the_hourly_build_of_every_asset_is_incremental_too(lake_home: Home, hou
     built = _materialized(hourly)
     assert built["marts/fct_ad_daily"].metadata["marts_build_mode"].value == "incremental"
     assert len(built) == len(marts_dbt_assets.keys) - 2  # the definition_only views
-    assert "assert_fct_ad_daily_matches_lake" not in _checks(hourly)
+    _assert_every_selected_check_ran_and_passed(hourly, set(marts_dbt_assets.keys))
+    # Changed since the last recorded build (the first: subset runs are not recorded):
+    # the day re-pulled before, and the deleted day (none of its rows may be left).
+    assert lake_home.lake_files_read("hourly", RECONCILIATION) == {
+        lake_home.insights_file("act_101", DAYS[1]),
+        lake_home.insights_file("act_202", DAYS[0]),
+    }
     _assert_marts_equal_the_lake(lake_home)
     con = open_marts_readonly(lake_home.marts)
     try:
@@ -377,3 +458,66 @@ def test_incremental_tables_equal_a_rebuild_from_scratch(
     for table in INCREMENTAL_TABLES:
         assert kept[table], table
         assert kept[table] == scratch[table], table
+
+
+def _published(path: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
+    con = open_marts_readonly(path)
+    try:
+        totals = con.execute(
+            "select account_id, date_day, sum(spend), sum(impressions) from fct_ad_daily "
+            "group by all order by all"
+        ).fetchall()
+    finally:
+        con.close()
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns, totals
+
+
+def test_an_incremental_build_whose_changed_slice_disagrees_with_the_lake_publishes_nothing(
+    lake_home: Home, hourly: Any
+) -> None:
+    """The attack: a day is re-pulled with new numbers, and fct_ad_daily is made to
+    believe it already holds that version of the file (its rows get the new file's
+    modification time, in the build database) - a plan that misses a changed file.  The
+    model then re-reads nothing, and its lineage test (metadata only) sees nothing wrong;
+    only the reconciliation, whose scope comes from the lake listings (changed since the
+    last recorded build) and not from what the model re-read, compares the slice.  It
+    must fail, be a blocking check, and leave the published marts and the build record
+    as they were."""
+    from ads_platform_tests.platform_defs import marts_dbt_assets
+
+    home = lake_home.home
+    build_db = home / "warehouse" / "marts.duckdb"
+    before = _published(lake_home.marts)
+    state = (home / "warehouse" / BUILD_STATE_NAME).read_text()
+    builder = lake_home.builder
+    day = DAYS[2]
+    path = builder.lake.partition_path("ad_insights_daily", "act_101", day)
+    pulled_before = path.stat().st_mtime
+    builder.write_day("act_101", day, builder.ad_rows("act_101", day, boost=7), "run-3")
+    moved = int(pulled_before) - 1000  # whole seconds, older than any build: no 2 s rule
+    os.utime(path, (moved, moved))
+    con = duckdb.connect(str(build_db))
+    try:
+        con.execute(
+            "update fct_ad_daily set lake_file_modified_at = to_timestamp(?) "
+            "where account_id = 'act_101' and date_day = ?",
+            [moved, day],
+        )
+    finally:
+        con.close()
+
+    result = _materialize(lake_home, "tampered", succeeds=False)  # the hourly tick: all assets
+
+    assert lake_home.lake_files_read("tampered", "fct_ad_daily") == set()
+    assert lake_home.lake_files_read("tampered", RECONCILIATION) == {
+        lake_home.insights_file("act_101", day)
+    }
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations[RECONCILIATION].passed
+    lineage = [e for name, e in evaluations.items() if name.startswith("matches_lake_listing_fct")]
+    assert lineage and all(e.passed for e in lineage)
+    spec = next(s for s in marts_dbt_assets.check_specs if s.name == RECONCILIATION)
+    assert spec.blocking
+    assert _published(lake_home.marts) == before
+    assert lake_home.records["tampered"] == state

@@ -35,9 +35,10 @@
     - every build of the model: the generic test matches_lake_listing
       (macros/tests/unique_combination.sql): no row comes from a file that is gone or
       that changed since it was read - metadata only, cheap on any lake size;
-    - full builds (tag full_lake: the first build, the daily verification of the
-      Dagster asset, `dbt build` without exclusions): assert_fct_ad_daily_matches_lake
-      re-aggregates the whole lake and compares every account-day.
+    - every build too: assert_fct_ad_daily_matches_lake compares the values per
+      account-day with the lake - every file on full builds (the first build, the
+      daily verification of the Dagster asset, a plain `dbt build`), the files changed
+      since the last recorded build on incremental ones (macros/reconciliation.sql).
 #}
 
 {% macro lake_file_plan(dataset, target_relation, accounts_relation=none, config_hash=none) %}

@@ -102,12 +102,7 @@
   {% set root = lake_root() %}
   {% set listing = env_var('ADS_PLATFORM_LAKE_LISTING', '') %}
   {% if listing %}
-    {% set select %}
-      select dataset, '{{ root }}/' || dataset || '/' || path as file,
-             to_timestamp(modified_epoch) as last_modified
-      from read_csv('{{ listing }}', header = true, auto_detect = false,
-                    columns = {'dataset': 'varchar', 'path': 'varchar', 'modified_epoch': 'bigint'})
-    {% endset %}
+    {% set select = lake_listing_csv_select(listing) %}
   {% else %}
     {% set select %}
       select split_part(substr(filename, {{ root | length + 2 }}), '/', 1) as dataset,
@@ -117,6 +112,17 @@
   {% endif %}
   {% do run_query("create or replace table " ~ lake_files_relation() ~ " as " ~ select) %}
 {% endmacro %}
+
+{% macro lake_listing_csv_select(listing) -%}
+  {#- A listing written by ads_platform.warehouse.write_lake_listing() as (dataset, file,
+      last_modified), `file` spelled as read_parquet's `filename` spells it: the caller's
+      listing of this run (snapshot_lake_files) or the one the last recorded build saw
+      (macros/reconciliation.sql). -#}
+  select dataset, '{{ lake_root() }}/' || dataset || '/' || path as file,
+         to_timestamp(modified_epoch) as last_modified
+  from read_csv('{{ listing }}', header = true, auto_detect = false,
+                columns = {'dataset': 'varchar', 'path': 'varchar', 'modified_epoch': 'bigint'})
+{%- endmacro %}
 
 {% macro lake_datasets_with_files() %}
   {% if not execute %}{{ return([]) }}{% endif %}

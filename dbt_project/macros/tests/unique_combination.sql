@@ -28,7 +28,7 @@ where not coalesce(({{ expression }}), false)
   all rows of a file were read from the same version of it.  A row left over from a
   replaced or deleted file fails it.  Metadata only (no Parquet file is opened), so it
   runs on every build; the full comparison of values with the lake is
-  assert_fct_ad_daily_matches_lake (tag full_lake).  Rows read from a file written
+  assert_fct_ad_daily_matches_lake (macros/reconciliation.sql).  Rows read from a file written
   after the listing (modification time unknown) are not judged: the next run re-reads
   that file.
 #}
