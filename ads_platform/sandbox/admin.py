@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .breakdowns import parse_breakdowns
@@ -38,6 +39,7 @@ from .faults import FAULT_NAMES
 from .state import SandboxState
 from .truth import breakdown_truth, ground_truth, passthrough_truth
 from .wire import GraphError, Response, json_response
+from .world import AccountSpec
 
 
 class ControlError(Exception):
@@ -63,6 +65,26 @@ def _date(value: Any, name: str) -> dt.date:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
         raise ControlError(f"{name} must be YYYY-MM-DD") from exc
+
+
+def _account(state: SandboxState, query: Mapping[str, Any]) -> AccountSpec:
+    """The account a truth request names (404 when the world has none)."""
+    spec = state.world.account(query.get("account_id", ""))
+    if spec is None:
+        raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
+    return spec
+
+
+def _account_range(
+    state: SandboxState, query: Mapping[str, Any]
+) -> tuple[AccountSpec, dt.date, dt.date]:
+    """The account and the since..until days a truth request names."""
+    spec = _account(state, query)
+    since = _date(query.get("since"), "since")
+    until = _date(query.get("until"), "until")
+    if since > until:
+        raise ControlError("since must be <= until")
+    return spec, since, until
 
 
 def _moment(value: Any) -> dt.datetime | None:
@@ -169,27 +191,13 @@ class ControlApi:
             state.tokens.set_account_expiry(account_id, _moment(body.get("expires_at")))
             return {"account_id": account_id, "expires_at": body.get("expires_at")}
         if path == "/__sandbox/truth" and method == "GET":
-            spec = state.world.account(query.get("account_id", ""))
-            if spec is None:
-                raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
-            since = _date(query.get("since"), "since")
-            until = _date(query.get("until"), "until")
-            if since > until:
-                raise ControlError("since must be <= until")
+            spec, since, until = _account_range(state, query)
             return ground_truth(state.insights, spec, since, until, state.clock.view())
         if path == "/__sandbox/truth/creatives" and method == "GET":
-            spec = state.world.account(query.get("account_id", ""))
-            if spec is None:
-                raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
+            spec = _account(state, query)
             return creative_truth(state.creatives, spec, state.clock.view().instant)
         if path == "/__sandbox/truth/breakdowns" and method == "GET":
-            spec = state.world.account(query.get("account_id", ""))
-            if spec is None:
-                raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
-            since = _date(query.get("since"), "since")
-            until = _date(query.get("until"), "until")
-            if since > until:
-                raise ControlError("since must be <= until")
+            spec, since, until = _account_range(state, query)
             names = [n for n in query.get("breakdowns", "").split(",") if n]
             try:
                 breakdown = parse_breakdowns(names, None)
@@ -201,13 +209,7 @@ class ControlApi:
                 state.insights, spec, since, until, breakdown, state.clock.view()
             )
         if path == "/__sandbox/truth/passthrough" and method == "GET":
-            spec = state.world.account(query.get("account_id", ""))
-            if spec is None:
-                raise ControlError(f"unknown account {query.get('account_id')!r}", status=404)
-            since = _date(query.get("since"), "since")
-            until = _date(query.get("until"), "until")
-            if since > until:
-                raise ControlError("since must be <= until")
+            spec, since, until = _account_range(state, query)
             names = [n for n in query.get("fields", "").split(",") if n]
             try:
                 return passthrough_truth(

@@ -277,41 +277,33 @@ class Sandbox:
             "POST", "/__sandbox/token_expiry", json={"account_id": account_id, "expires_at": value}
         )
 
-    def truth(self, account_id: str, since: dt.date, until: dt.date) -> dict[str, Any]:
-        """Ground truth per account-local day at the current clock (see ``truth.py``)."""
+    def _range_truth(
+        self, path: str, account_id: str, since: dt.date, until: dt.date, **extra: str
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self._get(
-            "/__sandbox/truth",
-            account_id=account_id,
-            since=since.isoformat(),
-            until=until.isoformat(),
+            path, account_id=account_id, since=since.isoformat(), until=until.isoformat(), **extra
         )
         return result
+
+    def truth(self, account_id: str, since: dt.date, until: dt.date) -> dict[str, Any]:
+        """Ground truth per account-local day at the current clock (see ``truth.py``)."""
+        return self._range_truth("/__sandbox/truth", account_id, since, until)
 
     def breakdown_truth(
         self, account_id: str, since: dt.date, until: dt.date, breakdowns: Sequence[str]
     ) -> dict[str, Any]:
         """Per breakdown value and day, beside the unbroken day (see ``truth.py``)."""
-        result: dict[str, Any] = self._get(
-            "/__sandbox/truth/breakdowns",
-            account_id=account_id,
-            since=since.isoformat(),
-            until=until.isoformat(),
-            breakdowns=",".join(breakdowns),
+        return self._range_truth(
+            "/__sandbox/truth/breakdowns", account_id, since, until, breakdowns=",".join(breakdowns)
         )
-        return result
 
     def passthrough_truth(
         self, account_id: str, since: dt.date, until: dt.date, fields: Sequence[str]
     ) -> dict[str, Any]:
         """Extra fields of every ad-day row served, per day and ad (see ``truth.py``)."""
-        result: dict[str, Any] = self._get(
-            "/__sandbox/truth/passthrough",
-            account_id=account_id,
-            since=since.isoformat(),
-            until=until.isoformat(),
-            fields=",".join(fields),
+        return self._range_truth(
+            "/__sandbox/truth/passthrough", account_id, since, until, fields=",".join(fields)
         )
-        return result
 
     def creative_truth(self, account_id: str) -> dict[str, Any]:
         """Every creative at the clock: ad, validity, content (see ``creatives.truth``)."""
