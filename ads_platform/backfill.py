@@ -162,6 +162,40 @@ def _failures(
             progress[account].failed_days.extend(failed_days)
 
 
+def partition_backfill(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    backfill_id: str,
+    keys: Sequence[str],
+    assets: Sequence[str],
+    title: str,
+    description: str,
+    trigger: str,
+    run_config: dict[str, Any] | None = None,
+) -> Any:
+    """The Dagster backfill of ``keys`` of ``assets``, not yet submitted.
+
+    Its own function so that ``benchmarks/partition_scale.py`` times the construction
+    ``ads-platform backfill`` performs, not a copy of it.
+    """
+    from dagster._core.execution.backfill import PartitionBackfill
+
+    return PartitionBackfill.from_asset_partitions(
+        backfill_id=backfill_id,
+        asset_graph=defs.resolve_asset_graph(),
+        partition_names=list(keys),
+        asset_selection=[dg.AssetKey(a) for a in assets],
+        backfill_timestamp=time.time(),
+        tags={"ads_platform/trigger": trigger},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=title,
+        description=description,
+        run_config=run_config,
+    )
+
+
 def run_backfill(
     instance: dg.DagsterInstance,
     *,
@@ -178,7 +212,7 @@ def run_backfill(
 
     ``command`` (``backfill``, ``refresh``) names it in the UI and in its trigger tag.
     """
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.execution.backfill import BulkActionStatus
 
     from ads_platform.definitions import load_definitions
 
@@ -190,17 +224,15 @@ def run_backfill(
     # Runs this process executes print nothing of Dagster's own (the progress lines and
     # the summary say it); runs the daemon executes keep their full compute logs.
     here = wait and not daemon
-    backfill = PartitionBackfill.from_asset_partitions(
+    backfill = partition_backfill(
+        defs,
+        instance,
         backfill_id=backfill_id,
-        asset_graph=defs.resolve_asset_graph(),
-        partition_names=keys,
-        asset_selection=[dg.AssetKey(a) for a in assets],
-        backfill_timestamp=time.time(),
-        tags={"ads_platform/trigger": f"cli-{command}"},
-        dynamic_partitions_store=instance,
-        all_partitions=False,
+        keys=keys,
+        assets=assets,
         title=f"ads-platform {command} {since}..{until}",
         description=f"{len(accounts)} account(s) × {len(days_between(since, until))} day(s)",
+        trigger=f"cli-{command}",
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}} if here else None,
     )
     started = time.monotonic()
