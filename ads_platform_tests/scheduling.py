@@ -31,24 +31,29 @@ from xdist.scheduler import LoadScopeScheduling
 #: Directories whose modules share a session-scoped world: one unit each.
 SHARED_WORLD_DIRS = ("ads_platform_tests/dashboard/",)
 
-#: The units that take longest, longest first (the rest follow in collection order), as
-#: ``benchmarks/test_durations.py`` ranked them over a full ``-n 3`` run (two cores under
-#: a load of 5 to 8): the killed marts run 432 s, the marts 371 s, ... the refresh 89 s.
+#: The units that take longest, longest first (the rest follow in collection order), from
+#: a full ``-n 3`` run without coverage (``--durations=60`` summed per unit; two cores
+#: under a load of 3 to 8): the incremental builds 166 s, the killed marts run 162 s, the
+#: fault matrix 153 s, ... the dev UI 48 s.
 HEAVIEST_FIRST = (
-    "ads_platform_tests/e2e/test_killed_marts_run.py",
-    "ads_platform_tests/marts/test_marts.py",
-    "ads_platform_tests/e2e/test_marts_truth.py",
     "ads_platform_tests/marts/test_incremental_build.py",
+    "ads_platform_tests/e2e/test_killed_marts_run.py",
     "ads_platform_tests/reliability/test_fault_matrix.py",
-    "ads_platform_tests/dashboard/",
-    "ads_platform_tests/e2e/test_ingestion.py",
-    "ads_platform_tests/creatives/test_creatives_marts.py",
-    "ads_platform_tests/breakdowns/test_breakdown_marts.py",
+    "ads_platform_tests/marts/test_marts.py",
     "ads_platform_tests/e2e/test_demo_output.py",
+    "ads_platform_tests/e2e/test_marts_truth.py",
+    "ads_platform_tests/breakdowns/test_breakdown_marts.py",
+    "ads_platform_tests/e2e/test_backfill_command.py",
+    "ads_platform_tests/creatives/test_creatives_marts.py",
     "ads_platform_tests/e2e/test_freshness_causes.py",
-    "ads_platform_tests/breakdowns/test_breakdown_runs.py",
     "ads_platform_tests/e2e/test_refresh_command.py",
+    "ads_platform_tests/dashboard/",
+    "ads_platform_tests/ops/test_dg_cli.py",
+    "ads_platform_tests/e2e/test_ingestion.py",
+    "ads_platform_tests/e2e/test_day_grid.py",
     "ads_platform_tests/e2e/test_dev_ui.py",
+    "ads_platform_tests/breakdowns/test_breakdown_runs.py",
+    "ads_platform_tests/e2e/test_passthrough.py",
 )
 
 
