@@ -1,14 +1,11 @@
 # Two commands on a fresh clone: `make demo` and `make test`.
-.PHONY: demo test coverage dev lint bench clean
+.PHONY: demo test dev lint bench clean
 
 demo:           ## set up, then run the demo against the local Graph API sandbox
 	bash scripts/demo.sh
 
-test:           ## set up, then lint, type-check and run the tests
+test:           ## set up, then lint, type-check and run the tests with coverage
 	bash scripts/test.sh
-
-coverage:       ## the same, with line coverage of ads_platform (fails under 85 %)
-	ADS_PLATFORM_COVERAGE=1 bash scripts/test.sh
 
 dev:            ## the Dagster UI with the sandbox and the demo settings
 	bash scripts/bootstrap.sh && .venv/bin/ads-platform dev --demo
