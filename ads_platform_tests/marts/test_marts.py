@@ -303,6 +303,10 @@ def test_every_mart_column_is_documented(built: Built, marts: duckdb.DuckDBPyCon
         documented = {name for name, col in node["columns"].items() if col.get("description")}
         missing = [c for c in columns if c not in documented]
         assert not missing, f"{node['name']}: undocumented columns {missing}"
+        # And no documentation of a column the mart does not have: dbt warns about each
+        # one in every healthy build ("specified in the schema but are not present").
+        phantom = sorted(set(node["columns"]) - set(columns))
+        assert not phantom, f"{node['name']}: documented but absent {phantom}"
 
 
 # -- SQL access ----------------------------------------------------------------------------
