@@ -220,7 +220,7 @@ class DiscoverySettings(_Strict):
 
 
 #: The breakdowns the platform can pull (``ads_platform.datasets.BREAKDOWNS`` keys).
-BreakdownName = Literal["placement", "age_gender", "country"]
+BreakdownName = Literal["placement", "age_gender", "country", "region"]
 
 
 class IngestionSettings(_Strict):
@@ -243,7 +243,7 @@ class IngestionSettings(_Strict):
     passing_checks_per_partition: StrictBool = False
     #: Breakdowns pulled beside the unbroken insights, in the same range runs (one more
     #: insights request per range each); switch one off to save its calls.
-    breakdowns: tuple[BreakdownName, ...] = ("placement", "age_gender", "country")
+    breakdowns: tuple[BreakdownName, ...] = ("placement", "age_gender", "country", "region")
 
     @field_validator("start_date")
     @classmethod

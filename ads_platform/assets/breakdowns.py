@@ -1,4 +1,4 @@
-"""The breakdown assets: placement, age × gender and country beside ``ad_insights_daily``.
+"""The breakdown assets: placement, age × gender, country, region beside ``ad_insights_daily``.
 
 Why on the unbroken asset's partitions, with a lower step priority: a range run that
 selects both pulls the unbroken days first, then each breakdown over the same range in

@@ -72,6 +72,7 @@ BREAKDOWNS: dict[str, tuple[str, ...]] = {
     "Placement": ("placement",),
     "Age and gender": ("age_gender", "age"),
     "Country": ("country",),
+    "Region": ("region",),
 }
 _WINDOW = re.compile(r"^\d+d_(click|view|ev)$")
 

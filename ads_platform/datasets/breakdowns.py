@@ -1,4 +1,4 @@
-"""Daily insights broken down by placement, age × gender and country: ad × day × value.
+"""Daily insights broken down by placement, age × gender, country and region: ad × day × value.
 
 Why separate datasets, not columns on ``ad_insights_daily``: each breakdown is its own
 grain (an ad-day is split into cells), Meta's cells need not add up exactly to the
@@ -27,6 +27,7 @@ from ads_platform.schemas import Model, action_lists_ok, two_decimals
 AD_INSIGHTS_PLACEMENT_DAILY = "ad_insights_placement_daily"
 AD_INSIGHTS_AGE_GENDER_DAILY = "ad_insights_age_gender_daily"
 AD_INSIGHTS_COUNTRY_DAILY = "ad_insights_country_daily"
+AD_INSIGHTS_REGION_DAILY = "ad_insights_region_daily"
 
 
 class _BreakdownInsights(VideoMetrics):
@@ -94,6 +95,16 @@ class AdInsightsCountryDaily(_BreakdownInsights):
         unique = ["date_day", "ad_id", "country"]
 
 
+class AdInsightsRegionDaily(_BreakdownInsights):
+    # Meta sends the region's name alone (``California``, ``Unknown``), not its country.
+    region: Series[str] = pandera.Field(str_length={"min_value": 1})
+
+    class Config:
+        strict = True
+        coerce = False
+        unique = ["date_day", "ad_id", "region"]
+
+
 @dataclass(frozen=True)
 class Breakdown:
     """One breakdown the platform pulls: its settings name, API keys and dataset.
@@ -153,6 +164,9 @@ AD_INSIGHTS_AGE_GENDER = _declare(
 AD_INSIGHTS_COUNTRY = _declare(
     AD_INSIGHTS_COUNTRY_DAILY, "country", ("country",), AdInsightsCountryDaily
 )
+AD_INSIGHTS_REGION = _declare(
+    AD_INSIGHTS_REGION_DAILY, "region", ("region",), AdInsightsRegionDaily
+)
 
 #: The breakdowns by their settings name (``ingestion.breakdowns``), in pull order.
 BREAKDOWNS: Mapping[str, Breakdown] = MappingProxyType(
@@ -164,6 +178,7 @@ BREAKDOWNS: Mapping[str, Breakdown] = MappingProxyType(
             ),
             Breakdown("age_gender", ("age", "gender"), AD_INSIGHTS_AGE_GENDER),
             Breakdown("country", ("country",), AD_INSIGHTS_COUNTRY),
+            Breakdown("region", ("region",), AD_INSIGHTS_REGION),
         )
     }
 )

@@ -1,4 +1,4 @@
-"""Pull one breakdown (placement, age × gender, country) of an account's ad-level days.
+"""Pull one breakdown (placement, age × gender, country, region) of an account's ad-level days.
 
 The same shape as the unbroken pull (:mod:`ads_platform.ingestion.insights`): one
 request per contiguous date range (``level=ad``, ``time_increment=1``, the client's

@@ -35,7 +35,7 @@ def _row(dims: tuple[str, ...], value: str, **overrides: Any) -> dict[str, Any]:
 
 
 def test_each_breakdown_is_a_day_account_dataset_in_the_registry_keyed_by_its_values() -> None:
-    assert sorted(BREAKDOWNS) == ["age_gender", "country", "placement"]
+    assert sorted(BREAKDOWNS) == ["age_gender", "country", "placement", "region"]
     for breakdown in BREAKDOWNS.values():
         assert DATASETS[breakdown.name] is breakdown.dataset
         assert breakdown.dataset.partitioning is Partitioning.DAY_ACCOUNT
@@ -50,7 +50,7 @@ def test_breakdowns_keep_the_unbroken_typing_of_money_counts_and_actions() -> No
         assert set(arrow.names) - set(AD_INSIGHTS.arrow.names) == set(breakdown.dims)
 
 
-@pytest.mark.parametrize("key", ["placement", "age_gender", "country"])
+@pytest.mark.parametrize("key", ["placement", "age_gender", "country", "region"])
 def test_a_missing_reach_is_stored_as_null_not_refused(key: str) -> None:
     dataset = BREAKDOWNS[key].dataset
     frame = dataset.frame([_row(BREAKDOWNS[key].dims, "x", reach=None)])
@@ -58,7 +58,7 @@ def test_a_missing_reach_is_stored_as_null_not_refused(key: str) -> None:
     assert frame["reach"].isna().all()
 
 
-@pytest.mark.parametrize("key", ["placement", "age_gender", "country"])
+@pytest.mark.parametrize("key", ["placement", "age_gender", "country", "region"])
 def test_two_rows_for_the_same_ad_day_and_value_break_the_grain(key: str) -> None:
     dims = BREAKDOWNS[key].dims
     dataset = BREAKDOWNS[key].dataset
@@ -67,7 +67,7 @@ def test_two_rows_for_the_same_ad_day_and_value_break_the_grain(key: str) -> Non
         dataset.validate(dataset.frame([_row(dims, "a"), _row(dims, "a")]))
 
 
-@pytest.mark.parametrize("key", ["placement", "age_gender", "country"])
+@pytest.mark.parametrize("key", ["placement", "age_gender", "country", "region"])
 def test_a_row_without_its_breakdown_value_is_refused(key: str) -> None:
     dims = BREAKDOWNS[key].dims
     dataset = BREAKDOWNS[key].dataset

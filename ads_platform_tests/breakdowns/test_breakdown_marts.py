@@ -89,6 +89,7 @@ def test_each_breakdown_mart_equals_the_sandbox_truth_per_account_day_and_value(
         "Placement": "rpt_account_placement_daily",
         "Age and gender": "rpt_account_age_gender_daily",
         "Country": "rpt_account_country_daily",
+        "Region": "rpt_account_region_daily",
     }
     frame = queries.breakdown(reader, cat, "rpt_account_country_daily", accounts[0], SINCE, UNTIL)
     truth = platform.sandbox.breakdown_truth(accounts[0], SINCE, UNTIL, ["country"])

@@ -176,7 +176,14 @@ def test_a_breakdown_switched_off_has_no_asset_that_pulls_it() -> None:
     }
     assert "ad_insights_placement_daily" in pulled
     # The marts still name the others as dbt sources (external, never pulled here).
-    assert not {"ad_insights_country_daily", "ad_insights_age_gender_daily"} & pulled
+    assert (
+        not {
+            "ad_insights_country_daily",
+            "ad_insights_region_daily",
+            "ad_insights_age_gender_daily",
+        }
+        & pulled
+    )
 
 
 def test_the_settings_name_exactly_the_declared_breakdowns() -> None:

@@ -189,7 +189,9 @@ def test_reach_per_value_is_deduplicated_across_ads_never_summed(
 
 
 @pytest.mark.parametrize(
-    "breakdowns", [("age", "gender"), ("publisher_platform",), ("country",)], ids=",".join
+    "breakdowns",
+    [("age", "gender"), ("publisher_platform",), ("country",), ("region",)],
+    ids=",".join,
 )
 def test_an_ad_days_reach_is_at_most_the_sum_over_breakdown_values(
     sb: Sandbox, client: httpx.Client, breakdowns: tuple[str, ...]

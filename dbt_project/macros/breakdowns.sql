@@ -1,6 +1,6 @@
 {#
-  Breakdown facts (placement, age × gender, country): one macro per layer, shared by
-  the three datasets so their facts and reports cannot drift apart (their staging is
+  Breakdown facts (placement, age × gender, country, region): one macro per layer, shared by
+  the breakdown datasets so their facts and reports cannot drift apart (their staging is
   the ad insights' own, stg_ad_insights_select with the breakdown's dimensions).
 
   Why no reach in the account reports: reach per breakdown value is only known per ad
