@@ -1,5 +1,6 @@
 """``ads-platform refresh`` and ``backfill --no-wait``: submitted to the user's instance,
-visible there, executed by Dagster's daemon (not by the command).
+visible there, executed by Dagster's daemon (not by the command); ``refresh --wait``
+with no daemon: executed by the command itself, into the lake.
 
 The settings are a user's own file (their token variables, their home), the Graph API
 is the sandbox over real HTTP.  The daemon is Dagster's own backfill daemon iteration,
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -25,7 +27,7 @@ from ads_platform.partitions import key_for
 from ads_platform.sandbox import Sandbox
 from ads_platform.settings import load_settings
 from ads_platform_tests.conftest import SANDBOX_TODAY
-from ads_platform_tests.e2e.helpers import stored_daily_totals, truth_daily
+from ads_platform_tests.e2e.helpers import account_timezone, stored_daily_totals, truth_daily
 from ads_platform_tests.launch import execute_submitted_backfill
 
 pytestmark = pytest.mark.slow
@@ -57,7 +59,7 @@ def user(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S
             }
         )
     )
-    for i, account in enumerate(accounts):
+    for i, account in enumerate(sorted(sandbox.account_ids)):  # all: a test may enable more
         monkeypatch.setenv(f"ACME_TOKEN_{i}", f"sandbox-token-{account}")
     for name in ("ADS_PLATFORM_CONFIG", "ADS_PLATFORM_HOME", "DAGSTER_HOME"):
         monkeypatch.delenv(name, raising=False)
@@ -151,6 +153,106 @@ def test_a_backfill_submitted_without_waiting_is_executed_by_dagsters_daemon(
         for day, expected in truth.items():
             assert stored[day]["spend"] == expected["spend"], (account, day)
             assert stored[day]["impressions"] == expected["impressions"], (account, day)
+
+
+def _aligned_clock(sandbox: Sandbox, now: dt.datetime) -> tuple[dt.date, list[str]]:
+    """The sandbox date that puts the most accounts on their real local today, and them.
+
+    ``refresh`` judges today by the real clock, the sandbox by its own (D at 12:00 UTC).
+    Where they disagree on an account's today the pull is wrong in a test-made way:
+    the sandbox has no rows yet for the platform's today (the zero guard blocks it) or
+    has a day the platform does not pull yet.  No one D suits every zone at every hour
+    (New York and Tokyo are on different dates from 15:00 to 05:00 UTC), but for the
+    sandbox's zones some two accounts always agree on one.
+    """
+    zones = {a["id"]: ZoneInfo(a["timezone_name"]) for a in sandbox.info()["accounts"]}
+    best: tuple[dt.date, list[str]] = (now.date(), [])
+    for offset in (0, -1, 1):
+        day = now.date() + dt.timedelta(days=offset)
+        noon = dt.datetime.combine(day, dt.time(12), dt.UTC)
+        agree = [
+            a
+            for a, tz in sorted(zones.items())
+            if noon.astimezone(tz).date() == now.astimezone(tz).date()
+        ]
+        if len(agree) > len(best[1]):
+            best = (day, agree)
+    return best
+
+
+def test_refresh_wait_pulls_today_and_the_lookback_of_every_enabled_account_into_the_lake(
+    user: SimpleNamespace,
+) -> None:
+    sandbox: Sandbox = user.sandbox
+    day, accounts = _aligned_clock(sandbox, _now())
+    assert len(accounts) >= 2, accounts
+    everyone = sorted(sandbox.account_ids)
+    off = [a for a in everyone if a not in accounts]
+    user.config.write_text(
+        yaml.safe_dump(
+            {
+                "home": str(user.home),
+                "meta": {"graph_base_url": sandbox.base_url, "max_retries": 1},
+                "accounts": [
+                    {"id": a, "token_env": f"ACME_TOKEN_{i}", "enabled": a in accounts}
+                    for i, a in enumerate(everyone)
+                ],
+                "ingestion": {"start_date": "2026-10-01", "lookback_days": 2},
+            }
+        )
+    )
+    sandbox.set_today(day)
+    try:
+        result = _cli(user.config, "refresh", "--wait", "--no-marts")
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out
+        assert "Traceback" not in out and "Stack Trace" not in out
+        # The window: the accounts' today (the same date for all of them here) back 2 days.
+        zone = account_timezone(user, accounts[0])  # type: ignore[arg-type]
+        until = _now().astimezone(zone).date()
+        since = until - dt.timedelta(days=2)
+        assert (
+            f"==> refresh: {until} (the accounts' today) and 2 day(s) of lookback, from {since}"
+            in out
+        ), out
+        assert "executed by this process (no Dagster daemon running)" in out
+        lines = result.stdout.rstrip().splitlines()
+        assert lines[-1].startswith("(Dagster's and dbt's own output of this command: ")
+        table = lines[-2 - len(accounts) - 1 : -1]
+        assert table[0].split() == ["account", "days", "materialized", "failed"], out
+        assert [line.split() for line in table[2:]] == [[a, "3", "3", "0"] for a in accounts], out
+        keys = {str(key_for(a, since + dt.timedelta(days=i))) for a in accounts for i in range(3)}
+        with dg.DagsterInstance.from_config(str(user.home / "dagster")) as instance:
+            (backfill,) = instance.get_backfills()
+            assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
+            assert backfill.tags["ads_platform/trigger"] == "cli-refresh"
+            assert backfill.title == f"ads-platform refresh {since}..{until}"
+            data = backfill.asset_backfill_data
+            assert data is not None
+            targets = data.target_subset.partitions_subsets_by_asset_key
+            assert dg.AssetKey("ad_insights_daily") in targets
+            for asset, subset in targets.items():
+                assert set(subset.get_partition_keys()) == keys, asset  # none of `off`
+                assert keys <= set(instance.get_materialized_partitions(asset)), asset
+            runs = instance.get_runs(
+                filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+            )
+            assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        for account in accounts:
+            stored = stored_daily_totals(user, account)  # type: ignore[arg-type]
+            truth = truth_daily(user, account, since, until)  # type: ignore[arg-type]
+            assert (
+                sorted(truth)
+                == sorted(stored)
+                == [str(d) for d in (since, since + dt.timedelta(days=1), until)]
+            )
+            for d, expected in truth.items():
+                for metric in ("spend", "impressions", "link_clicks"):
+                    assert stored[d][metric] == expected[metric], (account, d, metric)
+        for account in off:  # disabled: not pulled
+            assert not (user.home / "lake" / "ad_insights_daily" / f"account_id={account}").exists()
+    finally:
+        sandbox.set_today(SANDBOX_TODAY)  # the sandbox is shared
 
 
 def test_the_refresh_window_is_the_grids_today_back_the_lookback_from_the_start_date(
