@@ -22,7 +22,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,33 @@ def partition_keys(accounts: Sequence[str], since: dt.date, until: dt.date) -> l
     from ads_platform.partitions import key_for
 
     return [str(key_for(a, d)) for a in accounts for d in days_between(since, until)]
+
+
+def started_keys(
+    accounts: Sequence[str],
+    since: dt.date,
+    until: dt.date,
+    zones: Mapping[str, str],
+    now: dt.datetime,
+) -> tuple[list[str], list[tuple[str, dt.date]]]:
+    """The account-days that have started in each account's own time zone, and the rest.
+
+    Why: the grid (and so the refresh window) ends at the easternmost account's today,
+    which has not begun yet for the accounts to the west.  Their runs skip such a day
+    (there is nothing to pull), and counting it as missing made ``refresh --wait`` exit
+    1 every evening (UTC) for accounts on both sides of a date change.  An account whose
+    zone is not known yet keeps every day that has started anywhere.
+    """
+    from ads_platform.ingestion.insights import split_started
+    from ads_platform.partitions import key_for
+
+    keys: list[str] = []
+    later: list[tuple[str, dt.date]] = []
+    for account in accounts:
+        started, not_yet = split_started(days_between(since, until), zones.get(account), now)
+        keys += [str(key_for(account, day)) for day in started]
+        later += [(account, day) for day in not_yet]
+    return keys, later
 
 
 def daemon_is_running(instance: dg.DagsterInstance) -> bool:
@@ -207,10 +234,13 @@ def run_backfill(
     echo: Callable[[str], None] = print,
     log_level: str = "CRITICAL",
     command: str = "backfill",
+    zones: Mapping[str, str] | None = None,
 ) -> BackfillReport | None:
     """Submit the backfill; with ``wait``, see it through (daemon or this process).
 
     ``command`` (``backfill``, ``refresh``) names it in the UI and in its trigger tag.
+    With the accounts' time ``zones``, a day not yet started for an account is left out
+    (:func:`started_keys`) and said.
     """
     from dagster._core.execution.backfill import BulkActionStatus
 
@@ -218,7 +248,12 @@ def run_backfill(
 
     defs = load_definitions()
 
-    keys = partition_keys(accounts, since, until)
+    if zones is None:
+        keys = partition_keys(accounts, since, until)
+    else:
+        keys, later = started_keys(accounts, since, until, zones, dt.datetime.now(dt.UTC))
+        for account_id, day in later:
+            echo(f"    {account_id} {day}: not started in {zones.get(account_id)} yet, left out")
     backfill_id = f"ads-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     daemon = daemon_is_running(instance)
     # Runs this process executes print nothing of Dagster's own (the progress lines and
@@ -508,11 +543,12 @@ def _backfill_in_env(
     command: str,
 ) -> int:
     from ads_platform.automation.calendar import account_ranges
-    from ads_platform.day_grid import grid_timezone
+    from ads_platform.day_grid import grid_timezone, lake_timezones
     from ads_platform.dbt_output import quiet_dbt_output
     from ads_platform.definitions import load_definitions
     from ads_platform.demo import materialize, materialize_marts
     from ads_platform.jobs import ACCOUNT_ASSETS
+    from ads_platform.lake import Lake
     from ads_platform.partitions import ad_accounts_partitions, daily_partitions, range_tags
     from ads_platform.run_errors import failure_lines
     from ads_platform.settings import definition_settings
@@ -570,6 +606,7 @@ def _backfill_in_env(
             echo=echo,
             log_level=log_level,
             command=command,
+            zones=lake_timezones(Lake(settings.lake_dir)),
         )
         if report is None:
             return 0

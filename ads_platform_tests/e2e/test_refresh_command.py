@@ -102,7 +102,19 @@ def test_refresh_no_wait_submits_today_and_the_lookback_of_every_account_without
         assert until - since == dt.timedelta(days=1)  # today and lookback_days = 1 before it
         assert (since, until) in {before, refresh_window(load_settings(user.config), _now())}
         assert f"refresh: {until} (the accounts' today) and 1 day(s) of lookback" in out
-        wanted = {str(key_for(a, d)) for a in user.accounts for d in (since, until)}
+        # Every account's started days of the window: the grid's today (the easternmost
+        # account's) has not begun for the accounts to the west, and is left out for them.
+        from ads_platform.backfill import started_keys
+        from ads_platform.day_grid import lake_timezones
+        from ads_platform.lake import Lake
+
+        settings = load_settings(user.config, require_tokens=False)
+        zones = lake_timezones(Lake(settings.lake_dir))
+        assert set(zones) >= set(user.accounts)  # ad_accounts described them first
+        keys, later = started_keys(user.accounts, since, until, zones, _now())
+        wanted = set(keys)
+        for account_id, day in later:
+            assert f"{account_id} {day}: not started in {zones[account_id]} yet" in out
         data = backfill.asset_backfill_data
         assert data is not None
         subset = data.target_subset.partitions_subsets_by_asset_key[
@@ -266,3 +278,24 @@ def test_the_refresh_window_is_the_grids_today_back_the_lookback_from_the_start_
     assert refresh_window(settings, noon) == (dt.date(2026, 11, 18), dt.date(2026, 11, 21))
     early = dt.datetime(2026, 11, 16, 1, tzinfo=dt.UTC)
     assert refresh_window(settings, early) == (dt.date(2026, 11, 15), dt.date(2026, 11, 16))
+
+
+def test_a_day_not_yet_started_for_a_western_account_is_left_out_not_counted_as_failed() -> None:
+    """At 20:00 UTC Tokyo is on the 30th, New York still on the 29th: the window up to the
+    grid's today (Tokyo's) must not ask New York for the 30th, which its run would skip and
+    the summary would then have counted as a failed day (``refresh --wait`` exited 1)."""
+    from ads_platform.backfill import started_keys
+    from ads_platform.partitions import key_for
+
+    now = dt.datetime(2026, 11, 29, 20, tzinfo=dt.UTC)
+    zones = {"act_1": "America/New_York", "act_2": "Asia/Tokyo"}
+    since, until = dt.date(2026, 11, 28), dt.date(2026, 11, 30)
+    keys, later = started_keys(["act_1", "act_2", "act_3"], since, until, zones, now)
+    days = [dt.date(2026, 11, 28), dt.date(2026, 11, 29), dt.date(2026, 11, 30)]
+    assert keys == [
+        *(str(key_for("act_1", d)) for d in days[:2]),
+        *(str(key_for("act_2", d)) for d in days),
+        # act_3's zone is not known yet: every day that has started anywhere stays.
+        *(str(key_for("act_3", d)) for d in days),
+    ]
+    assert later == [("act_1", dt.date(2026, 11, 30))]
