@@ -332,9 +332,7 @@ class InsightsSettings(_Strict):
         if value:
             from ads_platform.datasets import passthrough
 
-            problems = passthrough.action_type_problems(
-                [passthrough.PassthroughActionType(v.action_type, v.name) for v in value]
-            )
+            problems = passthrough.action_type_problems(value)
             if problems:
                 raise ValueError("; ".join(problems))
         return value

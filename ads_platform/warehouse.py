@@ -179,10 +179,7 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
         "reporting_currency": settings.fx.reporting_currency,
         "passthrough_fields": passthrough.dbt_field_var(insights.passthrough_fields),
         "passthrough_action_types": passthrough.dbt_action_type_var(
-            [
-                passthrough.PassthroughActionType(a.action_type, a.name)
-                for a in insights.passthrough_action_types
-            ]
+            insights.passthrough_action_types
         ),
     }
 

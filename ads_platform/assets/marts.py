@@ -224,7 +224,7 @@ def marts_automation_condition(
     if cron is not None:
         either = either | dg.AutomationCondition.cron_tick_passed(cron)
     trigger = either.since_last_handled()
-    label = "rebuild after upstream changes" + (" or hourly" if cron else "")
+    label = "rebuild after upstream changes" + (f" or at each tick of '{cron}'" if cron else "")
     return (
         trigger
         & ~dg.AutomationCondition.any_deps_in_progress()
@@ -309,13 +309,6 @@ class MartsBuildConfig(dg.Config):
     )
 
 
-def _is_subset(context: dg.AssetExecutionContext) -> bool:
-    """A run of some of the marts assets or checks, not all of them (automation after an
-    ingestion requests what the ingested assets feed; the UI can pick any).  Not
-    ``context.assets_def``'s keys: in a subset run that definition is the subset."""
-    return bool(context.is_subset)
-
-
 def _with_metadata(event: Any, metadata: Mapping[str, Any]) -> Any:
     if isinstance(event, dg.Output):
         return event.with_metadata({**event.metadata, **metadata})
@@ -343,8 +336,11 @@ def build_marts_assets(settings: Settings | None = None) -> dg.AssetsDefinition:
         settings = platform.settings()
         env = dbt_env(settings, base={})
         build_db = build_db_path(settings)
-        # A subset run builds only some models: it is not recorded as a build of the lake.
-        subset = _is_subset(context)
+        # A subset run (automation after an ingestion requests what it feeds; the UI can
+        # pick any) builds only some models: it is not recorded as a build of the lake.
+        # Not a comparison with ``context.assets_def``'s keys: in a subset run that is the
+        # subset itself.
+        subset = bool(context.is_subset)
         plan = plan_marts_build(
             build_db=build_db,
             lake_dir=dbt_lake_dir({**os.environ, **env}),

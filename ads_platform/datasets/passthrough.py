@@ -23,7 +23,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import pandera.pandas as pandera
@@ -76,17 +76,21 @@ class PassthroughField:
         return DUCKDB_TYPES[self.kind]
 
 
-@dataclass(frozen=True)
-class PassthroughActionType:
-    """One action type whose count and value become columns of the marts."""
-
-    action_type: str
-    #: Column suffix: ``actions_<name>``, ``action_values_<name>``.
-    name: str
+class PassthroughActionType(Protocol):
+    """One action type whose count and value become columns of the marts: the settings'
+    entries (``settings.PassthroughActionType``) are these, read as they are."""
 
     @property
-    def columns(self) -> tuple[str, str]:
-        return ACTION_COUNT_PREFIX + self.name, ACTION_VALUE_PREFIX + self.name
+    def action_type(self) -> str: ...
+
+    #: Column suffix: ``actions_<name>``, ``action_values_<name>``.
+    @property
+    def name(self) -> str: ...
+
+
+def action_columns(item: PassthroughActionType) -> tuple[str, str]:
+    """The count and value columns an action type becomes."""
+    return ACTION_COUNT_PREFIX + item.name, ACTION_VALUE_PREFIX + item.name
 
 
 def _closest(name: str, candidates: Iterable[str]) -> str:
@@ -169,7 +173,7 @@ def action_type_problems(items: Sequence[PassthroughActionType]) -> list[str]:
         elif item.name in names:
             problems.append(
                 f"{item.action_type!r} and {names[item.name]!r} would both be columns "
-                f"{' / '.join(item.columns)}: give one a name"
+                f"{' / '.join(action_columns(item))}: give one a name"
             )
         types.add(item.action_type)
         names.setdefault(item.name, item.action_type)
