@@ -136,7 +136,8 @@ def test_a_person_sees_the_overview_and_a_clients_account_page_in_a_browser(
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1600})
             page.goto(f"{dashboard_url}/")
-            page.get_by_text("Totals per currency").wait_for(timeout=LOAD_TIMEOUT_MS)
+            # exact: the download button below the table says "Download totals per currency".
+            page.get_by_text("Totals per currency", exact=True).wait_for(timeout=LOAD_TIMEOUT_MS)
             grid = page.locator("[data-testid='stDataFrame']").first
             grid.wait_for(timeout=LOAD_TIMEOUT_MS)
             body = page.locator("body").inner_text()
@@ -149,7 +150,7 @@ def test_a_person_sees_the_overview_and_a_clients_account_page_in_a_browser(
 
             # The link an agency sends a client: the account and the period in the URL.
             page.goto(f"{dashboard_url}/account?account={world.stale}&period=last_7d")
-            page.get_by_text("Reach and frequency").wait_for(timeout=LOAD_TIMEOUT_MS)
+            page.get_by_text("Reach and frequency", exact=True).wait_for(timeout=LOAD_TIMEOUT_MS)
             page.locator("[data-testid='stMetric']").first.wait_for(timeout=LOAD_TIMEOUT_MS)
             body = page.locator("body").inner_text()
             page.screenshot(path=str(shots / "account_stale.png"), full_page=True)
