@@ -51,6 +51,29 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+def reset_sandbox(sandbox: Sandbox) -> None:
+    """The shared sandbox as every test expects to find it: no faults, its fixed today, no
+    forced token expiry.
+
+    Why one function: the session sandbox outlives each test, and a test that expired an
+    account's token and ended (the backfill command's broken account) failed a later
+    module's ingestion of that account in CI, far from its cause.  Fixtures that use the
+    session sandbox reset it through here, before and after.
+    """
+    sandbox.clear_faults()
+    sandbox.set_today(SANDBOX_TODAY)
+    for account_id in sandbox.account_ids:
+        sandbox.set_token_expiry(account_id, None)
+
+
+@pytest.fixture
+def fresh_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The session sandbox, reset before and after the test (see :func:`reset_sandbox`)."""
+    reset_sandbox(sandbox)
+    yield sandbox
+    reset_sandbox(sandbox)
+
+
 def in_memory_instance(tempdir: Path) -> dg.DagsterInstance:
     """Dagster's in-memory instance, for tests whose runs stay in this process.
 
@@ -76,10 +99,7 @@ def platform(
     The instance is :func:`in_memory_instance` unless the test is marked
     ``persistent_instance`` (its runs cross processes).
     """
-    sandbox.clear_faults()
-    sandbox.set_today(SANDBOX_TODAY)
-    for account_id in sandbox.account_ids:  # the sandbox is shared: undo other tests' expiries
-        sandbox.set_token_expiry(account_id, None)
+    reset_sandbox(sandbox)
     home = tmp_path / "home"
     config_path, tokens = write_demo_settings(
         home,
@@ -102,7 +122,7 @@ def platform(
         instance_context = in_memory_instance(tmp_path / "dagster")
     with instance_context as instance:
         yield Platform(sandbox, home, config_path, instance, tokens)
-    sandbox.clear_faults()
+    reset_sandbox(sandbox)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

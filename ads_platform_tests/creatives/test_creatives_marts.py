@@ -23,9 +23,10 @@ import pytest
 
 from ads_platform.demo import materialize, materialize_marts, write_demo_settings
 from ads_platform.partitions import range_tags
+from ads_platform.run_errors import failure_lines
 from ads_platform.sandbox import Sandbox
 from ads_platform.warehouse import open_marts_readonly
-from ads_platform_tests.conftest import SANDBOX_TODAY, Platform, in_memory_instance
+from ads_platform_tests.conftest import Platform, in_memory_instance, reset_sandbox
 from ads_platform_tests.e2e.helpers import ingest
 from ads_platform_tests.platform_defs import defs
 
@@ -66,7 +67,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("creatives") / "home"
-    sandbox.clear_faults()
+    reset_sandbox(sandbox)
     config_path, tokens = write_demo_settings(
         home, sandbox.base_url, sandbox.account_ids, start_date=dt.date(2026, 1, 1)
     )
@@ -89,13 +90,14 @@ def world(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             sandbox.set_today(SECOND_PULL)
             runs.append(materialize(defs, instance, ENTITIES, tags=range_tags(*accounts)))
             for account_id in accounts:
-                assert ingest(platform, account_id, SINCE, UNTIL).success
+                result = ingest(platform, account_id, SINCE, UNTIL)
+                assert result.success, failure_lines(result.all_events)
             assert materialize_marts(defs, instance).success
             truth = {a: sandbox.truth(a, SINCE, UNTIL) for a in accounts}
             creatives = {a: sandbox.creative_truth(a) for a in accounts}
             yield World(platform, accounts, runs, truth, creatives)
         finally:
-            sandbox.set_today(SANDBOX_TODAY)
+            reset_sandbox(sandbox)
 
 
 def _money(value: Any) -> Decimal:

@@ -75,15 +75,6 @@ def _backfill(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def fresh_sandbox(sandbox: Sandbox) -> Sandbox:
-    sandbox.clear_faults()
-    sandbox.set_today(SANDBOX_TODAY)
-    for account_id in sandbox.account_ids:
-        sandbox.set_token_expiry(account_id, None)
-    return sandbox
-
-
 def test_backfill_creates_a_dagster_backfill_and_fills_every_partition_with_the_truth(
     fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

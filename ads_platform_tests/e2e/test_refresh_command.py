@@ -26,7 +26,7 @@ from ads_platform.backfill import refresh_window, sync_instance
 from ads_platform.partitions import key_for
 from ads_platform.sandbox import Sandbox
 from ads_platform.settings import load_settings
-from ads_platform_tests.conftest import SANDBOX_TODAY
+from ads_platform_tests.conftest import SANDBOX_TODAY, reset_sandbox
 from ads_platform_tests.e2e.helpers import account_timezone, stored_daily_totals, truth_daily
 from ads_platform_tests.launch import execute_submitted_backfill
 
@@ -40,10 +40,7 @@ SINCE = UNTIL - dt.timedelta(days=1)
 @pytest.fixture
 def user(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """A user's settings file for two sandbox accounts, their tokens, their shell."""
-    sandbox.clear_faults()
-    sandbox.set_today(SANDBOX_TODAY)
-    for account_id in sandbox.account_ids:
-        sandbox.set_token_expiry(account_id, None)
+    reset_sandbox(sandbox)
     home = tmp_path / "adsdata"
     accounts = sorted(sandbox.account_ids)[:2]
     config = tmp_path / "ads_platform.yaml"

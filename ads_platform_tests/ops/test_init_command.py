@@ -3,7 +3,6 @@ Graph API (the sandbox over real HTTP), with no secret in it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,8 @@ from ads_platform.onboarding import (
 )
 from ads_platform.sandbox import Sandbox
 from ads_platform.settings import load_settings
-from ads_platform_tests.conftest import SANDBOX_TODAY
 
 TOKENS = {"ACME_TOKEN_A": "sandbox-token-acme-a-0001", "ACME_TOKEN_B": "sandbox-token-acme-b-0002"}
-
-
-@pytest.fixture
-def fresh_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
-    sandbox.clear_faults()
-    sandbox.set_today(SANDBOX_TODAY)
-    for account_id in sandbox.account_ids:
-        sandbox.set_token_expiry(account_id, None)
-    yield sandbox
-    sandbox.clear_faults()
 
 
 @pytest.fixture
