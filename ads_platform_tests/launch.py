@@ -7,10 +7,13 @@ no place in the platform's import graph; the demo's launching is in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from ads_platform.definitions import load_definitions
 from ads_platform.launching import SYNC_LAUNCH_OVERRIDES, definitions_target
@@ -90,3 +93,16 @@ def _iterate(
         if status != BulkActionStatus.REQUESTED:
             break
     return status
+
+
+@contextmanager
+def open_instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
+    """The instance at ``dagster_home`` as the CLI, the UI and the daemon open it.
+
+    With ``DAGSTER_HOME`` set, for the block only: the shipped ``dagster.yaml`` finds its
+    SQLite files through it (``storage: custom:``, :mod:`ads_platform.instance_storage`).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(dagster_home))
+        with dg.DagsterInstance.get() as instance:
+            yield instance

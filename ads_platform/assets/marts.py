@@ -47,6 +47,8 @@ no packages) before the assets are built.
 import contextlib
 import datetime as dt
 import fcntl
+import functools
+import importlib.metadata
 import json
 import logging
 import os
@@ -67,6 +69,7 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from packaging import version
 from pydantic import Field
 
 from ads_platform import dbt_with_parent
@@ -452,6 +455,17 @@ class MartsDbtCliResource(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args: Any) -> Any:
         del args
         return None
+
+    @functools.cached_property
+    def _cli_version(self) -> version.Version:
+        """dbt-core's version from this environment's package metadata.
+
+        dagster-dbt asks the executable (``dbt --version``: a whole dbt start-up, about
+        2 s before every marts build, because the resource is made anew per run).  The
+        executable here is always this environment's dbt-core, started by
+        :mod:`ads_platform.dbt_with_parent`, so its version is the installed package's.
+        """
+        return version.parse(importlib.metadata.version("dbt-core"))
 
 
 def dbt_resource() -> DbtCliResource:

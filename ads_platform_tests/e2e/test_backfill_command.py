@@ -24,6 +24,7 @@ from ads_platform.partitions import key_for
 from ads_platform.sandbox import Sandbox
 from ads_platform_tests.conftest import SANDBOX_TODAY
 from ads_platform_tests.e2e.helpers import stored_daily_totals, truth_daily
+from ads_platform_tests.launch import open_instance
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +89,7 @@ def test_backfill_creates_a_dagster_backfill_and_fills_every_partition_with_the_
     for noise in ("code server", "BetaWarning", "RuntimeWarning", "dagster - "):
         assert noise not in out, out
     assert (home / "logs").is_dir() and any((home / "logs").glob("backfill-*.log"))
-    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+    with open_instance(home / "dagster") as instance:
         (backfill,) = instance.get_backfills()
         assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
         keys = {str(key_for(a, SINCE + dt.timedelta(days=i))) for a in accounts for i in range(3)}

@@ -28,7 +28,7 @@ from ads_platform.sandbox import Sandbox
 from ads_platform.settings import load_settings
 from ads_platform_tests.conftest import SANDBOX_TODAY, reset_sandbox
 from ads_platform_tests.e2e.helpers import account_timezone, stored_daily_totals, truth_daily
-from ads_platform_tests.launch import execute_submitted_backfill
+from ads_platform_tests.launch import execute_submitted_backfill, open_instance
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +89,7 @@ def test_refresh_no_wait_submits_today_and_the_lookback_of_every_account_without
     assert result.returncode == 0, out
     assert "Traceback" not in out and "Stack Trace" not in out
     assert "no Dagster daemon is running" in out and "--wait" in out
-    with dg.DagsterInstance.from_config(str(user.home / "dagster")) as instance:
+    with open_instance(user.home / "dagster") as instance:
         (backfill,) = instance.get_backfills()
         assert backfill.status == BulkActionStatus.REQUESTED  # waiting for a daemon
         assert backfill.tags["ads_platform/trigger"] == "cli-refresh"
@@ -231,7 +231,7 @@ def test_refresh_wait_pulls_today_and_the_lookback_of_every_enabled_account_into
         assert table[0].split() == ["account", "days", "materialized", "failed"], out
         assert [line.split() for line in table[2:]] == [[a, "3", "3", "0"] for a in accounts], out
         keys = {str(key_for(a, since + dt.timedelta(days=i))) for a in accounts for i in range(3)}
-        with dg.DagsterInstance.from_config(str(user.home / "dagster")) as instance:
+        with open_instance(user.home / "dagster") as instance:
             (backfill,) = instance.get_backfills()
             assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
             assert backfill.tags["ads_platform/trigger"] == "cli-refresh"

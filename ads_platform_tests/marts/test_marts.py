@@ -851,6 +851,25 @@ def test_a_marts_run_starts_no_dbt_adapter_in_the_run_worker(rebuilt: dict[str, 
     assert rebuilt["adapters"] == {}
 
 
+def test_the_dbt_version_is_read_from_the_environment_not_by_starting_dbt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dagster-dbt would run ``dbt --version`` (a whole dbt start-up) before every build."""
+    import importlib.metadata
+
+    import dagster_dbt.core.resource
+    from packaging import version
+
+    from ads_platform.assets.marts import dbt_resource
+
+    def no_subprocess(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError(f"a subprocess was started: {args}")
+
+    monkeypatch.setattr(dagster_dbt.core.resource, "check_output", no_subprocess)
+    resource = dbt_resource()
+    assert resource._cli_version == version.parse(importlib.metadata.version("dbt-core"))
+
+
 def _readable_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The relations a marts reader can query (the lake's file views are closed to it)."""
     names = [

@@ -1,0 +1,173 @@
+"""The one-machine Dagster instance's SQLite storage, with its database engines kept open.
+
+Why: Dagster's SQLite storages create a SQLAlchemy engine, connect, and dispose of the
+engine again for every read and write.  An asset materialization touches two databases
+(the run's and the index), so each event paid two engine set-ups and two first-connect
+dialect initialisations: about 18 ms per event on this project's machines, against
+2.4 ms with the engines kept (``benchmarks/event_log_storage.py``).  A marts build
+records one materialization per model and one check evaluation per dbt test (about 300
+events, and as many planned events when the run is created), so that cost was most of
+the difference between the demo's marts step and dbt's own build time (issue 10), and
+the largest single cost of an end-to-end backfill (issue 13's profile: 45 % in event
+writes).
+
+What does not change: the schema, the files and their layout under ``$DAGSTER_HOME``
+(the stock classes open them, and these open the stock classes' files), SQLite's
+journal mode and durability settings (every write is still its own committed
+transaction), and the locking between processes (SQLite's own, with the stock busy
+timeouts).  Only the engine objects live longer:
+
+* one per database file, created on first use in a process and re-created after a fork
+  (an engine's pooled connections must never cross a ``fork``);
+* the event log opens one database per run; only the index database and the
+  :data:`RUN_SHARDS_KEPT` most recently used run databases keep an engine, so a
+  long-lived webserver or daemon that reads thousands of runs holds a bounded number
+  of open files.
+
+``dagster.yaml`` (shipped) selects it with ``storage: custom:``; PostgreSQL
+(``deploy/dagster.postgres.yaml``) pools its connections already and is unaffected.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from dagster._config import StringSource
+from dagster._core.storage.base_storage import DagsterStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClassData
+from dagster._utils import mkdir_p
+
+#: Run databases whose engines the event log keeps open besides the index's.
+RUN_SHARDS_KEPT = 8
+
+
+class _Engines:
+    """Engines by database, re-created after a fork, the least recently used closed first."""
+
+    def __init__(self, keep: int | None, connect_args: Mapping[str, Any]) -> None:
+        self._keep = keep
+        self._connect_args = dict(connect_args)
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._engines: OrderedDict[str, sa.engine.Engine] = OrderedDict()
+
+    def get(self, conn_string: str, pinned: bool = False) -> sa.engine.Engine:
+        with self._lock:
+            if os.getpid() != self._pid:
+                # Inherited from the parent: never use (or close) its connections here.
+                self._engines = OrderedDict()
+                self._pid = os.getpid()
+            engine = self._engines.get(conn_string)
+            if engine is None:
+                engine = sa.create_engine(
+                    conn_string,
+                    poolclass=sa.pool.QueuePool,
+                    pool_size=1,
+                    max_overflow=4,
+                    # A pooled connection may be used by another thread than the one
+                    # that opened it; only one uses it at a time (the pool's checkout).
+                    connect_args={**self._connect_args, "check_same_thread": False},
+                )
+                self._engines[conn_string] = engine
+            self._engines.move_to_end(conn_string)
+            if self._keep is not None and not pinned:
+                self._evict()
+            return engine
+
+    def _evict(self) -> None:
+        unpinned = [key for key in self._engines if not key.endswith(_INDEX_SUFFIX)]
+        for key in unpinned[: max(0, len(unpinned) - (self._keep or 0))]:
+            self._engines.pop(key).dispose()
+
+    def dispose(self) -> None:
+        with self._lock:
+            if os.getpid() == self._pid:
+                for engine in self._engines.values():
+                    engine.dispose()
+            self._engines = OrderedDict()
+
+
+_INDEX_SUFFIX = "index.db"
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """:class:`SqliteEventLogStorage` whose databases keep their engines (see the module)."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self._engines = _Engines(
+            keep=RUN_SHARDS_KEPT, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        )
+        super().__init__(base_dir, inst_data=inst_data)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[sa.engine.Connection]:
+        with self._db_lock:
+            conn_string = self.conn_string_for_shard(shard)
+            engine = self._engines.get(conn_string, pinned=conn_string.endswith(_INDEX_SUFFIX))
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engines.dispose()
+
+
+class PooledSqliteRunStorage(SqliteRunStorage):
+    """:class:`SqliteRunStorage` whose database keeps its engine (see the module)."""
+
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self._engines = _Engines(keep=None, connect_args={})
+        super().__init__(conn_string, inst_data=inst_data)
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.engine.Connection]:
+        with self._engines.get(self._conn_string).connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engines.dispose()
+
+
+class PooledSqliteStorage(DagsterSqliteStorage):
+    """The stock SQLite storage's files under ``base_dir``, with the pooled run and event
+    log storages (the schedule storage is written once per tick: left as it is)."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self.base_dir = base_dir
+        self._run_storage = PooledSqliteRunStorage.from_local(os.path.join(base_dir, "history", ""))
+        self._event_log_storage = PooledSqliteEventLogStorage(
+            os.path.join(base_dir, "history", "runs", "")
+        )
+        self._schedule_storage = SqliteScheduleStorage.from_local(
+            os.path.join(base_dir, "schedules")
+        )
+        self._inst_data = inst_data
+        # Not DagsterSqliteStorage.__init__: it would open the stock storages as well.
+        DagsterStorage.__init__(self)  # type: ignore[no-untyped-call,arg-type]
+
+    @classmethod
+    def config_type(cls) -> Mapping[str, Any]:
+        return {"base_dir": StringSource}
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> PooledSqliteStorage:
+        base_dir = str(config_value["base_dir"])
+        mkdir_p(base_dir)
+        return cls(base_dir, inst_data=inst_data)

@@ -1,0 +1,144 @@
+"""The shipped one-machine instance: Dagster's SQLite files, written through engines that
+stay open (``ads_platform/instance_storage.py``), and nothing lost or changed by that."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from ads_platform.demo import install_instance_config
+from ads_platform.instance_storage import (
+    RUN_SHARDS_KEPT,
+    PooledSqliteEventLogStorage,
+    PooledSqliteRunStorage,
+)
+
+
+def _materialization(run_id: str, n: int) -> EventLogEntry:
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name="job",
+        event_specific_data=StepMaterializationData(
+            dg.AssetMaterialization(asset_key=f"asset_{n % 7}", metadata={"n": n})
+        ),
+    )
+    return EventLogEntry(
+        error_info=None,
+        level=20,
+        user_message="",
+        run_id=run_id,
+        timestamp=time.time(),
+        step_key="step",
+        job_name="job",
+        dagster_event=event,
+    )
+
+
+@pytest.fixture
+def shipped_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "dagster"
+    install_instance_config(home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+@dg.asset
+def _counted() -> int:
+    return 1
+
+
+def test_the_shipped_instance_writes_dagsters_own_sqlite_files_through_kept_engines(
+    shipped_home: Path,
+) -> None:
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        assert isinstance(instance.run_storage, PooledSqliteRunStorage)
+        result = dg.materialize([_counted], instance=instance)
+        assert result.success
+        run_id = result.run_id
+    # The stock storage (what a plain `storage: sqlite` instance would open) reads it all.
+    stock = dg.DagsterInstance.from_config(str(shipped_home), config_filename="absent.yaml")
+    with stock:
+        assert not isinstance(stock.event_log_storage, PooledSqliteEventLogStorage)
+        run = stock.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        latest = stock.get_latest_materialization_event(dg.AssetKey("_counted"))
+        assert latest is not None and latest.run_id == run_id
+
+
+def test_every_event_is_committed_when_store_event_returns(tmp_path: Path) -> None:
+    pooled = PooledSqliteEventLogStorage(str(tmp_path))
+    stock = SqliteEventLogStorage(str(tmp_path))
+    for n in range(5):
+        pooled.store_event(_materialization("run-a", n))
+        # Another connection (the webserver's, the daemon's) sees it at once.
+        assert len(stock.get_logs_for_run("run-a")) == n + 1
+    pooled.dispose()
+    stock.dispose()
+
+
+def _write_then_die(base_dir: str, count: int) -> None:
+    storage = PooledSqliteEventLogStorage(base_dir)
+    for n in range(count):
+        storage.store_event(_materialization("killed-run", n))
+    os.kill(os.getpid(), signal.SIGKILL)  # no dispose, no close, no checkpoint
+
+
+def test_a_killed_writer_loses_none_of_the_events_it_wrote(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    writer = context.Process(target=_write_then_die, args=(str(tmp_path), 40))
+    writer.start()
+    writer.join(timeout=120)
+    assert writer.exitcode == -signal.SIGKILL
+    stock = SqliteEventLogStorage(str(tmp_path))
+    assert len(stock.get_logs_for_run("killed-run")) == 40
+    latest = stock.get_latest_materialization_events([dg.AssetKey("asset_3")])
+    assert latest[dg.AssetKey("asset_3")] is not None  # the index database has it too
+    for db in (tmp_path / "index.db", tmp_path / "killed-run.db"):
+        with sqlite3.connect(db) as con:
+            assert con.execute("pragma integrity_check").fetchone() == ("ok",)
+    stock.dispose()
+
+
+def _write_in_forked_child(storage: PooledSqliteEventLogStorage) -> None:
+    storage.store_event(_materialization("forked-run", 1))
+
+
+def test_a_forked_process_opens_its_own_engines_and_leaves_the_parents_working(
+    tmp_path: Path,
+) -> None:
+    storage = PooledSqliteEventLogStorage(str(tmp_path))
+    storage.store_event(_materialization("forked-run", 0))  # the parent's engines exist
+    child = multiprocessing.get_context("fork").Process(
+        target=_write_in_forked_child, args=(storage,)
+    )
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    storage.store_event(_materialization("forked-run", 2))
+    assert len(storage.get_logs_for_run("forked-run")) == 3
+    storage.dispose()
+
+
+def test_only_the_index_and_the_most_recent_run_databases_keep_an_engine(tmp_path: Path) -> None:
+    storage = PooledSqliteEventLogStorage(str(tmp_path))
+    runs = [f"run-{n:02d}" for n in range(RUN_SHARDS_KEPT + 12)]
+    for run_id in runs:
+        storage.store_event(_materialization(run_id, 0))
+    kept = [Path(key.split("///")[-1]).stem for key in storage._engines._engines]
+    assert "index" in kept
+    assert sorted(k for k in kept if k != "index") == runs[-RUN_SHARDS_KEPT:]
+    # An evicted run's database opens again when read.
+    assert len(storage.get_logs_for_run(runs[0])) == 1
+    storage.dispose()
+    assert storage._engines._engines == {}
