@@ -161,9 +161,20 @@ def _progress(
 def _failures(
     instance: dg.DagsterInstance, backfill_id: str, progress: dict[str, AccountProgress]
 ) -> None:
-    """Failed runs of the backfill: their accounts' unmaterialized days and the reason."""
-    from ads_platform.partitions import split_keys
-    from ads_platform.run_errors import failure_lines
+    """Failed runs of the backfill: per account, its failed days and the reasons.
+
+    A range run covers several accounts, and one account failing (its token expired)
+    fails the run while the others' days are stored.  So the days and reasons come from
+    what the failed step itself says per account (:func:`~ads_platform.run_errors.failed_accounts`,
+    the metadata the ingestion assets attach to their ``dg.Failure``): a healthy account
+    of the same run is not blamed.  Only a step failure without it (an exception the
+    platform did not expect) or a run that failed without a failed step (killed, its
+    process lost) falls back to the run's range: every account it covers, the whole day
+    span of its tags, the one-line reason of :mod:`ads_platform.run_errors`.  Nothing
+    better is known then, and saying too much beats hiding a failure; the days that were
+    stored anyway are still counted as materialized in the table.
+    """
+    from ads_platform.run_errors import failed_accounts, failure_lines
 
     runs = instance.get_runs(
         filters=dg.RunsFilter(
@@ -171,22 +182,55 @@ def _failures(
         )
     )
     for run in runs:
-        start = run.tags.get("dagster/asset_partition_range_start")
-        end = run.tags.get("dagster/asset_partition_range_end")
-        single = run.tags.get("dagster/partition")
-        keys = [k for k in (start, end, single) if k]
-        by_account = split_keys(keys) if keys else {}
-        accounts = set(by_account) if by_account else set(progress)
-        span = [d for days in by_account.values() for d in days]
-        failed_days = days_between(min(span), max(span)) if span else []
         events = [
             record.get_dagster_event()
             for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
         ]
-        reasons = [line.split(": ", 1)[-1] for line in failure_lines(events)]
-        for account in accounts & set(progress):
-            progress[account].causes.extend(reasons)
-            progress[account].failed_days.extend(failed_days)
+        unexplained = []
+        for event in events:
+            per_account = failed_accounts(event)
+            if per_account is None:
+                unexplained.append(event)
+                continue
+            for account, failure in per_account.items():
+                if account in progress:
+                    progress[account].causes.extend(failure.reasons)
+                    progress[account].failed_days.extend(failure.days)
+        if unexplained or not events:
+            reasons = [line.split(": ", 1)[-1] for line in failure_lines(unexplained)]
+            _blame_the_range(instance, run, progress, reasons)
+
+
+def _blame_the_range(
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    progress: dict[str, AccountProgress],
+    reasons: Sequence[str],
+) -> None:
+    """Every account of ``run``'s partition tags: the whole span of its days, ``reasons``.
+
+    A range ``act_a|d1..act_c|d2`` is a box: the accounts from ``act_a`` to ``act_c`` in
+    the order of the ``ad_accounts`` partitions (so ``act_b`` between them too), and every
+    day from ``d1`` to ``d2``.
+    """
+    from ads_platform.partitions import KEY_DELIMITER, ad_accounts_partitions, split_keys
+
+    start = run.tags.get("dagster/asset_partition_range_start")
+    end = run.tags.get("dagster/asset_partition_range_end")
+    single = run.tags.get("dagster/partition")
+    keys = [k for k in (start, end, single) if k]
+    by_account = split_keys(keys) if keys else {}
+    accounts = set(by_account) if by_account else set(progress)
+    if start and end:
+        order = list(instance.get_dynamic_partitions(ad_accounts_partitions.name or ""))
+        first, last = (key.partition(KEY_DELIMITER)[0] for key in (start, end))
+        if first in order and last in order:
+            accounts |= set(order[order.index(first) : order.index(last) + 1])
+    span = [d for days in by_account.values() for d in days]
+    failed_days = days_between(min(span), max(span)) if span else []
+    for account in accounts & set(progress):
+        progress[account].causes.extend(reasons)
+        progress[account].failed_days.extend(failed_days)
 
 
 def partition_backfill(

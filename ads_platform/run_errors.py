@@ -7,11 +7,16 @@ of frames that only a developer can use.  Commands that run Dagster in this proc
 (``ads-platform demo``) therefore keep Dagster's console logger at :data:`QUIET_LOG_LEVEL`
 and print :func:`failure_lines` instead; ``--debug`` restores Dagster's own output,
 stack traces included.  The run's event log (the UI, the compute logs) keeps everything.
+
+A run can cover several accounts; which of them failed, on which days, is read from the
+step failure's metadata (:func:`failed_accounts`), not from its sentence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -56,3 +61,57 @@ def failure_lines(events: Iterable[dg.DagsterEvent], debug: bool = False) -> lis
         if debug and error is not None:
             lines.append(error.to_string())
     return lines
+
+
+#: The key of a step's ``dg.Failure`` metadata that says, per account, which days failed
+#: and why (written by :func:`ads_platform.assets.reporting.failure_metadata`).
+FAILED_ACCOUNTS = "failed_accounts"
+
+
+@dataclass(frozen=True)
+class AccountFailure:
+    """One account's part of a failed step: its failed days and the reasons, as the
+    person at the terminal reads them (the account and day prefixes removed)."""
+
+    days: tuple[dt.date, ...]
+    reasons: tuple[str, ...]
+    error_kinds: tuple[str, ...] = ()
+
+
+def failed_accounts_value(failures: Mapping[str, AccountFailure]) -> dg.JsonMetadataValue:
+    """``failures`` as the JSON metadata value :func:`failed_accounts` reads back.
+
+    Why JSON and not the description: a run can cover several accounts (a range run of
+    a backfill), and a reader must know which of them failed on which days; the
+    description is for people and its wording may change.
+    """
+    return dg.MetadataValue.json(
+        {
+            account: {
+                "days": [day.isoformat() for day in failure.days],
+                "reasons": list(failure.reasons),
+                "error_kinds": list(failure.error_kinds),
+            }
+            for account, failure in sorted(failures.items())
+        }
+    )
+
+
+def failed_accounts(event: dg.DagsterEvent) -> dict[str, AccountFailure] | None:
+    """The per-account failures a step failure carries, or None when it carries none
+    (an exception the platform did not expect, a step that failed another way)."""
+    if not event.is_step_failure:
+        return None
+    user = event.step_failure_data.user_failure_data
+    value = user.metadata.get(FAILED_ACCOUNTS) if user and user.metadata else None
+    data = value.value if isinstance(value, dg.JsonMetadataValue) else None
+    if not isinstance(data, dict):
+        return None
+    return {
+        str(account): AccountFailure(
+            days=tuple(dt.date.fromisoformat(d) for d in entry.get("days", [])),
+            reasons=tuple(str(r) for r in entry.get("reasons", [])),
+            error_kinds=tuple(str(k) for k in entry.get("error_kinds", [])),
+        )
+        for account, entry in data.items()
+    }

@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 
 from ads_platform.ingestion.outcomes import PartitionOutcome
+from ads_platform.run_errors import FAILED_ACCOUNTS, AccountFailure, failed_accounts_value
 
 
 def check_specs(
@@ -139,8 +140,7 @@ def summarize_failures(failed: Sequence[PartitionOutcome]) -> str:
     """One line per distinct (account, reason); days are collapsed into a range."""
     groups: dict[tuple[str, str], list[PartitionOutcome]] = {}
     for outcome in failed:
-        reason = outcome.message.removeprefix(f"{outcome.account_id} {outcome.day}: ")
-        groups.setdefault((outcome.account_id, reason), []).append(outcome)
+        groups.setdefault((outcome.account_id, _reason(outcome)), []).append(outcome)
     lines = [f"{len(failed)} partition(s) not stored:"]
     for (account_id, reason), items in sorted(groups.items()):
         days = sorted(o.day for o in items if o.day)
@@ -150,13 +150,33 @@ def summarize_failures(failed: Sequence[PartitionOutcome]) -> str:
 
 
 def failure_metadata(failed: Sequence[PartitionOutcome]) -> dict[str, Any]:
-    accounts = sorted({o.account_id for o in failed})
+    """The Failure's metadata: counts for the UI, and per account its failed days and
+    reasons (:data:`~ads_platform.run_errors.FAILED_ACCOUNTS`), so that a reader of a
+    run over several accounts (``ads-platform backfill``) blames only those that failed.
+    """
+    by_account: dict[str, list[PartitionOutcome]] = {}
+    for outcome in failed:
+        by_account.setdefault(outcome.account_id, []).append(outcome)
+    per_account = {
+        account: AccountFailure(
+            days=tuple(sorted({o.day for o in items if o.day})),
+            reasons=tuple(dict.fromkeys(_reason(o) for o in items)),
+            error_kinds=tuple(sorted({o.error_kind or "unknown" for o in items})),
+        )
+        for account, items in by_account.items()
+    }
     kinds = sorted({o.error_kind or "unknown" for o in failed})
     return {
         "failed_partitions": len(failed),
-        "accounts": ", ".join(accounts),
+        "accounts": ", ".join(sorted(by_account)),
         "error_kinds": ", ".join(kinds),
+        FAILED_ACCOUNTS: failed_accounts_value(per_account),
     }
+
+
+def _reason(outcome: PartitionOutcome) -> str:
+    """The outcome's message without the ``<account> <day>: `` it may start with."""
+    return outcome.message.removeprefix(f"{outcome.account_id} {outcome.day}: ")
 
 
 def _plain(metadata: Mapping[str, object]) -> dict[str, Any]:

@@ -62,9 +62,11 @@ def _user_settings(
     return config, home, accounts
 
 
-def _backfill(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _backfill(
+    config: Path, *extra: str, since: dt.date = SINCE
+) -> subprocess.CompletedProcess[str]:
     """The command as a user runs it: its own process, its terminal output read back."""
-    args = ["backfill", "--config", str(config), "--from", str(SINCE), "--to", str(UNTIL)]
+    args = ["backfill", "--config", str(config), "--from", str(since), "--to", str(UNTIL)]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "ads_platform.cli", *args, *extra],
@@ -125,3 +127,52 @@ def test_a_failing_account_makes_the_backfill_exit_non_zero_naming_it_and_the_ca
     assert len(failed) == 1 and failed[0].startswith(f"FAILED {broken} {SINCE}")
     assert "ACME_TOKEN_1" in failed[0]
     assert "Traceback" not in out and "Stack Trace" not in out
+
+
+def test_one_account_failing_in_runs_over_both_accounts_is_the_only_one_said_failed(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One account's token has expired and every run of the backfill covers both
+    accounts: the summary blames that account alone, with its cause and its days; the
+    other, stored, shows no failed day and no cause.  (A failed run's cause and the days
+    of its range went to every account its range covers.)
+
+    Why two days: Dagster's single-run backfill policy cuts a multi-partition backfill
+    along the dimension with fewer distinct keys.  With no more days than accounts that
+    is the day: each run is one day of every account (``act_a|day..act_b|day``), as a
+    daily ``refresh`` with a short lookback over many accounts is.
+    """
+    config, home, accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
+    healthy, broken = accounts
+    fresh_sandbox.set_token_expiry(broken, dt.datetime(2020, 1, 1))
+    days = [UNTIL - dt.timedelta(days=1), UNTIL]
+    result = _backfill(config, "--no-marts", since=days[0])
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "Traceback" not in out and "Stack Trace" not in out
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        (backfill,) = instance.get_backfills()
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+        )
+        # The premise: runs over both accounts, failed, the healthy account's days stored.
+        ranges = {
+            (
+                r.tags["dagster/asset_partition_range_start"],
+                r.tags["dagster/asset_partition_range_end"],
+            )
+            for r in runs
+        }
+        assert ranges == {(f"{healthy}|{d}", f"{broken}|{d}") for d in days}, ranges
+        assert {r.status for r in runs} == {dg.DagsterRunStatus.FAILURE}
+        done = set(instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily")))
+        assert {str(key_for(healthy, d)) for d in days} <= done
+        assert not {str(key_for(broken, d)) for d in days} & done
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("act_")}
+    assert rows[healthy] == [healthy, "2", "2", "0"], out
+    assert rows[broken] == [broken, "2", "0", "2"], out
+    failed = [line for line in out.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1, out
+    assert failed[0].startswith(f"FAILED {broken} {days[0]}, {days[1]}: token for {broken}"), out
+    assert failed[0].count("ACME_TOKEN_1") == 1  # its cause, said once for its two runs
+    assert healthy not in failed[0] and "ACME_TOKEN_0" not in out
