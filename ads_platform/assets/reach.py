@@ -1,4 +1,4 @@
-"""``reach_monthly``: non-additive reach per account × month and campaign × month."""
+"""``reach_monthly``: non-additive reach per account, campaign and ad set × month."""
 
 import dagster as dg
 
@@ -41,6 +41,7 @@ reach_monthly = account_asset(
     check_specs=check_specs(REACH.name, blocking=[SCHEMA_CHECK]),
     work=pull,
     on_error=failed_account(reach.DATASET),
-    description="Reach as Meta deduplicates it, per account × month and campaign × month "
-    "(one request per month and level). Never summed: reach does not add up.",
+    description="Reach as Meta deduplicates it, per account × month, campaign × month and "
+    "ad set × month: one insights request per month and level, so three per account-month "
+    "pulled (the ad-set level adds one per account-month). Never summed: reach does not add up.",
 )

@@ -265,16 +265,18 @@ def entity_status(reader: MartsReader, level: Level, account_id: str) -> pd.Data
 def reach(reader: MartsReader, account_id: str, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Reach and frequency rows of the account overlapping the period, at their own grain.
 
-    Never summed: account × day, account × month and campaign × month rows, each as
-    Meta computed it for exactly that level and range.
+    Never summed: account × day, account × month, campaign × month and ad set × month
+    rows, each as Meta computed it for exactly that level and range.
     """
     frame = reader.frame(
         """select r.level, r.period, r.period_start, r.period_end, r.campaign_id,
-                  c.campaign_name, r.reach, r.impressions, r.frequency, r.is_complete
+                  c.campaign_name, r.ad_set_id, s.ad_set_name, r.reach, r.impressions,
+                  r.frequency, r.is_complete
            from fct_reach as r
            left join dim_campaigns as c on c.campaign_id = r.campaign_id
+           left join dim_ad_sets as s on s.ad_set_id = r.ad_set_id
            where r.account_id = ? and r.period_start <= ? and r.period_end >= ?
-           order by r.level, r.period desc, r.period_start, c.campaign_name""",
+           order by r.level, r.period desc, r.period_start, c.campaign_name, s.ad_set_name""",
         [account_id, end, start],
     )
     frame = _with_dates(frame, "period_start")

@@ -1,8 +1,8 @@
-"""Reach as Meta deduplicates it, per account × month and campaign × month."""
+"""Reach as Meta deduplicates it, per account, campaign and ad set × month."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pandera.pandas as pandera
@@ -14,37 +14,58 @@ from ads_platform.schemas import Model
 
 REACH_MONTHLY = "reach_monthly"
 
+#: The levels stored (the platform's names) → the ``level`` the insights request names.
+LEVELS: dict[str, Literal["account", "campaign", "adset"]] = {
+    "account": "account",
+    "campaign": "campaign",
+    "ad_set": "adset",
+}
+
 
 class ReachMonthly(Model):
-    """One row per level, campaign and month; reach is never negative (nor summed)."""
+    """One row per level, campaign, ad set and month; reach is never negative (nor summed).
 
-    level: Series[str] = pandera.Field(isin=["account", "campaign"])
+    A row names exactly the ids of its level: none at account level, its campaign at
+    campaign level, its ad set and that ad set's campaign at ad-set level.
+    """
+
+    level: Series[str] = pandera.Field(isin=list(LEVELS))
     period_start: Series[Any] = pandera.Field(nullable=False)
     account_id: Series[str] = pandera.Field(str_matches=r"^act_\d+$")
     campaign_id: Series[Any] = pandera.Field(nullable=True)
+    ad_set_id: Series[Any] = pandera.Field(nullable=True)
     reach: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
     impressions: Series[pd.Int64Dtype] = pandera.Field(ge=0, nullable=True)
 
     class Config:
         strict = False
         coerce = False
-        unique = ["level", "campaign_id", "period_start"]
+        unique = ["level", "campaign_id", "ad_set_id", "period_start"]
+
+    @pandera.dataframe_check(error="a row does not name exactly the ids of its level")
+    @classmethod
+    def _ids_of_the_level(cls, frame: Any) -> Any:
+        level = frame["level"]
+        return (frame["campaign_id"].notna() == (level != "account")) & (
+            frame["ad_set_id"].notna() == (level == "ad_set")
+        )
 
 
 REACH = Dataset(
     name=REACH_MONTHLY,
-    description="Reach pulled for whole months at account and campaign level "
+    description="Reach pulled for whole months at account, campaign and ad set level "
     "(never summed from days).",
-    grain=("level", "campaign_id", "period_start"),
+    grain=("level", "campaign_id", "ad_set_id", "period_start"),
     partitioning=Partitioning.ACCOUNT,
     arrow=pa.schema(
         [
-            ("level", pa.string()),  # "account" | "campaign"
+            ("level", pa.string()),  # "account" | "campaign" | "ad_set"
             ("period", pa.string()),  # "month"
             ("period_start", pa.date32()),
             ("period_end", pa.date32()),
             ("account_id", pa.string()),
-            ("campaign_id", pa.string()),  # null at account level
+            ("campaign_id", pa.string()),  # null at account level; the ad set's at ad_set
+            ("ad_set_id", pa.string()),  # ad_set level only
             ("currency", pa.string()),
             ("reach", pa.int64()),
             ("impressions", pa.int64()),
@@ -58,6 +79,7 @@ REACH = Dataset(
         "account_id",
         "account_currency",
         "campaign_id",
+        "adset_id",
         "date_start",
         "date_stop",
         "reach",

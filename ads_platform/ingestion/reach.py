@@ -1,9 +1,13 @@
-"""Reach at the grain it was pulled: account × month and campaign × month.
+"""Reach at the grain it was pulled: account, campaign and ad set × month.
 
 Reach counts deduplicated people within the exact level and time range it was asked
-for, so it never adds across days, ads or campaigns.  The only correct monthly reach
-is one Meta computed for that month: one request per month and level
+for, so it never adds across days, ads, ad sets or campaigns.  The only correct monthly
+reach is one Meta computed for that month: one request per month and level
 (``time_increment=all_days``), stored as its own non-additive fact.
+
+A partition written before the ad-set level existed (no ``ad_set_id`` column) counts
+no month as stored: its complete months are pulled again once, so they gain their
+ad-set rows instead of never having them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pandas as pd
 
 from ads_platform import frames, schemas
 from ads_platform.datasets import REACH
+from ads_platform.datasets.reach import LEVELS
 from ads_platform.ingestion.outcomes import SCHEMA_CHECK, CheckOutcome, PartitionOutcome
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
@@ -53,18 +58,23 @@ def months_to_pull(
 
 
 def reach_values(row: Mapping[str, Any], level: str, account_id: str) -> dict[str, Any]:
-    """The stored values of one reach row; a campaign row must name its campaign."""
+    """The stored values of one reach row (``level`` as stored: account, campaign, ad_set).
+
+    A campaign row must name its campaign; an ad-set row its ad set and campaign.
+    """
     endpoint = frames.INSIGHTS_ENDPOINT
+
+    def required(field: str) -> str:
+        return str(frames.required(row, field, endpoint=endpoint, account_id=account_id))
+
     with frames.from_endpoint(endpoint, account_id):
-        campaign_id = (
-            str(frames.required(row, "campaign_id", endpoint=endpoint, account_id=account_id))
-            if level == "campaign"
-            else None
-        )
+        campaign_id = required("campaign_id") if level != "account" else None
+        ad_set_id = required("adset_id") if level == "ad_set" else None
         return {
             "level": level,
             "account_id": account_id,
             "campaign_id": campaign_id,
+            "ad_set_id": ad_set_id,
             "currency": str(row.get("account_currency") or ""),
             "reach": frames.parse_count(row.get("reach"), "reach"),
             "impressions": frames.parse_count(row.get("impressions"), "impressions"),
@@ -84,7 +94,10 @@ def pull_reach(
     path = lake.partition_path(DATASET, account_id)
     previous = lake.read(path)
     stored = set()
-    if previous is not None and len(previous):
+    if previous is not None and "ad_set_id" not in previous.columns:
+        # Written before the ad-set level: every month in reach is pulled again.
+        previous = previous.assign(ad_set_id=pd.Series(None, index=previous.index, dtype=object))
+    elif previous is not None and len(previous):
         stored = {
             d
             for d, complete in zip(previous["period_start"], previous["is_complete"], strict=True)
@@ -96,12 +109,12 @@ def pull_reach(
     for month in months:
         end_of_month = next_month(month) - dt.timedelta(days=1)
         until = min(end_of_month, local_today)
-        for level in ("account", "campaign"):
+        for level, api_level in LEVELS.items():
             rows = client.iter_insights(
                 account_id,
                 month,
                 until,
-                level=level,
+                level=api_level,
                 fields=list(REACH.api_fields),
                 time_increment="all_days",
             )

@@ -18,6 +18,7 @@ Public API::
         sb.breakdown_truth(account_id, since, until, ["age", "gender"])
         sb.creative_truth(account_id)
         sb.passthrough_truth(account_id, since, until, ["cpp", "unique_clicks"])
+        sb.reach_truth(account_id, since, until, level="adset")
         sb.set_usage_factor(pct_per_call) / sb.info()
 
 CLI: ``python -m ads_platform.sandbox --port P --seed S --accounts K [--latency-ms L]
@@ -57,7 +58,8 @@ Rules other code can rely on (details in the named modules):
 * Quiet accounts (``quiet_accounts``, indexes): every campaign paused since
   ``world.QUIET_SINCE``: no delivery, nothing active.
 * Truth (``truth.py``) = summed ad-level rows at the current clock, faults ignored;
-  per breakdown value too (``breakdown_truth``).
+  per breakdown value too (``breakdown_truth``); deduplicated reach per level over
+  a whole range, with each entity's daily reach (``reach_truth``).
 * Creatives (``creatives.py``): ``act_x/adcreatives``, ``GET <id>`` nodes, creative
   edits that give an ad a new ``creative{id}`` from the edit instant on.
 * Breakdowns (``breakdowns.py``): age/gender, publisher_platform/platform_position,

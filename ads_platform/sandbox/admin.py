@@ -21,6 +21,8 @@ GET     /__sandbox/truth/breakdowns  ?account_id=&since=&until=&breakdowns=age,g
 GET     /__sandbox/truth/creatives   ?account_id= -> every creative with its ad and validity
 GET     /__sandbox/truth/passthrough ?account_id=&since=&until=&fields=cpp,unique_clicks
                                      -> the extra fields of every ad-day row served
+GET     /__sandbox/truth/reach       ?account_id=&since=&until=&level=adset
+                                     -> reach over the whole range per entity, and per day
 GET     /__sandbox/stats             -> counters; POST /__sandbox/stats/reset clears
 POST    /__sandbox/usage             {"pct_per_call": float} -> usage factor
 ======  ===========================  ==================================================
@@ -37,7 +39,7 @@ from .breakdowns import parse_breakdowns
 from .creatives import truth as creative_truth
 from .faults import FAULT_NAMES
 from .state import SandboxState
-from .truth import breakdown_truth, ground_truth, passthrough_truth
+from .truth import breakdown_truth, ground_truth, passthrough_truth, reach_truth
 from .wire import GraphError, Response, json_response
 from .world import AccountSpec
 
@@ -214,6 +216,19 @@ class ControlApi:
             try:
                 return passthrough_truth(
                     state.insights, spec, since, until, names, state.clock.view()
+                )
+            except ValueError as exc:
+                raise ControlError(str(exc)) from None
+        if path == "/__sandbox/truth/reach" and method == "GET":
+            spec, since, until = _account_range(state, query)
+            try:
+                return reach_truth(
+                    state.insights,
+                    spec,
+                    since,
+                    until,
+                    query.get("level", "account"),
+                    state.clock.view(),
                 )
             except ValueError as exc:
                 raise ControlError(str(exc)) from None

@@ -305,6 +305,12 @@ class Sandbox:
             "/__sandbox/truth/passthrough", account_id, since, until, fields=",".join(fields)
         )
 
+    def reach_truth(
+        self, account_id: str, since: dt.date, until: dt.date, level: str = "account"
+    ) -> dict[str, Any]:
+        """Reach over the whole range per entity of ``level``, and per day (see ``truth.py``)."""
+        return self._range_truth("/__sandbox/truth/reach", account_id, since, until, level=level)
+
     def creative_truth(self, account_id: str) -> dict[str, Any]:
         """Every creative at the clock: ad, validity, content (see ``creatives.truth``)."""
         result: dict[str, Any] = self._get("/__sandbox/truth/creatives", account_id=account_id)

@@ -23,6 +23,10 @@ code that serves insights, at the *current* clock, with faults ignored (a
   which breakdown queries still carry reach (``unique_fields_since``);
 * ``video`` holds plays, p25..p100, thruplays and watch_seconds (sums; the average
   watch time is watch_seconds / plays, weighted by plays by construction);
+* ``reach_truth`` gives the deduplicated reach of every account, campaign, ad set or ad
+  over one whole range (what ``level=…`` with that ``time_range`` and no increment
+  serves, reach included even where the API omits it), with each entity's daily reach
+  beside it: the range's reach lies between the largest day and the sum of the days;
 * ``passthrough_truth`` gives the extra fields (``rows.EXTRA_FIELDS``) of every ad-day
   row an ad-level daily query serves, as numbers (text as served); a field the row
   omits is absent.
@@ -52,7 +56,7 @@ from .delivery import (
     VIDEO_WATCH_SECONDS,
     Metrics,
 )
-from .insights import Group, InsightsEngine
+from .insights import LEVELS, Group, InsightsEngine
 from .rows import ACTION_TYPES, EXTRA_FIELDS, VALUE_TYPES, WINDOW_INDEX, RowFormatter
 from .wire import money_number
 from .world import AccountSpec
@@ -204,6 +208,53 @@ def breakdown_truth(
         "unique_fields_since": unique_cutoff(today).isoformat(),
         "drift_per_mille": engine.splitter.drift,
         "days": days,
+    }
+
+
+def reach_truth(
+    engine: InsightsEngine,
+    account: AccountSpec,
+    since: dt.date,
+    until: dt.date,
+    level: str,
+    clock: ClockView,
+) -> dict[str, Any]:
+    """Reach over exactly ``since``..``until`` per entity of ``level``, and per day.
+
+    ``rows`` hold one entry per entity with delivery in the range, in the API's order:
+    its ids (``campaign_id``, ``adset_id``, ``ad_id`` as far as the level has them),
+    ``reach`` and ``impressions`` for the whole range, and ``daily_reach`` (one value
+    per delivering day). The range is cut at the account's today, as insights cuts it.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    data = engine.world.data(account)
+    today = clock.account_today(account.tz)
+    first, last = since.toordinal(), min(until.toordinal(), today.toordinal())
+    daily: dict[str, list[int]] = {}
+    for day in range(first, last + 1):
+        for group, _, m in engine.groups(data, level, day, day, clock):
+            daily.setdefault(group, []).append(m[REACH])
+    rows: list[dict[str, Any]] = []
+    for group, _, m in engine.groups(data, level, first, last, clock) if first <= last else []:
+        ids: dict[str, str] = {}
+        if level != "account":
+            entity = data.by_id[group]
+            ids["campaign_id"] = entity.campaign_id or entity.id
+            if level != "campaign":
+                ids["adset_id"] = entity.adset_id or entity.id
+            if level == "ad":
+                ids["ad_id"] = entity.id
+        rows.append(
+            {**ids, "reach": m[REACH], "impressions": m[IMPRESSIONS], "daily_reach": daily[group]}
+        )
+    return {
+        "account_id": account.id,
+        "level": level,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "account_today": today.isoformat(),
+        "rows": rows,
     }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ads_platform.dashboard.model import MISSING
+from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.dashboard.conftest import EURO_RATES, DashboardWorld
 from ads_platform_tests.dashboard.helpers import (
     marts_totals,
@@ -182,6 +183,53 @@ def test_reach_is_shown_at_the_grain_meta_computed_it(
     for period, reach in zip(per_day["Period"], per_day["Reach"], strict=True):
         assert shown(reach) == truth[period]  # each day's own reach, as pulled
     assert any("never added up" in t for t in texts(at))
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def test_each_ad_sets_month_reach_in_fct_reach_and_on_the_page_is_the_sandbox_truth(
+    dashboard_world: DashboardWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = dashboard_world
+    today = world.sandbox.reach_truth(world.normal, world.today, world.today)["account_today"]
+    month = dt.date.fromisoformat(today).replace(day=1)
+    months = ((month - dt.timedelta(days=1)).replace(day=1), month)  # complete, running
+    truth = {
+        m: {
+            (t["campaign_id"], t["adset_id"]): t["reach"]
+            for t in world.sandbox.reach_truth(world.normal, m, _month_end(m), "adset")["rows"]
+        }
+        for m in months
+    }
+    con = open_marts_readonly(world.marts)
+    try:
+        rows = con.execute(
+            "select period_start, campaign_id, ad_set_id, reach, is_complete from fct_reach "
+            "where level = 'ad_set' and period = 'month' and account_id = ?",
+            [world.normal],
+        ).fetchall()
+    finally:
+        con.close()
+    for m in months:
+        got = {(c, a): r for start, c, a, r, _ in rows if start == m}
+        assert truth[m] and got == truth[m], m
+    assert {start: done for start, *_, done in rows if start in months} == {
+        months[0]: True,
+        months[1]: False,
+    }
+    # The account page lists the ad sets' months beside the campaigns' (never summed).
+    at = run_page(monkeypatch, world.marts, "account", account=world.normal, **_custom(world, 3, 0))
+    no_exception(at)
+    page = table(at, "Ad set")
+    on_page: dict[str, list[Decimal | None]] = {}
+    for period, reach in zip(page["Period"], page["Reach"], strict=True):
+        on_page.setdefault(period, []).append(shown(reach))
+    expected = {f"{m} – {_month_end(m)}": sorted(truth[m].values()) for m in months}
+    assert f"{month} – {_month_end(month)}" in on_page
+    for period, reaches in on_page.items():
+        assert sorted(reaches) == expected[period], period  # type: ignore[type-var]
 
 
 def test_an_unknown_account_in_a_link_is_an_error_never_another_account(

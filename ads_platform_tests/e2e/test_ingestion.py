@@ -429,6 +429,88 @@ def test_a_reach_row_without_campaign_id_fails_naming_the_endpoint_and_the_field
     assert "'campaign_id'" in failure.step_failure_data.error.message  # type: ignore[union-attr]
 
 
+def _month_end(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def _ad_set_reach(frame: object, month: dt.date) -> dict[tuple[str, str], int]:
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    rows = frame[(frame["level"] == "ad_set") & (frame["period_start"] == month)]
+    return {
+        (str(c), str(a)): int(r)
+        for c, a, r in zip(rows["campaign_id"], rows["ad_set_id"], rows["reach"], strict=True)
+    }
+
+
+def test_reach_monthly_stores_each_ad_sets_month_as_the_sandbox_deduplicated_it(
+    platform: Platform,
+) -> None:
+    from ads_platform.demo import materialize
+    from ads_platform_tests.platform_defs import defs
+
+    setup_accounts(platform, entities=False)
+    account_id = platform.accounts[0]
+    platform.sandbox.reset_stats()
+    result = materialize(defs, platform.instance, ["reach_monthly"], partition_key=account_id)
+    assert result.success
+    store = lake(platform)
+    stored = store.read(store.partition_path("reach_monthly", account_id))
+    assert stored is not None
+    months = sorted(set(stored["period_start"]))
+    assert months[0] == dt.date(2026, 1, 1) and months[-1] == SANDBOX_TODAY.replace(day=1)
+    for month in months:
+        truth = platform.sandbox.reach_truth(account_id, month, _month_end(month), level="adset")
+        expected = {(t["campaign_id"], t["adset_id"]): t["reach"] for t in truth["rows"]}
+        assert expected, month
+        assert _ad_set_reach(stored, month) == expected, month
+    # One request per month and level: the ad-set level adds one per account-month.
+    calls = platform.sandbox.stats()["by_path"][f"/{account_id}/insights"]
+    assert calls == 3 * len(months)
+
+
+def test_a_reach_partition_from_before_the_ad_set_level_gets_its_complete_months_again(
+    platform: Platform,
+) -> None:
+    import pyarrow as pa
+
+    from ads_platform.datasets import REACH
+    from ads_platform.demo import materialize
+    from ads_platform_tests.platform_defs import defs
+
+    setup_accounts(platform, entities=False)
+    account_id = platform.accounts[0]
+    store = lake(platform)
+    path = store.partition_path("reach_monthly", account_id)
+    # February, complete and long out of the lookback, as written before the ad-set level
+    # (no ad_set_id column): left alone, it would never gain its ad-set rows.
+    old = REACH.arrow.remove(REACH.arrow.get_field_index("ad_set_id"))
+    february = dt.date(2026, 2, 1)
+    row = {name: None for name in old.names} | {
+        "level": "account",
+        "period": "month",
+        "period_start": february,
+        "period_end": _month_end(february),
+        "account_id": account_id,
+        "currency": "USD",
+        "reach": 1,
+        "impressions": 1,
+        "is_complete": True,
+        "fetched_at": dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
+    }
+    store.write(path, pa.Table.from_pylist([row], schema=old))
+    assert materialize(defs, platform.instance, ["reach_monthly"], partition_key=account_id).success
+    stored = store.read(path)
+    assert stored is not None
+    truth = platform.sandbox.reach_truth(account_id, february, _month_end(february), "adset")
+    assert _ad_set_reach(stored, february) == {
+        (t["campaign_id"], t["adset_id"]): t["reach"] for t in truth["rows"]
+    }
+    account = stored[(stored["level"] == "account") & (stored["period_start"] == february)]
+    assert list(account["reach"]) != [1]  # the old row was replaced by the month pulled again
+
+
 def test_an_unresolvable_graph_host_fails_fast_as_a_network_problem(platform: Platform) -> None:
     import yaml
 

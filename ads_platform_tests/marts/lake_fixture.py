@@ -295,6 +295,7 @@ class LakeBuilder:
                 "period_end": TODAY,
                 "account_id": account_id,
                 "campaign_id": None,
+                "ad_set_id": None,
                 "currency": currency,
                 "reach": 5000,
                 "impressions": 20000,
@@ -303,8 +304,18 @@ class LakeBuilder:
                 "fetched_at": self._tick(),
             },
         ]
-        for campaign in ACCOUNTS[account_id][2]:
+        for campaign, ad_sets in ACCOUNTS[account_id][2].items():
             rows.append({**rows[0], "level": "campaign", "campaign_id": campaign, "reach": 3000})
+            for n, ad_set in enumerate(ad_sets):
+                rows.append(
+                    {
+                        **rows[0],
+                        "level": "ad_set",
+                        "campaign_id": campaign,
+                        "ad_set_id": ad_set,
+                        "reach": 2000 - 500 * n,  # each its own, not a share of 3000
+                    }
+                )
         table = pa.Table.from_pylist(rows, schema=ds.REACH.arrow)
         self.lake.write(self.lake.partition_path("reach_monthly", account_id), table)
 

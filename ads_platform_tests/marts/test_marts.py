@@ -154,7 +154,7 @@ def test_every_grain_is_unique(marts: duckdb.DuckDBPyConnection) -> None:
         "dim_campaigns": "campaign_id",
         "dim_campaigns_history": "campaign_id, valid_from",
         "dim_ads": "ad_id",
-        "fct_reach": "level, period, period_start, account_id, campaign_id",
+        "fct_reach": "level, period, period_start, account_id, campaign_id, ad_set_id",
         "data_freshness": "account_id",
         "token_health": "account_id",
     }
@@ -258,8 +258,19 @@ def test_reach_is_kept_at_the_grain_it_was_pulled(marts: duckdb.DuckDBPyConnecti
     assert levels == [
         {"level": "account", "period": "day", "n": 5},
         {"level": "account", "period": "month", "n": 1},
+        {"level": "ad_set", "period": "month", "n": 2},
         {"level": "campaign", "period": "month", "n": 1},
     ]
+    ad_sets = _rows(
+        marts,
+        "select campaign_id, ad_set_id, reach, frequency from fct_reach "
+        "where level = 'ad_set' order by ad_set_id",
+    )
+    assert [(r["campaign_id"], r["ad_set_id"], r["reach"]) for r in ad_sets] == [
+        ("1001", "2001", 2000),
+        ("1001", "2002", 1500),
+    ]  # as pulled: neither a share of the campaign's 3000 nor adding up to it
+    assert ad_sets[0]["frequency"] == pytest.approx(20000 / 2000)
     columns = {r["column_name"] for r in _rows(marts, "describe rpt_campaign_daily")}
     assert "reach" not in columns and "frequency" not in columns
 

@@ -171,7 +171,7 @@ def test_reach_is_deduplicated_per_level_and_range(sb: Sandbox, client: httpx.Cl
         freq = Decimal(row["frequency"])
         assert abs(freq - Decimal(row["impressions"]) / Decimal(row["reach"])) < Decimal("0.00001")
     assert compared >= 3
-    for level in ("account", "campaign"):
+    for level in ("account", "campaign", "adset"):
         ranged = insights(
             client,
             account,
@@ -184,11 +184,35 @@ def test_reach_is_deduplicated_per_level_and_range(sb: Sandbox, client: httpx.Cl
         per_day = insights(
             client, account, SINCE, TODAY - dt.timedelta(days=1), level=level, fields="reach"
         )
-        key = "campaign_id" if level == "campaign" else "account_id"
+        key = {"campaign": "campaign_id", "adset": "adset_id"}.get(level, "account_id")
         for row in ranged:
             reaches = [int(r["reach"]) for r in per_day if r[key] == row[key]]
             if len(reaches) > 1:
                 assert max(reaches) <= int(row["reach"]) < sum(reaches)
+
+
+def test_an_ad_sets_month_reach_is_served_and_told_between_its_largest_and_summed_days(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    account = sb.account_ids[1]
+    month, last = dt.date(2026, 2, 1), dt.date(2026, 2, 28)  # a whole month before TODAY
+    served = insights(
+        client, account, month, last, level="adset", daily=False, fields="reach,impressions"
+    )
+    per_day = insights(client, account, month, last, level="adset", fields="reach")
+    truth = sb.reach_truth(account, month, last, level="adset")
+    assert len(served) >= 3 and len({r["campaign_id"] for r in served}) >= 2
+    assert [(r["campaign_id"], r["adset_id"], int(r["reach"])) for r in served] == [
+        (t["campaign_id"], t["adset_id"], t["reach"]) for t in truth["rows"]
+    ]
+    several = 0
+    for row in truth["rows"]:
+        days = [int(r["reach"]) for r in per_day if r["adset_id"] == row["adset_id"]]
+        assert row["daily_reach"] == days  # the truth's days are the days served
+        if len(days) > 1:
+            several += 1
+            assert max(days) <= row["reach"] < sum(days)  # deduplicated, never summed
+    assert several >= 3
 
 
 def test_dates_are_account_local_and_today_is_partial(sb: Sandbox, client: httpx.Client) -> None:

@@ -144,6 +144,7 @@ def _reach_frame(**changes: object) -> pd.DataFrame:
         "period_end": dt.date(2026, 1, 31),
         "account_id": "act_1",
         "campaign_id": None,
+        "ad_set_id": None,
         "currency": "EUR",
         "reach": 10,
         "impressions": 20,
@@ -163,6 +164,12 @@ def test_reach_is_validated_by_its_model_not_by_a_hand_check() -> None:
         ds.REACH.validate(_reach_frame())  # the same account month twice
     with pytest.raises(ValidationFailed, match="reach"):
         ds.REACH.validate(_reach_frame(period_start=dt.date(2026, 2, 1), reach=-1))
+    ad_set = {"level": "ad_set", "campaign_id": "1", "ad_set_id": "2"}
+    ds.REACH.validate(_reach_frame(**ad_set))  # its own grain: beside the account's month
+    with pytest.raises(ValidationFailed, match="ids of its level"):
+        ds.REACH.validate(_reach_frame(**{**ad_set, "ad_set_id": None}))
+    with pytest.raises(ValidationFailed, match="ids of its level"):
+        ds.REACH.validate(_reach_frame(level="campaign", campaign_id="1", ad_set_id="2"))
 
 
 def test_token_health_rows_that_break_their_model_are_not_written(tmp_path: Path) -> None:

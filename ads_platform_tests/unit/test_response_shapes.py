@@ -74,6 +74,13 @@ PARSERS: list[tuple[str, str, Parser, Mapping[str, Any], tuple[str, ...]]] = [
         ("campaign_id",),
     ),
     (
+        "ad set reach",
+        "act/insights",
+        lambda row: reach.reach_values(row, "ad_set", ACCOUNT),
+        INSIGHT_ROW,
+        ("campaign_id", "adset_id"),
+    ),
+    (
         "campaigns",
         "act/campaigns",
         lambda row: frames.CAMPAIGNS.parse(row, ACCOUNT),

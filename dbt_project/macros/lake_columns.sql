@@ -249,6 +249,7 @@
       ('period_end', 'date'),
       ('account_id', 'varchar'),
       ('campaign_id', 'varchar'),
+      ('ad_set_id', 'varchar'),
       ('currency', 'varchar'),
       ('reach', 'bigint'),
       ('impressions', 'bigint'),

@@ -247,7 +247,7 @@ def reach(result: data.AccountData) -> None:
     st.caption(
         "Reach counts people once within each row's level and period, as Meta computed "
         "it: rows are never added up (the same person is reached on several days and by "
-        "several campaigns). Frequency = impressions ÷ reach."
+        "several campaigns or ad sets). Frequency = impressions ÷ reach."
     )
     if not len(frame):
         st.caption("No reach pulled for this period.")
@@ -256,6 +256,7 @@ def reach(result: data.AccountData) -> None:
         ("account", "day", "Account, per day"),
         ("account", "month", "Account, per month"),
         ("campaign", "month", "Campaigns, per month"),
+        ("ad_set", "month", "Ad sets, per month"),
     )
     for level, period, title in sections:
         part = frame[(frame["level"] == level) & (frame["period"] == period)]
@@ -265,8 +266,13 @@ def reach(result: data.AccountData) -> None:
         shown = pd.DataFrame(
             {
                 **(
+                    {"Ad set": part["ad_set_name"].fillna(part["ad_set_id"])}
+                    if level == "ad_set"
+                    else {}
+                ),
+                **(
                     {"Campaign": part["campaign_name"].fillna(part["campaign_id"])}
-                    if level == "campaign"
+                    if level != "account"
                     else {}
                 ),
                 "Period": [

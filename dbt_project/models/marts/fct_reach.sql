@@ -2,9 +2,9 @@
 -- Tag clock: is_complete depends on the time of the build, so every build - also an
 -- incremental one in which no reach input changed - rebuilds this model.
 -- Reach and frequency at exactly the grain they were pulled: account × day (from the
--- account-level daily pull), account × month and campaign × month (reach_monthly).
--- Reach counts deduplicated people within that level and range: it never adds across
--- days, months, ads or campaigns, so no report sums it.
+-- account-level daily pull), account × month, campaign × month and ad set × month
+-- (reach_monthly).  Reach counts deduplicated people within that level and range: it
+-- never adds across days, months, ads, ad sets or campaigns, so no report sums it.
 with account_days as (
     select
         'account' as level,
@@ -13,6 +13,7 @@ with account_days as (
         insights.date_day as period_end,
         insights.account_id,
         cast(null as varchar) as campaign_id,
+        cast(null as varchar) as ad_set_id,
         insights.currency,
         insights.reach,
         insights.impressions,
@@ -33,6 +34,7 @@ pulled_periods as (
         period_end,
         account_id,
         campaign_id,
+        ad_set_id,
         currency,
         reach,
         impressions,
@@ -55,6 +57,7 @@ select
     period_end,
     account_id,
     campaign_id,
+    ad_set_id,
     currency,
     reach,
     impressions,

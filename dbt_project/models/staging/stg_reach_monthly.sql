@@ -1,6 +1,6 @@
 -- Reach as pulled for a whole period, one row per (level, period, period_start,
--- account_id, campaign_id), latest fetch.  Reach is deduplicated people over exactly
--- that level and range: it is never summed.
+-- account_id, campaign_id, ad_set_id), latest fetch.  Reach is deduplicated people over
+-- exactly that level and range: it is never summed.
 select
     level,
     period,
@@ -8,6 +8,7 @@ select
     period_end,
     account_id,
     campaign_id,
+    ad_set_id,
     upper(currency) as currency,
     reach,
     impressions,
@@ -16,6 +17,6 @@ select
     fetched_at
 from {{ source('lake', 'reach_monthly') }}
 qualify row_number() over (
-    partition by level, period, period_start, account_id, campaign_id
+    partition by level, period, period_start, account_id, campaign_id, ad_set_id
     order by fetched_at desc
 ) = 1
