@@ -355,3 +355,27 @@ def test_debug_and_exchange_token(clock: FakeTime) -> None:
         assert "authorization" not in req.headers
         snap = client.stats.snapshot()["by_account"]["_none"]["by_endpoint"]
         assert set(snap) == {"debug_token", "oauth/access_token"}
+
+
+def test_clients_share_one_tls_context_instead_of_loading_the_ca_bundle_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run makes a client per account and attempt; each used to load the CA bundle."""
+    import ssl
+
+    from ads_platform.meta.client import tls_context
+
+    loads: list[object] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    tls_context.cache_clear()
+    clients = [GraphClient(base_url="https://graph.example", access_token=TOKEN) for _ in range(3)]
+    for client in clients:
+        client.close()
+    assert len(loads) == 1
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname
