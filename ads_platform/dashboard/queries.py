@@ -317,7 +317,8 @@ def breakdown(
         if c not in skip
         and c not in metrics
         and not c.endswith(("_id", "_at", "_name"))
-        and not c.startswith(("conversion", "clicks", "ctr", "cpc", "cpm", "cpa", "roas"))
+        # metrics the dashboard does not chart (video counts and watch time) are no dimension
+        and not c.startswith(("conversion", "clicks", "ctr", "cpc", "cpm", "cpa", "roas", "video_"))
         and c not in {"source_rows", "lake_file"}
     ]
     if not dims or not metrics:

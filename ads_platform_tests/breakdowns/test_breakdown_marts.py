@@ -27,6 +27,28 @@ CONVERSION_TYPES = {
     "complete_registration",
 }
 
+#: The report's video columns → the truth's video key (the average is checked apart).
+VIDEO = {
+    "video_plays": "plays",
+    "video_p25_watched": "p25",
+    "video_p50_watched": "p50",
+    "video_p75_watched": "p75",
+    "video_p95_watched": "p95",
+    "video_p100_watched": "p100",
+    "video_thruplays": "thruplays",
+    "video_watch_seconds": "watch_seconds",
+    "video_avg_time_watched_seconds": "",
+}
+
+
+def _video(truth: dict[str, int]) -> tuple[float | None, ...]:
+    """The report's video columns for one truth row: NULL (not 0) where no ad had plays,
+    the average recomputed from the summed seconds and plays."""
+    if not truth["plays"]:
+        return (None,) * len(VIDEO)
+    counts = tuple(truth[k] for k in VIDEO.values() if k)
+    return (*counts, truth["watch_seconds"] / truth["plays"])
+
 
 def test_each_breakdown_mart_equals_the_sandbox_truth_per_account_day_and_value(
     platform: Platform,
@@ -47,7 +69,7 @@ def test_each_breakdown_mart_equals_the_sandbox_truth_per_account_day_and_value(
                 (r[0], r[1], *r[2 : 2 + len(breakdown.dims)]): r[2 + len(breakdown.dims) :]
                 for r in con.execute(
                     f"""select account_id, date_day::varchar, {dims}, spend, impressions,
-                               link_clicks, conversions, currency
+                               link_clicks, conversions, currency, {", ".join(VIDEO)}
                         from {rpt}"""
                 ).fetchall()
             }
@@ -72,8 +94,10 @@ def test_each_breakdown_mart_equals_the_sandbox_truth_per_account_day_and_value(
                                 Decimal(0),
                             ),
                             truth["currency"],
+                            *_video(row["video"]),
                         )
             assert expected and got == expected, breakdown.key
+            assert any(v[5] for v in got.values()), f"{breakdown.key}: no video plays compared"
             # Currency and time zone on every fact row; reach never summed into the report.
             assert con.execute(
                 f"select count(*) from {fct} where currency is null or timezone_name is null"

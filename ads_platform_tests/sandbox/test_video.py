@@ -29,6 +29,12 @@ THRUPLAY = "video_thruplay_watched_actions"
 AVG = "video_avg_time_watched_actions"
 VIDEO_FIELDS = (*COUNTS, THRUPLAY, AVG)
 FIELDS = ",".join(("ad_name", "impressions", "spend", *VIDEO_FIELDS))
+#: The breakdowns the platform pulls (placement, age x gender, country, region).
+PLATFORM_BREAKDOWNS = ("publisher_platform,platform_position", "age,gender", "country", "region")
+#: The truth's video keys -> the action-list field of each count.
+TRUTH_KEYS = dict(
+    zip(("plays", "p25", "p50", "p75", "p95", "p100"), COUNTS, strict=True), thruplays=THRUPLAY
+)
 
 
 def _pull(
@@ -136,25 +142,53 @@ def test_video_counts_sum_across_levels_and_the_average_is_weighted_by_plays(
     assert compared > 3
 
 
+@pytest.mark.parametrize("breakdowns", PLATFORM_BREAKDOWNS)
 def test_video_counts_split_exactly_over_breakdowns_and_stay_monotone(
-    sb: Sandbox, client: httpx.Client
+    sb: Sandbox, client: httpx.Client, breakdowns: str
 ) -> None:
     account = sb.account_ids[2]
     fields = "ad_id," + ",".join(VIDEO_FIELDS)
     plain = {(r["date_start"], r["ad_id"]): r for r in _pull(client, account, fields=fields)}
-    for breakdowns in ("age,gender", "publisher_platform,platform_position"):
-        summed: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for row in _pull(client, account, fields=fields, breakdowns=breakdowns):
-            funnel = [_value(row, f) for f in COUNTS]
-            assert funnel == sorted(funnel, reverse=True)
-            acc = summed[(row["date_start"], row["ad_id"])]
-            for field in (*COUNTS, THRUPLAY):
-                acc[field] += _value(row, field)
-            acc["watch"] += _value(row, AVG) * _value(row, "video_play_actions")
-        for key, row in plain.items():
-            for field in (*COUNTS, THRUPLAY):
-                assert summed[key][field] == _value(row, field)
-            assert summed[key]["watch"] == _value(row, AVG) * _value(row, "video_play_actions")
+    summed: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in _pull(client, account, fields=fields, breakdowns=breakdowns):
+        funnel = [_value(row, f) for f in COUNTS]
+        assert funnel == sorted(funnel, reverse=True)
+        acc = summed[(row["date_start"], row["ad_id"])]
+        for field in (*COUNTS, THRUPLAY):
+            acc[field] += _value(row, field)
+        acc["watch"] += _value(row, AVG) * _value(row, "video_play_actions")
+    assert any(_value(row, "video_play_actions") for row in plain.values())
+    for key, row in plain.items():
+        for field in (*COUNTS, THRUPLAY):
+            assert summed[key][field] == _value(row, field), (key, field)
+        assert summed[key]["watch"] == _value(row, AVG) * _value(row, "video_play_actions")
+
+
+@pytest.mark.parametrize("breakdowns", PLATFORM_BREAKDOWNS)
+def test_breakdown_truth_carries_each_values_video_summing_to_the_unbroken_day(
+    sb: Sandbox, client: httpx.Client, breakdowns: str
+) -> None:
+    account = sb.account_ids[2]
+    dims = breakdowns.split(",")
+    truth = sb.breakdown_truth(account, SINCE, TODAY, dims)
+    # What the ad-level breakdown rows served, summed per day and value (exact seconds).
+    served: dict[tuple[str, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    fields = "ad_id," + ",".join(VIDEO_FIELDS)
+    for row in _pull(client, account, fields=fields, breakdowns=breakdowns):
+        acc = served[(row["date_start"], *(row[d] for d in dims))]
+        for key, field in TRUTH_KEYS.items():
+            acc[key] += _value(row, field)
+        acc["watch_seconds"] += _value(row, AVG) * _value(row, "video_play_actions")
+    plays = 0
+    for day in truth["days"]:
+        total = day["total"]["video"]
+        for key in total:
+            assert sum(r["video"][key] for r in day["rows"]) == total[key], (day["date"], key)
+        for row in day["rows"]:
+            got = served[(day["date"], *(row[d] for d in dims))]
+            assert row["video"] == {key: got[key] for key in row["video"]}, day["date"]
+            plays += row["video"]["plays"]
+    assert plays > 0
 
 
 def test_truth_carries_the_video_totals_of_the_ad_rows(sb: Sandbox, client: httpx.Client) -> None:

@@ -8,6 +8,10 @@
   account's reach per value is not the sum over its ads, and reach is never summed
   across values either.  The facts keep the ad's reach per value as Meta sent it
   (null where Meta omits it: breakdown queries starting more than 13 months back).
+
+  Video as on fct_ad_daily (macros/reports.sql): the same columns per fact row, NULL
+  where Meta sent no video for the cell; the reports sum the counts and the seconds
+  watched and recompute the average from those sums (video_sums()).
 #}
 
 {% macro breakdown_action_sum(stat) -%}
@@ -37,6 +41,7 @@ select
     insights.clicks_all,
     insights.link_clicks,
     insights.spend,
+    {{ video_fact_columns('insights') }},
     {{ breakdown_action_sum(var('conversion_count_stat')) }} as conversions,
     {{ breakdown_action_sum(var('conversion_value_stat')) }} as conversion_value,
     insights.fetched_at
@@ -61,6 +66,7 @@ with sums as (
         cast(sum(spend) as decimal(18, 2)) as spend,
         cast(sum(conversions) as decimal(18, 6)) as conversions,
         cast(sum(conversion_value) as decimal(18, 6)) as conversion_value,
+        {{ video_sums() }},
         count(*) as source_rows
     from {{ fact }}
     group by date_day, account_id, {{ dims | join(', ') }}, currency

@@ -29,6 +29,18 @@
               'video_p95_watched', 'video_p100_watched', 'video_thruplays']) -}}
 {%- endmacro %}
 
+{% macro video_fact_columns(alias) -%}
+  {#- The video columns of a fact row (fct_ad_daily and the breakdown facts): the counts
+      and the average as served (NULL where Meta sent no video), and the seconds watched
+      that the reports sum instead of the average. -#}
+    {%- for c in video_count_columns() %}
+    {{ alias }}.{{ c }},
+    {%- endfor %}
+    {{ alias }}.video_avg_time_watched_seconds,
+    -- the average is not additive: seconds watched (average × plays) add up instead
+    cast({{ alias }}.video_avg_time_watched_seconds * {{ alias }}.video_plays as double) as video_watch_seconds
+{%- endmacro %}
+
 {% macro video_sums() -%}
     {%- for c in video_count_columns() %}
     cast(sum({{ c }}) as bigint) as {{ c }},

@@ -87,12 +87,7 @@ select
     insights.clicks_all,
     insights.link_clicks,
     insights.spend,
-    {%- for c in video_count_columns() %}
-    insights.{{ c }},
-    {%- endfor %}
-    insights.video_avg_time_watched_seconds,
-    -- the average is not additive: seconds watched (average × plays) add up instead
-    cast(insights.video_avg_time_watched_seconds * insights.video_plays as double) as video_watch_seconds
+    {{ video_fact_columns('insights') }}
     {%- for c in conversion_metric_columns() %},
     cast(coalesce(conversions.{{ c }}, 0) as decimal(18, 6)) as {{ c }}
     {%- endfor %}
