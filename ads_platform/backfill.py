@@ -402,32 +402,23 @@ def _drive(
     assets: Sequence[str],
     keys: Sequence[str],
     echo: Callable[[str], None],
-    max_iterations: int = 200,
 ) -> Any:
     """Dagster's backfill daemon loop, here, until the backfill is done."""
-    from dagster._core.execution.backfill import BulkActionStatus
-    from dagster._daemon.backfill import execute_backfill_iteration
-
-    from ads_platform.launching import daemon_workspace
+    from ads_platform.launching import daemon_workspace, drive_backfill
 
     began = time.monotonic()
-    status = BulkActionStatus.REQUESTED
-    quiet = logging.getLogger("ads_platform.backfill")
-    quiet.setLevel(logging.WARNING)
+    logging.getLogger("ads_platform.backfill").setLevel(logging.WARNING)
+    last = [""]
+
+    def say_progress() -> None:
+        line = _line(_progress(instance, assets, keys), began)
+        if line != last[0]:
+            echo(line)
+            last[0] = line
+
     with daemon_workspace(instance) as workspace:
         instance.add_backfill(backfill)
-        last = ""
-        for _ in range(max_iterations):
-            list(execute_backfill_iteration(workspace, quiet))
-            current = instance.get_backfill(backfill.backfill_id)
-            status = current.status if current else status
-            line = _line(_progress(instance, assets, keys), began)
-            if line != last:
-                echo(line)
-                last = line
-            if status != BulkActionStatus.REQUESTED:
-                break
-    return status
+        return drive_backfill(workspace, instance, backfill.backfill_id, on_iteration=say_progress)
 
 
 def backfill_command(

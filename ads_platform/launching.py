@@ -9,7 +9,8 @@ stay Dagster's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,6 +28,40 @@ SYNC_LAUNCH_OVERRIDES: dict[str, Any] = {
         "class": "SyncInMemoryRunLauncher",
     },
 }
+
+
+def drive_backfill(
+    workspace: Any,
+    instance: dg.DagsterInstance,
+    backfill_id: str,
+    *,
+    max_iterations: int = 200,
+    on_iteration: Callable[[], None] | None = None,
+) -> Any:
+    """Dagster's backfill daemon iterations on ``backfill_id`` until it is no longer
+    requested (or ``max_iterations``); its final status.
+
+    One loop for ``ads-platform backfill --wait`` and the tests.  Runs are launched as
+    the instance says: under :data:`SYNC_LAUNCH_OVERRIDES`, one after another in this
+    process.  Running them side by side in threads of this process deadlocks: Dagster
+    re-configures Python's logging (``logging.config.dictConfig``) whenever a run
+    starts, while another run's thread is inside a logging handler (seen with py-spy,
+    2026-11-29); the daemon's run queue runs them in processes instead.
+    """
+    from dagster._core.execution.backfill import BulkActionStatus
+    from dagster._daemon.backfill import execute_backfill_iteration
+
+    quiet = logging.getLogger("ads_platform.backfill")
+    status = BulkActionStatus.REQUESTED
+    for _ in range(max_iterations):
+        list(execute_backfill_iteration(workspace, quiet))
+        current = instance.get_backfill(backfill_id)
+        status = current.status if current else status
+        if on_iteration is not None:
+            on_iteration()
+        if status != BulkActionStatus.REQUESTED:
+            break
+    return status
 
 
 def definitions_target() -> Any:

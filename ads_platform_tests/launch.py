@@ -80,19 +80,10 @@ def execute_submitted_backfill(
 def _iterate(
     workspace: Any, instance: dg.DagsterInstance, backfill_id: str, max_iterations: int
 ) -> Any:
-    import logging
+    """The product's own loop (:func:`ads_platform.launching.drive_backfill`), bounded."""
+    from ads_platform.launching import drive_backfill
 
-    from dagster._core.execution.backfill import BulkActionStatus
-    from dagster._daemon.backfill import execute_backfill_iteration
-
-    status = BulkActionStatus.REQUESTED
-    for _ in range(max_iterations):
-        list(execute_backfill_iteration(workspace, logging.getLogger("ads_platform.backfill")))
-        backfill = instance.get_backfill(backfill_id)
-        status = backfill.status if backfill else status
-        if status != BulkActionStatus.REQUESTED:
-            break
-    return status
+    return drive_backfill(workspace, instance, backfill_id, max_iterations=max_iterations)
 
 
 @contextmanager

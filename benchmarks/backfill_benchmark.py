@@ -36,6 +36,13 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--ads", type=int, default=100)
     parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument(
+        "--instance",
+        choices=["shipped", "stock"],
+        default="shipped",
+        help="shipped: the dagster.yaml `ads-platform` installs (pooled SQLite storage); "
+        "stock: Dagster's own SQLite storage (dg.instance_for_test), for comparison",
+    )
     args = parser.parse_args()
 
     from ads_platform.demo import write_demo_settings
@@ -67,7 +74,17 @@ def main() -> int:
         from ads_platform_tests.platform_defs import defs
 
         logging.getLogger("dagster").setLevel(logging.WARNING)
-        with dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES) as instance:
+        if args.instance == "shipped":
+            from ads_platform.backfill import sync_instance
+            from ads_platform.demo import install_instance_config
+
+            dagster_home = home / "dagster"
+            install_instance_config(dagster_home)
+            os.environ["DAGSTER_HOME"] = str(dagster_home)
+            opened = sync_instance(dagster_home)
+        else:
+            opened = dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES)
+        with opened as instance:
             assert materialize(defs, instance, ["ad_accounts"]).success
             accounts = sorted(sandbox.account_ids)
             keys = [
@@ -87,6 +104,7 @@ def main() -> int:
                 instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily"))
             )
             stats = sandbox.stats()
+            storage = instance.event_log_storage
 
     glob = str(home / "lake" / "ad_insights_daily" / "**" / "*.parquet")
     per_account = duckdb.sql(
@@ -102,6 +120,7 @@ def main() -> int:
     insight_calls = sum(n for p, n in stats["by_path"].items() if p.endswith("/insights"))
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"instance               {args.instance} ({type(storage).__name__})")
     print(f"backfill status        {status}")
     done = len(set(keys) & materialized)
     print(f"partitions             {len(keys)} requested, {done} materialized")
