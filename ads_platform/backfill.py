@@ -38,6 +38,8 @@ DEFAULT_ASSETS = (AD_INSIGHTS_DAILY,)
 DAEMON_FRESH_SECONDS = 60.0
 #: How often progress is read while a daemon executes the backfill.
 POLL_SECONDS = 2.0
+#: UTC-12 (IANA's sign is POSIX's): a day started here has started in every zone.
+WESTERNMOST_ZONE = "Etc/GMT+12"
 
 
 class BackfillError(RuntimeError):
@@ -104,6 +106,7 @@ def started_keys(
     until: dt.date,
     zones: Mapping[str, str],
     now: dt.datetime,
+    unknown_zone: str | None = None,
 ) -> tuple[list[str], list[tuple[str, dt.date]]]:
     """The account-days that have started in each account's own time zone, and the rest.
 
@@ -111,7 +114,8 @@ def started_keys(
     which has not begun yet for the accounts to the west.  Their runs skip such a day
     (there is nothing to pull), and counting it as missing made ``refresh --wait`` exit
     1 every evening (UTC) for accounts on both sides of a date change.  An account whose
-    zone is not known yet keeps every day that has started anywhere.
+    zone is not known yet keeps every day that has started anywhere, or, with
+    ``unknown_zone``, the days started there (:data:`WESTERNMOST_ZONE`: every zone's).
     """
     from ads_platform.ingestion.insights import split_started
     from ads_platform.partitions import key_for
@@ -119,7 +123,8 @@ def started_keys(
     keys: list[str] = []
     later: list[tuple[str, dt.date]] = []
     for account in accounts:
-        started, not_yet = split_started(days_between(since, until), zones.get(account), now)
+        zone = zones.get(account, unknown_zone)
+        started, not_yet = split_started(days_between(since, until), zone, now)
         keys += [str(key_for(account, day)) for day in started]
         later += [(account, day) for day in not_yet]
     return keys, later
@@ -252,13 +257,15 @@ def partition_backfill(
     """
     from dagster._core.execution.backfill import PartitionBackfill
 
+    from ads_platform.backfill_accounts import TRIGGER_TAG
+
     return PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id,
         asset_graph=defs.resolve_asset_graph(),
         partition_names=list(keys),
         asset_selection=[dg.AssetKey(a) for a in assets],
         backfill_timestamp=time.time(),
-        tags={"ads_platform/trigger": trigger},
+        tags={TRIGGER_TAG: trigger},
         dynamic_partitions_store=instance,
         all_partitions=False,
         title=title,
@@ -295,9 +302,22 @@ def run_backfill(
     if zones is None:
         keys = partition_keys(accounts, since, until)
     else:
-        keys, later = started_keys(accounts, since, until, zones, dt.datetime.now(dt.UTC))
+        # Submitted only, an account not described yet keeps the days started everywhere:
+        # its queued ad_accounts run will narrow the grid to the accounts' zones before the
+        # daemon reads the backfill, and Dagster fails a backfill whose partitions left the
+        # grid ("Targeted partitions … have been removed").  Executed here or waited for,
+        # the zones are as known as they will be.
+        unknown = None if wait else WESTERNMOST_ZONE
+        now = dt.datetime.now(dt.UTC)
+        keys, later = started_keys(accounts, since, until, zones, now, unknown)
         for account_id, day in later:
-            echo(f"    {account_id} {day}: not started in {zones.get(account_id)} yet, left out")
+            if account_id in zones:
+                echo(f"    {account_id} {day}: not started in {zones[account_id]} yet, left out")
+            else:
+                echo(
+                    f"    {account_id} {day}: its time zone is not known yet (ad_accounts has "
+                    "not described it) and the day has not started everywhere, left out"
+                )
     backfill_id = f"ads-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     daemon = daemon_is_running(instance)
     # Runs this process executes print nothing of Dagster's own (the progress lines and
@@ -577,14 +597,13 @@ def _backfill_in_env(
     dagster_home: Path,
     command: str,
 ) -> int:
-    from ads_platform.automation.calendar import account_ranges
+    from ads_platform import backfill_accounts as accounts_step
     from ads_platform.day_grid import grid_timezone, lake_timezones
     from ads_platform.dbt_output import quiet_dbt_output
     from ads_platform.definitions import load_definitions
-    from ads_platform.demo import materialize, materialize_marts
-    from ads_platform.jobs import ACCOUNT_ASSETS
+    from ads_platform.demo import materialize_marts
     from ads_platform.lake import Lake
-    from ads_platform.partitions import ad_accounts_partitions, daily_partitions, range_tags
+    from ads_platform.partitions import daily_partitions
     from ads_platform.run_errors import failure_lines
     from ads_platform.settings import definition_settings
 
@@ -594,32 +613,25 @@ def _backfill_in_env(
     echo(f"settings: {settings_source or '(defaults)'}  instance: {dagster_home}")
     with dg.DagsterInstance.get() as probe:
         daemon = daemon_is_running(probe)
-    instance = dg.DagsterInstance.get() if daemon or not wait else sync_instance(dagster_home)
+    # Launching synchronously here only when this process executes the runs; otherwise
+    # the shipped instance's queued run coordinator (ads_platform.backfill_accounts).
+    instance = sync_instance(dagster_home) if wait and not daemon else dg.DagsterInstance.get()
     with instance:
-        known = set(instance.get_dynamic_partitions(ad_accounts_partitions.name or ""))
-        if set(accounts) - known:
-            echo("==> ad_accounts (new accounts become partitions)")
-            result = materialize(defs, instance, ["ad_accounts"], log_level=log_level)
-            for line in failure_lines(result.all_events):
-                echo("    " + line)
-        # The facts join the entities (names, statuses): pull them for these accounts
-        # first, one run per group of adjacent accounts, as the schedules do.
-        order = list(instance.get_dynamic_partitions(ad_accounts_partitions.name or ""))
-        names = ", ".join(a.to_user_string() for a in ACCOUNT_ASSETS)
-        echo(f"==> {names} (per account)")
-        for group in account_ranges(order, [a for a in order if a in set(accounts)]):
-            result = materialize(
-                defs,
-                instance,
-                [a.to_user_string() for a in ACCOUNT_ASSETS],
-                tags=range_tags(group[0], group[-1]),
-                log_level=log_level,
-            )
-            for line in failure_lines(result.all_events):
-                echo("    " + line)
+        accounts_step.pull_accounts(
+            defs,
+            instance,
+            accounts=accounts,
+            enabled=[a.id for a in settings.enabled_accounts],
+            trigger=f"cli-{command}",
+            wait=wait,
+            daemon=daemon,
+            log_level=log_level,
+            echo=echo,
+        )
         # The date grid ends at the accounts' today in their zones, read from the accounts
-        # just pulled: the code location that executes the backfill sees that grid, so the
-        # days are judged against it (before, a fresh lake meant UTC+14's today).
+        # just pulled (with --no-wait: as the lake knew them, and an account not described
+        # yet keeps only the days started everywhere, run_backfill): the code location
+        # that executes the backfill sees that grid, so the days are judged against it.
         if since is None or until is None:
             since, until = refresh_window(settings, dt.datetime.now(dt.UTC))
             echo(

@@ -395,8 +395,10 @@ def backfill(
     """Submit a Dagster backfill of your accounts' days; with --wait, see it through.
 
     It appears in the UI like any backfill. A running Dagster daemon executes it; without
-    one, --wait executes it in this process against the same instance. Exit code 1 when
-    any partition failed (account, days and cause are printed), 2 on bad arguments.
+    one, --wait executes it in this process against the same instance. --no-wait queues
+    every run (the accounts' entity runs too) for the daemon and returns at once. Exit
+    code 1 when any partition failed (account, days and cause are printed), 2 on bad
+    arguments.
     """
     from ads_platform.backfill import backfill_command
 

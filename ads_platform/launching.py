@@ -4,13 +4,15 @@ Why the platform has this at all: ``ads-platform backfill --wait`` must work whe
 not a Dagster daemon is running (a laptop, a cron job).  Without one, the command drives
 Dagster's own backfill daemon loop in its own process, against the same instance, with
 runs launched synchronously; backfill policies, run grouping and partition bookkeeping
-stay Dagster's.
+stay Dagster's.  With ``--no-wait`` (or a daemon running) the command instead submits
+its runs to the instance for the daemon (:func:`submit_asset_runs`), as Dagster's
+schedules and sensors do.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -89,3 +91,40 @@ def daemon_workspace(instance: dg.DagsterInstance) -> Iterator[Any]:
         ) as workspace,
     ):
         yield workspace
+
+
+def submit_asset_runs(
+    instance: dg.DagsterInstance, requests: Sequence[dg.RunRequest]
+) -> list[dg.DagsterRun]:
+    """Create each run against the code location and submit it to ``instance``'s run
+    coordinator; the runs, in order.
+
+    Why submitted and not executed: ``ads-platform backfill --no-wait`` (or ``--wait``
+    while a daemon runs) hands every run to the daemon, which is what executes the
+    backfill's own runs too.  With the shipped instance (queued run coordinator) they are
+    QUEUED: in the UI's run list, executed by the daemon's run queue in the order
+    submitted.  Created the way Dagster's schedules, sensors and backfills create theirs
+    (``submit_asset_run``): the job snapshot and origin come from the code location as
+    ``workspace.yaml`` loads it, so the daemon finds its code.
+    """
+    import asyncio
+    import logging
+
+    from dagster._core.execution.submit_asset_runs import submit_asset_run
+    from dagster._core.utils import make_new_run_id
+
+    log = logging.getLogger("ads_platform.launching")
+
+    async def submit_all(context: Any) -> list[dg.DagsterRun]:
+        # One event loop for the lot: the request context's loaders are bound to it.
+        workspace = context.create_request_context()
+        cache: dict[Any, Any] = {}
+        return [
+            await submit_asset_run(
+                make_new_run_id(), request, index, instance, context, workspace, cache, {}, log
+            )
+            for index, request in enumerate(requests)
+        ]
+
+    with daemon_workspace(instance) as context:
+        return asyncio.run(submit_all(context))

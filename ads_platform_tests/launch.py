@@ -22,6 +22,7 @@ __all__ = [
     "SYNC_LAUNCH_OVERRIDES",
     "backfill_through_daemon",
     "definitions_target",
+    "execute_queued_runs",
     "execute_submitted_backfill",
 ]
 
@@ -84,6 +85,49 @@ def _iterate(
     from ads_platform.launching import drive_backfill
 
     return drive_backfill(workspace, instance, backfill_id, max_iterations=max_iterations)
+
+
+def execute_queued_runs(dagster_home: Path, *, max_iterations: int = 20) -> list[dg.DagsterRun]:
+    """Dagster's run queue daemon (``QUEUED_RUN_COORDINATOR``) on the instance at
+    ``dagster_home`` until no run is queued: each queued run is dequeued as the daemon does
+    (priority, then submission order, the instance's concurrency limits) and launched
+    synchronously in this process.  The runs it launched, in the order they started.
+
+    Why this instance: its own ``dagster.yaml`` (the queued run coordinator reads its
+    limits there) with only the run launcher made synchronous.
+    """
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+        QueuedRunCoordinatorDaemon,
+    )
+
+    overrides = {"run_launcher": SYNC_LAUNCH_OVERRIDES["run_launcher"]}
+    queued = dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED])
+    launched: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(dagster_home))
+        ref = InstanceRef.from_dir(str(dagster_home), overrides=overrides)
+        with (
+            dg.DagsterInstance.from_ref(ref) as instance,
+            create_test_daemon_workspace_context(definitions_target(), instance) as context,
+            QueuedRunCoordinatorDaemon(interval_seconds=1) as daemon,
+        ):
+            for _ in range(max_iterations):
+                waiting = [r.run_id for r in instance.get_runs(filters=queued)]
+                if not waiting:
+                    break
+                list(daemon.run_iteration(context))
+                launched += [i for i in waiting if i not in launched and _left_queue(instance, i)]
+            if not launched:
+                return []
+            records = instance.get_run_records(filters=dg.RunsFilter(run_ids=launched))
+            return [r.dagster_run for r in sorted(records, key=lambda r: r.start_time or 0.0)]
+
+
+def _left_queue(instance: dg.DagsterInstance, run_id: str) -> bool:
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.status != dg.DagsterRunStatus.QUEUED
 
 
 @contextmanager

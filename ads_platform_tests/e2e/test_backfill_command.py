@@ -150,7 +150,7 @@ def test_one_account_failing_in_runs_over_both_accounts_is_the_only_one_said_fai
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
     assert "Traceback" not in out and "Stack Trace" not in out
-    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+    with open_instance(home / "dagster") as instance:
         (backfill,) = instance.get_backfills()
         runs = instance.get_runs(
             filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id})

@@ -28,7 +28,11 @@ from ads_platform.sandbox import Sandbox
 from ads_platform.settings import load_settings
 from ads_platform_tests.conftest import SANDBOX_TODAY, reset_sandbox
 from ads_platform_tests.e2e.helpers import account_timezone, stored_daily_totals, truth_daily
-from ads_platform_tests.launch import execute_submitted_backfill, open_instance
+from ads_platform_tests.launch import (
+    execute_queued_runs,
+    execute_submitted_backfill,
+    open_instance,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -84,12 +88,15 @@ def test_refresh_no_wait_submits_today_and_the_lookback_of_every_account_without
     user: SimpleNamespace,
 ) -> None:
     before = refresh_window(load_settings(user.config, require_tokens=False), _now())
+    user.sandbox.reset_stats()
     result = _cli(user.config, "refresh", "--no-wait")
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "Traceback" not in out and "Stack Trace" not in out
     assert "no Dagster daemon is running" in out and "--wait" in out
+    assert user.sandbox.stats()["total"] == 0  # submitted: not one Graph API call
     with open_instance(user.home / "dagster") as instance:
+        _assert_account_runs_submitted(instance, user, "cli-refresh", out)
         (backfill,) = instance.get_backfills()
         assert backfill.status == BulkActionStatus.REQUESTED  # waiting for a daemon
         assert backfill.tags["ads_platform/trigger"] == "cli-refresh"
@@ -107,11 +114,19 @@ def test_refresh_no_wait_submits_today_and_the_lookback_of_every_account_without
 
         settings = load_settings(user.config, require_tokens=False)
         zones = lake_timezones(Lake(settings.lake_dir))
-        assert set(zones) >= set(user.accounts)  # ad_accounts described them first
-        keys, later = started_keys(user.accounts, since, until, zones, _now())
+        # ad_accounts is queued, not run: no zone is known, so only the days started in
+        # every zone are asked (the others could leave the grid once the zones are read).
+        assert zones == {}
+        keys, later = started_keys(user.accounts, since, until, zones, _now(), "Etc/GMT+12")
         wanted = set(keys)
+        assert wanted == {
+            str(key_for(a, d))
+            for a in user.accounts
+            for d in (since, until)
+            if d <= _now().astimezone(ZoneInfo("Etc/GMT+12")).date()
+        }
         for account_id, day in later:
-            assert f"{account_id} {day}: not started in {zones[account_id]} yet" in out
+            assert f"{account_id} {day}: its time zone is not known yet" in out
         data = backfill.asset_backfill_data
         assert data is not None
         subset = data.target_subset.partitions_subsets_by_asset_key[
@@ -129,18 +144,58 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _assert_account_runs_submitted(
+    instance: dg.DagsterInstance, user: SimpleNamespace, trigger: str, out: str
+) -> list[dg.DagsterRun]:
+    """The runs the command submitted before its backfill, queued for a daemon, said: one
+    ``ad_accounts`` run (the accounts are new), one run of the per-account assets over the
+    range of the two adjacent accounts; and the new accounts already partitions."""
+    from ads_platform.jobs import ACCOUNT_ASSETS
+    from ads_platform.partitions import range_tags
+
+    assert list(instance.get_dynamic_partitions("ad_accounts")) == sorted(user.accounts)
+    runs = sorted(
+        instance.get_runs(filters=dg.RunsFilter(tags={"ads_platform/trigger": trigger})),
+        key=lambda r: r.asset_selection != {dg.AssetKey("ad_accounts")},
+    )
+    assert len(runs) == 2, runs
+    # In the run queue (the shipped instance's coordinator), for the daemon to execute.
+    assert all(r.status == dg.DagsterRunStatus.QUEUED for r in runs), [r.status for r in runs]
+    accounts_run, entities_run = runs
+    assert accounts_run.asset_selection == {dg.AssetKey("ad_accounts")}
+    assert entities_run.asset_selection == set(ACCOUNT_ASSETS)
+    first, last = sorted(user.accounts)
+    assert range_tags(first, last).items() <= entities_run.tags.items()
+    assert "dagster/backfill" not in entities_run.tags
+    for run in runs:
+        assert f"submitted run {run.run_id} (QUEUED)" in out, out
+    return runs
+
+
 def test_a_backfill_submitted_without_waiting_is_executed_by_dagsters_daemon(
     user: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = ("backfill", "--from", str(SINCE), "--to", str(UNTIL), "--no-wait", "--no-marts")
+    user.sandbox.reset_stats()
     result = _cli(user.config, *args)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
+    assert "Traceback" not in out and "Stack Trace" not in out
+    assert user.sandbox.stats()["total"] == 0  # submitted: not one Graph API call
     dagster_home = user.home / "dagster"
     # The daemon's environment: the settings and instance the command used.
     monkeypatch.setenv("ADS_PLATFORM_CONFIG", str(user.config))
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with open_instance(dagster_home) as instance:
+        submitted = _assert_account_runs_submitted(instance, user, "cli-backfill", out)
+    # The daemon's run queue executes them (ad_accounts first, as submitted).
+    launched = execute_queued_runs(dagster_home)
+    assert [r.run_id for r in launched] == [r.run_id for r in submitted]  # ad_accounts first
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in launched), launched
     with sync_instance(dagster_home) as instance:
+        for asset in ("campaigns", "token_health"):
+            done = set(instance.get_materialized_partitions(dg.AssetKey(asset)))
+            assert done >= set(user.accounts), asset
         (backfill,) = instance.get_backfills()
         assert backfill.status == BulkActionStatus.REQUESTED
         assert _insights_done(instance) == set()
@@ -162,6 +217,136 @@ def test_a_backfill_submitted_without_waiting_is_executed_by_dagsters_daemon(
         for day, expected in truth.items():
             assert stored[day]["spend"] == expected["spend"], (account, day)
             assert stored[day]["impressions"] == expected["impressions"], (account, day)
+
+
+def test_refresh_no_wait_of_a_new_western_account_is_executed_by_the_daemon_without_failing(
+    user: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new account far west of UTC+14, ``refresh --no-wait``: its zone is not known when
+    the backfill is created (ad_accounts is only queued), and once ad_accounts has run
+    the grid ends at the account's own today.  A backfill that targeted the UTC+14 today
+    is refused by Dagster then ("Targeted partitions … have been removed"), nothing
+    stored; so it must target only the days started everywhere, and complete.
+
+    It attacks that from 10:00 to 05:00 UTC, when UTC+14 is a date ahead of New York.
+    """
+    import zoneinfo
+
+    sandbox: Sandbox = user.sandbox
+    zones = {a["id"]: a["timezone_name"] for a in sandbox.info()["accounts"]}
+    now = _now()
+    west = min(zones, key=lambda a: zoneinfo.ZoneInfo(zones[a]).utcoffset(now))
+    index = sorted(sandbox.account_ids).index(west)
+    user.config.write_text(
+        yaml.safe_dump(
+            {
+                "home": str(user.home),
+                "meta": {"graph_base_url": sandbox.base_url, "max_retries": 1},
+                "accounts": [{"id": west, "token_env": f"ACME_TOKEN_{index}"}],
+                "ingestion": {"start_date": "2026-10-01", "lookback_days": 1},
+            }
+        )
+    )
+    local_today = now.astimezone(zoneinfo.ZoneInfo(zones[west])).date()
+    sandbox.set_today(local_today)
+    try:
+        result = _cli(user.config, "refresh", "--no-wait", "--no-marts")
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out
+        dagster_home = user.home / "dagster"
+        monkeypatch.setenv("ADS_PLATFORM_CONFIG", str(user.config))
+        monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+        launched = execute_queued_runs(dagster_home)
+        assert [r.status for r in launched] == [dg.DagsterRunStatus.SUCCESS] * 2, out
+        with sync_instance(dagster_home) as instance:
+            (backfill,) = instance.get_backfills()
+            status = execute_submitted_backfill(instance, backfill.backfill_id)
+            stored = instance.get_backfill(backfill.backfill_id)
+            error = stored.error.message if stored and stored.error else None
+            assert status == BulkActionStatus.COMPLETED_SUCCESS, (error, out)
+            data = backfill.asset_backfill_data
+            assert data is not None
+            targeted = data.target_subset.partitions_subsets_by_asset_key[
+                dg.AssetKey("ad_insights_daily")
+            ].get_partition_keys()
+            assert targeted and set(targeted) <= _insights_done(instance), out
+    finally:
+        sandbox.set_today(SANDBOX_TODAY)
+
+
+def test_backfill_wait_while_a_daemon_runs_hands_every_run_to_it_and_waits_for_them(
+    user: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a daemon running, ``--wait`` submits the account-level runs as ``--no-wait``
+    does, waits for the daemon to execute them, then submits the backfill and follows it:
+    no run is executed by the command itself.  The daemon here is Dagster's run queue and
+    backfill iterations in this process, with a fresh BACKFILL heartbeat."""
+    import time
+
+    from dagster._daemon.types import DaemonHeartbeat
+
+    from ads_platform.demo import install_instance_config
+
+    dagster_home = install_instance_config(user.home / "dagster")
+    monkeypatch.setenv("ADS_PLATFORM_CONFIG", str(user.config))
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+
+    def beat() -> None:
+        with open_instance(dagster_home) as instance:
+            instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "BACKFILL", "test", []))
+
+    beat()
+    args = ("backfill", "--from", str(SINCE), "--to", str(UNTIL), "--wait", "--no-marts")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ads_platform.cli", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},  # DAGSTER_HOME: the same
+        cwd=user.config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    try:
+        while proc.poll() is None:
+            assert time.monotonic() < deadline, "the command did not end"
+            beat()
+            execute_queued_runs(dagster_home)
+            with sync_instance(dagster_home) as instance:
+                for backfill in instance.get_backfills(status=BulkActionStatus.REQUESTED):
+                    execute_submitted_backfill(instance, backfill.backfill_id)
+            time.sleep(1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = proc.stdout.read() if proc.stdout else ""
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out and "Stack Trace" not in out
+    assert "executed by the Dagster daemon" in out, out
+    assert "==> ad_accounts (new accounts become partitions)" not in out  # not run here
+    with open_instance(dagster_home) as instance:
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(tags={"ads_platform/trigger": "cli-backfill"})
+        )
+        account_runs = [r for r in runs if "dagster/backfill" not in r.tags]
+        assert len(account_runs) == 2, account_runs  # ad_accounts, the accounts' range
+        for run in account_runs:
+            assert run.status == dg.DagsterRunStatus.SUCCESS
+            assert run.remote_job_origin is not None  # submitted, not executed in process
+            assert f"submitted run {run.run_id}" in out and f"run {run.run_id} SUCCESS" in out
+        (backfill,) = instance.get_backfills()
+        assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
+        # The backfill was submitted once the account-level runs had ended.
+        ended = max(
+            r.end_time or 0.0
+            for r in instance.get_run_records(
+                filters=dg.RunsFilter(run_ids=[r.run_id for r in account_runs])
+            )
+        )
+        assert backfill.backfill_timestamp >= ended
+        keys = {
+            str(key_for(a, SINCE + dt.timedelta(days=i))) for a in user.accounts for i in (0, 1)
+        }
+        assert keys <= _insights_done(instance)
 
 
 def _aligned_clock(sandbox: Sandbox, now: dt.datetime) -> tuple[dt.date, list[str]]:

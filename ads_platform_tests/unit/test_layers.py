@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "dashboard",
             "status",
             "backfill",
+            "backfill_accounts",
             "launching",
             "onboarding",
             "devserver",
