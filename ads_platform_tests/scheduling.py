@@ -41,12 +41,12 @@ HEAVIEST_FIRST = (
     "ads_platform_tests/reliability/test_fault_matrix.py",
     "ads_platform_tests/marts/test_marts.py",
     "ads_platform_tests/e2e/test_demo_output.py",
+    "ads_platform_tests/e2e/test_refresh_command.py",  # ~95 s since --no-wait's daemon tests
     "ads_platform_tests/e2e/test_marts_truth.py",
     "ads_platform_tests/breakdowns/test_breakdown_marts.py",
     "ads_platform_tests/e2e/test_backfill_command.py",
     "ads_platform_tests/creatives/test_creatives_marts.py",
     "ads_platform_tests/e2e/test_freshness_causes.py",
-    "ads_platform_tests/e2e/test_refresh_command.py",
     "ads_platform_tests/dashboard/",
     "ads_platform_tests/ops/test_dg_cli.py",
     "ads_platform_tests/e2e/test_ingestion.py",
