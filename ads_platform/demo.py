@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,12 +76,20 @@ def prepare_dagster_home(home: Path) -> Path:
 
 
 def install_instance_config(dagster_home: Path) -> Path:
-    """``dagster_home`` with the shipped ``dagster.yaml`` unless it has one already."""
+    """``dagster_home`` with :func:`instance_yaml` unless it has a ``dagster.yaml`` already."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     target = dagster_home / "dagster.yaml"
     if not target.exists() and SHIPPED_DAGSTER_YAML.exists():
-        shutil.copyfile(SHIPPED_DAGSTER_YAML, target)
+        target.write_text(instance_yaml())
     return dagster_home
+
+
+def instance_yaml() -> str:
+    """An instance folder's ``dagster.yaml``: the shipped file and the pooled SQLite
+    storage (:data:`ads_platform.instance_storage.STORAGE_BLOCK`)."""
+    from ads_platform.instance_storage import STORAGE_BLOCK
+
+    return SHIPPED_DAGSTER_YAML.read_text().rstrip("\n") + "\n\n" + STORAGE_BLOCK
 
 
 def run_demo(

@@ -24,8 +24,11 @@ timeouts).  Only the engine objects live longer:
   long-lived webserver or daemon that reads thousands of runs holds a bounded number
   of open files.
 
-``dagster.yaml`` (shipped) selects it with ``storage: custom:``; PostgreSQL
-(``deploy/dagster.postgres.yaml``) pools its connections already and is unaffected.
+:data:`STORAGE_BLOCK` selects it; ``ads-platform`` adds it to the instance folder's copy
+of the shipped ``dagster.yaml`` (:func:`ads_platform.demo.install_instance_config`), not
+to the repository's file, which Dagster's CLI also reads for throwaway instances in a
+temporary folder (no ``DAGSTER_HOME``, so no base directory for this storage).
+PostgreSQL (``deploy/dagster.postgres.yaml``) pools its connections already.
 """
 
 from __future__ import annotations
@@ -47,6 +50,19 @@ from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import mkdir_p
+
+#: The ``dagster.yaml`` block of an instance folder (``$DAGSTER_HOME`` is that folder).
+STORAGE_BLOCK = """\
+# Dagster's SQLite storage (same files, schema and durability) with its database
+# engines kept open: ads_platform/instance_storage.py (added by ads-platform).
+storage:
+  custom:
+    module: ads_platform.instance_storage
+    class: PooledSqliteStorage
+    config:
+      base_dir:
+        env: DAGSTER_HOME
+"""
 
 #: Run databases whose engines the event log keeps open besides the index's.
 RUN_SHARDS_KEPT = 8

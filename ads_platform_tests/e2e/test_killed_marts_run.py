@@ -70,7 +70,6 @@ from ads_platform_tests.reliability.recorder import Recorder
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED_DAGSTER_YAML = REPO / "dagster.yaml"
 LOCATION = "ads_platform"
 POOL = "duckdb_writer"
 GUARD = "run_worker_guard"
@@ -114,7 +113,12 @@ class Daemon:
 
 
 def shipped_instance_config() -> dict[str, Any]:
-    config = yaml.safe_load(SHIPPED_DAGSTER_YAML.read_text())
+    """What ``ads-platform`` writes into an instance folder, its pooled SQLite storage
+    included: the kills below attack that storage too."""
+    from ads_platform.demo import instance_yaml
+
+    config = yaml.safe_load(instance_yaml())
+    assert config["storage"]["custom"]["class"] == "PooledSqliteStorage"
     assert "run_coordinator" not in config and "run_launcher" not in config
     return dict(config)
 

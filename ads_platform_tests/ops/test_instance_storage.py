@@ -142,3 +142,20 @@ def test_only_the_index_and_the_most_recent_run_databases_keep_an_engine(tmp_pat
     assert len(storage.get_logs_for_run(runs[0])) == 1
     storage.dispose()
     assert storage._engines._engines == {}
+
+
+def test_the_repositorys_dagster_yaml_serves_dagsters_throwaway_cli_instances(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dagster definitions validate` (CI) and `dagster dev` run in the repository without
+    DAGSTER_HOME open an instance in a temporary folder with this file's settings: the
+    storage block, which needs DAGSTER_HOME, is only in an instance folder's copy."""
+    from dagster._core.instance.ref import InstanceRef
+
+    from ads_platform.demo import SHIPPED_DAGSTER_YAML
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ref = InstanceRef.from_dir(str(tmp_path), config_dir=str(SHIPPED_DAGSTER_YAML.parent))
+    with dg.DagsterInstance.from_ref(ref) as instance:
+        assert dg.materialize([_counted], instance=instance).success
+    assert (tmp_path / "history" / "runs.db").exists()
