@@ -14,7 +14,7 @@ from ads_platform.demo import insights_selection, materialize, materialize_marts
 from ads_platform.partitions import key_for, range_tags
 from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
-from ads_platform_tests.e2e.helpers import setup_accounts
+from ads_platform_tests.e2e.helpers import VIDEO_TRUTH_KEYS, setup_accounts
 from ads_platform_tests.platform_defs import defs
 
 pytestmark = pytest.mark.slow
@@ -28,17 +28,7 @@ CONVERSION_TYPES = {
 }
 
 #: The report's video columns → the truth's video key (the average is checked apart).
-VIDEO = {
-    "video_plays": "plays",
-    "video_p25_watched": "p25",
-    "video_p50_watched": "p50",
-    "video_p75_watched": "p75",
-    "video_p95_watched": "p95",
-    "video_p100_watched": "p100",
-    "video_thruplays": "thruplays",
-    "video_watch_seconds": "watch_seconds",
-    "video_avg_time_watched_seconds": "",
-}
+VIDEO = {**VIDEO_TRUTH_KEYS, "video_avg_time_watched_seconds": ""}
 
 
 def _video(truth: dict[str, int]) -> tuple[float | None, ...]:

@@ -27,7 +27,7 @@ from ads_platform.run_errors import failure_lines
 from ads_platform.sandbox import Sandbox
 from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.conftest import Platform, in_memory_instance, reset_sandbox
-from ads_platform_tests.e2e.helpers import ingest
+from ads_platform_tests.e2e.helpers import VIDEO_TRUTH_KEYS, ingest
 from ads_platform_tests.platform_defs import defs
 
 pytestmark = pytest.mark.slow
@@ -36,16 +36,7 @@ FIRST_PULL = dt.date(2026, 5, 14)  # before the edit
 SECOND_PULL = dt.date(2026, 5, 18)  # after it; insights pulled at this clock
 SINCE, UNTIL = dt.date(2026, 5, 12), dt.date(2026, 5, 17)
 ENTITIES = ["campaigns", "ad_sets", "ads", "creatives"]
-VIDEO = {
-    "video_plays": "plays",
-    "video_p25_watched": "p25",
-    "video_p50_watched": "p50",
-    "video_p75_watched": "p75",
-    "video_p95_watched": "p95",
-    "video_p100_watched": "p100",
-    "video_thruplays": "thruplays",
-    "video_watch_seconds": "watch_seconds",
-}
+VIDEO = VIDEO_TRUTH_KEYS
 
 
 @dataclass

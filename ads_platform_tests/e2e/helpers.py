@@ -17,6 +17,18 @@ from ads_platform_tests.conftest import Platform
 from ads_platform_tests.marts.lake_fixture import run_dbt
 from ads_platform_tests.platform_defs import defs
 
+#: The marts' additive video columns → the sandbox truth's video keys.
+VIDEO_TRUTH_KEYS = {
+    "video_plays": "plays",
+    "video_p25_watched": "p25",
+    "video_p50_watched": "p50",
+    "video_p75_watched": "p75",
+    "video_p95_watched": "p95",
+    "video_p100_watched": "p100",
+    "video_thruplays": "thruplays",
+    "video_watch_seconds": "watch_seconds",
+}
+
 
 def setup_accounts(platform: Platform, entities: bool = True) -> None:
     result = materialize(defs, platform.instance, ["ad_accounts"])
