@@ -1,0 +1,73 @@
+"""Event writes: Dagster's stock SQLite event log against the platform's pooled one.
+
+Stores the same asset materializations (one run, a handful of assets, as a marts build
+or a backfill run writes them) through ``SqliteEventLogStorage`` and through
+``ads_platform.instance_storage.PooledSqliteEventLogStorage`` in fresh folders, and
+prints milliseconds per event for each and their ratio.  Measured back to back in one
+process; say the machine's load with the figures.
+
+    .venv/bin/python benchmarks/event_log_storage.py [--events 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=300)
+    args = parser.parse_args()
+
+    import dagster as dg
+    from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from ads_platform.instance_storage import PooledSqliteEventLogStorage
+
+    def entry(n: int) -> EventLogEntry:
+        event = DagsterEvent(
+            event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+            job_name="bench",
+            event_specific_data=StepMaterializationData(
+                dg.AssetMaterialization(asset_key=f"asset_{n % 60}", metadata={"rows": n})
+            ),
+        )
+        return EventLogEntry(
+            error_info=None,
+            level=20,
+            user_message="",
+            run_id="bench-run",
+            timestamp=time.time(),
+            step_key="step",
+            job_name="bench",
+            dagster_event=event,
+        )
+
+    timings: dict[str, float] = {}
+    for name, cls in (("stock", SqliteEventLogStorage), ("pooled", PooledSqliteEventLogStorage)):
+        storage = cls(tempfile.mkdtemp(prefix=f"events-{name}-"))
+        started = time.perf_counter()
+        for n in range(args.events):
+            storage.store_event(entry(n))
+        timings[name] = time.perf_counter() - started
+        assert len(storage.get_logs_for_run("bench-run")) == args.events
+        storage.dispose()
+        per_event = timings[name] / args.events * 1000
+        seconds = timings[name]
+        print(f"{name:7} {args.events} materializations, {seconds:.2f} s: {per_event:.1f} ms each")
+    print(f"ratio   stock / pooled = {timings['stock'] / timings['pooled']:.1f}x")
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
