@@ -14,7 +14,15 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("marts files", {"warehouse", "sql", "dbt_with_parent"}),
     (
         "dagster plumbing",
-        {"resources", "partitions", "jobs", "day_grid", "dbt_output", "run_errors"},
+        {
+            "resources",
+            "partitions",
+            "jobs",
+            "day_grid",
+            "dbt_output",
+            "run_errors",
+            "instance_storage",
+        },
     ),
     ("assets", {"assets"}),
     ("automation", {"automation"}),
