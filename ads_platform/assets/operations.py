@@ -5,8 +5,9 @@ Every ingestion asset appends its attempts to ``ingestion_attempts``, and the al
 sensors append to ``alerts``; the marts read both (data freshness, the alerts mart).
 Declaring them here, under the keys the dbt sources map to (``meta.dagster.asset_key``,
 generated from the dataset registry), makes the lineage graph show where those marts'
-inputs come from, and an observation (the UI's "Observe" button, or any job that
-observes them) records how many rows the log holds and when it was last written.
+inputs come from, and an observation records how many rows the log holds and when it
+was last written.  Automation observes both at :data:`OBSERVE_CRON` (the UI's "Observe"
+button does too), so their page says when each log last changed without anyone asking.
 """
 
 from typing import Any
@@ -18,6 +19,8 @@ from ads_platform.resources import PlatformResource
 
 #: The group these logs show in, beside ``meta_ads`` (what writes them) and ``marts``.
 OPERATIONS_GROUP = "operations"
+#: When automation observes the logs: hourly, as the marts that read them tick.
+OBSERVE_CRON = "0 * * * *"
 
 
 def observation(platform: PlatformResource, dataset: Dataset) -> dg.ObserveResult:
@@ -43,6 +46,10 @@ def _log_source(dataset: Dataset, written_by: str) -> dg.SourceAsset:
         key=dataset.asset,
         group_name=OPERATIONS_GROUP,
         description=f"{dataset.description} Written by {written_by}; observed, never materialized.",
+        automation_condition=(
+            dg.AutomationCondition.cron_tick_passed(OBSERVE_CRON, "UTC")
+            & ~dg.AutomationCondition.in_progress()
+        ),
     )
     def _observe(platform: PlatformResource) -> dg.ObserveResult:
         return observation(platform, dataset)

@@ -545,15 +545,18 @@ def build_automation_sensor() -> dg.AutomationConditionSensorDefinition:
 
     Targets all assets rather than the ``marts`` group so that a condition added to any
     asset later is evaluated too, and Dagster's implicit default sensor (STOPPED unless
-    switched on in the UI) is never created.
+    switched on in the UI) is never created.  Sources included: the platform's logs are
+    observable sources observed hourly (:mod:`ads_platform.assets.operations`), and
+    ``AssetSelection.all()`` alone leaves sources to that stopped default sensor.
     """
     return dg.AutomationConditionSensorDefinition(
         AUTOMATION_SENSOR_NAME,
-        target=dg.AssetSelection.all(),
+        target=dg.AssetSelection.all(include_sources=True),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=60,
         description="Declarative automation: rebuilds the marts once their upstream "
-        "partitions are materialized and their blocking checks passed.",
+        "partitions are materialized and their blocking checks passed; observes the "
+        "platform's logs hourly.",
     )
 
 

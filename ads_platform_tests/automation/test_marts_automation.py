@@ -119,3 +119,32 @@ def test_the_hourly_tick_rebuilds_only_what_the_clock_or_the_logs_feed(tmp_path:
             cursor = result.cursor
             assert _requested(result) == expected, when
             _built(instance, expected)
+
+
+def test_automation_observes_the_platforms_logs_at_each_hourly_tick_only(tmp_path: Path) -> None:
+    """Nothing else observes `ingestion_attempts` and `alerts` (they are never
+    materialized): without this their page would say nothing of when they last changed."""
+    logs = dg.AssetSelection.assets("ingestion_attempts", "alerts")
+    requested_at = {}
+    with in_memory_instance(tmp_path) as instance:
+        cursor = None
+        for hour, minute in ((9, 10), (9, 40), (10, 1), (10, 20), (11, 0)):
+            result = dg.evaluate_automation_conditions(
+                defs=defs,
+                asset_selection=logs,
+                instance=instance,
+                cursor=cursor,
+                evaluation_time=dt.datetime(2026, 11, 20, hour, minute, tzinfo=dt.UTC),
+            )
+            cursor = result.cursor
+            requested_at[f"{hour}:{minute:02d}"] = {
+                r.key.to_user_string() for r in result.results if r.true_subset.size
+            }
+    both = {"ingestion_attempts", "alerts"}
+    assert requested_at == {
+        "9:10": set(),
+        "9:40": set(),
+        "10:01": both,
+        "10:20": set(),
+        "11:00": both,
+    }
