@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -349,6 +350,37 @@ def test_backfill_wait_while_a_daemon_runs_hands_every_run_to_it_and_waits_for_t
         assert keys <= _insights_done(instance)
 
 
+#: Longer than this test takes (15-30 s) with room for a loaded machine.
+MIDNIGHT_MARGIN_SECONDS = 90
+
+
+def _seconds_to_next_local_midnight(tz: ZoneInfo, now: dt.datetime) -> float:
+    local = now.astimezone(tz)
+    tomorrow = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tz)
+    return (tomorrow - local).total_seconds()
+
+
+def _wait_past_a_near_midnight(sandbox: Sandbox, now: dt.datetime) -> None:
+    """Sleep past any sandbox account's local midnight due within the test's run.
+
+    The test aligns the sandbox's date with each account's real local today once, at its
+    start; a midnight passing in the middle (05:00, 15:00 or 23:00 UTC for the sandbox's
+    zones) would move an account's today under it and fail it for the clock's sake.
+    """
+    zones = [ZoneInfo(a["timezone_name"]) for a in sandbox.info()["accounts"]]
+    soonest = min(_seconds_to_next_local_midnight(tz, now) for tz in zones)
+    if soonest < MIDNIGHT_MARGIN_SECONDS:
+        time.sleep(soonest + 2)
+
+
+def test_the_refresh_test_waits_past_a_midnight_due_within_its_run() -> None:
+    new_york = ZoneInfo("America/New_York")
+    before = dt.datetime(2026, 11, 30, 4, 59, 30, tzinfo=dt.UTC)  # 23:59:30 in New York
+    assert _seconds_to_next_local_midnight(new_york, before) == 30
+    after = dt.datetime(2026, 11, 30, 5, 0, 1, tzinfo=dt.UTC)
+    assert _seconds_to_next_local_midnight(new_york, after) > MIDNIGHT_MARGIN_SECONDS
+
+
 def _aligned_clock(sandbox: Sandbox, now: dt.datetime) -> tuple[dt.date, list[str]]:
     """The sandbox date that puts the most accounts on their real local today, and them.
 
@@ -378,6 +410,7 @@ def test_refresh_wait_pulls_today_and_the_lookback_of_every_enabled_account_into
     user: SimpleNamespace,
 ) -> None:
     sandbox: Sandbox = user.sandbox
+    _wait_past_a_near_midnight(sandbox, _now())
     day, accounts = _aligned_clock(sandbox, _now())
     assert len(accounts) >= 2, accounts
     everyone = sorted(sandbox.account_ids)
