@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
@@ -65,10 +65,35 @@ class PartitionOutcome:
 
 
 def preview_markdown(frame: pd.DataFrame, limit: int = 5) -> str:
-    cols = [c for c in frame.columns if not c.endswith("__exact") and c not in HIDDEN_COLUMNS]
+    """The first rows of a stored day as a markdown table, for its materialization.
+
+    Written by hand: pandas' ``to_markdown`` (tabulate) took a quarter of the ingest
+    path's CPU (1.37 of 5.8 s for 180 days in ``benchmarks/ingest_throughput.py
+    --profile``), for five rows per day that only the UI shows.
+    """
     if not len(frame):
         return "_no rows_"
-    return str(frame.head(limit)[cols].to_markdown(index=False))  # head first: no full copy
+    top = frame.iloc[:limit]  # a view: no copy of the day
+    cols = [c for c in top.columns if not c.endswith("__exact") and c not in HIDDEN_COLUMNS]
+    head = {c: top[c].tolist() for c in cols}  # per column: 4x cheaper than to_dict
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for i in range(min(limit, len(frame))):
+        lines.append("| " + " | ".join(_cell(head[c][i]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    """A value as one markdown cell: empty when missing, pipes and newlines escaped."""
+    if value is None or (not isinstance(value, list | tuple | dict) and _missing(value)):
+        return ""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # an array-like cell
+        return False
 
 
 class Totals(Protocol):

@@ -22,7 +22,7 @@ from ads_platform.ingestion.insights import (
     reconcile,
     split_started,
 )
-from ads_platform.ingestion.outcomes import PartitionOutcome, record_attempts
+from ads_platform.ingestion.outcomes import PartitionOutcome, preview_markdown, record_attempts
 from ads_platform.ingestion.reach import months_to_pull
 from ads_platform.lake import Lake, LakeError
 
@@ -352,3 +352,23 @@ def test_reach_months_restate_recent_and_fill_missing() -> None:
     assert months == [dt.date(2026, 10, 1), dt.date(2026, 11, 1)]
     months = months_to_pull(set(), today, dt.date(2026, 9, 15), lookback_days=28)
     assert months == [dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 1)]
+
+
+def test_a_stored_days_preview_is_a_markdown_table_of_its_first_rows_without_internals() -> None:
+    frame = pd.DataFrame(
+        {
+            "ad_id": ["1", "2", "3"],
+            "ad_name": ["a|b", "line\nbreak", None],
+            "spend": [1.5, float("nan"), 2.0],
+            "spend__exact": ["1.50", "0.00", "2.00"],
+            "actions": [[{"action_type": "x"}], [], []],
+            "fetched_at": [pd.Timestamp("2026-11-20", tz="UTC")] * 3,
+        }
+    )
+    assert preview_markdown(frame, limit=2).splitlines() == [
+        "| ad_id | ad_name | spend |",
+        "|---|---|---|",
+        "| 1 | a\\|b | 1.5 |",
+        "| 2 | line break |  |",
+    ]
+    assert preview_markdown(frame.iloc[:0]) == "_no rows_"
