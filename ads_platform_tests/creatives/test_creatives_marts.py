@@ -265,3 +265,81 @@ def test_url_report_spend_by_landing_url_and_utm_source_equals_the_sandbox_truth
         for day in world.truth[account_id]["days"]:
             if day["impressions"]:
                 assert per_day[(account_id, day["date"])] == _money(day["spend"])
+
+
+def _names_at_the_first_pull(world: World) -> dict[str, tuple[str, dt.datetime]]:
+    """Every campaign's, ad set's and ad's name and created_time as the sandbox served them
+    at the first entity pull.  The platform dates a change by the pull that first saw it
+    (the second pull ran after every day of the range), so these are the names it holds
+    for each day of the range."""
+    from ads_platform.demo import demo_token_env
+    from ads_platform.meta import GraphClient
+
+    sandbox = world.platform.sandbox
+    names: dict[str, tuple[str, dt.datetime]] = {}
+    sandbox.set_today(FIRST_PULL)
+    try:
+        for account_id in world.accounts:
+            token = world.platform.tokens[demo_token_env(account_id)]
+            with GraphClient(base_url=sandbox.base_url, access_token=token) as client:
+                for kind in ("campaigns", "adsets", "ads"):
+                    for row in client.iter_entities(
+                        account_id,
+                        kind,  # type: ignore[arg-type]
+                        fields=["id", "name", "created_time"],
+                    ):
+                        created = dt.datetime.strptime(row["created_time"], "%Y-%m-%dT%H:%M:%S%z")
+                        names[row["id"]] = (row["name"], created)
+    finally:
+        sandbox.set_today(SECOND_PULL)
+    return names
+
+
+def test_url_report_fills_metas_dynamic_parameters_with_the_ids_and_names_of_each_ad_day(
+    world: World,
+) -> None:
+    """utm_campaign={{campaign.name}} groups by the real campaign names; {{site_source_name}}
+    (one per click) stays as written."""
+    creative_view = {c["id"]: c for a in world.accounts for c in world.creatives[a]["creatives"]}
+    days = _truth_creative_days(world)
+    names = _names_at_the_first_pull(world)
+    zones = {a: ZoneInfo(world.truth[a]["timezone_name"]) for a in world.accounts}
+    utms = ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"]
+    rows = world.query(
+        f"""select account_id, ad_id, ad_set_id, campaign_id, date_day::varchar,
+                   {", ".join(f"{u}_filled" for u in utms)}
+            from rpt_url_daily"""
+    )
+    filled_names = written_per_click = 0
+    for account_id, ad_id, ad_set_id, campaign_id, day, *got in rows:
+        tags = creative_view[days[(ad_id, day)]].get("url_tags") or ""
+        day_end = dt.datetime.combine(
+            dt.date.fromisoformat(day) + dt.timedelta(days=1), dt.time(), zones[account_id]
+        )
+
+        def name(entity: str, day_end: dt.datetime = day_end) -> str | None:
+            known, created = names[entity]
+            return known if created < day_end else None  # no version before it existed
+
+        values = dict(p.split("=", 1) for p in tags.split("&") if p)
+        expected = []
+        for utm in utms:
+            value = values.get(utm)
+            if value is not None:
+                for placeholder, actual in {
+                    "{{ad.id}}": ad_id,
+                    "{{adset.id}}": ad_set_id,
+                    "{{campaign.id}}": campaign_id,
+                    "{{ad.name}}": name(ad_id),
+                    "{{adset.name}}": name(ad_set_id),
+                    "{{campaign.name}}": name(campaign_id),
+                }.items():
+                    if actual is None:
+                        continue  # stays as written
+                    if placeholder in value and placeholder.endswith(".name}}"):
+                        filled_names += 1
+                    value = value.replace(placeholder, actual)
+                written_per_click += "{{site_source_name}}" in value
+            expected.append(value or None)
+        assert got == expected, (ad_id, day, tags)
+    assert filled_names and written_per_click, "no name or per-click parameter was exercised"
