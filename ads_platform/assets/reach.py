@@ -1,4 +1,5 @@
-"""``reach_monthly``: non-additive reach per account, campaign and ad set × month."""
+"""``reach_monthly``: non-additive reach per account, campaign and ad set × month, and per
+account and campaign × last 7/14/30 days ending yesterday."""
 
 import dagster as dg
 
@@ -43,5 +44,7 @@ reach_monthly = account_asset(
     on_error=failed_account(reach.DATASET),
     description="Reach as Meta deduplicates it, per account × month, campaign × month and "
     "ad set × month: one insights request per month and level, so three per account-month "
-    "pulled (the ad-set level adds one per account-month). Never summed: reach does not add up.",
+    "pulled (the ad-set level adds one per account-month); plus the account's and its "
+    "campaigns' last 7, 14 and 30 days ending yesterday, one request per window and level "
+    "(six per pull). Never summed: reach does not add up.",
 )

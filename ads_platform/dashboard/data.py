@@ -161,6 +161,8 @@ class AccountData:
     entities: pd.DataFrame
     ads: pd.DataFrame
     reach: pd.DataFrame
+    #: The rows of ``reach`` Meta computed for exactly the period's days (see period_reach).
+    period_reach: pd.DataFrame
     breakdowns: dict[str, pd.DataFrame]
 
 
@@ -197,14 +199,39 @@ def account(
         title: queries.breakdown(reader, cat, table, account_id, period.start, period.end)
         for title, table in queries.breakdown_marts(cat).items()
     }
+    reach = queries.reach(reader, account_id, period.start, period.end)
     return AccountData(
         summary=summary,
         conversion_types=queries.conversion_types(cat),
         entities=entities,
         ads=ads,
-        reach=queries.reach(reader, account_id, period.start, period.end),
+        reach=reach,
+        period_reach=period_reach(reach, period),
         breakdowns=breakdowns,
     )
+
+
+LEVEL_ORDER = {"account": 0, "campaign": 1, "ad_set": 2}
+
+
+def period_reach(reach: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """The complete reach rows pulled for exactly ``period``'s days, account first.
+
+    Reach over a range is known only when Meta computed it for that range (a pulled
+    window such as last 7 days ending yesterday, a month, a day); it is never derived
+    from other rows, so a period no pull covers exactly has no rows here.  When two
+    kinds cover the same days (last 30 days = a 30-day month), one row per entity stays.
+    """
+    if not len(reach):
+        return reach
+    exact = reach[
+        (reach["period_start"] == period.start)
+        & (reach["period_end"] == period.end)
+        & reach["is_complete"].fillna(False).astype(bool)
+    ]
+    exact = exact.drop_duplicates(["level", "campaign_id", "ad_set_id"])
+    order = exact["level"].map(LEVEL_ORDER)
+    return exact.iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
 def parents(

@@ -5,6 +5,13 @@ for, so it never adds across days, ads, ad sets or campaigns.  The only correct 
 reach is one Meta computed for that month: one request per month and level
 (``time_increment=all_days``), stored as its own non-additive fact.
 
+Besides months, the account's and its campaigns' reach for the last 7, 14 and 30
+account-local days ending yesterday (``ROLLING_PERIODS``, the dashboard's relative
+periods of the same keys) is pulled as one range each: one request per window and level,
+six per pull.  Each pull replaces the windows stored before (their dates moved on), so the
+partition holds only the windows ending on the day before the latest pull; a reader shows
+them only for exactly the dates they cover.
+
 A partition written before the ad-set level existed (no ``ad_set_id`` column) counts
 no month as stored: its complete months are pulled again once, so they gain their
 ad-set rows instead of never having them.
@@ -20,7 +27,7 @@ import pandas as pd
 
 from ads_platform import frames, schemas
 from ads_platform.datasets import REACH
-from ads_platform.datasets.reach import LEVELS
+from ads_platform.datasets.reach import LEVELS, ROLLING_LEVELS, ROLLING_PERIODS
 from ads_platform.ingestion.outcomes import SCHEMA_CHECK, CheckOutcome, PartitionOutcome
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
@@ -55,6 +62,15 @@ def months_to_pull(
             months.append(month)
         month = next_month(month)
     return months
+
+
+def rolling_windows(local_today: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """``(kind, first day, last day)`` of each window, ending the account's yesterday."""
+    yesterday = local_today - dt.timedelta(days=1)
+    return [
+        (kind, local_today - dt.timedelta(days=days), yesterday)
+        for kind, days in ROLLING_PERIODS.items()
+    ]
 
 
 def reach_values(row: Mapping[str, Any], level: str, account_id: str) -> dict[str, Any]:
@@ -100,8 +116,10 @@ def pull_reach(
     elif previous is not None and len(previous):
         stored = {
             d
-            for d, complete in zip(previous["period_start"], previous["is_complete"], strict=True)
-            if complete
+            for d, kind, complete in zip(
+                previous["period_start"], previous["period"], previous["is_complete"], strict=True
+            )
+            if complete and kind == "month"
         }
     fetched_at = dt.datetime.now(dt.UTC)
     records: list[Mapping[str, Any]] = []
@@ -129,9 +147,32 @@ def pull_reach(
                         "fetched_at": fetched_at,
                     }
                 )
+    windows = rolling_windows(local_today)
+    for kind, since, until in windows:
+        for level in ROLLING_LEVELS:
+            rows = client.iter_insights(
+                account_id,
+                since,
+                until,
+                level=LEVELS[level],
+                fields=list(REACH.api_fields),
+                time_increment="all_days",
+            )
+            for row in rows:
+                records.append(
+                    {
+                        **reach_values(row, level, account_id),
+                        "period": kind,
+                        "period_start": since,
+                        "period_end": until,
+                        "is_complete": True,  # the window ends yesterday: every day is over
+                        "fetched_at": fetched_at,
+                    }
+                )
     new = pd.DataFrame(records, columns=REACH.arrow.names)
     if previous is not None and len(previous):
-        kept = previous[~previous["period_start"].isin(months)]
+        # Months not pulled again stay; windows are always replaced by today's.
+        kept = previous[(previous["period"] == "month") & ~previous["period_start"].isin(months)]
         combined = pd.concat([kept, new], ignore_index=True) if len(new) else kept
     else:
         combined = new
@@ -158,7 +199,8 @@ def pull_reach(
         None,
         "success",
         rows=len(combined),
-        message=f"{len(months)} month(s) pulled: {', '.join(str(m) for m in months) or 'none'}",
+        message=f"{len(months)} month(s) pulled: {', '.join(str(m) for m in months) or 'none'}; "
+        f"windows {', '.join(f'{k} {s}–{u}' for k, s, u in windows)}",
         checks=[CheckOutcome(SCHEMA_CHECK, True, f"{len(combined)} rows match the schema")],
         path=str(path),
     )

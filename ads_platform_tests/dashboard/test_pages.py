@@ -232,6 +232,42 @@ def test_each_ad_sets_month_reach_in_fct_reach_and_on_the_page_is_the_sandbox_tr
         assert sorted(reaches) == expected[period], period  # type: ignore[type-var]
 
 
+def test_the_account_page_shows_metas_reach_for_the_last_7_days_and_none_for_custom_dates(
+    dashboard_world: DashboardWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ads_platform.ingestion.insights import local_today
+
+    world = dashboard_world
+    con = open_marts_readonly(world.marts)
+    try:
+        row = con.execute(
+            "select timezone_name from dim_ad_accounts where account_id = ?", [world.normal]
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    today = local_today(row[0])  # the account's today, as the page and the pull judge it
+    since, until = today - dt.timedelta(days=7), today - dt.timedelta(days=1)
+    (account,) = world.sandbox.reach_truth(world.normal, since, until)["rows"]
+    campaigns = world.sandbox.reach_truth(world.normal, since, until, "campaign")["rows"]
+    at = run_page(monkeypatch, world.marts, "account", account=world.normal, period="last_7d")
+    no_exception(at)
+    page = table(at, "Reach of")
+    assert page["Reach of"].iloc[0] == "Whole account"
+    assert shown(page["Reach"].iloc[0]) == account["reach"]
+    assert account["reach"] < sum(account["daily_reach"])  # not a sum of the days
+    assert sorted(shown(v) for v in page["Reach"].iloc[1:]) == sorted(  # type: ignore[type-var]
+        t["reach"] for t in campaigns
+    )
+    assert all(label.startswith("Campaign ") for label in page["Reach of"].iloc[1:])
+    # Custom dates no pull covers: said plainly, no figure for the period.
+    at = run_page(monkeypatch, world.marts, "account", account=world.normal, **_custom(world, 5, 2))
+    no_exception(at)
+    assert any("Reach for exactly" in t and "is not pulled" in t for t in texts(at))
+    with pytest.raises(AssertionError, match="no table starting with 'Reach of'"):
+        table(at, "Reach of")
+
+
 def test_an_unknown_account_in_a_link_is_an_error_never_another_account(
     dashboard_world: DashboardWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:

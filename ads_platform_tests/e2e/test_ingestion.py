@@ -458,16 +458,56 @@ def test_reach_monthly_stores_each_ad_sets_month_as_the_sandbox_deduplicated_it(
     store = lake(platform)
     stored = store.read(store.partition_path("reach_monthly", account_id))
     assert stored is not None
-    months = sorted(set(stored["period_start"]))
+    months = sorted(set(stored[stored["period"] == "month"]["period_start"]))
     assert months[0] == dt.date(2026, 1, 1) and months[-1] == SANDBOX_TODAY.replace(day=1)
     for month in months:
         truth = platform.sandbox.reach_truth(account_id, month, _month_end(month), level="adset")
         expected = {(t["campaign_id"], t["adset_id"]): t["reach"] for t in truth["rows"]}
         assert expected, month
         assert _ad_set_reach(stored, month) == expected, month
-    # One request per month and level: the ad-set level adds one per account-month.
+    # One request per month and level: the ad-set level adds one per account-month; the
+    # last 7/14/30 days add two each (account and campaign level).
     calls = platform.sandbox.stats()["by_path"][f"/{account_id}/insights"]
-    assert calls == 3 * len(months)
+    assert calls == 3 * len(months) + 6
+
+
+def test_reach_for_the_last_7_14_and_30_days_is_meta_reach_for_exactly_those_days(
+    platform: Platform,
+) -> None:
+    from ads_platform.demo import materialize
+    from ads_platform_tests.platform_defs import defs
+
+    setup_accounts(platform, entities=False)
+    account_id = platform.accounts[0]
+    local_today = align_sandbox_clock(platform, account_id)
+    yesterday = local_today - dt.timedelta(days=1)
+    platform.sandbox.reset_stats()
+    result = materialize(defs, platform.instance, ["reach_monthly"], partition_key=account_id)
+    assert result.success
+    store = lake(platform)
+    stored = store.read(store.partition_path("reach_monthly", account_id))
+    assert stored is not None
+    months = set(stored[stored["period"] == "month"]["period_start"])
+    for kind, days in {"last_7d": 7, "last_14d": 14, "last_30d": 30}.items():
+        since = local_today - dt.timedelta(days=days)
+        rows = stored[stored["period"] == kind]
+        assert set(rows["period_start"]) == {since} and set(rows["period_end"]) == {yesterday}
+        assert set(rows["level"]) == {"account", "campaign"}, kind  # no ad-set level
+        assert rows["is_complete"].all()
+        (account,) = platform.sandbox.reach_truth(account_id, since, yesterday, "account")["rows"]
+        assert list(rows[rows["level"] == "account"]["reach"]) == [account["reach"]], kind
+        truth = platform.sandbox.reach_truth(account_id, since, yesterday, "campaign")["rows"]
+        campaigns = rows[rows["level"] == "campaign"]
+        got = {
+            str(c): int(r)
+            for c, r in zip(campaigns["campaign_id"], campaigns["reach"], strict=True)
+        }
+        assert truth and got == {t["campaign_id"]: t["reach"] for t in truth}, kind
+        # Never a sum of days: the window's reach is below the sum of its daily reach.
+        assert account["reach"] < sum(account["daily_reach"]), kind
+    # Exactly six requests more than the months' three per month.
+    calls = platform.sandbox.stats()["by_path"][f"/{account_id}/insights"]
+    assert calls == 3 * len(months) + 6
 
 
 def test_a_reach_partition_from_before_the_ad_set_level_gets_its_complete_months_again(

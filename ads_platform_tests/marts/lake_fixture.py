@@ -316,6 +316,17 @@ class LakeBuilder:
                         "reach": 2000 - 500 * n,  # each its own, not a share of 3000
                     }
                 )
+        # A last-30-days window that starts on the month's first day: same level and
+        # period_start as the month row, told apart by its period (part of the grain).
+        rows.append(
+            {
+                **rows[0],
+                "period": "last_30d",
+                "period_end": month + dt.timedelta(days=29),
+                "reach": 4000,
+                "is_complete": True,
+            }
+        )
         table = pa.Table.from_pylist(rows, schema=ds.REACH.arrow)
         self.lake.write(self.lake.partition_path("reach_monthly", account_id), table)
 

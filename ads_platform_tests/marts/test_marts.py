@@ -257,10 +257,20 @@ def test_reach_is_kept_at_the_grain_it_was_pulled(marts: duckdb.DuckDBPyConnecti
     )
     assert levels == [
         {"level": "account", "period": "day", "n": 5},
+        {"level": "account", "period": "last_30d", "n": 1},
         {"level": "account", "period": "month", "n": 1},
         {"level": "ad_set", "period": "month", "n": 2},
         {"level": "campaign", "period": "month", "n": 1},
     ]
+    # The window starting on the month's first day is not the month: the monthly report
+    # keeps the month's own reach, once.
+    monthly = _rows(
+        marts,
+        "select account_id, period_start, count(*) as n, max(reach) as reach "
+        "from rpt_account_monthly group by 1, 2",
+    )
+    assert {r["n"] for r in monthly} == {1}
+    assert [r["reach"] for r in monthly if r["reach"] is not None] == [5000]
     ad_sets = _rows(
         marts,
         "select campaign_id, ad_set_id, reach, frequency from fct_reach "

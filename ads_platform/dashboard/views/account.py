@@ -17,6 +17,7 @@ from ads_platform.dashboard import charts, common, data, queries
 from ads_platform.dashboard.model import (
     METRIC_LABELS,
     MISSING,
+    PERIODS,
     Totals,
     change,
     fmt_change,
@@ -26,6 +27,7 @@ from ads_platform.dashboard.model import (
     hint_for,
     ratio,
 )
+from ads_platform.datasets.reach import ROLLING_PERIODS
 
 KPIS = ("spend", "impressions", "link_clicks", "conversions", "conversion_value", "cpa", "roas")
 TREND_METRICS = ("spend", "impressions", "link_clicks", "conversions", "conversion_value")
@@ -242,6 +244,43 @@ def conversions_by_type(result: data.AccountData) -> None:
     )
 
 
+def period_reach(result: data.AccountData) -> None:
+    """Meta's reach for exactly the chosen days, or plainly that it was not pulled."""
+    exact, period = result.period_reach, result.summary.period
+    if not len(exact):
+        windows = ", ".join(PERIODS[k].lower() for k in ROLLING_PERIODS)
+        st.info(
+            f"Reach for exactly {period} is not pulled: reach is pulled for the {windows} "
+            "ending yesterday, for whole months and for single days (account level), and never "
+            "summed from "
+            "days or months. The pulled periods overlapping these dates are below."
+        )
+        return
+    st.markdown(f"**{period}, as Meta computed it**")
+    shown = pd.DataFrame(
+        {
+            "Reach of": [_reach_of(r) for _, r in exact.iterrows()],
+            "Reach": [fmt_count(_num(v)) for v in exact["reach"]],
+            "Impressions": [fmt_count(_num(v)) for v in exact["impressions"]],
+            "Frequency": [fmt_ratio(_num(v)) for v in exact["frequency"]],
+        }
+    )
+    common.table(shown, exact, name="reach for the period", key="reach_period")
+
+
+def _reach_of(row: pd.Series) -> str:
+    """Whom a reach row counts: the whole account, a campaign or an ad set (by name)."""
+    if row["level"] == "account":
+        return "Whole account"
+    if row["level"] == "campaign":
+        return f"Campaign {_name(row['campaign_name'], row['campaign_id'])}"
+    return f"Ad set {_name(row['ad_set_name'], row['ad_set_id'])}"
+
+
+def _name(name: Any, fallback: Any) -> str:
+    return str(name) if isinstance(name, str) else str(fallback)
+
+
 def reach(result: data.AccountData) -> None:
     frame = result.reach
     st.caption(
@@ -249,6 +288,7 @@ def reach(result: data.AccountData) -> None:
         "it: rows are never added up (the same person is reached on several days and by "
         "several campaigns or ad sets). Frequency = impressions ÷ reach."
     )
+    period_reach(result)
     if not len(frame):
         st.caption("No reach pulled for this period.")
         return

@@ -2,8 +2,8 @@
 -- Tag clock: is_complete depends on the time of the build, so every build - also an
 -- incremental one in which no reach input changed - rebuilds this model.
 -- Reach and frequency at exactly the grain they were pulled: account × day (from the
--- account-level daily pull), account × month, campaign × month and ad set × month
--- (reach_monthly).  Reach counts deduplicated people within that level and range: it
+-- account-level daily pull), account × month, campaign × month and ad set × month, and
+-- account and campaign × last 7/14/30 days ending yesterday (reach_monthly).  Reach counts deduplicated people within that level and range: it
 -- never adds across days, months, ads, ad sets or campaigns, so no report sums it.
 with account_days as (
     select
