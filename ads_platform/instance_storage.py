@@ -3,8 +3,9 @@
 Why: Dagster's SQLite storages create a SQLAlchemy engine, connect, and dispose of the
 engine again for every read and write.  An asset materialization touches two databases
 (the run's and the index), so each event paid two engine set-ups and two first-connect
-dialect initialisations: about 18 ms per event on this project's machines, against
-2.4 ms with the engines kept (``benchmarks/event_log_storage.py``).  A marts build
+dialect initialisations: 7 to 18 ms per event on this project's machines, against 2 to
+3.5 ms with the engines kept, 3.3 to 7.7 times less in the same run
+(``benchmarks/event_log_storage.py``).  A marts build
 records one materialization per model and one check evaluation per dbt test (about 300
 events, and as many planned events when the run is created), so that cost was most of
 the difference between the demo's marts step and dbt's own build time (issue 10), and
