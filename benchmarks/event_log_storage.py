@@ -26,38 +26,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     args = parser.parse_args()
 
-    import dagster as dg
-    from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
-    from dagster._core.events.log import EventLogEntry
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
     from ads_platform.instance_storage import PooledSqliteEventLogStorage
-
-    def entry(n: int) -> EventLogEntry:
-        event = DagsterEvent(
-            event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
-            job_name="bench",
-            event_specific_data=StepMaterializationData(
-                dg.AssetMaterialization(asset_key=f"asset_{n % 60}", metadata={"rows": n})
-            ),
-        )
-        return EventLogEntry(
-            error_info=None,
-            level=20,
-            user_message="",
-            run_id="bench-run",
-            timestamp=time.time(),
-            step_key="step",
-            job_name="bench",
-            dagster_event=event,
-        )
+    from ads_platform_tests.events import materialization_entry
 
     timings: dict[str, float] = {}
     for name, cls in (("stock", SqliteEventLogStorage), ("pooled", PooledSqliteEventLogStorage)):
         storage = cls(tempfile.mkdtemp(prefix=f"events-{name}-"))
         started = time.perf_counter()
         for n in range(args.events):
-            storage.store_event(entry(n))
+            storage.store_event(materialization_entry("bench-run", n, assets=60))
         timings[name] = time.perf_counter() - started
         assert len(storage.get_logs_for_run("bench-run")) == args.events
         storage.dispose()

@@ -83,6 +83,22 @@ class DashboardWorld:
     def truth(self, account_id: str, since: dt.date, until: dt.date) -> dict[str, Any]:
         return self.sandbox.truth(account_id, since, until)
 
+    def account_today(self, account_id: str) -> dt.date:
+        """The account's today by the real clock in its time zone (from the marts), as the
+        page and the pulls judge it."""
+        from ads_platform.ingestion.insights import local_today
+        from ads_platform.warehouse import open_marts_readonly
+
+        con = open_marts_readonly(self.marts)
+        try:
+            row = con.execute(
+                "select timezone_name from dim_ad_accounts where account_id = ?", [account_id]
+            ).fetchone()
+        finally:
+            con.close()
+        assert row is not None, account_id
+        return local_today(str(row[0]))
+
 
 def _ingest(
     instance: dg.DagsterInstance, accounts: tuple[str, str], since: dt.date, until: dt.date

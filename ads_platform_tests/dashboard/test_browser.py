@@ -21,13 +21,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from ads_platform.dashboard.model import resolve_period
-from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.dashboard.conftest import DashboardWorld
 
 
@@ -37,15 +35,7 @@ def _stale_coverage_of_last_7_days(world: DashboardWorld) -> tuple[int, int]:
     Its periods follow the account's own today by the real clock: for a Tokyo account
     that is already tomorrow after 15:00 UTC, so the count depends on the hour.
     """
-    con = open_marts_readonly(world.marts)
-    try:
-        row = con.execute(
-            "select timezone_name from dim_ad_accounts where account_id = ?", [world.stale]
-        ).fetchone()
-    finally:
-        con.close()
-    assert row is not None
-    today = dt.datetime.now(ZoneInfo(str(row[0]))).date()
+    today = world.account_today(world.stale)
     period = resolve_period("last_7d", today)
     days = (period.end - period.start).days + 1
     last_good = world.stale_last_good_day

@@ -235,18 +235,9 @@ def test_each_ad_sets_month_reach_in_fct_reach_and_on_the_page_is_the_sandbox_tr
 def test_the_account_page_shows_metas_reach_for_the_last_7_days_and_none_for_custom_dates(
     dashboard_world: DashboardWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ads_platform.ingestion.insights import local_today
 
     world = dashboard_world
-    con = open_marts_readonly(world.marts)
-    try:
-        row = con.execute(
-            "select timezone_name from dim_ad_accounts where account_id = ?", [world.normal]
-        ).fetchone()
-    finally:
-        con.close()
-    assert row is not None
-    today = local_today(row[0])  # the account's today, as the page and the pull judge it
+    today = world.account_today(world.normal)
     since, until = today - dt.timedelta(days=7), today - dt.timedelta(days=1)
     (account,) = world.sandbox.reach_truth(world.normal, since, until)["rows"]
     campaigns = world.sandbox.reach_truth(world.normal, since, until, "campaign")["rows"]

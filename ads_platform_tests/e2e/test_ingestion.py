@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 
 import dagster as dg
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -444,20 +445,26 @@ def _ad_set_reach(frame: object, month: dt.date) -> dict[tuple[str, str], int]:
     }
 
 
-def test_reach_monthly_stores_each_ad_sets_month_as_the_sandbox_deduplicated_it(
-    platform: Platform,
-) -> None:
+def _pull_reach(platform: Platform, account_id: str) -> pd.DataFrame:
+    """One ``reach_monthly`` run for ``account_id`` (stats reset first); the stored frame."""
     from ads_platform.demo import materialize
     from ads_platform_tests.platform_defs import defs
 
-    setup_accounts(platform, entities=False)
-    account_id = platform.accounts[0]
     platform.sandbox.reset_stats()
     result = materialize(defs, platform.instance, ["reach_monthly"], partition_key=account_id)
     assert result.success
     store = lake(platform)
     stored = store.read(store.partition_path("reach_monthly", account_id))
     assert stored is not None
+    return stored
+
+
+def test_reach_monthly_stores_each_ad_sets_month_as_the_sandbox_deduplicated_it(
+    platform: Platform,
+) -> None:
+    setup_accounts(platform, entities=False)
+    account_id = platform.accounts[0]
+    stored = _pull_reach(platform, account_id)
     months = sorted(set(stored[stored["period"] == "month"]["period_start"]))
     assert months[0] == dt.date(2026, 1, 1) and months[-1] == SANDBOX_TODAY.replace(day=1)
     for month in months:
@@ -474,19 +481,11 @@ def test_reach_monthly_stores_each_ad_sets_month_as_the_sandbox_deduplicated_it(
 def test_reach_for_the_last_7_14_and_30_days_is_meta_reach_for_exactly_those_days(
     platform: Platform,
 ) -> None:
-    from ads_platform.demo import materialize
-    from ads_platform_tests.platform_defs import defs
-
     setup_accounts(platform, entities=False)
     account_id = platform.accounts[0]
     local_today = align_sandbox_clock(platform, account_id)
     yesterday = local_today - dt.timedelta(days=1)
-    platform.sandbox.reset_stats()
-    result = materialize(defs, platform.instance, ["reach_monthly"], partition_key=account_id)
-    assert result.success
-    store = lake(platform)
-    stored = store.read(store.partition_path("reach_monthly", account_id))
-    assert stored is not None
+    stored = _pull_reach(platform, account_id)
     months = set(stored[stored["period"] == "month"]["period_start"])
     for kind, days in {"last_7d": 7, "last_14d": 14, "last_30d": 30}.items():
         since = local_today - dt.timedelta(days=days)

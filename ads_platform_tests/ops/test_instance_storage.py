@@ -7,13 +7,10 @@ import multiprocessing
 import os
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
-from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from ads_platform.demo import install_instance_config
@@ -22,26 +19,7 @@ from ads_platform.instance_storage import (
     PooledSqliteEventLogStorage,
     PooledSqliteRunStorage,
 )
-
-
-def _materialization(run_id: str, n: int) -> EventLogEntry:
-    event = DagsterEvent(
-        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
-        job_name="job",
-        event_specific_data=StepMaterializationData(
-            dg.AssetMaterialization(asset_key=f"asset_{n % 7}", metadata={"n": n})
-        ),
-    )
-    return EventLogEntry(
-        error_info=None,
-        level=20,
-        user_message="",
-        run_id=run_id,
-        timestamp=time.time(),
-        step_key="step",
-        job_name="job",
-        dagster_event=event,
-    )
+from ads_platform_tests.events import materialization_entry
 
 
 @pytest.fixture
@@ -80,7 +58,7 @@ def test_every_event_is_committed_when_store_event_returns(tmp_path: Path) -> No
     pooled = PooledSqliteEventLogStorage(str(tmp_path))
     stock = SqliteEventLogStorage(str(tmp_path))
     for n in range(5):
-        pooled.store_event(_materialization("run-a", n))
+        pooled.store_event(materialization_entry("run-a", n))
         # Another connection (the webserver's, the daemon's) sees it at once.
         assert len(stock.get_logs_for_run("run-a")) == n + 1
     pooled.dispose()
@@ -90,7 +68,7 @@ def test_every_event_is_committed_when_store_event_returns(tmp_path: Path) -> No
 def _write_then_die(base_dir: str, count: int) -> None:
     storage = PooledSqliteEventLogStorage(base_dir)
     for n in range(count):
-        storage.store_event(_materialization("killed-run", n))
+        storage.store_event(materialization_entry("killed-run", n))
     os.kill(os.getpid(), signal.SIGKILL)  # no dispose, no close, no checkpoint
 
 
@@ -111,21 +89,21 @@ def test_a_killed_writer_loses_none_of_the_events_it_wrote(tmp_path: Path) -> No
 
 
 def _write_in_forked_child(storage: PooledSqliteEventLogStorage) -> None:
-    storage.store_event(_materialization("forked-run", 1))
+    storage.store_event(materialization_entry("forked-run", 1))
 
 
 def test_a_forked_process_opens_its_own_engines_and_leaves_the_parents_working(
     tmp_path: Path,
 ) -> None:
     storage = PooledSqliteEventLogStorage(str(tmp_path))
-    storage.store_event(_materialization("forked-run", 0))  # the parent's engines exist
+    storage.store_event(materialization_entry("forked-run", 0))  # the parent's engines exist
     child = multiprocessing.get_context("fork").Process(
         target=_write_in_forked_child, args=(storage,)
     )
     child.start()
     child.join(timeout=60)
     assert child.exitcode == 0
-    storage.store_event(_materialization("forked-run", 2))
+    storage.store_event(materialization_entry("forked-run", 2))
     assert len(storage.get_logs_for_run("forked-run")) == 3
     storage.dispose()
 
@@ -134,7 +112,7 @@ def test_only_the_index_and_the_most_recent_run_databases_keep_an_engine(tmp_pat
     storage = PooledSqliteEventLogStorage(str(tmp_path))
     runs = [f"run-{n:02d}" for n in range(RUN_SHARDS_KEPT + 12)]
     for run_id in runs:
-        storage.store_event(_materialization(run_id, 0))
+        storage.store_event(materialization_entry(run_id, 0))
     kept = [Path(key.split("///")[-1]).stem for key in storage._engines._engines]
     assert "index" in kept
     assert sorted(k for k in kept if k != "index") == runs[-RUN_SHARDS_KEPT:]
