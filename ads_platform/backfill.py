@@ -29,6 +29,7 @@ from typing import Any
 
 import dagster as dg
 
+from ads_platform.backfill_accounts import POLL_SECONDS
 from ads_platform.datasets import AD_INSIGHTS_DAILY
 from ads_platform.settings import Settings
 
@@ -36,8 +37,6 @@ from ads_platform.settings import Settings
 DEFAULT_ASSETS = (AD_INSIGHTS_DAILY,)
 #: A backfill daemon heartbeat younger than this means a daemon will execute the backfill.
 DAEMON_FRESH_SECONDS = 60.0
-#: How often progress is read while a daemon executes the backfill.
-POLL_SECONDS = 2.0
 #: UTC-12 (IANA's sign is POSIX's): a day started here has started in every zone.
 WESTERNMOST_ZONE = "Etc/GMT+12"
 
@@ -179,7 +178,7 @@ def _failures(
     better is known then, and saying too much beats hiding a failure; the days that were
     stored anyway are still counted as materialized in the table.
     """
-    from ads_platform.run_errors import failed_accounts, failure_lines
+    from ads_platform.run_errors import failed_accounts, failure_lines, step_failures
 
     runs = instance.get_runs(
         filters=dg.RunsFilter(
@@ -187,10 +186,7 @@ def _failures(
         )
     )
     for run in runs:
-        events = [
-            record.get_dagster_event()
-            for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-        ]
+        events = step_failures(instance, run.run_id)
         unexplained = []
         for event in events:
             per_account = failed_accounts(event)

@@ -34,7 +34,8 @@ from ads_platform.partitions import ad_accounts_partitions, range_tags
 
 #: The tag that says which command started a run or backfill (``cli-backfill``, ``cli-refresh``).
 TRIGGER_TAG = "ads_platform/trigger"
-#: How often a submitted run's status is read while the command waits for it.
+#: How often a submitted run's status (and a daemon's backfill's progress) is read while
+#: the command waits.
 POLL_SECONDS = 2.0
 
 
@@ -156,7 +157,7 @@ def wait_for(
     instance: dg.DagsterInstance, run_ids: Sequence[str], echo: Callable[[str], None]
 ) -> None:
     """Until every run of ``run_ids`` has ended; the failed steps of each, said."""
-    from ads_platform.run_errors import failure_lines
+    from ads_platform.run_errors import failure_lines, step_failures
 
     pending = list(run_ids)
     while pending:
@@ -167,12 +168,8 @@ def wait_for(
             if run is None:
                 echo(f"    run {run_id} is gone (deleted from the instance)")
                 continue
-            events = [
-                record.get_dagster_event()
-                for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-            ]
             echo(f"    run {run_id} {run.status.value}")
-            for line in failure_lines(events):
+            for line in failure_lines(step_failures(instance, run_id)):
                 echo("    " + line)
         pending = [i for i in pending if i not in ended]
         if pending:

@@ -44,11 +44,19 @@ from typing import Any
 import sqlalchemy as sa
 from dagster._config import StringSource
 from dagster._core.storage.base_storage import DagsterStorage
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+    SqliteEventLogStorage,
+)
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import mkdir_p
 
@@ -70,7 +78,8 @@ RUN_SHARDS_KEPT = 8
 
 
 class _Engines:
-    """Engines by database, re-created after a fork, the least recently used closed first."""
+    """Engines by database, re-created after a fork; beyond ``keep`` unpinned ones, the
+    least recently used is closed first (``keep=None``: never)."""
 
     def __init__(self, keep: int | None, connect_args: Mapping[str, Any]) -> None:
         self._keep = keep
@@ -78,6 +87,7 @@ class _Engines:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._engines: OrderedDict[str, sa.engine.Engine] = OrderedDict()
+        self._pinned: set[str] = set()
 
     def get(self, conn_string: str, pinned: bool = False) -> sa.engine.Engine:
         with self._lock:
@@ -97,14 +107,17 @@ class _Engines:
                     connect_args={**self._connect_args, "check_same_thread": False},
                 )
                 self._engines[conn_string] = engine
+            if pinned:
+                self._pinned.add(conn_string)
             self._engines.move_to_end(conn_string)
-            if self._keep is not None and not pinned:
-                self._evict()
+            self._evict()
             return engine
 
     def _evict(self) -> None:
-        unpinned = [key for key in self._engines if not key.endswith(_INDEX_SUFFIX)]
-        for key in unpinned[: max(0, len(unpinned) - (self._keep or 0))]:
+        if self._keep is None:
+            return
+        unpinned = [key for key in self._engines if key not in self._pinned]
+        for key in unpinned[: max(0, len(unpinned) - self._keep)]:
             self._engines.pop(key).dispose()
 
     def dispose(self) -> None:
@@ -113,9 +126,6 @@ class _Engines:
                 for engine in self._engines.values():
                     engine.dispose()
             self._engines = OrderedDict()
-
-
-_INDEX_SUFFIX = "index.db"
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -130,8 +140,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     @contextmanager
     def _connect(self, shard: str) -> Iterator[sa.engine.Connection]:
         with self._db_lock:
-            conn_string = self.conn_string_for_shard(shard)
-            engine = self._engines.get(conn_string, pinned=conn_string.endswith(_INDEX_SUFFIX))
+            engine = self._engines.get(
+                self.conn_string_for_shard(shard), pinned=shard == INDEX_SHARD_NAME
+            )
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
@@ -166,13 +177,10 @@ class PooledSqliteStorage(DagsterSqliteStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self.base_dir = base_dir
-        self._run_storage = PooledSqliteRunStorage.from_local(os.path.join(base_dir, "history", ""))
-        self._event_log_storage = PooledSqliteEventLogStorage(
-            os.path.join(base_dir, "history", "runs", "")
-        )
-        self._schedule_storage = SqliteScheduleStorage.from_local(
-            os.path.join(base_dir, "schedules")
-        )
+        # Dagster's own layout under base_dir: the stock storage opens the same files.
+        self._run_storage = PooledSqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
         self._inst_data = inst_data
         # Not DagsterSqliteStorage.__init__: it would open the stock storages as well.
         DagsterStorage.__init__(self)  # type: ignore[no-untyped-call,arg-type]

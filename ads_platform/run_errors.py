@@ -63,6 +63,14 @@ def failure_lines(events: Iterable[dg.DagsterEvent], debug: bool = False) -> lis
     return lines
 
 
+def step_failures(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterEvent]:
+    """The failed-step events of one run, from the instance's event log."""
+    return [
+        record.get_dagster_event()
+        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    ]
+
+
 #: The key of a step's ``dg.Failure`` metadata that says, per account, which days failed
 #: and why (written by :func:`ads_platform.assets.reporting.failure_metadata`).
 FAILED_ACCOUNTS = "failed_accounts"

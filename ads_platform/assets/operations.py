@@ -6,21 +6,21 @@ sensors append to ``alerts``; the marts read both (data freshness, the alerts ma
 Declaring them here, under the keys the dbt sources map to (``meta.dagster.asset_key``,
 generated from the dataset registry), makes the lineage graph show where those marts'
 inputs come from, and an observation records how many rows the log holds and when it
-was last written.  Automation observes both at :data:`OBSERVE_CRON` (the UI's "Observe"
-button does too), so their page says when each log last changed without anyone asking.
+was last written.  Automation observes both at the hourly tick of the marts that read
+them (``MARTS_REFRESH_CRON``; the UI's "Observe" button does too), so their page says when
+each log last changed without anyone asking.
 """
 
 from typing import Any
 
 import dagster as dg
 
+from ads_platform.assets.marts import MARTS_REFRESH_CRON
 from ads_platform.datasets import ALERT_LOG, ATTEMPTS, Dataset
 from ads_platform.resources import PlatformResource
 
 #: The group these logs show in, beside ``meta_ads`` (what writes them) and ``marts``.
 OPERATIONS_GROUP = "operations"
-#: When automation observes the logs: hourly, as the marts that read them tick.
-OBSERVE_CRON = "0 * * * *"
 
 
 def observation(platform: PlatformResource, dataset: Dataset) -> dg.ObserveResult:
@@ -47,7 +47,7 @@ def _log_source(dataset: Dataset, written_by: str) -> dg.SourceAsset:
         group_name=OPERATIONS_GROUP,
         description=f"{dataset.description} Written by {written_by}; observed, never materialized.",
         automation_condition=(
-            dg.AutomationCondition.cron_tick_passed(OBSERVE_CRON, "UTC")
+            dg.AutomationCondition.cron_tick_passed(MARTS_REFRESH_CRON, "UTC")
             & ~dg.AutomationCondition.in_progress()
         ),
     )
