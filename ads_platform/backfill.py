@@ -6,7 +6,8 @@ range runs, and the daemon (``ads-platform dev``, or ``dagster-daemon`` in produ
 executes it.  Why it can also execute it itself: a laptop without a daemon and a cron
 job must get the same result from the same command.  With ``--wait`` and no live
 backfill daemon, this process drives Dagster's own backfill loop (the code the daemon
-runs) against the same instance, launching each run synchronously in this process.
+runs) against the same instance, executing the runs itself, several at once, each in a
+process forked from this one (:mod:`ads_platform.run_launcher`).
 
 The instance is ``$DAGSTER_HOME``, else ``$ADS_PLATFORM_HOME/dagster`` with the shipped
 ``dagster.yaml`` (what ``ads-platform dev`` and ``demo`` use), so the UI, the daemon and
@@ -29,8 +30,8 @@ from typing import Any
 
 import dagster as dg
 
-from ads_platform.backfill_accounts import POLL_SECONDS
 from ads_platform.datasets import AD_INSIGHTS_DAILY
+from ads_platform.launching import POLL_SECONDS
 from ads_platform.settings import Settings
 
 #: The ingestion asset a backfill fills by default (day × account partitions).
@@ -136,13 +137,15 @@ def daemon_is_running(instance: dg.DagsterInstance) -> bool:
     return beat is not None and time.time() - beat.timestamp < DAEMON_FRESH_SECONDS
 
 
-def sync_instance(dagster_home: Path) -> dg.DagsterInstance:
-    """The instance at ``dagster_home``, launching runs synchronously in this process."""
+def launching_instance(dagster_home: Path) -> dg.DagsterInstance:
+    """The instance at ``dagster_home``, with the runs it launches executed by this
+    process: each in a forked child, several at once (:data:`PARALLEL_LAUNCH_OVERRIDES`),
+    for a command that waits and has no daemon to hand them to."""
     from dagster._core.instance.ref import InstanceRef
 
-    from ads_platform.launching import SYNC_LAUNCH_OVERRIDES
+    from ads_platform.launching import PARALLEL_LAUNCH_OVERRIDES
 
-    ref = InstanceRef.from_dir(str(dagster_home), overrides=SYNC_LAUNCH_OVERRIDES)
+    ref = InstanceRef.from_dir(str(dagster_home), overrides=PARALLEL_LAUNCH_OVERRIDES)
     return dg.DagsterInstance.from_ref(ref)
 
 
@@ -432,7 +435,7 @@ def _drive(
             echo(line)
             last[0] = line
 
-    with daemon_workspace(instance) as workspace:
+    with daemon_workspace(instance, in_process=True) as workspace:
         instance.add_backfill(backfill)
         return drive_backfill(workspace, instance, backfill.backfill_id, on_iteration=say_progress)
 
@@ -611,7 +614,7 @@ def _backfill_in_env(
         daemon = daemon_is_running(probe)
     # Launching synchronously here only when this process executes the runs; otherwise
     # the shipped instance's queued run coordinator (ads_platform.backfill_accounts).
-    instance = sync_instance(dagster_home) if wait and not daemon else dg.DagsterInstance.get()
+    instance = launching_instance(dagster_home) if wait and not daemon else dg.DagsterInstance.get()
     with instance:
         accounts_step.pull_accounts(
             defs,

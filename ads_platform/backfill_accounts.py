@@ -30,13 +30,11 @@ import dagster as dg
 
 from ads_platform.datasets import AD_ACCOUNTS
 from ads_platform.jobs import ACCOUNT_ASSETS
+from ads_platform.launching import POLL_SECONDS
 from ads_platform.partitions import ad_accounts_partitions, range_tags
 
 #: The tag that says which command started a run or backfill (``cli-backfill``, ``cli-refresh``).
 TRIGGER_TAG = "ads_platform/trigger"
-#: How often a submitted run's status (and a daemon's backfill's progress) is read while
-#: the command waits.
-POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)

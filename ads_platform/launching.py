@@ -18,8 +18,14 @@ from typing import Any
 
 import dagster as dg
 
+#: How often a command that waits reads the state it waits on: a submitted run's
+#: status, a daemon's backfill's progress, and (at the latest) a forked run's end
+#: before the backfill loop iterates again to report progress.
+POLL_SECONDS = 2.0
+
 #: Instance overrides that make Dagster's daemons launch runs synchronously in this
-#: process (steps still run as in production).
+#: process, one after another (steps still run as in production).  The tests' choice:
+#: a run's code is covered and its failures raise where the test can see them.
 SYNC_LAUNCH_OVERRIDES: dict[str, Any] = {
     "run_coordinator": {
         "module": "dagster._core.run_coordinator",
@@ -29,6 +35,14 @@ SYNC_LAUNCH_OVERRIDES: dict[str, Any] = {
         "module": "dagster._core.launcher.sync_in_memory_run_launcher",
         "class": "SyncInMemoryRunLauncher",
     },
+}
+
+#: The same, with each run executed in a child forked from this process, several at once
+#: (:class:`ads_platform.run_launcher.ForkingRunLauncher`): ``ads-platform backfill
+#: --wait`` without a daemon, where one run per account had left the API idle.
+PARALLEL_LAUNCH_OVERRIDES: dict[str, Any] = {
+    "run_coordinator": SYNC_LAUNCH_OVERRIDES["run_coordinator"],
+    "run_launcher": {"module": "ads_platform.run_launcher", "class": "ForkingRunLauncher"},
 }
 
 
@@ -45,24 +59,40 @@ def drive_backfill(
 
     One loop for ``ads-platform backfill --wait`` and the tests.  Runs are launched as
     the instance says: under :data:`SYNC_LAUNCH_OVERRIDES`, one after another in this
-    process.  Running them side by side in threads of this process deadlocks: Dagster
-    re-configures Python's logging (``logging.config.dictConfig``) whenever a run
-    starts, while another run's thread is inside a logging handler (seen with py-spy,
-    2026-11-29); the daemon's run queue runs them in processes instead.
+    process; under :data:`PARALLEL_LAUNCH_OVERRIDES`, in forked children, and then the
+    loop waits for one of them to end before it iterates again (an iteration while
+    every run is still going would only read the same state).  Iterations spent
+    waiting on running children do not count against ``max_iterations``.  Running runs
+    side by side in threads of this process deadlocks instead: Dagster re-configures
+    Python's logging (``logging.config.dictConfig``) whenever a run starts, while
+    another run's thread is inside a logging handler (seen with py-spy, 2026-11-29).
     """
     from dagster._core.execution.backfill import BulkActionStatus
     from dagster._daemon.backfill import execute_backfill_iteration
 
+    from ads_platform.run_launcher import ForkingRunLauncher
+
     quiet = logging.getLogger("ads_platform.backfill")
+    launcher = instance.run_launcher
+    forking = launcher if isinstance(launcher, ForkingRunLauncher) else None
     status = BulkActionStatus.REQUESTED
-    for _ in range(max_iterations):
-        list(execute_backfill_iteration(workspace, quiet))
-        current = instance.get_backfill(backfill_id)
-        status = current.status if current else status
-        if on_iteration is not None:
-            on_iteration()
-        if status != BulkActionStatus.REQUESTED:
-            break
+    iterations = 0
+    try:
+        while iterations < max_iterations:
+            list(execute_backfill_iteration(workspace, quiet))
+            current = instance.get_backfill(backfill_id)
+            status = current.status if current else status
+            if on_iteration is not None:
+                on_iteration()
+            if status != BulkActionStatus.REQUESTED:
+                break
+            if forking is not None and forking.running:
+                forking.reap(timeout=POLL_SECONDS)
+            else:
+                iterations += 1
+    finally:
+        if forking is not None:
+            forking.wait_all()
     return status
 
 
@@ -78,17 +108,39 @@ def definitions_target() -> Any:
     )
 
 
+def in_process_target() -> Any:
+    """The same code location, loaded in this process instead of a code server's.
+
+    Why for the loop that executes a backfill here: the code server is a second process
+    that imports the code location again (6 s of two cores' time, measured
+    2026-11-29) before the first run is created, while this process has imported it
+    already.  The location keeps its name, so the UI links its runs to
+    ``workspace.yaml``'s location; the runs' code origin is the same module.
+    """
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+
+    return InProcessWorkspaceLoadTarget(
+        InProcessCodeLocationOrigin(
+            LoadableTargetOrigin(module_name="ads_platform.definitions"),
+            location_name="ads_platform",
+        )
+    )
+
+
 @contextmanager
-def daemon_workspace(instance: dg.DagsterInstance) -> Iterator[Any]:
-    """The workspace a Dagster daemon loop needs, loading the platform's code location."""
+def daemon_workspace(instance: dg.DagsterInstance, *, in_process: bool = False) -> Iterator[Any]:
+    """The workspace a Dagster daemon loop needs, loading the platform's code location
+    in a code server as ``workspace.yaml`` does, or in this process
+    (:func:`in_process_target`)."""
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._daemon.controller import create_daemon_grpc_server_registry
 
+    target = in_process_target() if in_process else definitions_target()
     with (
         create_daemon_grpc_server_registry(instance) as registry,
-        WorkspaceProcessContext(
-            instance, definitions_target(), grpc_server_registry=registry
-        ) as workspace,
+        WorkspaceProcessContext(instance, target, grpc_server_registry=registry) as workspace,
     ):
         yield workspace
 

@@ -44,11 +44,12 @@ def backfill_through_daemon(
     import time
 
     from dagster._core.execution.backfill import PartitionBackfill
-    from dagster._core.test_utils import create_test_daemon_workspace_context
+
+    from ads_platform.launching import daemon_workspace
 
     defs = load_definitions()
 
-    with create_test_daemon_workspace_context(definitions_target(), instance) as workspace:
+    with daemon_workspace(instance, in_process=True) as workspace:
         instance.add_backfill(
             PartitionBackfill.from_asset_partitions(
                 backfill_id=backfill_id,
@@ -72,9 +73,9 @@ def execute_submitted_backfill(
 ) -> Any:
     """Dagster's backfill daemon iterations on a backfill someone already submitted (the
     UI, ``ads-platform backfill --no-wait``), until it is done; the final status."""
-    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from ads_platform.launching import daemon_workspace
 
-    with create_test_daemon_workspace_context(definitions_target(), instance) as workspace:
+    with daemon_workspace(instance, in_process=True) as workspace:
         return _iterate(workspace, instance, backfill_id, max_iterations)
 
 

@@ -2,13 +2,17 @@
 
 Starts the sandbox in a subprocess (50 ms latency per request), launches one backfill
 of ``ad_insights_daily`` through Dagster's own backfill daemon iteration (runs launched
-synchronously in this process, steps in subprocesses as in production) and prints:
+by this process as ``ads-platform backfill --wait`` without a daemon does: each run in a
+forked child, up to the run queue's limit at once) and prints:
 wall seconds, Dagster runs, API calls (and the pages strictly needed), rows, rows per
 second and peak memory.
 
     .venv/bin/python benchmarks/backfill_benchmark.py [--accounts 10] [--days 90] [--ads 100]
 
-Targets (issue 3): < 120 s wall, API calls within 2× the pages needed, peak < 1 GiB.
+Targets (issue 13, target 1): < 15 s wall at 10 × 100 × 90 and 50 ms, API calls ≤ 1.1×
+the pages needed, peak < 1 GiB; at 0 ms latency and 300 ads (target 3): ≥ 30,000 rows/s.
+``--sequential`` launches the runs one after another in this process (the tests' launcher)
+for a back-to-back comparison; ``--json PATH`` writes the figures for ``make bench``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.figures import Figure, load_average, write_json
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -43,6 +49,12 @@ def main() -> int:
         help="shipped: the dagster.yaml `ads-platform` installs (pooled SQLite storage); "
         "stock: Dagster's own SQLite storage (dg.instance_for_test), for comparison",
     )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="the shipped instance with runs launched one after another in this process",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
 
     from ads_platform.demo import write_demo_settings
@@ -75,13 +87,21 @@ def main() -> int:
 
         logging.getLogger("dagster").setLevel(logging.WARNING)
         if args.instance == "shipped":
-            from ads_platform.backfill import sync_instance
+            from dagster._core.instance.ref import InstanceRef
+
+            from ads_platform.backfill import launching_instance
             from ads_platform.demo import install_instance_config
 
             dagster_home = home / "dagster"
             install_instance_config(dagster_home)
             os.environ["DAGSTER_HOME"] = str(dagster_home)
-            opened = sync_instance(dagster_home)
+            opened = (
+                dg.DagsterInstance.from_ref(
+                    InstanceRef.from_dir(str(dagster_home), overrides=SYNC_LAUNCH_OVERRIDES)
+                )
+                if args.sequential
+                else launching_instance(dagster_home)
+            )
         else:
             opened = dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES)
         with opened as instance:
@@ -106,6 +126,8 @@ def main() -> int:
             stats = sandbox.stats()
             storage = instance.event_log_storage
 
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
     glob = str(home / "lake" / "ad_insights_daily" / "**" / "*.parquet")
     per_account = duckdb.sql(
         f"select account_id, count(*) from read_parquet('{glob}') group by 1"
@@ -120,7 +142,8 @@ def main() -> int:
     insight_calls = sum(n for p, n in stats["by_path"].items() if p.endswith("/insights"))
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"instance               {args.instance} ({type(storage).__name__})")
+    launch = "sequential" if args.sequential or args.instance == "stock" else "forked"
+    print(f"instance               {args.instance} ({type(storage).__name__}), runs {launch}")
     print(f"backfill status        {status}")
     done = len(set(keys) & materialized)
     print(f"partitions             {len(keys)} requested, {done} materialized")
@@ -132,6 +155,43 @@ def main() -> int:
     print(f"rows                   {rows}")
     print(f"rows per second        {rows / wall:.0f}")
     print(f"peak RSS (MiB)         this process {self_peak:.0f}, largest child {child_peak:.0f}")
+    print(f"CPU seconds            {cpu:.1f} in all processes (this, its runs, the sandbox)")
+    print(f"machine                {load_average()}")
+    size = f"{args.accounts} accounts × {args.ads} ads × {args.days} days, {args.latency_ms} ms"
+    fast = args.latency_ms == 0
+    write_json(
+        args.json,
+        [
+            Figure(
+                f"backfill wall s ({size})",
+                f"{wall:.1f}",
+                "" if fast else "< 15 s",
+                None if fast else wall < 15,
+                f"{runs} runs, {launch}; {cpu:.0f} CPU-s in all processes on "
+                f"{os.cpu_count()} cores",
+            ),
+            Figure(
+                f"backfill end-to-end rows/s ({size})",
+                f"{rows / wall:,.0f}",
+                "≥ 30,000" if fast else "",
+                rows / wall >= 30_000 if fast else None,
+                f"{rows:,} rows",
+            ),
+            Figure(
+                f"backfill insights calls / pages needed ({size})",
+                f"{ratio:.2f}",
+                "≤ 1.1",
+                ratio <= 1.1,
+                f"{insight_calls} calls for {needed} pages",
+            ),
+            Figure(
+                f"backfill peak RSS MiB ({size})",
+                f"{max(self_peak, child_peak):.0f}",
+                "< 1024",
+                max(self_peak, child_peak) < 1024,
+            ),
+        ],
+    )
     return 0 if status == BulkActionStatus.COMPLETED_SUCCESS else 1
 
 

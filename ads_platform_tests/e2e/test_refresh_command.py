@@ -23,7 +23,7 @@ import pytest
 import yaml
 from dagster._core.execution.backfill import BulkActionStatus
 
-from ads_platform.backfill import refresh_window, sync_instance
+from ads_platform.backfill import launching_instance, refresh_window
 from ads_platform.partitions import key_for
 from ads_platform.sandbox import Sandbox
 from ads_platform.settings import load_settings
@@ -193,7 +193,7 @@ def test_a_backfill_submitted_without_waiting_is_executed_by_dagsters_daemon(
     launched = execute_queued_runs(dagster_home)
     assert [r.run_id for r in launched] == [r.run_id for r in submitted]  # ad_accounts first
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in launched), launched
-    with sync_instance(dagster_home) as instance:
+    with launching_instance(dagster_home) as instance:
         for asset in ("campaigns", "token_health"):
             done = set(instance.get_materialized_partitions(dg.AssetKey(asset)))
             assert done >= set(user.accounts), asset
@@ -259,7 +259,7 @@ def test_refresh_no_wait_of_a_new_western_account_is_executed_by_the_daemon_with
         monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
         launched = execute_queued_runs(dagster_home)
         assert [r.status for r in launched] == [dg.DagsterRunStatus.SUCCESS] * 2, out
-        with sync_instance(dagster_home) as instance:
+        with launching_instance(dagster_home) as instance:
             (backfill,) = instance.get_backfills()
             status = execute_submitted_backfill(instance, backfill.backfill_id)
             stored = instance.get_backfill(backfill.backfill_id)
@@ -312,7 +312,7 @@ def test_backfill_wait_while_a_daemon_runs_hands_every_run_to_it_and_waits_for_t
             assert time.monotonic() < deadline, "the command did not end"
             beat()
             execute_queued_runs(dagster_home)
-            with sync_instance(dagster_home) as instance:
+            with launching_instance(dagster_home) as instance:
                 for backfill in instance.get_backfills(status=BulkActionStatus.REQUESTED):
                     execute_submitted_backfill(instance, backfill.backfill_id)
             time.sleep(1)

@@ -1,0 +1,145 @@
+"""Runs launched without a daemon execute side by side in forked children.
+
+The property ``ads-platform backfill --wait`` relies on (ads_platform/run_launcher.py):
+several accounts' runs are in flight at once, each fills the lake with the truth, and a
+child killed in the middle of its run fails that run with the cause, so the backfill
+ends and the next one fills the partitions it left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.execution.backfill import BulkActionStatus
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from ads_platform.backfill import launching_instance
+from ads_platform.demo import install_instance_config
+from ads_platform.partitions import key_for
+from ads_platform.run_launcher import ForkingRunLauncher
+from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
+from ads_platform_tests.e2e.helpers import setup_accounts, stored_daily_totals, truth_daily
+from ads_platform_tests.launch import backfill_through_daemon
+
+pytestmark = pytest.mark.slow
+
+DAYS = 3
+UNTIL = SANDBOX_TODAY - dt.timedelta(days=1)
+SINCE = UNTIL - dt.timedelta(days=DAYS - 1)
+
+
+@pytest.fixture
+def forking(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dg.DagsterInstance]:
+    """The instance the CLI opens to execute a backfill itself: the shipped dagster.yaml,
+    runs launched in forked children."""
+    dagster_home = tmp_path / "dagster_home"
+    install_instance_config(dagster_home)
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with launching_instance(dagster_home) as instance:
+        platform.instance = instance
+        setup_accounts(platform, entities=False)
+        yield instance
+
+
+def keys_of(accounts: list[str]) -> list[str]:
+    return [str(key_for(a, SINCE + dt.timedelta(days=i))) for a in accounts for i in range(DAYS)]
+
+
+def run_days(run: dg.DagsterRun) -> set[str]:
+    """The days a range run covers (its range tags' date dimension)."""
+    start = run.tags[ASSET_PARTITION_RANGE_START_TAG].split("|")[1]
+    end = run.tags[ASSET_PARTITION_RANGE_END_TAG].split("|")[1]
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    return {str(first + dt.timedelta(days=i)) for i in range((last - first).days + 1)}
+
+
+def assert_lake_equals_truth(platform: Platform, account: str) -> None:
+    stored = stored_daily_totals(platform, account)
+    truth = truth_daily(platform, account, SINCE, UNTIL)
+    for day, expected in truth.items():
+        got = stored[day]
+        assert (got["spend"], got["impressions"]) == (expected["spend"], expected["impressions"])
+
+
+def test_accounts_runs_are_in_flight_at_the_same_time_and_each_fills_the_lake_with_the_truth(
+    platform: Platform, forking: dg.DagsterInstance
+) -> None:
+    assert isinstance(forking.run_launcher, ForkingRunLauncher)
+    assert forking.run_launcher.max_parallel == 4  # the shipped run queue's limit
+    platform.sandbox.add_fault("timeout", seconds=0.6)  # every answer takes 0.6 s
+    status = backfill_through_daemon(
+        forking, keys_of(platform.accounts), ["ad_insights_daily"], backfill_id="side-by-side"
+    )
+    assert status == BulkActionStatus.COMPLETED_SUCCESS
+    records = forking.get_run_records(
+        filters=dg.RunsFilter(tags={"dagster/backfill": "side-by-side"})
+    )
+    assert len(records) >= 2
+    spans = sorted((r.start_time, r.end_time) for r in records)
+    assert all(start is not None and end is not None for start, end in spans)
+    overlapping = sum(1 for (_s, end), (start, _e) in itertools.pairwise(spans) if start < end)
+    assert overlapping >= 1, spans
+    for account in platform.accounts:
+        assert_lake_equals_truth(platform, account)
+
+
+def test_a_run_whose_process_is_killed_is_failed_with_the_cause_and_the_next_backfill_fills_it(
+    platform: Platform, forking: dg.DagsterInstance
+) -> None:
+    launcher = forking.run_launcher
+    assert isinstance(launcher, ForkingRunLauncher)
+    victim = platform.accounts[0]
+    platform.sandbox.add_fault("timeout", account_id=victim, seconds=1.5)
+    killed: list[str] = []
+
+    def kill_the_victims_run() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for pid, run_id in launcher.children().items():
+                run = forking.get_run_by_id(run_id)
+                if run is not None and victim in run.tags.get(ASSET_PARTITION_RANGE_START_TAG, ""):
+                    time.sleep(0.5)  # inside its first slow request
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(run_id)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_victims_run)
+    killer.start()
+    status = backfill_through_daemon(
+        forking, keys_of(platform.accounts), ["ad_insights_daily"], backfill_id="killed"
+    )
+    killer.join()
+    assert killed, "the victim's run was never seen running"
+    assert status != BulkActionStatus.COMPLETED_SUCCESS
+    run = forking.get_run_by_id(killed[0])
+    assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+    failure = forking.get_records_for_run(
+        killed[0], of_type=dg.DagsterEventType.RUN_FAILURE
+    ).records
+    assert "SIGKILL" in failure[-1].event_log_entry.dagster_event.message  # type: ignore[union-attr]
+    others = forking.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": "killed"}))
+    assert {r.status for r in others if r.run_id != killed[0]} == {dg.DagsterRunStatus.SUCCESS}
+    materialized = set(forking.get_materialized_partitions(dg.AssetKey("ad_insights_daily")))
+    missing = sorted(set(keys_of(platform.accounts)) - materialized)
+    assert missing and all(victim in key or key.split("|")[1] in run_days(run) for key in missing)
+
+    platform.sandbox.clear_faults()
+    again = backfill_through_daemon(forking, missing, ["ad_insights_daily"], backfill_id="again")
+    assert again == BulkActionStatus.COMPLETED_SUCCESS
+    for account in platform.accounts:
+        assert_lake_equals_truth(platform, account)
