@@ -13,9 +13,8 @@ dev:            ## the Dagster UI with the sandbox and the demo settings
 lint:
 	.venv/bin/ruff check ads_platform ads_platform_tests benchmarks && .venv/bin/mypy ads_platform
 
-bench:          ## the quick benchmarks: the ingest path alone, then the backfill (benchmarks/README.md)
-	.venv/bin/python benchmarks/ingest_throughput.py
-	.venv/bin/python benchmarks/backfill_benchmark.py
+bench:          ## every issue-13 benchmark, one after another, then the table in benchmarks/README.md
+	bash scripts/bootstrap.sh && .venv/bin/python benchmarks/report.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .ads_platform .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -396,10 +396,19 @@ def materialize_demo(
 
 
 def materialize_marts(
-    defs: dg.Definitions, instance: dg.DagsterInstance, log_level: str = "WARNING"
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    log_level: str = "WARNING",
+    downstream_of: Sequence[str] = (),
 ) -> Any:
+    """Build the marts in one run: all of them, or only those downstream of the assets
+    ``downstream_of`` (what automation requests after those assets' runs, which the marts
+    asset builds incrementally)."""
     graph = defs.resolve_asset_graph()
     dbt_keys = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "marts"]
+    if downstream_of:
+        below = dg.AssetSelection.assets(*downstream_of).downstream().resolve(graph)
+        dbt_keys = [k for k in dbt_keys if k in below]
     job = defs.resolve_implicit_job_def_def_for_assets(dbt_keys)
     assert job is not None
     return job.execute_in_process(

@@ -66,6 +66,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.figures import Figure, write_json  # noqa: E402
+
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 MARK = "@@ "
 PHASES = ("setup", "ticks", "daemon", "ui")
@@ -547,6 +549,16 @@ def parent(args: argparse.Namespace) -> int:
     print()
     print(table(columns, rows))
     print(f"\nload after: {os.getloadavg()}")
+    largest = {kind: f"{kind} {max(sizes)}" for kind in kinds}
+    write_json(
+        args.json,
+        [
+            Figure(f"scale: {name} ({column})", cells[column])
+            for name, cells in rows.items()
+            for column in largest.values()
+            if column in cells
+        ],
+    )
     return 0
 
 
@@ -567,6 +579,7 @@ def main() -> int:
         help=f"set {PLANNED_SUBSET_ENV}=1 for every process (see docs/scale.md)",
     )
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
     if args.phase:
         child(args.phase, args)
