@@ -1,11 +1,11 @@
 """Backfill benchmark: 10 accounts × ~100 active ads × 90 days through Dagster's backfill path.
 
 Starts the sandbox in a subprocess (50 ms latency per request), launches one backfill
-of ``ad_insights_daily`` through Dagster's own backfill daemon iteration (runs launched
+of ``ad_insights_daily`` through Dagster's own backfill daemon iteration (runs executed
 by this process as ``ads-platform backfill --wait`` without a daemon does: each run in a
-forked child, up to the run queue's limit at once) and prints:
-wall seconds, Dagster runs, API calls (and the pages strictly needed), rows, rows per
-second and peak memory.
+forked child, up to the run queue's limit at once) and prints: wall seconds, Dagster
+runs, API calls (and the pages strictly needed), rows, rows per second, peak memory and
+the CPU seconds of every process.
 
     .venv/bin/python benchmarks/backfill_benchmark.py [--accounts 10] [--days 90] [--ads 100]
 
@@ -13,6 +13,10 @@ Targets (issue 13, target 1): < 15 s wall at 10 × 100 × 90 and 50 ms, API call
 the pages needed, peak < 1 GiB; at 0 ms latency and 300 ads (target 3): ≥ 30,000 rows/s.
 ``--sequential`` launches the runs one after another in this process (the tests' launcher)
 for a back-to-back comparison; ``--json PATH`` writes the figures for ``make bench``.
+
+:func:`run_backfill` is the measurement on a sandbox the caller started, so
+``benchmarks/peers.py`` runs the very same backfill beside Airbyte's connector and
+tap-facebook against one sandbox.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -34,6 +40,133 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.figures import Figure, load_average, write_json
+
+PAGE_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    """What one backfill of ``ad_insights_daily`` did, read back from Dagster and the lake."""
+
+    instance: str
+    storage: str
+    status: Any
+    keys: list[str]
+    materialized: int
+    wall: float
+    runs: int
+    stats: dict[str, Any]
+    rows_by_account: dict[str, int]
+    days: int
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_account.values())
+
+    @property
+    def succeeded(self) -> bool:
+        from dagster._core.execution.backfill import BulkActionStatus
+
+        return bool(self.status == BulkActionStatus.COMPLETED_SUCCESS)
+
+    @property
+    def pages_needed(self) -> int:
+        """Pages strictly needed: each account's rows in 500-row pages, one call per 31 days."""
+        ranges_per_account = math.ceil(self.days / 31)
+        return sum(
+            math.ceil(n / PAGE_LIMIT) + ranges_per_account for n in self.rows_by_account.values()
+        )
+
+    @property
+    def insight_calls(self) -> int:
+        return sum(n for p, n in self.stats["by_path"].items() if p.endswith("/insights"))
+
+
+def run_backfill(
+    sandbox: Any,
+    home: Path,
+    *,
+    since: dt.date,
+    days: int,
+    instance: str = "shipped",
+    sequential: bool = False,
+) -> BackfillResult:
+    """One backfill of every sandbox account's ``since`` .. ``since + days - 1`` through
+    Dagster's backfill daemon iteration, with the sandbox's stats reset just before it.
+
+    Sets the platform's environment (settings, tokens, ``ADS_PLATFORM_HOME``, and
+    ``DAGSTER_HOME`` for the shipped instance) in this process: the definitions read it.
+    """
+    from ads_platform.demo import write_demo_settings
+
+    config_path, tokens = write_demo_settings(
+        home, sandbox.base_url, sandbox.account_ids, start_date=since - dt.timedelta(days=5)
+    )
+    os.environ.update(tokens)
+    os.environ["ADS_PLATFORM_CONFIG"] = str(config_path)
+    os.environ["ADS_PLATFORM_HOME"] = str(home)
+
+    from ads_platform.demo import materialize
+    from ads_platform.partitions import key_for
+    from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
+    from ads_platform_tests.platform_defs import defs
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    if instance == "shipped":
+        from dagster._core.instance.ref import InstanceRef
+
+        from ads_platform.backfill import launching_instance
+        from ads_platform.demo import install_instance_config
+
+        dagster_home = home / "dagster"
+        install_instance_config(dagster_home)
+        os.environ["DAGSTER_HOME"] = str(dagster_home)
+        opened = (
+            dg.DagsterInstance.from_ref(
+                InstanceRef.from_dir(str(dagster_home), overrides=SYNC_LAUNCH_OVERRIDES)
+            )
+            if sequential
+            else launching_instance(dagster_home)
+        )
+    else:
+        opened = dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES)
+    with opened as dagster_instance:
+        assert materialize(defs, dagster_instance, ["ad_accounts"]).success
+        accounts = sorted(sandbox.account_ids)
+        keys = [
+            str(key_for(a, since + dt.timedelta(days=i))) for a in accounts for i in range(days)
+        ]
+        sandbox.reset_stats()
+        runs_before = len(dagster_instance.get_runs())
+        started = time.monotonic()
+        status = backfill_through_daemon(
+            dagster_instance, keys, ["ad_insights_daily"], backfill_id="bench"
+        )
+        wall = time.monotonic() - started
+        runs = len(dagster_instance.get_runs()) - runs_before
+        materialized = set(
+            dagster_instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily"))
+        )
+        stats = sandbox.stats()
+        storage = type(dagster_instance.event_log_storage).__name__
+
+    glob = str(home / "lake" / "ad_insights_daily" / "**" / "*.parquet")
+    per_account = duckdb.sql(
+        f"select account_id, count(*) from read_parquet('{glob}', hive_partitioning=false) "
+        "group by 1"
+    ).fetchall()
+    return BackfillResult(
+        instance=instance,
+        storage=storage,
+        status=status,
+        keys=keys,
+        materialized=len(set(keys) & materialized),
+        wall=wall,
+        runs=runs,
+        stats=stats,
+        rows_by_account={a: int(n) for a, n in per_account},
+        days=days,
+    )
 
 
 def main() -> int:
@@ -57,7 +190,6 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
 
-    from ads_platform.demo import write_demo_settings
     from ads_platform.sandbox import Sandbox
 
     home = Path(tempfile.mkdtemp(prefix="ads_bench_"))
@@ -68,97 +200,45 @@ def main() -> int:
         ads_per_account=args.ads,
         subprocess=True,
     ) as sandbox:
-        today = sandbox.today()
-        until = today - dt.timedelta(days=1)
+        until = sandbox.today() - dt.timedelta(days=1)
         since = until - dt.timedelta(days=args.days - 1)
-        config_path, tokens = write_demo_settings(
-            home, sandbox.base_url, sandbox.account_ids, start_date=since - dt.timedelta(days=5)
+        result = run_backfill(
+            sandbox,
+            home,
+            since=since,
+            days=args.days,
+            instance=args.instance,
+            sequential=args.sequential,
         )
-        os.environ.update(tokens)
-        os.environ["ADS_PLATFORM_CONFIG"] = str(config_path)
-        os.environ["ADS_PLATFORM_HOME"] = str(home)
 
-        from dagster._core.execution.backfill import BulkActionStatus
-
-        from ads_platform.demo import materialize
-        from ads_platform.partitions import key_for
-        from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
-        from ads_platform_tests.platform_defs import defs
-
-        logging.getLogger("dagster").setLevel(logging.WARNING)
-        if args.instance == "shipped":
-            from dagster._core.instance.ref import InstanceRef
-
-            from ads_platform.backfill import launching_instance
-            from ads_platform.demo import install_instance_config
-
-            dagster_home = home / "dagster"
-            install_instance_config(dagster_home)
-            os.environ["DAGSTER_HOME"] = str(dagster_home)
-            opened = (
-                dg.DagsterInstance.from_ref(
-                    InstanceRef.from_dir(str(dagster_home), overrides=SYNC_LAUNCH_OVERRIDES)
-                )
-                if args.sequential
-                else launching_instance(dagster_home)
-            )
-        else:
-            opened = dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES)
-        with opened as instance:
-            assert materialize(defs, instance, ["ad_accounts"]).success
-            accounts = sorted(sandbox.account_ids)
-            keys = [
-                str(key_for(a, since + dt.timedelta(days=i)))
-                for a in accounts
-                for i in range(args.days)
-            ]
-            sandbox.reset_stats()
-            runs_before = len(instance.get_runs())
-            started = time.monotonic()
-            status = backfill_through_daemon(
-                instance, keys, ["ad_insights_daily"], backfill_id="bench"
-            )
-            wall = time.monotonic() - started
-            runs = len(instance.get_runs()) - runs_before
-            materialized = set(
-                instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily"))
-            )
-            stats = sandbox.stats()
-            storage = instance.event_log_storage
-
-    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
-    glob = str(home / "lake" / "ad_insights_daily" / "**" / "*.parquet")
-    per_account = duckdb.sql(
-        f"select account_id, count(*) from read_parquet('{glob}') group by 1"
-    ).fetchall()
-    rows = sum(n for _, n in per_account)
-    page_limit = 500
-    ranges_per_account = math.ceil(args.days / 31)
-    needed = (
-        sum(math.ceil(n / page_limit) for _, n in per_account)
-        + len(per_account) * ranges_per_account
-    )
-    insight_calls = sum(n for p, n in stats["by_path"].items() if p.endswith("/insights"))
+    wall = result.wall
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
     launch = "sequential" if args.sequential or args.instance == "stock" else "forked"
-    print(f"instance               {args.instance} ({type(storage).__name__}), runs {launch}")
-    print(f"backfill status        {status}")
-    done = len(set(keys) & materialized)
-    print(f"partitions             {len(keys)} requested, {done} materialized")
+    print(f"instance               {result.instance} ({result.storage}), runs {launch}")
+    print(f"backfill status        {result.status}")
+    print(
+        f"partitions             {len(result.keys)} requested, {result.materialized} materialized"
+    )
     print(f"wall seconds           {wall:.1f}")
-    print(f"dagster runs           {runs}")
-    print(f"api calls (all)        {stats['total']}")
-    ratio = insight_calls / max(needed, 1)
-    print(f"api calls (insights)   {insight_calls} (pages needed: {needed}; ratio {ratio:.2f})")
-    print(f"rows                   {rows}")
-    print(f"rows per second        {rows / wall:.0f}")
+    print(f"dagster runs           {result.runs}")
+    print(f"api calls (all)        {result.stats['total']}")
+    needed = result.pages_needed
+    ratio = result.insight_calls / max(needed, 1)
+    print(
+        f"api calls (insights)   {result.insight_calls} (pages needed: {needed}; ratio {ratio:.2f})"
+    )
+    print(f"rows                   {result.rows}")
+    print(f"rows per second        {result.rows / wall:.0f}")
     print(f"peak RSS (MiB)         this process {self_peak:.0f}, largest child {child_peak:.0f}")
     print(f"CPU seconds            {cpu:.1f} in all processes (this, its runs, the sandbox)")
     print(f"machine                {load_average()}")
+    rows = result.rows
     size = f"{args.accounts} accounts × {args.ads} ads × {args.days} days, {args.latency_ms} ms"
     fast = args.latency_ms == 0
+    peak = max(self_peak, child_peak)
     write_json(
         args.json,
         [
@@ -167,7 +247,7 @@ def main() -> int:
                 f"{wall:.1f}",
                 "" if fast else "< 15 s",
                 None if fast else wall < 15,
-                f"{runs} runs, {launch}; {cpu:.0f} CPU-s in all processes on "
+                f"{result.runs} runs, {launch}; {cpu:.0f} CPU-s in all processes on "
                 f"{os.cpu_count()} cores",
             ),
             Figure(
@@ -182,17 +262,12 @@ def main() -> int:
                 f"{ratio:.2f}",
                 "≤ 1.1",
                 ratio <= 1.1,
-                f"{insight_calls} calls for {needed} pages",
+                f"{result.insight_calls} calls for {needed} pages",
             ),
-            Figure(
-                f"backfill peak RSS MiB ({size})",
-                f"{max(self_peak, child_peak):.0f}",
-                "< 1024",
-                max(self_peak, child_peak) < 1024,
-            ),
+            Figure(f"backfill peak RSS MiB ({size})", f"{peak:.0f}", "< 1024", peak < 1024),
         ],
     )
-    return 0 if status == BulkActionStatus.COMPLETED_SUCCESS else 1
+    return 0 if result.succeeded else 1
 
 
 if __name__ == "__main__":

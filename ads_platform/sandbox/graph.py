@@ -240,6 +240,7 @@ class GraphApi:
             resp.status,
             in_batch=req.in_batch,
             fault=hit.name if hit is not None else None,
+            op=route.op,
         )
         return resp
 

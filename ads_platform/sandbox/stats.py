@@ -3,6 +3,10 @@
 Every Graph call counts once: an HTTP request under its path, and each item of a
 batch under its own path as well (the batch request itself counts under ``/``).
 Paths have the version prefix and the query removed (``/act_123/insights``).
+``by_op`` counts the same calls by what the router made of them (``insights`` for a
+synchronous read, ``report_create`` for ``POST act_x/insights``, ``report`` for a
+poll, ``report_insights`` for a run's results...), because one path serves both a
+synchronous read (GET) and an async run's creation (POST).
 Control paths are not counted.
 """
 
@@ -24,6 +28,7 @@ class Stats:
         self._batch_items = 0
         self._faults = 0
         self._by_path: Counter[str] = Counter()
+        self._by_op: Counter[str] = Counter()
         self._by_account: Counter[str] = Counter()
         self._by_status: Counter[str] = Counter()
         self._by_fault: Counter[str] = Counter()
@@ -54,6 +59,7 @@ class Stats:
         *,
         in_batch: bool,
         fault: str | None,
+        op: str = "unknown",
     ) -> None:
         with self._lock:
             self._total += 1
@@ -62,6 +68,7 @@ class Stats:
             else:
                 self._http += 1
             self._by_path[path] += 1
+            self._by_op[op] += 1
             if account_id is not None:
                 self._by_account[account_id] += 1
             self._by_status[str(status)] += 1
@@ -77,6 +84,7 @@ class Stats:
                 "batch_items": self._batch_items,
                 "faults_applied": self._faults,
                 "by_path": dict(self._by_path),
+                "by_op": dict(self._by_op),
                 "by_account": dict(self._by_account),
                 "by_status": dict(self._by_status),
                 "by_fault": dict(self._by_fault),

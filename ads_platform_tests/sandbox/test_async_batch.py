@@ -285,3 +285,17 @@ def test_faults_inside_batch_items(sb: Sandbox, client: httpx.Client) -> None:
     results = ok(client.post(f"/{VERSION}/", data={"batch": json.dumps(batch)}))
     assert [r["code"] for r in results] == [400, 200]
     assert json.loads(results[0]["body"])["error"]["code"] == 17
+
+
+def test_stats_tell_a_report_runs_creation_from_a_synchronous_read(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    """Both are ``act_x/insights`` (POST and GET); ``by_op`` keeps them apart."""
+    account = sb.account_ids[0]
+    sb.reset_stats()
+    run_id = _create(client, account)
+    _poll(client, run_id)
+    ok(client.get(f"/{VERSION}/{account}/insights"))
+    stats = sb.stats()
+    assert stats["by_path"] == {f"/{account}/insights": 2, f"/{run_id}": 1}
+    assert stats["by_op"] == {"report_create": 1, "report": 1, "insights": 1}
