@@ -77,6 +77,8 @@ def drive_backfill(
     forking = launcher if isinstance(launcher, ForkingRunLauncher) else None
     status = BulkActionStatus.REQUESTED
     iterations = 0
+    if forking is not None:
+        forking.progress, forking.progress_every = on_iteration, POLL_SECONDS
     try:
         while iterations < max_iterations:
             list(execute_backfill_iteration(workspace, quiet))
@@ -93,6 +95,7 @@ def drive_backfill(
     finally:
         if forking is not None:
             forking.wait_all()
+            forking.progress = None
     return status
 
 

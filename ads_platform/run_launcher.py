@@ -28,7 +28,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dagster as dg
@@ -62,6 +62,11 @@ class ForkingRunLauncher(RunLauncher, ConfigurableClass):
         self._max_parallel = max_parallel
         self._children: dict[int, str] = {}  # pid -> run id
         self._parent = os.getpid()
+        #: Called every ``progress_every`` seconds while ``launch_run`` waits for a slot:
+        #: a backfill launches all its runs within one iteration of Dagster's loop, so the
+        #: command's progress lines (said between iterations) would otherwise stop.
+        self.progress: Callable[[], None] | None = None
+        self.progress_every = 2.0
         super().__init__()  # type: ignore[no-untyped-call]
 
     # -- ConfigurableClass -------------------------------------------------------------
@@ -87,13 +92,21 @@ class ForkingRunLauncher(RunLauncher, ConfigurableClass):
         limit = queue.max_concurrent_runs if queue is not None else None
         return limit if limit is not None and limit > 0 else DEFAULT_MAX_PARALLEL
 
+    @max_parallel.setter
+    def max_parallel(self, value: int) -> None:
+        self._max_parallel = value
+
     # -- RunLauncher -------------------------------------------------------------------
     def launch_run(self, context: LaunchRunContext) -> None:
         from dagster._utils.hosted_user_process import recon_job_from_origin
 
+        said = time.monotonic()
         while len(self._children) >= self.max_parallel:
             if not self.reap():
                 time.sleep(REAP_INTERVAL_S)
+            if self.progress is not None and time.monotonic() - said >= self.progress_every:
+                self.progress()
+                said = time.monotonic()
         origin = context.job_code_origin
         run = context.dagster_run
         recon_job = recon_job_from_origin(origin)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ no place in the platform's import graph; the demo's launching is in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ def backfill_through_daemon(
     *,
     backfill_id: str,
     max_iterations: int = 50,
+    on_iteration: Callable[[], None] | None = None,
 ) -> Any:
     """Launch a backfill the way the UI does and drive Dagster's backfill daemon loop.
 
@@ -65,7 +66,7 @@ def backfill_through_daemon(
                 run_config=None,
             )
         )
-        return _iterate(workspace, instance, backfill_id, max_iterations)
+        return _iterate(workspace, instance, backfill_id, max_iterations, on_iteration)
 
 
 def execute_submitted_backfill(
@@ -80,12 +81,18 @@ def execute_submitted_backfill(
 
 
 def _iterate(
-    workspace: Any, instance: dg.DagsterInstance, backfill_id: str, max_iterations: int
+    workspace: Any,
+    instance: dg.DagsterInstance,
+    backfill_id: str,
+    max_iterations: int,
+    on_iteration: Callable[[], None] | None = None,
 ) -> Any:
     """The product's own loop (:func:`ads_platform.launching.drive_backfill`), bounded."""
     from ads_platform.launching import drive_backfill
 
-    return drive_backfill(workspace, instance, backfill_id, max_iterations=max_iterations)
+    return drive_backfill(
+        workspace, instance, backfill_id, max_iterations=max_iterations, on_iteration=on_iteration
+    )
 
 
 def execute_queued_runs(dagster_home: Path, *, max_iterations: int = 20) -> list[dg.DagsterRun]:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -143,3 +144,37 @@ def test_a_run_whose_process_is_killed_is_failed_with_the_cause_and_the_next_bac
     assert again == BulkActionStatus.COMPLETED_SUCCESS
     for account in platform.accounts:
         assert_lake_equals_truth(platform, account)
+
+
+def test_while_every_slot_is_taken_the_command_still_says_its_progress(
+    platform: Platform, forking: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launcher = forking.run_launcher
+    assert isinstance(launcher, ForkingRunLauncher)
+    launcher.max_parallel = 1
+    platform.sandbox.add_fault("timeout", seconds=0.6)
+    launching = [False]
+    said_while_launching: list[bool] = []
+    launch = launcher.launch_run
+
+    def watched_launch(context: Any) -> None:
+        launching[0] = True
+        try:
+            launch(context)
+        finally:
+            launching[0] = False
+
+    monkeypatch.setattr(launcher, "launch_run", watched_launch)
+    status = backfill_through_daemon(
+        forking,
+        keys_of(platform.accounts),
+        ["ad_insights_daily"],
+        backfill_id="one-slot",
+        on_iteration=lambda: said_while_launching.append(launching[0]),
+    )
+    assert status == BulkActionStatus.COMPLETED_SUCCESS
+    # Said while a run held the only slot and the next one waited in launch_run (inside
+    # the backfill loop's one iteration that launches every run), not only between
+    # iterations.
+    assert any(said_while_launching), said_while_launching
+    assert launcher.progress is None
