@@ -464,8 +464,8 @@ def main() -> int:
                 met,
                 ""
                 if met
-                else f"{len(runs)} Dagster runs one after another "
-                f"({len(insights)} insights runs, {per_run:.1f} s each inside the run); {shares}",
+                else f"{len(runs)} Dagster runs ({len(insights)} insights runs, {per_run:.1f} s "
+                f"each inside the run); {shares}; rows written {sum(rows.values()):,}",
             ),
             figures.Figure(
                 "daily run: API calls per account",

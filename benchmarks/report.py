@@ -54,7 +54,8 @@ class Bench:
 
 BENCHES: tuple[Bench, ...] = (
     Bench("backfill", "1", "backfill_benchmark.py"),
-    Bench("daily", "2", "daily_run.py"),
+    Bench("daily", "2", "daily_run.py", slow=True, timeout_s=3600),
+    Bench("daily-10", "2", "daily_run.py", ("--accounts", "10")),
     Bench("ingest", "3", "ingest_throughput.py"),
     Bench(
         "backfill-0ms",
