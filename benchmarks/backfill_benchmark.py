@@ -82,6 +82,26 @@ class BackfillResult:
         return sum(n for p, n in self.stats["by_path"].items() if p.endswith("/insights"))
 
 
+def bench_sandbox(accounts: int, ads: int, latency_ms: int, **options: Any) -> Any:
+    """The benchmarks' sandbox (seed 3) in a subprocess: the backfill's and the peers' own."""
+    from ads_platform.sandbox import Sandbox
+
+    return Sandbox(
+        seed=3,
+        accounts=accounts,
+        latency_ms=latency_ms,
+        ads_per_account=ads,
+        subprocess=True,
+        **options,
+    )
+
+
+def closed_window(sandbox: Any, days: int) -> tuple[dt.date, dt.date]:
+    """The last ``days`` closed days of the sandbox's clock: (since, until)."""
+    until = sandbox.today() - dt.timedelta(days=1)
+    return until - dt.timedelta(days=days - 1), until
+
+
 def run_backfill(
     sandbox: Any,
     home: Path,
@@ -190,18 +210,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
 
-    from ads_platform.sandbox import Sandbox
-
     home = Path(tempfile.mkdtemp(prefix="ads_bench_"))
-    with Sandbox(
-        seed=3,
-        accounts=args.accounts,
-        latency_ms=args.latency_ms,
-        ads_per_account=args.ads,
-        subprocess=True,
-    ) as sandbox:
-        until = sandbox.today() - dt.timedelta(days=1)
-        since = until - dt.timedelta(days=args.days - 1)
+    with bench_sandbox(args.accounts, args.ads, args.latency_ms) as sandbox:
+        since, _until = closed_window(sandbox, args.days)
         result = run_backfill(
             sandbox,
             home,

@@ -596,20 +596,14 @@ def main() -> int:
     args = parser.parse_args()
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
 
-    from ads_platform.sandbox import Sandbox
+    from benchmarks.backfill_benchmark import bench_sandbox, closed_window
 
     size = f"{args.accounts} accounts x {args.days} days x {args.ads} ads, {args.latency_ms} ms"
     results: list[Result] = []
-    with Sandbox(
-        seed=3,
-        accounts=args.accounts,
-        latency_ms=args.latency_ms,
-        ads_per_account=args.ads,
-        async_delay_scale=args.async_delay_scale,
-        subprocess=True,
+    with bench_sandbox(
+        args.accounts, args.ads, args.latency_ms, async_delay_scale=args.async_delay_scale
     ) as sandbox:
-        until = sandbox.today() - dt.timedelta(days=1)
-        since = until - dt.timedelta(days=args.days - 1)
+        since, until = closed_window(sandbox, args.days)
         print(f"{size}: {since} .. {until}, time limit {args.time_limit:.0f} s a peer", flush=True)
         for tool in tools:
             print(f"running {tool} ...", flush=True)
