@@ -258,7 +258,8 @@ def main() -> int:
                 f"{wall:.1f}",
                 "" if fast else "< 15 s",
                 None if fast else wall < 15,
-                f"{result.runs} runs, {launch}; {cpu:.0f} CPU-s in all processes on "
+                f"{result.runs} runs, {launch}; {cpu:.0f} CPU-s in all processes (this one, "
+                f"its runs, the sandbox): at least {cpu / (os.cpu_count() or 1):.0f} s on "
                 f"{os.cpu_count()} cores",
             ),
             Figure(

@@ -141,6 +141,8 @@ def main() -> None:
             )
         )
     seconds, again, ok = rebuild_after_one_changed_day(home)
+    dbt_log = (home / "warehouse" / "dbt_target" / "dbt.log").read_text(errors="replace")
+    dbt_own = float(re.findall(r"Finished running .*? \(([\d.]+)s\)", dbt_log)[-1])
     print(f"incremental rebuild through the asset after one changed day: {seconds:.1f} s (ok={ok})")
     print_marks(again)
     dbt_share = again.get("dbt finished", 0.0) - again.get("dbt launched", 0.0)
@@ -150,7 +152,8 @@ def main() -> None:
             f"{seconds:.1f}",
             "< 10 s",
             ok and seconds < 10,
-            f"dbt launched → finished {dbt_share:.1f} s of it; "
+            f"dbt launched → finished {dbt_share:.1f} s of it, of which dbt's own build "
+            f"{dbt_own:.1f} s (the rest: dbt's start-up and parse); "
             f"run start {again.get('run started', 0.0):.1f} s; "
             f"after dbt {again.get('step success', 0.0) - again.get('dbt finished', 0.0):.1f} s "
             f"({args.accounts} accounts × {args.days} days demo lake)",
