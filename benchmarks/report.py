@@ -70,7 +70,7 @@ BENCHES: tuple[Bench, ...] = (
         "scale",
         "6",
         "partition_scale.py",
-        ("--accounts", "100,1000", "--instances", "sqlite,postgres"),
+        ("--accounts", "1000", "--instances", "sqlite,postgres", "--timeout", "120"),
         slow=True,
         timeout_s=5400,
     ),

@@ -9,9 +9,11 @@ the same as the marts, read through the same settings as every other command.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -82,6 +84,13 @@ def _freshness(home: Path) -> dict[str, dict[str, Any]]:
     return {r["account_id"]: r for r in rows}
 
 
+def behind(account_id: str, last_good_day: dt.date) -> str:
+    """How the status says an account's lag, counted in its own time zone."""
+    today = dt.datetime.now(ZoneInfo(ACCOUNTS[account_id][1])).date()
+    days = (today - last_good_day).days
+    return f"{days} day{'' if days == 1 else 's'} behind"
+
+
 def test_status_shows_each_accounts_last_good_day_freshness_token_and_open_alerts(
     home: Path,
 ) -> None:
@@ -92,10 +101,12 @@ def test_status_shows_each_accounts_last_good_day_freshness_token_and_open_alert
     row_101 = next(line for line in lines if line.startswith("act_101 "))
     row_202 = next(line for line in lines if line.startswith("act_202 "))
     assert str(truth["act_101"]["last_good_day"]) in row_101
-    assert "fresh (0 days behind)" in row_101 and "40 days left" in row_101
+    # Days behind count from each account's own today (Berlin, New York), not UTC's:
+    # near UTC midnight they differ from DAYS' UTC dates by one.
+    assert f"fresh ({behind('act_101', DAYS[-1])})" in row_101 and "40 days left" in row_101
     assert row_101.rstrip().endswith("| 0")
     assert str(truth["act_202"]["last_good_day"]) == DAYS[0].isoformat()
-    assert DAYS[0].isoformat() in row_202 and "STALE (2 days behind)" in row_202
+    assert DAYS[0].isoformat() in row_202 and f"STALE ({behind('act_202', DAYS[0])})" in row_202
     assert "INVALID" in row_202 and "1 (error)" in row_202
     assert f"  act_202: {truth['act_202']['status_message']}" in lines
     assert "1 open alert(s) not tied to an account" in lines
