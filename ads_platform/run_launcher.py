@@ -24,7 +24,6 @@ run with the cause, so the backfill ends and the next one retries those partitio
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
@@ -35,8 +34,6 @@ import dagster as dg
 from dagster._core.launcher import LaunchRunContext, RunLauncher
 from dagster._serdes import ConfigurableClass
 from dagster._serdes.config_class import ConfigurableClassData
-
-log = logging.getLogger("ads_platform.run_launcher")
 
 #: Runs at once when neither the launcher's config nor the instance's run queue sets it.
 DEFAULT_MAX_PARALLEL = 4
@@ -100,13 +97,9 @@ class ForkingRunLauncher(RunLauncher, ConfigurableClass):
     def launch_run(self, context: LaunchRunContext) -> None:
         from dagster._utils.hosted_user_process import recon_job_from_origin
 
-        said = time.monotonic()
         while len(self._children) >= self.max_parallel:
-            if not self.reap():
-                time.sleep(REAP_INTERVAL_S)
-            if self.progress is not None and time.monotonic() - said >= self.progress_every:
+            if not self.reap(timeout=self.progress_every) and self.progress is not None:
                 self.progress()
-                said = time.monotonic()
         origin = context.job_code_origin
         run = context.dagster_run
         recon_job = recon_job_from_origin(origin)  # type: ignore[arg-type]
