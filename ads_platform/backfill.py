@@ -36,6 +36,12 @@ from ads_platform.settings import Settings
 
 #: The ingestion asset a backfill fills by default (day × account partitions).
 DEFAULT_ASSETS = (AD_INSIGHTS_DAILY,)
+#: At most this many accounts in one Dagster backfill (docs/scale.md, "backfills of many
+#: accounts in groups"): the backfill daemon's first iteration over 300 accounts had not
+#: ended after 5 minutes, and the schedules' runs wait behind an iteration.
+MAX_ACCOUNTS_PER_BACKFILL = 50
+#: A window of fewer days stays cut per day (:func:`account_groups`).
+MIN_DAYS_FOR_ACCOUNT_RUNS = 4
 #: A backfill daemon heartbeat younger than this means a daemon will execute the backfill.
 DAEMON_FRESH_SECONDS = 60.0
 #: UTC-12 (IANA's sign is POSIX's): a day started here has started in every zone.
@@ -128,6 +134,51 @@ def started_keys(
         keys += [str(key_for(account, day)) for day in started]
         later += [(account, day) for day in not_yet]
     return keys, later
+
+
+def account_groups(keys: Sequence[str], order: Sequence[str] = ()) -> list[list[str]]:
+    """``keys`` split into the Dagster backfills that ``ads-platform backfill`` submits.
+
+    Why groups: Dagster's single-run backfill policy cuts a day × account backfill along
+    the dimension with fewer distinct keys (``DefaultPartitionsSubset.
+    get_partition_key_ranges``; days win a tie).  A refresh of 50 accounts × 29 days was
+    cut into 29 runs of one day over every account, so each account's 29 days were
+    pulled a day at a time: 293 insights calls per account instead of a few ranged ones
+    (``benchmarks/daily_run.py``, issue 13).  So a group holds fewer accounts than it has
+    days, and Dagster runs each account's days as one range; and at most
+    :data:`MAX_ACCOUNTS_PER_BACKFILL` accounts, so no daemon iteration grows with the
+    number of accounts.
+
+    A window of fewer than :data:`MIN_DAYS_FOR_ACCOUNT_RUNS` days is left cut per day: a
+    run per account would then save at most two requests per account and cost a run
+    each (one to seven seconds of run creation apiece, docs/scale.md).  Accounts follow
+    ``order`` (the ``ad_accounts`` partitions), so the accounts of a per-day run are
+    adjacent partitions and form one range; the rest follow, sorted.
+    """
+    from ads_platform.partitions import KEY_DELIMITER, split_keys
+
+    by_account = split_keys(list(keys))
+    ranked = [a for a in order if a in by_account]
+    ranked += sorted(set(by_account) - set(ranked))
+    all_days = {day for days in by_account.values() for day in days}
+    per_account = len(all_days) >= MIN_DAYS_FOR_ACCOUNT_RUNS
+    groups: list[list[str]] = []
+    group: list[str] = []
+    days: set[dt.date] = set()
+    for account in ranked:
+        wider = days | set(by_account[account])
+        too_many = len(group) + 1 > MAX_ACCOUNTS_PER_BACKFILL or (
+            per_account and len(group) + 1 >= len(wider)
+        )
+        if group and too_many:
+            groups.append(group)
+            group, wider = [], set(by_account[account])
+        group.append(account)
+        days = wider
+    if group:
+        groups.append(group)
+    wanted = [set(g) for g in groups]
+    return [[k for k in keys if k.partition(KEY_DELIMITER)[0] in accounts] for accounts in wanted]
 
 
 def daemon_is_running(instance: dg.DagsterInstance) -> bool:
@@ -317,29 +368,48 @@ def run_backfill(
                     f"    {account_id} {day}: its time zone is not known yet (ad_accounts has "
                     "not described it) and the day has not started everywhere, left out"
                 )
-    backfill_id = f"ads-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    from ads_platform.partitions import ad_accounts_partitions, split_keys
+
+    base_id = f"ads-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    order = instance.get_dynamic_partitions(ad_accounts_partitions.name or "")
+    groups = account_groups(keys, order)
     daemon = daemon_is_running(instance)
     # Runs this process executes print nothing of Dagster's own (the progress lines and
     # the summary say it); runs the daemon executes keep their full compute logs.
     here = wait and not daemon
-    backfill = partition_backfill(
-        defs,
-        instance,
-        backfill_id=backfill_id,
-        keys=keys,
-        assets=assets,
-        title=f"ads-platform {command} {since}..{until}",
-        description=f"{len(accounts)} account(s) × {len(days_between(since, until))} day(s)",
-        trigger=f"cli-{command}",
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}} if here else None,
-    )
+    backfills = [
+        partition_backfill(
+            defs,
+            instance,
+            backfill_id=base_id if len(groups) == 1 else f"{base_id}-{i + 1}",
+            keys=group,
+            assets=assets,
+            title=f"ads-platform {command} {since}..{until}"
+            + (f" (group {i + 1} of {len(groups)})" if len(groups) > 1 else ""),
+            description=f"{len(split_keys(group))} of {len(accounts)} account(s) × "
+            f"{len(days_between(since, until))} day(s)",
+            trigger=f"cli-{command}",
+            run_config=(
+                {"loggers": {"console": {"config": {"log_level": log_level}}}} if here else None
+            ),
+        )
+        for i, group in enumerate(groups)
+    ]
+    backfill_ids = [b.backfill_id for b in backfills]
     started = time.monotonic()
     echo(
-        f"==> backfill {backfill_id}: {len(keys)} partition(s) of {', '.join(assets)} "
-        f"({len(accounts)} account(s) × {len(days_between(since, until))} day(s))"
+        f"==> backfill {', '.join(backfill_ids)}: {len(keys)} partition(s) of "
+        f"{', '.join(assets)} ({len(accounts)} account(s) × "
+        f"{len(days_between(since, until))} day(s))"
     )
+    if len(groups) > 1:
+        echo(
+            f"    {len(groups)} backfills of at most {max(len(split_keys(g)) for g in groups)} "
+            "account(s), so that Dagster runs each account's days as one range"
+        )
     if not wait:
-        instance.add_backfill(backfill)
+        for backfill in backfills:
+            instance.add_backfill(backfill)
         echo(
             "    submitted; the Dagster daemon executes it"
             if daemon
@@ -348,28 +418,33 @@ def run_backfill(
         )
         return None
     if not here:
-        instance.add_backfill(backfill)
-        status = _follow(instance, backfill_id, assets, keys, echo)
+        for backfill in backfills:
+            instance.add_backfill(backfill)
+        status = _follow(instance, backfill_ids, assets, keys, echo)
         executed_by = "the Dagster daemon"
     else:
-        status = _drive(instance, backfill, assets, keys, echo)
+        status = _drive(instance, backfills, assets, keys, echo)
         executed_by = "this process (no Dagster daemon running)"
     progress = _progress(instance, assets, keys)
-    _failures(instance, backfill_id, progress)
+    for backfill_id in backfill_ids:
+        _failures(instance, backfill_id, progress)
     missing = _missing(instance, assets, keys)
     for account in progress.values():
         # Days of failed runs (a re-pull that failed over days stored before) and days
         # still without a materialization.
         account.failed_days = sorted({*account.failed_days, *missing.get(account.account_id, [])})
-    stored = instance.get_backfill(backfill_id)
-    error = stored.error.message.strip().splitlines()[0] if stored and stored.error else None
+    errors = [
+        stored.error.message.strip().splitlines()[0]
+        for stored in map(instance.get_backfill, backfill_ids)
+        if stored and stored.error
+    ]
     return BackfillReport(
-        backfill_id,
+        ", ".join(backfill_ids),
         status.value if isinstance(status, BulkActionStatus) else str(status),
         executed_by,
         progress,
         time.monotonic() - started,
-        error,
+        "; ".join(errors) or None,
     )
 
 
@@ -394,35 +469,33 @@ def _line(progress: dict[str, AccountProgress], began: float) -> str:
 
 def _follow(
     instance: dg.DagsterInstance,
-    backfill_id: str,
+    backfill_ids: Sequence[str],
     assets: Sequence[str],
     keys: Sequence[str],
     echo: Callable[[str], None],
 ) -> Any:
-    from dagster._core.execution.backfill import BulkActionStatus
+    from ads_platform.launching import combined_status, pending_backfills
 
     began = time.monotonic()
     last = ""
     while True:
-        backfill = instance.get_backfill(backfill_id)
-        status = backfill.status if backfill else BulkActionStatus.FAILED
         line = _line(_progress(instance, assets, keys), began)
         if line != last:
             echo(line)
             last = line
-        if status not in (BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING):
-            return status
+        if not pending_backfills(instance, backfill_ids):
+            return combined_status(instance, backfill_ids)
         time.sleep(POLL_SECONDS)
 
 
 def _drive(
     instance: dg.DagsterInstance,
-    backfill: Any,
+    backfills: Sequence[Any],
     assets: Sequence[str],
     keys: Sequence[str],
     echo: Callable[[str], None],
 ) -> Any:
-    """Dagster's backfill daemon loop, here, until the backfill is done."""
+    """Dagster's backfill daemon loop, here, until the backfills are done."""
     from ads_platform.launching import daemon_workspace, drive_backfill
 
     began = time.monotonic()
@@ -436,8 +509,11 @@ def _drive(
             last[0] = line
 
     with daemon_workspace(instance, in_process=True) as workspace:
-        instance.add_backfill(backfill)
-        return drive_backfill(workspace, instance, backfill.backfill_id, on_iteration=say_progress)
+        for backfill in backfills:
+            instance.add_backfill(backfill)
+        return drive_backfill(
+            workspace, instance, [b.backfill_id for b in backfills], on_iteration=say_progress
+        )
 
 
 def backfill_command(
@@ -626,6 +702,7 @@ def _backfill_in_env(
             daemon=daemon,
             log_level=log_level,
             echo=echo,
+            describe=command == "refresh",
         )
         # The date grid ends at the accounts' today in their zones, read from the accounts
         # just pulled (with --no-wait: as the lake knew them, and an account not described

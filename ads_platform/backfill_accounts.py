@@ -60,17 +60,29 @@ def pull_accounts(
     daemon: bool,
     log_level: str,
     echo: Callable[[str], None],
+    describe: bool = False,
 ) -> None:
-    """``ad_accounts`` when one of ``accounts`` is new, then the per-account runs: executed
-    here (``wait`` and no ``daemon``) or submitted, and with ``wait`` waited for."""
+    """``ad_accounts`` when one of ``accounts`` is new or with ``describe``, then the
+    per-account runs: executed here (``wait`` and no ``daemon``) or submitted, and with
+    ``wait`` waited for.
+
+    ``describe`` is ``refresh``'s: it stands in for the daily runs, which re-read every
+    account's name, currency, status and time zone each day (``daily_ad_accounts_refresh``);
+    without it a refresh read them only on an account's first day.  A backfill of past
+    days needs them only for new accounts.
+    """
     from ads_platform.demo import materialize
     from ads_platform.run_errors import failure_lines
 
     new = new_accounts(instance, accounts)
     names = ", ".join(a.to_user_string() for a in ACCOUNT_ASSETS)
     if wait and not daemon:
-        if new:
-            echo("==> ad_accounts (new accounts become partitions)")
+        if new or describe:
+            echo(
+                "==> ad_accounts (new accounts become partitions)"
+                if new
+                else "==> ad_accounts (names, currencies, time zones)"
+            )
             done = materialize(
                 defs, instance, [AD_ACCOUNTS], tags={TRIGGER_TAG: trigger}, log_level=log_level
             )
@@ -89,6 +101,7 @@ def pull_accounts(
             f"==> ad_accounts partitions: {', '.join(added) or 'none'} added "
             "(the ad_accounts run below describes them)"
         )
+    if new or describe:
         planned.append(ad_accounts_run(trigger))
     planned += account_runs(instance, accounts, trigger)
     who = "the Dagster daemon" if daemon else "a Dagster daemon (none is running)"

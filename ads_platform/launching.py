@@ -46,16 +46,39 @@ PARALLEL_LAUNCH_OVERRIDES: dict[str, Any] = {
 }
 
 
+def pending_backfills(instance: dg.DagsterInstance, backfill_ids: Sequence[str]) -> list[str]:
+    """The backfills of ``backfill_ids`` that Dagster is still executing (or cancelling)."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    going = (BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING)
+    return [
+        i for i in backfill_ids if (b := instance.get_backfill(i)) is not None and b.status in going
+    ]
+
+
+def combined_status(instance: dg.DagsterInstance, backfill_ids: Sequence[str]) -> Any:
+    """One status for the backfills of one command: the first that did not succeed, else
+    success (a backfill that is gone counts as failed)."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    for backfill_id in backfill_ids:
+        backfill = instance.get_backfill(backfill_id)
+        status = backfill.status if backfill else BulkActionStatus.FAILED
+        if status != BulkActionStatus.COMPLETED_SUCCESS:
+            return status
+    return BulkActionStatus.COMPLETED_SUCCESS
+
+
 def drive_backfill(
     workspace: Any,
     instance: dg.DagsterInstance,
-    backfill_id: str,
+    backfill_ids: str | Sequence[str],
     *,
     max_iterations: int = 200,
     on_iteration: Callable[[], None] | None = None,
 ) -> Any:
-    """Dagster's backfill daemon iterations on ``backfill_id`` until it is no longer
-    requested (or ``max_iterations``); its final status.
+    """Dagster's backfill daemon iterations until none of ``backfill_ids`` is still
+    requested (or ``max_iterations``); their :func:`combined_status`.
 
     One loop for ``ads-platform backfill --wait`` and the tests.  Runs are launched as
     the instance says: under :data:`SYNC_LAUNCH_OVERRIDES`, one after another in this
@@ -66,27 +89,26 @@ def drive_backfill(
     side by side in threads of this process deadlocks instead: Dagster re-configures
     Python's logging (``logging.config.dictConfig``) whenever a run starts, while
     another run's thread is inside a logging handler (seen with py-spy, 2026-11-29).
+    One iteration serves every requested backfill of the instance, so the groups of one
+    command (:func:`ads_platform.backfill.account_groups`) go side by side.
     """
-    from dagster._core.execution.backfill import BulkActionStatus
     from dagster._daemon.backfill import execute_backfill_iteration
 
     from ads_platform.run_launcher import ForkingRunLauncher
 
+    ids = [backfill_ids] if isinstance(backfill_ids, str) else list(backfill_ids)
     quiet = logging.getLogger("ads_platform.backfill")
     launcher = instance.run_launcher
     forking = launcher if isinstance(launcher, ForkingRunLauncher) else None
-    status = BulkActionStatus.REQUESTED
     iterations = 0
     if forking is not None:
         forking.progress, forking.progress_every = on_iteration, POLL_SECONDS
     try:
         while iterations < max_iterations:
             list(execute_backfill_iteration(workspace, quiet))
-            current = instance.get_backfill(backfill_id)
-            status = current.status if current else status
             if on_iteration is not None:
                 on_iteration()
-            if status != BulkActionStatus.REQUESTED:
+            if not pending_backfills(instance, ids):
                 break
             if forking is not None and forking.running:
                 forking.reap(timeout=POLL_SECONDS)
@@ -96,7 +118,11 @@ def drive_backfill(
         if forking is not None:
             forking.wait_all()
             forking.progress = None
-    return status
+    if pending_backfills(instance, ids):
+        from dagster._core.execution.backfill import BulkActionStatus
+
+        return BulkActionStatus.REQUESTED
+    return combined_status(instance, ids)
 
 
 def definitions_target() -> Any:

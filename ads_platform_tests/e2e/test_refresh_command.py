@@ -140,6 +140,18 @@ def test_refresh_no_wait_submits_today_and_the_lookback_of_every_account_without
         assert runs == []  # submitted, not executed
         assert _insights_done(instance) == set()
 
+    # The next refresh re-reads the accounts (names, currencies, time zones) as the daily
+    # runs do, though they are partitions now: it used to read them only on the first day.
+    again = _cli(user.config, "refresh", "--no-wait")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "ad_accounts partitions" not in again.stdout  # nothing new to add
+    with open_instance(user.home / "dagster") as instance:
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(tags={"ads_platform/trigger": "cli-refresh"})
+        )
+        described = [r for r in runs if r.asset_selection == {dg.AssetKey("ad_accounts")}]
+        assert len(described) == 2, [r.asset_selection for r in runs]
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

@@ -26,6 +26,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from ads_platform import backfill
 from ads_platform.backfill import launching_instance
 from ads_platform.demo import install_instance_config
 from ads_platform.partitions import key_for
@@ -178,3 +179,36 @@ def test_while_every_slot_is_taken_the_command_still_says_its_progress(
     # iterations.
     assert any(said_while_launching), said_while_launching
     assert launcher.progress is None
+
+
+def test_a_backfill_cut_into_account_groups_runs_every_group_and_each_account_as_one_range(
+    platform: Platform, forking: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three accounts over three days would be cut per day by Dagster (ties go to the
+    # days); with the floor lowered, the command splits it into groups of fewer accounts
+    # than days, as it does for 50 accounts over a 29-day refresh.
+    monkeypatch.setattr(backfill, "MIN_DAYS_FOR_ACCOUNT_RUNS", 2)
+    said: list[str] = []
+
+    report = backfill.run_backfill(
+        forking, accounts=platform.accounts, since=SINCE, until=UNTIL, echo=said.append
+    )
+
+    assert report is not None and report.ok, "\n".join(said)
+    assert any("2 backfills of at most 2 account(s)" in line for line in said), said
+    backfills = forking.get_backfills()
+    assert len(backfills) == 2
+    assert {b.status for b in backfills} == {BulkActionStatus.COMPLETED_SUCCESS}
+    runs = [
+        run
+        for b in backfills
+        for run in forking.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": b.backfill_id}))
+    ]
+    assert sorted(
+        run.tags[ASSET_PARTITION_RANGE_START_TAG].split("|")[0] for run in runs
+    ) == sorted(platform.accounts)
+    assert all(
+        run_days(run) == {str(d) for d in backfill.days_between(SINCE, UNTIL)} for run in runs
+    )
+    for account in platform.accounts:
+        assert_lake_equals_truth(platform, account)
