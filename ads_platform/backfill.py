@@ -31,7 +31,7 @@ from typing import Any
 import dagster as dg
 
 from ads_platform.datasets import AD_INSIGHTS_DAILY
-from ads_platform.launching import POLL_SECONDS
+from ads_platform.launching import POLL_SECONDS, interrupts_on_sigterm
 from ads_platform.settings import Settings
 
 #: The ingestion asset a backfill fills by default (day × account partitions).
@@ -40,6 +40,8 @@ DEFAULT_ASSETS = (AD_INSIGHTS_DAILY,)
 #: accounts in groups"): the backfill daemon's first iteration over 300 accounts had not
 #: ended after 5 minutes, and the schedules' runs wait behind an iteration.
 MAX_ACCOUNTS_PER_BACKFILL = 50
+#: The exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell's).
+INTERRUPTED = 130
 #: A window of fewer days stays cut per day (:func:`account_groups`).
 MIN_DAYS_FOR_ACCOUNT_RUNS = 4
 #: A backfill daemon heartbeat younger than this means a daemon will execute the backfill.
@@ -420,10 +422,18 @@ def run_backfill(
     if not here:
         for backfill in backfills:
             instance.add_backfill(backfill)
-        status = _follow(instance, backfill_ids, assets, keys, echo)
+        try:
+            status = _follow(instance, backfill_ids, assets, keys, echo)
+        except KeyboardInterrupt:
+            echo("    stopped waiting: the Dagster daemon goes on with the backfill (see the UI)")
+            raise
         executed_by = "the Dagster daemon"
     else:
-        status = _drive(instance, backfills, assets, keys, echo)
+        try:
+            status = _drive(instance, backfills, assets, keys, echo)
+        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+            echo("    stopped: the runs in flight ended FAILURE and the backfill is cancelled")
+            raise
         executed_by = "this process (no Dagster daemon running)"
     progress = _progress(instance, assets, keys)
     for backfill_id in backfill_ids:
@@ -643,19 +653,27 @@ def backfill_settings(
         with contextlib.ExitStack() as stack:
             if not debug:
                 echo = stack.enter_context(_output_to(log_path))
-            return _backfill_in_env(
-                settings_source=str(settings.source or ""),
-                accounts=sorted(chosen),
-                since=since,
-                until=until,
-                assets=assets,
-                wait=wait,
-                with_marts=with_marts,
-                log_level=console_log_level(debug),
-                echo=echo,
-                dagster_home=Path(env["DAGSTER_HOME"]),
-                command=command,
-            )
+            stack.enter_context(interrupts_on_sigterm())
+            try:
+                return _backfill_in_env(
+                    settings_source=str(settings.source or ""),
+                    accounts=sorted(chosen),
+                    since=since,
+                    until=until,
+                    assets=assets,
+                    wait=wait,
+                    with_marts=with_marts,
+                    log_level=console_log_level(debug),
+                    echo=echo,
+                    dagster_home=Path(env["DAGSTER_HOME"]),
+                    command=command,
+                )
+            except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+                echo(
+                    f"interrupted: the days already stored stay as they are; run the same "
+                    f"{command} again for the rest (it re-pulls each day whole)."
+                )
+                return INTERRUPTED
 
 
 def _backfill_in_env(

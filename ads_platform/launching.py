@@ -69,6 +69,57 @@ def combined_status(instance: dg.DagsterInstance, backfill_ids: Sequence[str]) -
     return BulkActionStatus.COMPLETED_SUCCESS
 
 
+def cancel_backfills(instance: dg.DagsterInstance, backfill_ids: Sequence[str]) -> None:
+    """Mark the still-pending backfills of ``backfill_ids`` CANCELED, and their runs that
+    never started (created, not launched yet when the loop was stopped) CANCELED too.
+
+    Called once the loop's own runs have ended (:meth:`ForkingRunLauncher.stop_all`):
+    the daemon's CANCELING step, which waits for them, has nothing left to wait for.
+    """
+    from dagster._core.execution.backfill import BulkActionStatus
+    from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+
+    pending = pending_backfills(instance, backfill_ids)
+    for backfill_id in pending:
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(
+                tags={"dagster/backfill": backfill_id}, statuses=list(NOT_FINISHED_STATUSES)
+            )
+        )
+        for run in runs:
+            instance.report_run_canceled(run, "Its backfill was stopped before this run started.")
+        backfill = instance.get_backfill(backfill_id)
+        if backfill is not None:
+            instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELED))  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def interrupts_on_sigterm() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt here, as Ctrl-C does, for as long as it lasts.
+
+    Why: Python's default SIGTERM ends the process on the spot, so a ``backfill --wait``
+    stopped by a service manager or ``kill`` left its forked runs going with nobody to
+    collect them and its backfill REQUESTED for ever; as an interrupt, the loop stops
+    its runs and cancels its backfills first (:func:`drive_backfill`).  Only the main
+    thread can set a handler; elsewhere this does nothing.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def drive_backfill(
     workspace: Any,
     instance: dg.DagsterInstance,
@@ -114,6 +165,13 @@ def drive_backfill(
                 forking.reap(timeout=POLL_SECONDS)
             else:
                 iterations += 1
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+        # Ctrl-C, or SIGTERM under interrupts_on_sigterm(): no run may stay STARTED with
+        # nobody to end it, and no daemon may later resume a backfill its user stopped.
+        if forking is not None:
+            forking.stop_all()
+        cancel_backfills(instance, ids)
+        raise
     finally:
         if forking is not None:
             forking.wait_all()

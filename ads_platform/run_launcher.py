@@ -24,6 +24,7 @@ run with the cause, so the backfill ends and the next one retries those partitio
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -40,6 +41,8 @@ DEFAULT_MAX_PARALLEL = 4
 
 #: How often the parent looks for children that ended while it waits for a free slot.
 REAP_INTERVAL_S = 0.05
+#: How long :meth:`ForkingRunLauncher.stop_all` lets runs end themselves before SIGKILL.
+STOP_GRACE_SECONDS = 10
 
 
 class ForkingRunLauncher(RunLauncher, ConfigurableClass):
@@ -153,6 +156,21 @@ class ForkingRunLauncher(RunLauncher, ConfigurableClass):
         """Wait for every child, however long its run takes."""
         while self._children:
             self.reap(timeout=1.0)
+
+    def stop_all(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop every child's run: SIGTERM (the run ends FAILURE, as Dagster ends an
+        interrupted run), then after ``grace`` seconds SIGKILL for any still going, whose
+        run :meth:`reap` then fails with that cause.  Why both: a run's threads may sit in
+        an HTTP request for its whole timeout, and the command that was told to stop must
+        not wait for them; none may be left STARTED with no process behind it."""
+        for pid in list(self._children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        self.join(timeout=int(grace))
+        for pid in list(self._children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.wait_all()
 
     def _ended(self, pid: int, status: int) -> None:
         run_id = self._children.pop(pid)

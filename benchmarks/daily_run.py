@@ -12,14 +12,15 @@ command's process: one range run per account, as the schedule's one range run pe
 account), then the marts (dbt build → publish).  Differences from the schedules, kept
 on purpose: the schedules spread the accounts over the day (each at its local 03:15)
 and rebuild the marts from an hourly cron, where the command does everything at once;
-``ad_accounts`` is refreshed by the schedule at 00:15 UTC but by the command only when
-an account is not a partition yet (so not in a steady-state daily run).
+``ad_accounts`` is refreshed by the schedule at 00:15 UTC and by the command on each
+refresh.  The command cuts the insights into backfills of fewer accounts than days
+(``ads_platform.backfill.account_groups``), so Dagster makes one range run per account.
 
 History: before the timed run, a seed (its seconds are printed) stores what
 yesterday's run left that today's reads (:func:`seed_history`): the accounts as
 partitions with their time zones, the entity state, a first marts build.  So the
-timed run finds known accounts (no ``ad_accounts`` run, as on any day but the first)
-and builds the marts incrementally.
+timed run finds known accounts (its ``ad_accounts`` run adds none) and builds the marts
+incrementally.
 
 Clock: the sandbox's instant is its date at 12:00 UTC; the platform's is the real
 clock.  The sandbox date is set to the UTC date 12 hours from now, so its instant is

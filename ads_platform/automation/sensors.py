@@ -68,6 +68,10 @@ RECOVERY_BACKOFF = dt.timedelta(hours=1)
 PROBE_EVERY = dt.timedelta(minutes=15)
 RECOVERY_INTERVAL_SECONDS = 300
 NEW_ACCOUNTS_INTERVAL_SECONDS = 60
+#: New accounts backfilled per tick of ``new_ad_accounts``; the rest wait for the next
+#: ticks (docs/scale.md, "onboard in batches"): 1,000 accounts added at once made one
+#: tick of 2,001 run requests, and creating a run costs the daemon one to seven seconds.
+MAX_NEW_ACCOUNTS_PER_TICK = 50
 
 
 def _load_cursor(cursor: str | None) -> dict[str, Any]:
@@ -106,7 +110,9 @@ def plan_new_accounts(
     a partition already (the ``ad_accounts`` asset adds partitions too).  Accounts with
     data are only marked handled: installing the sensor on an existing deployment, or
     moving to a new Dagster instance over the same lake, does not re-pull history (the
-    daily lookback refreshes the recent days).
+    daily lookback refreshes the recent days).  At most :data:`MAX_NEW_ACCOUNTS_PER_TICK`
+    accounts are backfilled per tick, in the settings' order; the others stay unhandled
+    for the next ticks (their partitions are added at once: that is bookkeeping only).
     """
     done = set(handled)
     partitions = set(ordered_accounts(instance))
@@ -120,6 +126,8 @@ def plan_new_accounts(
         if account_id in done:
             continue
         if not lake.partition_days(INSIGHTS_DATASET, account_id):
+            if len(new) == MAX_NEW_ACCOUNTS_PER_TICK:
+                continue  # not handled: a later tick backfills it
             new.append(account_id)
         done.add(account_id)
     timezones = account_timezones(lake, new)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
+from ads_platform.automation import sensors
 from ads_platform.automation.sensors import build_new_accounts_sensor
 from ads_platform_tests.automation.helpers import (
     INSIGHTS_RUN,
@@ -93,3 +96,27 @@ def test_a_new_instance_over_an_existing_lake_adds_partitions_without_backfill(
     result = evaluate(build_new_accounts_sensor(clock=Clock(NOW)), env)
     assert [r.partition_keys for r in result.dynamic_partitions_requests] == [[TOKYO, LOS_ANGELES]]
     assert result.run_requests == []
+
+
+def test_many_new_accounts_are_backfilled_a_batch_per_tick_until_all_are(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sensors, "MAX_NEW_ACCOUNTS_PER_TICK", 2)
+    accounts = [f"act_{900 + i}" for i in range(5)]
+    write_settings(env.home, accounts)
+    sensor = build_new_accounts_sensor(clock=Clock(NOW))
+    backfilled: list[str] = []
+    cursor = None
+    for tick in range(3):
+        result = evaluate(sensor, env, cursor)
+        if tick == 0:  # every partition at once: bookkeeping, no run
+            assert [r.partition_keys for r in result.dynamic_partitions_requests] == [accounts]
+            env.instance.add_dynamic_partitions("ad_accounts", accounts)
+        else:
+            assert result.dynamic_partitions_requests == []
+        ranges = [t for t in tags_of(result.run_requests) if t[0] == INSIGHTS_RUN]
+        assert len(ranges) == min(2, 5 - len(backfilled)), tick
+        backfilled += [start.split("|")[0] for _, start, _ in ranges]
+        cursor = result.cursor
+    assert backfilled == accounts  # each once, in the settings' order
+    assert evaluate(sensor, env, cursor).run_requests == []

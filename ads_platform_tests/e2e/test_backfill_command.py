@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from ads_platform.sandbox import Sandbox
 from ads_platform_tests.conftest import SANDBOX_TODAY
 from ads_platform_tests.e2e.helpers import stored_daily_totals, truth_daily
 from ads_platform_tests.launch import open_instance
+from ads_platform_tests.processes import children, cmdline, process_running, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -176,3 +178,55 @@ def test_one_account_failing_in_runs_over_both_accounts_is_the_only_one_said_fai
     assert failed[0].startswith(f"FAILED {broken} {days[0]}, {days[1]}: token for {broken}"), out
     assert failed[0].count("ACME_TOKEN_1") == 1  # its cause, said once for its two runs
     assert healthy not in failed[0] and "ACME_TOKEN_0" not in out
+
+
+def test_a_backfill_stopped_with_sigterm_stops_its_runs_and_the_next_one_fills_every_day(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, home, accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
+    fresh_sandbox.add_fault("timeout", seconds=0.6)  # every answer slow: runs stay in flight
+    args = ["backfill", "--config", str(config), "--from", str(SINCE), "--to", str(UNTIL)]
+    command = subprocess.Popen(
+        [sys.executable, "-m", "ads_platform.cli", *args, "--no-marts"],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        cwd=config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # The insights runs are forked from the command (the same command line).
+        forked = wait_for(
+            "a run forked by the command",
+            lambda: [c for c in children(command.pid) if cmdline(c) == cmdline(command.pid)],
+            300,
+            poll=0.05,
+        )
+        os.kill(command.pid, signal.SIGTERM)  # the command only, as `kill` or a service manager
+        out, _ = command.communicate(timeout=120)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+    assert command.returncode == 130, out
+    assert "stopped: the runs in flight ended FAILURE and the backfill is cancelled" in out, out
+    assert "interrupted: the days already stored stay as they are" in out, out
+    assert "Traceback" not in out
+    assert not [pid for pid in forked if process_running(pid)]  # no run left going
+    with open_instance(home / "dagster") as instance:
+        (backfill,) = instance.get_backfills()
+        assert backfill.status == BulkActionStatus.CANCELED  # no daemon will resume it
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+        )
+        assert runs and all(r.is_finished for r in runs), [r.status for r in runs]
+        assert any(r.status == dg.DagsterRunStatus.FAILURE for r in runs)
+
+    fresh_sandbox.clear_faults()
+    again = _backfill(config, "--no-marts")
+    assert again.returncode == 0, again.stdout + again.stderr
+    view = SimpleNamespace(home=home, sandbox=fresh_sandbox)
+    for account in accounts:
+        stored = stored_daily_totals(view, account)  # type: ignore[arg-type]
+        truth = truth_daily(view, account, SINCE, UNTIL)  # type: ignore[arg-type]
+        assert {d: stored[d]["spend"] for d in truth} == {d: t["spend"] for d, t in truth.items()}

@@ -39,7 +39,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -64,6 +64,7 @@ from ads_platform.warehouse import open_marts_readonly
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e import publish_pause_defs
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts
+from ads_platform_tests.processes import children, cmdline, process_running, stat_fields, wait_for
 from ads_platform_tests.reliability.matrix import KILLED_DBT, KILLED_PUBLISH
 from ads_platform_tests.reliability.recorder import Recorder
 
@@ -121,46 +122,6 @@ def shipped_instance_config() -> dict[str, Any]:
     assert config["storage"]["custom"]["class"] == "PooledSqliteStorage"
     assert "run_coordinator" not in config and "run_launcher" not in config
     return dict(config)
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float, poll: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def process_running(pid: int) -> bool:
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] not in {"Z", "X"}
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat_fields(int(entry))
-            if fields is not None and int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def lock_holders(path: Path) -> set[int]:
@@ -369,7 +330,7 @@ def test_a_killed_marts_run_frees_the_writer_slot_and_the_next_build_completes(
             reliability.record(KILLED_DBT, {}, "recovered by itself")
 
             # 2. Its retry, killed during the publish together with its code server.
-            code_server = int(_stat_fields(worker)[1])  # type: ignore[index]
+            code_server = int(stat_fields(worker)[1])  # type: ignore[index]
             assert "dagster" in cmdline(code_server) and "grpc" in cmdline(code_server)
             os.kill(code_server, signal.SIGKILL)
             os.kill(worker, signal.SIGKILL)
