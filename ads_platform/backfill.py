@@ -348,6 +348,7 @@ def run_backfill(
     from dagster._core.execution.backfill import BulkActionStatus
 
     from ads_platform.definitions import load_definitions
+    from ads_platform.partitions import ad_accounts_partitions, split_keys
 
     defs = load_definitions()
 
@@ -370,8 +371,6 @@ def run_backfill(
                     f"    {account_id} {day}: its time zone is not known yet (ad_accounts has "
                     "not described it) and the day has not started everywhere, left out"
                 )
-    from ads_platform.partitions import ad_accounts_partitions, split_keys
-
     base_id = f"ads-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     order = instance.get_dynamic_partitions(ad_accounts_partitions.name or "")
     groups = account_groups(keys, order)
@@ -709,8 +708,8 @@ def _backfill_in_env(
     # Launching synchronously here only when this process executes the runs; otherwise
     # the shipped instance's queued run coordinator (ads_platform.backfill_accounts).
     instance = launching_instance(dagster_home) if wait and not daemon else dg.DagsterInstance.get()
-    with instance:
-        accounts_step.pull_accounts(
+    with instance, _runs_stopped_if_interrupted(instance):
+        beside = accounts_step.pull_accounts(
             defs,
             instance,
             accounts=accounts,
@@ -755,6 +754,8 @@ def _backfill_in_env(
             f"    backfill {report.backfill_id} {report.status} in {report.seconds:.1f}s, "
             f"executed by {report.executed_by}"
         )
+        if beside:  # the per-account runs forked beside the backfill (ended by now)
+            accounts_step.wait_for(instance, beside, echo)
         marts_ok = True
         if with_marts and any(a.materialized for a in report.accounts.values()):
             echo("==> marts (dbt build → publish marts.duckdb)")
@@ -766,6 +767,21 @@ def _backfill_in_env(
         echo("")
         echo(report.table())
         return 0 if report.ok and marts_ok else 1
+
+
+@contextlib.contextmanager
+def _runs_stopped_if_interrupted(instance: dg.DagsterInstance) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM, the runs this process forked are stopped (FAILURE), whatever
+    step the command was at: the per-account runs start before the backfill loop, which
+    stops its own (:func:`ads_platform.launching.drive_backfill`)."""
+    from ads_platform.run_launcher import ForkingRunLauncher
+
+    try:
+        yield
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+        if isinstance(instance.run_launcher, ForkingRunLauncher):
+            instance.run_launcher.stop_all()
+        raise
 
 
 @contextlib.contextmanager

@@ -233,7 +233,7 @@ def daemon_workspace(instance: dg.DagsterInstance, *, in_process: bool = False) 
 
 
 def submit_asset_runs(
-    instance: dg.DagsterInstance, requests: Sequence[dg.RunRequest]
+    instance: dg.DagsterInstance, requests: Sequence[dg.RunRequest], *, in_process: bool = False
 ) -> list[dg.DagsterRun]:
     """Create each run against the code location and submit it to ``instance``'s run
     coordinator; the runs, in order.
@@ -244,7 +244,8 @@ def submit_asset_runs(
     QUEUED: in the UI's run list, executed by the daemon's run queue in the order
     submitted.  Created the way Dagster's schedules, sensors and backfills create theirs
     (``submit_asset_run``): the job snapshot and origin come from the code location as
-    ``workspace.yaml`` loads it, so the daemon finds its code.
+    ``workspace.yaml`` loads it, so the daemon finds its code; with ``in_process``, as
+    this process loaded it, for runs this process forks (as its backfill loop does).
     """
     import asyncio
     import logging
@@ -265,5 +266,5 @@ def submit_asset_runs(
             for index, request in enumerate(requests)
         ]
 
-    with daemon_workspace(instance) as context:
+    with daemon_workspace(instance, in_process=in_process) as context:
         return asyncio.run(submit_all(context))

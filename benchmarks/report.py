@@ -56,6 +56,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("backfill", "1", "backfill_benchmark.py"),
     Bench("daily", "2", "daily_run.py", slow=True, timeout_s=3600),
     Bench("daily-10", "2", "daily_run.py", ("--accounts", "10")),
+    Bench("daily-plain", "2", "daily_run.py", ("--breakdowns", "none"), slow=True),
     Bench("ingest", "3", "ingest_throughput.py"),
     Bench(
         "backfill-0ms",

@@ -194,14 +194,23 @@ def test_a_backfill_stopped_with_sigterm_stops_its_runs_and_the_next_one_fills_e
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+    def insights_in_flight() -> bool:
+        if not (home / "dagster" / "history" / "runs.db").exists():
+            return False
+        with open_instance(home / "dagster") as instance:
+            return any(
+                "dagster/backfill" in run.tags
+                for run in instance.get_runs(
+                    filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+                )
+            )
+
     try:
-        # The insights runs are forked from the command (the same command line).
-        forked = wait_for(
-            "a run forked by the command",
-            lambda: [c for c in children(command.pid) if cmdline(c) == cmdline(command.pid)],
-            300,
-            poll=0.05,
-        )
+        wait_for("an insights run of the backfill in flight", insights_in_flight, 300, poll=0.1)
+        # Runs are forked from the command (the same command line).
+        forked = [c for c in children(command.pid) if cmdline(c) == cmdline(command.pid)]
+        assert forked
         os.kill(command.pid, signal.SIGTERM)  # the command only, as `kill` or a service manager
         out, _ = command.communicate(timeout=120)
     finally:
