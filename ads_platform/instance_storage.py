@@ -18,8 +18,17 @@ journal mode and durability settings (every write is still its own committed
 transaction), and the locking between processes (SQLite's own, with the stock busy
 timeouts).  Only the engine objects live longer:
 
-* one per database file, created on first use in a process and re-created after a fork
-  (an engine's pooled connections must never cross a ``fork``);
+* one per database file, created on first use in a process and re-created after a fork;
+* no connection crosses a ``fork``: just before any fork of the process, every engine
+  closes its idle connections (:meth:`_Engines.close_before_fork`), and the child opens
+  its own.  Why: SQLite keeps per-process state about each open database file (its POSIX
+  locks, the write-ahead log's shared-memory index), and a child that inherits it takes
+  no lock of its own on the WAL.  When the parent then closed its last connection to a
+  run's database (an engine evicted below), SQLite in the parent saw no other user,
+  checkpointed and deleted the WAL, and every event the forked run wrote after that
+  went into the deleted file: a run ended SUCCESS with its last 37 events missing
+  (``benchmarks/daily_run.py`` at 50 accounts, 2026-11-30; attacked by
+  ``test_a_forked_runs_events_survive_the_parent_closing_its_database``);
 * the event log opens one database per run; only the index database and the
   :data:`RUN_SHARDS_KEPT` most recently used run databases keep an engine, so a
   long-lived webserver or daemon that reads thousands of runs holds a bounded number
@@ -34,8 +43,10 @@ PostgreSQL (``deploy/dagster.postgres.yaml``) pools its connections already.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -88,6 +99,18 @@ class _Engines:
         self._pid = os.getpid()
         self._engines: OrderedDict[str, sa.engine.Engine] = OrderedDict()
         self._pinned: set[str] = set()
+        os.register_at_fork(before=functools.partial(_close_before_fork, weakref.ref(self)))
+
+    def close_before_fork(self) -> None:
+        """Close every idle pooled connection (the engines stay, and reconnect on use).
+
+        A connection checked out by another thread at the moment of the fork cannot be
+        closed here; the platform forks only from its backfill loop, which holds none.
+        """
+        with self._lock:
+            if os.getpid() == self._pid:
+                for engine in self._engines.values():
+                    engine.dispose()
 
     def get(self, conn_string: str, pinned: bool = False) -> sa.engine.Engine:
         with self._lock:
@@ -126,6 +149,14 @@ class _Engines:
                 for engine in self._engines.values():
                     engine.dispose()
             self._engines = OrderedDict()
+
+
+def _close_before_fork(engines: weakref.ref[_Engines]) -> None:
+    """The at-fork hook of one :class:`_Engines`: a weak reference, so the hook (which
+    cannot be unregistered) never keeps a disposed storage alive."""
+    alive = engines()
+    if alive is not None:
+        alive.close_before_fork()
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
