@@ -54,6 +54,7 @@ from ads_platform_tests.conftest import Platform
 from ads_platform_tests.e2e.helpers import attempts, truth_daily
 from ads_platform_tests.marts.lake_fixture import run_dbt
 from ads_platform_tests.platform_defs import defs
+from ads_platform_tests.processes import wait_for
 from ads_platform_tests.reliability import runner
 from ads_platform_tests.reliability.matrix import (
     CASES,
@@ -668,17 +669,6 @@ def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
     ]
 
 
-def wait_for(what: str, condition: Any, timeout: float, poll: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
-
-
 class Reader:
     """A dashboard: opens the published marts read-only and queries them, in a loop."""
 
@@ -888,6 +878,7 @@ def _kill_crash(world: World, child: ChildRun | None) -> dict[str, Any]:
             "the crash run to pause half-way through a partition write (runner.WritePause)",
             lambda: marker.exists() and marker.read_text(),
             HANG_GUARD_SECONDS,
+            poll=0.05,
         )
     )
     child.process.kill()
