@@ -10,7 +10,7 @@ the platform's own day × account partitions and read back the runs it would mak
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 import pytest
@@ -31,26 +31,34 @@ def accounts(n: int) -> list[str]:
     return [f"act_{1000 + i}" for i in range(n)]
 
 
-def dagster_runs(keys: Sequence[str], order: Sequence[str]) -> list[dg.PartitionKeyRange]:
+@pytest.fixture(scope="module")
+def instance() -> Iterator[dg.DagsterInstance]:
+    """Every test's accounts as ``ad_accounts`` partitions, in :func:`accounts` order."""
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("ad_accounts", accounts(4 * MAX_ACCOUNTS_PER_BACKFILL))
+        yield instance
+
+
+def dagster_runs(instance: dg.DagsterInstance, keys: Sequence[str]) -> list[dg.PartitionKeyRange]:
     """The ranges Dagster's single-run policy makes one run each of, for one backfill."""
     partitions = account_day_partitions(START)
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("ad_accounts", list(order))
-        with dg.partition_loading_context(dynamic_partitions_store=instance):
-            subset = partitions.empty_subset().with_partition_keys(keys)
-            return list(subset.get_partition_key_ranges(partitions))
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        subset = partitions.empty_subset().with_partition_keys(keys)
+        return list(subset.get_partition_key_ranges(partitions))
 
 
-def test_a_refresh_of_fifty_accounts_is_one_run_per_account_not_one_per_day() -> None:
+def test_a_refresh_of_fifty_accounts_is_one_run_per_account_not_one_per_day(
+    instance: dg.DagsterInstance,
+) -> None:
     names = accounts(50)
     since = UNTIL - dt.timedelta(days=28)
     keys = partition_keys(names, since, UNTIL)
-    assert len(dagster_runs(keys, names)) == 29  # one backfill: a run per day, every account
+    assert len(dagster_runs(instance, keys)) == 29  # one backfill: a run per day, every account
 
     groups = account_groups(keys, names)
 
     assert sorted(k for g in groups for k in g) == sorted(keys)  # every key, once
-    runs = [r for group in groups for r in dagster_runs(group, names)]
+    runs = [r for group in groups for r in dagster_runs(instance, group)]
     assert len(runs) == 50
     for run in runs:
         ((account, days),) = split_keys([run.start, run.end]).items()
@@ -66,7 +74,9 @@ def test_a_group_never_holds_more_accounts_than_the_cap() -> None:
     assert [len(split_keys(g)) for g in groups] == [MAX_ACCOUNTS_PER_BACKFILL] * 3 + [7]
 
 
-def test_accounts_with_fewer_days_than_others_still_run_one_range_each() -> None:
+def test_accounts_with_fewer_days_than_others_still_run_one_range_each(
+    instance: dg.DagsterInstance,
+) -> None:
     # The refresh leaves out today for accounts west of the date line's day change.
     names = accounts(12)
     since = UNTIL - dt.timedelta(days=4)
@@ -78,22 +88,24 @@ def test_accounts_with_fewer_days_than_others_still_run_one_range_each() -> None
 
     groups = account_groups(keys, names)
 
-    runs = [r for group in groups for r in dagster_runs(group, names)]
+    runs = [r for group in groups for r in dagster_runs(instance, group)]
     assert len(runs) == 12
 
 
 @pytest.mark.parametrize("days", range(1, MIN_DAYS_FOR_ACCOUNT_RUNS))
-def test_a_short_window_stays_one_backfill_of_one_run_per_day(days: int) -> None:
+def test_a_short_window_stays_one_backfill_of_one_run_per_day(
+    days: int, instance: dg.DagsterInstance
+) -> None:
     names = accounts(30)
     keys = partition_keys(names, UNTIL - dt.timedelta(days=days - 1), UNTIL)
 
     groups = account_groups(keys, names)
 
     assert groups == [keys]
-    assert len(dagster_runs(keys, names)) == days
+    assert len(dagster_runs(instance, keys)) == days
 
 
-def test_the_accounts_of_a_group_follow_the_partition_order() -> None:
+def test_the_accounts_of_a_group_follow_the_partition_order(instance: dg.DagsterInstance) -> None:
     # Per-day runs span adjacent partitions: a group of the partitions' neighbours is one
     # range a day, whatever order the command was given the accounts in.
     order = accounts(2 * MAX_ACCOUNTS_PER_BACKFILL)
@@ -106,7 +118,7 @@ def test_the_accounts_of_a_group_follow_the_partition_order() -> None:
         order[:MAX_ACCOUNTS_PER_BACKFILL],
         order[MAX_ACCOUNTS_PER_BACKFILL:],
     ]
-    assert all(len(dagster_runs(g, order)) == 1 for g in groups)
+    assert all(len(dagster_runs(instance, g)) == 1 for g in groups)
 
 
 def test_a_few_accounts_over_a_long_window_stay_one_backfill() -> None:
