@@ -182,13 +182,9 @@ def test_one_account_failing_in_runs_over_both_accounts_is_the_only_one_said_fai
     assert healthy not in failed[0] and "ACME_TOKEN_0" not in out
 
 
-def test_a_backfill_stopped_with_sigterm_stops_its_runs_and_the_next_one_fills_every_day(
-    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config, home, accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
-    fresh_sandbox.add_fault("timeout", seconds=0.6)  # every answer slow: runs stay in flight
+def _start_backfill(config: Path) -> subprocess.Popen[str]:
     args = ["backfill", "--config", str(config), "--from", str(SINCE), "--to", str(UNTIL)]
-    command = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "ads_platform.cli", *args, "--no-marts"],
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         cwd=config.parent,
@@ -196,6 +192,48 @@ def test_a_backfill_stopped_with_sigterm_stops_its_runs_and_the_next_one_fills_e
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _forked(command: subprocess.Popen[str]) -> list[int]:
+    """The runs the command forked (children with its own command line)."""
+    return [c for c in children(command.pid) if cmdline(c) == cmdline(command.pid)]
+
+
+def test_a_backfill_stopped_with_sigterm_before_its_backfill_stops_the_accounts_runs(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The per-account runs (campaigns … reach) are forked before the backfill loop starts,
+    # which stops only what it launched: the command itself must stop them.
+    config, home, _accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
+    fresh_sandbox.add_fault("timeout", seconds=0.6)
+    command = _start_backfill(config)
+    try:
+        forked = wait_for("the accounts' run forked", lambda: _forked(command), 300, poll=0.02)
+        os.kill(command.pid, signal.SIGTERM)
+        out, _ = command.communicate(timeout=120)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+    assert command.returncode == 130, out
+    assert "interrupted: the days already stored stay as they are" in out, out
+    assert "Traceback" not in out
+    assert not [pid for pid in forked if process_running(pid)]
+    with open_instance(home / "dagster") as instance:
+        runs = instance.get_runs()
+        assert runs and all(r.is_finished for r in runs), [r.status for r in runs]
+        (accounts_run,) = [r for r in runs if dg.AssetKey("campaigns") in (r.asset_selection or ())]
+        assert accounts_run.status == dg.DagsterRunStatus.FAILURE  # stopped, not finished
+        for backfill in instance.get_backfills():  # if it was created in time
+            assert backfill.status == BulkActionStatus.CANCELED
+
+
+def test_a_backfill_stopped_with_sigterm_stops_its_runs_and_the_next_one_fills_every_day(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, home, accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
+    fresh_sandbox.add_fault("timeout", seconds=0.6)  # every answer slow: runs stay in flight
+    command = _start_backfill(config)
 
     def insights_in_flight() -> bool:
         # Read with SQLite itself, read-only: opening a Dagster instance here would race
@@ -213,8 +251,7 @@ def test_a_backfill_stopped_with_sigterm_stops_its_runs_and_the_next_one_fills_e
 
     try:
         wait_for("an insights run of the backfill in flight", insights_in_flight, 300, poll=0.1)
-        # Runs are forked from the command (the same command line).
-        forked = [c for c in children(command.pid) if cmdline(c) == cmdline(command.pid)]
+        forked = _forked(command)
         assert forked
         os.kill(command.pid, signal.SIGTERM)  # the command only, as `kill` or a service manager
         out, _ = command.communicate(timeout=120)
