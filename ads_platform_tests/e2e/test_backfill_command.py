@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -199,16 +200,15 @@ def _forked(command: subprocess.Popen[str]) -> list[int]:
     return [c for c in children(command.pid) if cmdline(c) == cmdline(command.pid)]
 
 
-def test_a_backfill_stopped_with_sigterm_before_its_backfill_stops_the_accounts_runs(
-    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The per-account runs (campaigns … reach) are forked before the backfill loop starts,
-    # which stops only what it launched: the command itself must stop them.
-    config, home, _accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
-    fresh_sandbox.add_fault("timeout", seconds=0.6)
-    command = _start_backfill(config)
+def _stopped_with_sigterm(
+    command: subprocess.Popen[str], what: str, ready: Callable[[], bool]
+) -> str:
+    """SIGTERM to the command alone (as `kill` or a service manager sends it) once
+    ``ready``; its output.  It must exit 130, say so, and leave no forked run going."""
     try:
-        forked = wait_for("the accounts' run forked", lambda: _forked(command), 300, poll=0.02)
+        wait_for(what, ready, 300, poll=0.02)
+        forked = _forked(command)
+        assert forked, "no run forked yet"
         os.kill(command.pid, signal.SIGTERM)
         out, _ = command.communicate(timeout=120)
     finally:
@@ -218,7 +218,19 @@ def test_a_backfill_stopped_with_sigterm_before_its_backfill_stops_the_accounts_
     assert command.returncode == 130, out
     assert "interrupted: the days already stored stay as they are" in out, out
     assert "Traceback" not in out
-    assert not [pid for pid in forked if process_running(pid)]
+    assert not [pid for pid in forked if process_running(pid)]  # no run left going
+    return out
+
+
+def test_a_backfill_stopped_with_sigterm_before_its_backfill_stops_the_accounts_runs(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The per-account runs (campaigns … reach) are forked before the backfill loop starts,
+    # which stops only what it launched: the command itself must stop them.
+    config, home, _accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
+    fresh_sandbox.add_fault("timeout", seconds=0.6)
+    command = _start_backfill(config)
+    _stopped_with_sigterm(command, "the accounts' run forked", lambda: bool(_forked(command)))
     with open_instance(home / "dagster") as instance:
         runs = instance.get_runs()
         assert runs and all(r.is_finished for r in runs), [r.status for r in runs]
@@ -249,21 +261,8 @@ def test_a_backfill_stopped_with_sigterm_stops_its_runs_and_the_next_one_fills_e
             return False  # not created, or not migrated yet
         return bool(count)
 
-    try:
-        wait_for("an insights run of the backfill in flight", insights_in_flight, 300, poll=0.1)
-        forked = _forked(command)
-        assert forked
-        os.kill(command.pid, signal.SIGTERM)  # the command only, as `kill` or a service manager
-        out, _ = command.communicate(timeout=120)
-    finally:
-        if command.poll() is None:
-            command.kill()
-            command.wait()
-    assert command.returncode == 130, out
+    out = _stopped_with_sigterm(command, "an insights run of the backfill", insights_in_flight)
     assert "stopped: the runs in flight ended FAILURE and the backfill is cancelled" in out, out
-    assert "interrupted: the days already stored stay as they are" in out, out
-    assert "Traceback" not in out
-    assert not [pid for pid in forked if process_running(pid)]  # no run left going
     with open_instance(home / "dagster") as instance:
         (backfill,) = instance.get_backfills()
         assert backfill.status == BulkActionStatus.CANCELED  # no daemon will resume it
