@@ -31,7 +31,7 @@ from typing import Any
 import dagster as dg
 
 from ads_platform.datasets import AD_INSIGHTS_DAILY
-from ads_platform.launching import POLL_SECONDS, interrupts_on_sigterm
+from ads_platform.launching import INTERRUPTS, POLL_SECONDS, interrupts_on_sigterm
 from ads_platform.settings import Settings
 
 #: The ingestion asset a backfill fills by default (day × account partitions).
@@ -349,6 +349,7 @@ def run_backfill(
 
     from ads_platform.definitions import load_definitions
     from ads_platform.partitions import ad_accounts_partitions, split_keys
+    from ads_platform.run_errors import console_run_config
 
     defs = load_definitions()
 
@@ -390,9 +391,7 @@ def run_backfill(
             description=f"{len(split_keys(group))} of {len(accounts)} account(s) × "
             f"{len(days_between(since, until))} day(s)",
             trigger=f"cli-{command}",
-            run_config=(
-                {"loggers": {"console": {"config": {"log_level": log_level}}}} if here else None
-            ),
+            run_config=console_run_config(log_level) if here else None,
         )
         for i, group in enumerate(groups)
     ]
@@ -430,7 +429,7 @@ def run_backfill(
     else:
         try:
             status = _drive(instance, backfills, assets, keys, echo)
-        except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+        except INTERRUPTS:
             echo("    stopped: the runs in flight ended FAILURE and the backfill is cancelled")
             raise
         executed_by = "this process (no Dagster daemon running)"
@@ -667,7 +666,7 @@ def backfill_settings(
                     dagster_home=Path(env["DAGSTER_HOME"]),
                     command=command,
                 )
-            except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+            except INTERRUPTS:
                 echo(
                     f"interrupted: the days already stored stay as they are; run the same "
                     f"{command} again for the rest (it re-pulls each day whole)."
@@ -778,7 +777,7 @@ def _runs_stopped_if_interrupted(instance: dg.DagsterInstance) -> Iterator[None]
 
     try:
         yield
-    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+    except INTERRUPTS:
         if isinstance(instance.run_launcher, ForkingRunLauncher):
             instance.run_launcher.stop_all()
         raise

@@ -84,7 +84,7 @@ def pull_accounts(
     days needs them only for new accounts.
     """
     from ads_platform.demo import materialize
-    from ads_platform.run_errors import failure_lines
+    from ads_platform.run_errors import console_run_config, failure_lines
 
     new = new_accounts(instance, accounts)
     names = ", ".join(a.to_user_string() for a in ACCOUNT_ASSETS)
@@ -102,7 +102,7 @@ def pull_accounts(
                 echo("    " + line)
         runs = account_runs(instance, accounts, trigger)
         echo(f"==> {names} (per account): {len(runs)} run(s) beside the insights")
-        quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        quiet = console_run_config(log_level)
         forked = submit(instance, runs, echo, run_config=quiet, in_process=True)
         return [run.run_id for run in forked]
     planned = []

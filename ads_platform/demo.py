@@ -22,6 +22,7 @@ import yaml
 
 from ads_platform import datasets as ds
 from ads_platform.partitions import ad_accounts_partitions, key_for, range_tags
+from ads_platform.run_errors import console_run_config
 from ads_platform.settings import settings_environ
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +194,7 @@ def materialize(
         tags=tags or {},
         asset_selection=keys,
         raise_on_error=raise_on_error,
-        run_config=_quiet(log_level),
+        run_config=console_run_config(log_level),
     )
 
 
@@ -202,12 +203,6 @@ def insights_selection(defs: dg.Definitions) -> list[str]:
     keys = defs.resolve_asset_graph().get_all_asset_keys()
     names = [b.name for b in ds.BREAKDOWNS.values() if dg.AssetKey(b.name) in keys]
     return [ds.AD_INSIGHTS_DAILY, *names]
-
-
-def _quiet(log_level: str | None) -> dict[str, Any]:
-    if not log_level:
-        return {}
-    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
 
 
 @dataclass
@@ -415,7 +410,7 @@ def materialize_marts(
         instance=instance,
         asset_selection=dbt_keys,
         raise_on_error=False,
-        run_config=_quiet(log_level),
+        run_config=console_run_config(log_level),
     )
 
 

@@ -40,6 +40,10 @@ SYNC_LAUNCH_OVERRIDES: dict[str, Any] = {
 #: The same, with each run executed in a child forked from this process, several at once
 #: (:class:`ads_platform.run_launcher.ForkingRunLauncher`): ``ads-platform backfill
 #: --wait`` without a daemon, where one run per account had left the API idle.
+#: What a Ctrl-C or a SIGTERM under :func:`interrupts_on_sigterm` raises: Python's own
+#: interrupt, or Dagster's once a run executing in this process has caught it.
+INTERRUPTS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)
+
 PARALLEL_LAUNCH_OVERRIDES: dict[str, Any] = {
     "run_coordinator": SYNC_LAUNCH_OVERRIDES["run_coordinator"],
     "run_launcher": {"module": "ads_platform.run_launcher", "class": "ForkingRunLauncher"},
@@ -106,14 +110,12 @@ def interrupts_on_sigterm() -> Iterator[None]:
     import signal
     import threading
 
+    from ads_platform.run_launcher import raise_keyboard_interrupt
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     try:
         yield
     finally:
@@ -165,7 +167,7 @@ def drive_backfill(
                 forking.reap(timeout=POLL_SECONDS)
             else:
                 iterations += 1
-    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+    except INTERRUPTS:
         # Ctrl-C, or SIGTERM under interrupts_on_sigterm(): no run may stay STARTED with
         # nobody to end it, and no daemon may later resume a backfill its user stopped.
         if forking is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -28,6 +29,13 @@ DEBUG_LOG_LEVEL = "WARNING"
 
 def console_log_level(debug: bool) -> str:
     return DEBUG_LOG_LEVEL if debug else QUIET_LOG_LEVEL
+
+
+def console_run_config(log_level: str | None) -> dict[str, Any]:
+    """The run config that sets a run's console log level (none: Dagster's default)."""
+    if not log_level:
+        return {}
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
 
 
 def _reason(event: dg.DagsterEvent) -> str:

@@ -201,7 +201,7 @@ def _execute_in_child(recon_job: Any, run: dg.DagsterRun, instance: dg.DagsterIn
         # The parent forked inside its backfill loop's event loop; this thread runs none.
         asyncio.events._set_running_loop(None)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
         result = execute_run(recon_job, run, instance)
         return 0 if result.success else 3
     except BaseException:
@@ -209,6 +209,6 @@ def _execute_in_child(recon_job: Any, run: dg.DagsterRun, instance: dg.DagsterIn
         return 1
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+def raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     """SIGTERM as Dagster's interrupt: the run is marked failed with the steps' state."""
     raise KeyboardInterrupt
