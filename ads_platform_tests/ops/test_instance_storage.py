@@ -171,3 +171,20 @@ def test_a_forked_runs_events_survive_the_parent_closing_its_database(tmp_path: 
     assert len(stock.get_logs_for_run("forked-run")) == 61
     stock.dispose()
     storage.dispose()
+
+
+def test_the_pooled_databases_commit_without_waiting_for_the_disk_once_in_wal_mode(
+    tmp_path: Path,
+) -> None:
+    pooled = PooledSqliteEventLogStorage(str(tmp_path / "events"))
+    pooled.store_event(materialization_entry("run-a", 0))
+    runs = PooledSqliteRunStorage.from_local(str(tmp_path / "runs"))
+    runs.has_run("absent")
+    engines = [pooled._engines.get(pooled.conn_string_for_shard(s)) for s in ("index", "run-a")]
+    for engine in [*engines, runs._engines.get(runs._conn_string)]:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+            # 1 is NORMAL: SQLite's default, FULL (2), syncs the log at every commit.
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1
+    pooled.dispose()
+    runs.dispose()
