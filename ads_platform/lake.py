@@ -24,18 +24,19 @@ import fcntl
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ads_platform import atomic
-from ads_platform.datasets import DATASETS
+from ads_platform.datasets import DATASETS, Dataset
 from ads_platform.datasets.base import DATA_FILE
 
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -117,6 +118,27 @@ class Lake:
         path = self.dataset_dir(dataset) / _segment("account_id", account_id) / name
         self.write(path, table)
         return path
+
+    def append_per_account(
+        self, dataset: Dataset, records: Sequence[Mapping[str, Any]], tag: str
+    ) -> None:
+        """Records of an append-only dataset: validated together, a file per account.
+
+        One Pandera call for all the accounts, each file a slice of the one table:
+        Pandera costs about 10 ms a call whatever the rows, and a run over 50 accounts
+        and six assets made 300 calls to write its attempts log.
+        """
+        by_account: dict[str, list[Mapping[str, Any]]] = {}
+        for record in records:
+            by_account.setdefault(str(record["account_id"]), []).append(record)
+        grouped = [r for items in by_account.values() for r in items]
+        if not grouped:
+            return
+        table = dataset.table(grouped)
+        start = 0
+        for account_id, items in by_account.items():
+            self.append_file(dataset.name, account_id, table.slice(start, len(items)), tag=tag)
+            start += len(items)
 
     def delete(self, path: Path) -> bool:
         try:

@@ -212,12 +212,7 @@ def error_fields(error: MetaApiError, now: dt.datetime) -> dict[str, Any]:
 
 
 def record(lake: Lake, rows: Sequence[Mapping[str, Any]], tag: str) -> None:
-    by_account: dict[str, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        by_account.setdefault(str(row["account_id"]), []).append(row)
-    for account_id, items in by_account.items():
-        table = TOKEN_CHECKS.table(items)
-        lake.append_file(DATASET, account_id, table, tag=tag)
+    lake.append_per_account(TOKEN_CHECKS, rows, tag=tag)
 
 
 def record_runtime_error(
