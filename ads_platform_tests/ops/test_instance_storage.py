@@ -188,3 +188,32 @@ def test_the_pooled_databases_commit_without_waiting_for_the_disk_once_in_wal_mo
             assert conn.exec_driver_sql("pragma synchronous").scalar() == 1
     pooled.dispose()
     runs.dispose()
+
+
+def _schema(db: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as con:
+        tables = con.execute("select type, name, sql from sqlite_master order by name").fetchall()
+        return [*tables, *con.execute("select * from alembic_version").fetchall()]
+
+
+def test_a_new_runs_database_is_a_copy_of_what_dagster_initializes_and_dagster_reads_it(
+    tmp_path: Path,
+) -> None:
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    stock.store_event(materialization_entry("run-a", 0))
+    pooled = PooledSqliteEventLogStorage(str(tmp_path / "pooled"))
+    for n in range(3):
+        pooled.store_event(materialization_entry("run-a", n))
+    copied = tmp_path / "pooled" / "run-a.db"
+    assert len(list((tmp_path / "pooled").glob(".run-template-*.sqlite"))) == 1  # copied from it
+    assert _schema(copied) == _schema(tmp_path / "stock" / "run-a.db")
+    with sqlite3.connect(copied) as con:
+        assert con.execute("pragma journal_mode").fetchone() == ("wal",)
+    # Dagster's own storage takes it for the run's database and nothing else for a run's.
+    reader = SqliteEventLogStorage(str(tmp_path / "pooled"))
+    assert len(reader.get_logs_for_run("run-a")) == 3
+    assert sorted(reader.get_all_run_ids()) == ["run-a"]
+    reader.store_event(materialization_entry("run-a", 3))
+    assert len(pooled.get_logs_for_run("run-a")) == 4
+    for storage in (stock, pooled, reader):
+        storage.dispose()
