@@ -141,3 +141,75 @@ def test_the_wrapper_starts_dbt_in_that_directory_with_that_name(tmp_path: Path)
         timeout=60,
     )
     assert done.stdout.split() == [str(warehouse), "marts.duckdb"]
+
+
+def test_only_dbt_cores_console_script_is_run_in_its_own_python(tmp_path: Path) -> None:
+    script = tmp_path / "dbt"
+    script.write_text(f"#!{sys.executable}\nimport sys\n{dbt_with_parent.DBT_CLI_IMPORT}\n")
+    assert dbt_with_parent.console_script_python(str(script)) == sys.executable
+    # A shell script, a Python script that is not dbt's, a missing file: exec'd as they are.
+    assert dbt_with_parent.console_script_python(str(fake_dbt(tmp_path, "exit 0"))) is None
+    script.write_text(f"#!{sys.executable}\nprint('not dbt')\n")
+    assert dbt_with_parent.console_script_python(str(script)) is None
+    assert dbt_with_parent.console_script_python(str(tmp_path / "absent")) is None
+
+
+FAKE_DBT_CLI = """
+import atexit, sys
+atexit.register(lambda: print("exit handlers ran", flush=True))
+def cli(args, prog_name):
+    print("dbt", *args, flush=True)
+    raise SystemExit(int(args[0]))
+"""
+
+RUN_HERE = """
+import sys
+from ads_platform import dbt_with_parent
+code = dbt_with_parent.run_dbt_then_exit(sys.argv[1:], {"ADS_PLATFORM_DBT_DB": "marts.duckdb"})
+print("returned", code, flush=True)
+"""
+
+
+@pytest.mark.parametrize("wal", [False, True])
+def test_dbt_run_here_ends_after_its_exit_handlers_unless_the_database_is_open(
+    tmp_path: Path, wal: bool
+) -> None:
+    """The exit handlers run (dbt-duckdb checkpoints the build database in one); then the
+    process ends with dbt's code, or, if DuckDB's write-ahead log is still there, returns
+    so the interpreter's normal teardown can close the database."""
+    fake = tmp_path / "fake" / "dbt" / "cli"
+    fake.mkdir(parents=True)
+    for package in (fake.parent, fake):
+        (package / "__init__.py").write_text("")
+    (fake / "main.py").write_text(FAKE_DBT_CLI)
+    if wal:
+        (tmp_path / "marts.duckdb.wal").write_text("")
+    root = str(Path(dbt_with_parent.__file__).parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_HERE, "3", "build"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "fake"), root])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.splitlines()[:2] == ["dbt 3 build", "exit handlers ran"]
+    assert ("returned 3" in done.stdout) is wal
+    assert done.returncode == (0 if wal else 3)
+
+
+def test_the_wrapper_runs_the_real_dbt_with_its_exit_code() -> None:
+    dbt = Path(sys.executable).with_name("dbt")
+    env = {**os.environ, dbt_with_parent.DBT_EXECUTABLE_ENV: str(dbt)}
+    env.pop(dbt_with_parent.PARENT_PID_ENV, None)
+    assert dbt_with_parent.console_script_python(str(dbt)) is not None
+    usage = subprocess.run(
+        [str(WRAPPER), "--no-such-flag"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert usage.returncode == 2, usage.stderr
+    assert "No such option" in usage.stderr
+    helped = subprocess.run(
+        [str(WRAPPER), "--help"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "Usage: dbt" in helped.stdout
