@@ -24,11 +24,12 @@ with NORMAL against 2.4–3.7 ms with FULL, back to back (``benchmarks/event_log
 2026-11-30, load 3–4.5).  What it costs: nothing when a process dies (a committed
 transaction is in the operating system's hands before ``commit`` returns; attacked by
 ``test_a_killed_writer_loses_none_of_the_events_it_wrote``), and the database is never
-corrupted; only a power cut or kernel crash may take back the last commits.  A lost
-materialization event then reads as a partition not yet pulled, which the next run
-pulls again into a file that was written and synced on its own (``ads_platform/atomic.py``):
-a repeated request, never a wrong number.  The run's and the index's databases were
-never committed together, so no new kind of half-written state appears.  PostgreSQL, the
+corrupted; only a power cut or kernel crash may take back the last commits.  Dagster
+then shows such a partition as not materialized while its data is in the lake (whose
+files are synced on their own, ``ads_platform/atomic.py``), the attempts log and the
+marts; pulling it again (the daily lookback, a backfill) restores the record: a repeated
+request, never a wrong number.  The run's and the index's databases were never
+committed together, so no new kind of half-written state appears.  PostgreSQL, the
 production instance, is not affected.
 
 Only the engine objects live longer:

@@ -25,6 +25,7 @@ run with the cause, so the backfill ends and the next one retries those partitio
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import time
@@ -61,6 +62,7 @@ class ForkingRunLauncher(RunLauncher, ConfigurableClass):
         self._inst_data = inst_data
         self._max_parallel = max_parallel
         self._children: dict[int, str] = {}  # pid -> run id
+        self._heap_frozen = False
         self._parent = os.getpid()
         #: Called every ``progress_every`` seconds while ``launch_run`` waits for a slot:
         #: a backfill launches all its runs within one iteration of Dagster's loop, so the
@@ -106,6 +108,15 @@ class ForkingRunLauncher(RunLauncher, ConfigurableClass):
         origin = context.job_code_origin
         run = context.dagster_run
         recon_job = recon_job_from_origin(origin)  # type: ignore[arg-type]
+        if not self._heap_frozen:
+            # The parent's heap (Dagster, dbt's adapter, pandas: ~400 MiB) is what every
+            # child inherits.  Frozen, the children's full collections skip it instead
+            # of touching (and so copying) its pages: 3-8 % less CPU in a 10-run
+            # backfill, back to back (benchmarks/backfill_benchmark.py, 2026-11-30).
+            # Collected first, so no garbage is kept for good.
+            gc.collect()
+            gc.freeze()
+            self._heap_frozen = True
         pid = os.fork()
         if pid == 0:  # the child: execute the run, never return into the parent's code
             os._exit(_execute_in_child(recon_job, run, self._instance))

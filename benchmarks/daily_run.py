@@ -447,8 +447,9 @@ def main() -> int:
     print(f"wall seconds           {wall:.1f} (target < 60 s: {'met' if wall < 60 else 'NOT met'})")
     cores = os.cpu_count() or 1
     print(
-        f"CPU seconds            {daily.cpu_seconds:.1f} in the command and its runs (dbt included, "
-        f"the sandbox apart): at least {daily.cpu_seconds / cores:.1f} s wall on {cores} cores"
+        f"CPU seconds            {daily.cpu_seconds:.1f} in the command and its runs (dbt "
+        f"included, the sandbox apart): at least {daily.cpu_seconds / cores:.1f} s wall on "
+        f"{cores} cores"
     )
     print("where the time goes    (the command's own phase lines)")
     for name, seconds in phases.items():

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
+import duckdb
 import pytest
 import yaml
 from dagster._core.execution.backfill import BulkActionStatus
@@ -117,6 +118,46 @@ def test_backfill_creates_a_dagster_backfill_and_fills_every_partition_with_the_
             assert got["spend"] == expected["spend"], (account, day)
             assert got["impressions"] == expected["impressions"], (account, day)
             assert got["link_clicks"] == expected["link_clicks"], (account, day)
+
+
+def test_the_marts_are_built_only_after_every_run_the_backfill_started_has_ended(
+    fresh_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-account runs (campaigns, ad sets, ads, …) are forked beside the insights
+    backfill and may end after it: the marts join both, so they wait for every run.
+
+    Two guards keep it: the backfill loop waits for every child of the launcher, and the
+    command waits for the per-account runs by id.  With both removed the marts started
+    10.6 s before the slow account's run ended, and this test failed (2026-11-30)."""
+    config, home, accounts = _user_settings(tmp_path, fresh_sandbox, monkeypatch)
+    # Every answer about the first account takes 1.5 s: its insights run asks twice, its
+    # per-account run (entities, token, reach) about ten times, so that run ends last.
+    fresh_sandbox.add_fault("timeout", account_id=accounts[0], seconds=1.5)
+    result = _backfill(config)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "==> marts" in out, out
+    with open_instance(home / "dagster") as instance:
+        records = instance.get_run_records()
+    marts = [
+        r
+        for r in records
+        if any("fct_ad_daily" in k.to_user_string() for k in r.dagster_run.asset_selection or ())
+    ]
+    assert len(marts) == 1, [r.dagster_run.asset_selection for r in records]
+    others = [r for r in records if r is not marts[0]]
+    kinds = {k.to_user_string() for r in others for k in r.dagster_run.asset_selection or ()}
+    assert {"ad_insights_daily", "campaigns", "reach_monthly"} <= kinds, kinds
+    assert all(r.end_time is not None for r in others)
+    assert marts[0].start_time is not None
+    assert marts[0].start_time >= max(r.end_time for r in others if r.end_time is not None)
+    # And the marts hold what those runs wrote: each account's campaigns, by name.
+    with contextlib.closing(duckdb.connect(str(home / "marts.duckdb"), read_only=True)) as con:
+        named = con.execute(
+            "select account_id, count(*) from dim_campaigns where campaign_name is not null "
+            "group by 1 order by 1"
+        ).fetchall()
+    assert [a for a, n in named if n > 0] == accounts
 
 
 def test_a_failing_account_makes_the_backfill_exit_non_zero_naming_it_and_the_cause(
