@@ -64,6 +64,12 @@ BENCHES: tuple[Bench, ...] = (
         "backfill_benchmark.py",
         ("--latency-ms", "0", "--ads", "300"),
     ),
+    Bench(
+        "backfill-0ms-pg",
+        "3",
+        "backfill_benchmark.py",
+        ("--latency-ms", "0", "--ads", "300", "--instance", "postgres"),
+    ),
     Bench("marts-step", "4", "demo_marts_step.py"),
     Bench("marts", "4", "marts_benchmark.py", ("--no-verification",)),
     Bench("peers", "5", "peers.py"),

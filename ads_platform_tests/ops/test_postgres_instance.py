@@ -9,23 +9,28 @@ be proven there, not silently skipped.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from ads_platform.automation.alerts import build_check_alerts_sensor
 from ads_platform.automation.sensors import build_new_accounts_sensor
 from ads_platform.doctor import run_doctor
 from ads_platform.partitions import key_for
+from ads_platform.postgres_storage import MAX_OVERFLOW
 from ads_platform.resources import PlatformResource
 from ads_platform_tests.automation.helpers import Clock, repository
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts
+from ads_platform_tests.events import materialization_entry
 from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -179,6 +184,57 @@ def test_backfill_through_the_daemon_on_postgres(
         assert runs[0].status == dg.DagsterRunStatus.SUCCESS
         materialized = set(instance.get_materialized_partitions(dg.AssetKey("ad_insights_daily")))
         assert set(keys) <= materialized
+
+
+def _sessions(pg_url: str) -> int:
+    """Connections the server has accepted for this database so far (PostgreSQL ≥ 14)."""
+    admin = admin_connection()
+    with admin.cursor() as cur:
+        cur.execute(
+            "select sessions from pg_stat_database where datname = %s", (pg_url.rsplit("/", 1)[1],)
+        )
+        (count,) = cur.fetchone()
+    admin.close()
+    return int(count)
+
+
+def test_the_production_instance_reuses_its_connections_instead_of_one_per_event(
+    pg_home: Path, pg_url: str
+) -> None:
+    with dg.DagsterInstance.get() as instance:
+        storages = (instance.run_storage, instance.event_log_storage, instance.schedule_storage)
+        assert all(isinstance(s._engine.pool, sa.pool.QueuePool) for s in storages)  # type: ignore[attr-defined]
+        storage = instance.event_log_storage
+        storage.store_event(materialization_entry("pg-run", 0))  # connected once
+        before = _sessions(pg_url)
+        for n in range(1, 41):
+            storage.store_event(materialization_entry("pg-run", n))
+        assert len(storage.get_logs_for_run("pg-run")) == 41
+        # The stock storage opened a connection (a server backend) per operation.
+        assert _sessions(pg_url) - before <= MAX_OVERFLOW + 1
+
+
+def _write_in_forked_child(storage: Any) -> None:
+    for n in range(100, 110):
+        storage.store_event(materialization_entry("pg-forked", n))
+
+
+def test_a_forked_run_worker_opens_its_own_connections_and_leaves_the_parents_working(
+    pg_home: Path,
+) -> None:
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        storage.store_event(materialization_entry("pg-forked", 0))  # the parent's connection
+        child = multiprocessing.get_context("fork").Process(
+            target=_write_in_forked_child, args=(storage,)
+        )
+        child.start()
+        for n in range(1, 11):  # the parent goes on meanwhile, on its own connection
+            storage.store_event(materialization_entry("pg-forked", n))
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        storage.store_event(materialization_entry("pg-forked", 11))
+        assert len(storage.get_logs_for_run("pg-forked")) == 22
 
 
 def test_a_missing_server_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
