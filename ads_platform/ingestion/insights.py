@@ -522,5 +522,6 @@ def store_day(
         guard,
         write,
         message="today (partial)" if day == today.day else "",
+        preview_of=validated.ad_table,
     )
     return outcome, totals if outcome.ok else None

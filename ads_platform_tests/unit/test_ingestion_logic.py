@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -372,3 +373,23 @@ def test_a_stored_days_preview_is_a_markdown_table_of_its_first_rows_without_int
         "| 2 | line break |  |",
     ]
     assert preview_markdown(frame.iloc[:0]) == "_no rows_"
+
+
+def test_a_stored_days_preview_from_its_arrow_table_shows_money_as_stored() -> None:
+    table = pa.table(
+        {
+            "ad_id": ["1", "2", "3"],
+            "ad_name": ["a|b", "line\nbreak", None],
+            "spend": pa.array([Decimal("1.50"), None, Decimal("2.00")], pa.decimal128(18, 2)),
+            "reach": pa.array([7, None, 9], pa.int64()),
+            "actions": pa.array([[{"action_type": "x"}], [], []]),
+            "fetched_at": pa.array([dt.datetime(2026, 11, 20, tzinfo=dt.UTC)] * 3),
+        }
+    )
+    assert preview_markdown(table, limit=2).splitlines() == [
+        "| ad_id | ad_name | spend | reach |",
+        "|---|---|---|---|",
+        "| 1 | a\\|b | 1.50 | 7 |",
+        "| 2 | line break |  |  |",
+    ]
+    assert preview_markdown(table.slice(0, 0)) == "_no rows_"
