@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "dbt_output",
             "run_errors",
             "instance_storage",
+            "postgres_storage",
             "run_launcher",
         },
     ),
