@@ -28,7 +28,6 @@ import logging
 import math
 import os
 import resource
-import secrets
 import sys
 import tempfile
 import time
@@ -108,29 +107,6 @@ def bench_sandbox(accounts: int, ads: int, latency_ms: int, **options: Any) -> A
 POSTGRES_YAML = Path(__file__).resolve().parent.parent / "deploy" / "dagster.postgres.yaml"
 
 
-@contextlib.contextmanager
-def postgres_database(host: str = "127.0.0.1", port: int = 5432, user: str = "postgres") -> Any:
-    """A fresh database on the local server for one run (dropped afterwards); its URL."""
-    import psycopg2
-
-    admin = psycopg2.connect(host=host, port=port, user=user, dbname="postgres")
-    admin.autocommit = True
-    name = f"ads_bench_{secrets.token_hex(6)}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://{user}@{host}:{port}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
-
-
 def closed_window(sandbox: Any, days: int) -> tuple[dt.date, dt.date]:
     """The last ``days`` closed days of the sandbox's clock: (since, until)."""
     until = sandbox.today() - dt.timedelta(days=1)
@@ -167,32 +143,20 @@ def run_backfill(
     from ads_platform_tests.platform_defs import defs
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
-    if instance == "shipped":
+    if instance in ("shipped", "postgres"):
         from dagster._core.instance.ref import InstanceRef
 
         from ads_platform.backfill import launching_instance
         from ads_platform.demo import install_instance_config
 
         dagster_home = home / "dagster"
-        install_instance_config(dagster_home)
-        os.environ["DAGSTER_HOME"] = str(dagster_home)
-        opened = (
-            dg.DagsterInstance.from_ref(
-                InstanceRef.from_dir(str(dagster_home), overrides=SYNC_LAUNCH_OVERRIDES)
-            )
-            if sequential
-            else launching_instance(dagster_home)
-        )
-    elif instance == "postgres":
-        from dagster._core.instance.ref import InstanceRef
-
-        from ads_platform.backfill import launching_instance
-
-        # The production instance as deploy/ ships it (dagster-postgres); the caller has
-        # set DAGSTER_PG_URL to a database of its own.
-        dagster_home = home / "dagster"
-        dagster_home.mkdir(parents=True, exist_ok=True)
-        (dagster_home / "dagster.yaml").write_text(POSTGRES_YAML.read_text())
+        if instance == "shipped":
+            install_instance_config(dagster_home)
+        else:
+            # The production instance as deploy/ ships it; the caller has set
+            # DAGSTER_PG_URL to a database of its own.
+            dagster_home.mkdir(parents=True, exist_ok=True)
+            (dagster_home / "dagster.yaml").write_text(POSTGRES_YAML.read_text())
         os.environ["DAGSTER_HOME"] = str(dagster_home)
         opened = (
             dg.DagsterInstance.from_ref(
@@ -271,7 +235,10 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="ads_bench_"))
     with contextlib.ExitStack() as stack:
         if args.instance == "postgres":
-            os.environ["DAGSTER_PG_URL"] = stack.enter_context(postgres_database())
+            from ads_platform_tests.postgres import connect, fresh_database
+
+            admin = stack.enter_context(contextlib.closing(connect()))
+            os.environ["DAGSTER_PG_URL"] = stack.enter_context(fresh_database(admin, "ads_bench"))
         sandbox = stack.enter_context(bench_sandbox(args.accounts, args.ads, args.latency_ms))
         since, _until = closed_window(sandbox, args.days)
         result = run_backfill(

@@ -32,26 +32,18 @@ from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import ingest, setup_accounts
 from ads_platform_tests.events import materialization_entry
 from ads_platform_tests.launch import SYNC_LAUNCH_OVERRIDES, backfill_through_daemon
+from ads_platform_tests.postgres import PG_HOST, PG_PORT, PG_USER, connect, fresh_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_YAML = REPO / "deploy" / "dagster.postgres.yaml"
-
-
-def _connect(dbname: str, port: int = PG_PORT):  # type: ignore[no-untyped-def]
-    import psycopg2
-
-    conn = psycopg2.connect(host=PG_HOST, port=port, user=PG_USER, dbname=dbname, connect_timeout=3)
-    conn.autocommit = True
-    return conn
 
 
 def admin_connection(port: int = PG_PORT):  # type: ignore[no-untyped-def]
     """A connection to the server's ``postgres`` database; skip, or fail under CI=true."""
     try:
-        return _connect("postgres", port)
+        return connect("postgres", port)
     except Exception as exc:
         reason = f"PostgreSQL is not reachable at {PG_HOST}:{port} as {PG_USER}: {exc}"
         if os.environ.get("CI", "").lower() == "true":
@@ -63,21 +55,10 @@ def admin_connection(port: int = PG_PORT):  # type: ignore[no-untyped-def]
 def pg_url() -> Iterator[str]:
     """A fresh database for this test run, dropped afterwards."""
     admin = admin_connection()
-    name = f"ads_platform_test_{secrets.token_hex(6)}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
     try:
-        # psycopg2 named explicitly: SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3,
-        # which is not installed (dagster-postgres depends on psycopg2-binary).
-        yield f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        with fresh_database(admin, "ads_platform_test") as url:
+            yield url
     finally:
-        with admin.cursor() as cur:
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
 
 
