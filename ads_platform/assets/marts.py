@@ -38,10 +38,13 @@ the published marts, so a publish killed half-way leaves the last good marts in 
 
 Manifest: ``@dbt_assets`` needs ``dbt_project/target/manifest.json`` when the definitions
 are built (:func:`build_marts_assets`), never at import.  CI and images run ``python -m
-ads_platform.assets.marts`` (``scripts/test.sh``, the demo); ``dagster dev`` re-parses
-through ``prepare_if_dev()``; and if the manifest is missing or older than the dbt
-sources, :func:`prepare_manifest` runs ``dbt parse`` (local, no network: the project has
-no packages) before the assets are built.
+ads_platform.assets.marts`` (``scripts/test.sh``, the demo); and if the manifest is
+missing or older than the dbt sources, :func:`prepare_manifest` runs ``dbt parse``
+(local, no network: the project has no packages) before the assets are built, in
+``dagster dev`` as anywhere.  Not dagster-dbt's ``prepare_if_dev()``: under ``dagster
+dev`` it let dbt write the manifest in place, and a command loading the definitions at
+that moment read half of it (``orjson.JSONDecodeError: unexpected end of data``, seen in
+CI on 2026-11-30 while the dev-server test's code server was starting).
 """
 
 import contextlib
@@ -190,9 +193,8 @@ def seed_partial_parse(target_path: Path, project_dir: Path = DBT_PROJECT_DIR) -
 
 
 def prepare_manifest(settings: Settings | None = None) -> Path:
-    """The manifest the assets are built from: re-parsed in ``dagster dev`` and whenever it
-    is missing or older than the dbt sources; a failed parse keeps a previous manifest."""
-    dbt_project.prepare_if_dev()
+    """The manifest the assets are built from: re-parsed (atomically) whenever it is missing
+    or older than the dbt sources; a failed parse keeps a previous manifest."""
     if _manifest_is_stale(DBT_PROJECT_DIR, dbt_project.manifest_path):
         try:
             prepare_dbt_manifest(settings=settings)
