@@ -54,7 +54,8 @@ Only the engine objects live longer:
 of the shipped ``dagster.yaml`` (:func:`ads_platform.demo.install_instance_config`), not
 to the repository's file, which Dagster's CLI also reads for throwaway instances in a
 temporary folder (no ``DAGSTER_HOME``, so no base directory for this storage).
-PostgreSQL (``deploy/dagster.postgres.yaml``) pools its connections already.
+PostgreSQL (``deploy/dagster.postgres.yaml``) keeps its connections through
+:mod:`ads_platform.postgres_storage`.
 """
 
 from __future__ import annotations

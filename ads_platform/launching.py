@@ -40,14 +40,14 @@ SYNC_LAUNCH_OVERRIDES: dict[str, Any] = {
 #: The same, with each run executed in a child forked from this process, several at once
 #: (:class:`ads_platform.run_launcher.ForkingRunLauncher`): ``ads-platform backfill
 #: --wait`` without a daemon, where one run per account had left the API idle.
-#: What a Ctrl-C or a SIGTERM under :func:`interrupts_on_sigterm` raises: Python's own
-#: interrupt, or Dagster's once a run executing in this process has caught it.
-INTERRUPTS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)
-
 PARALLEL_LAUNCH_OVERRIDES: dict[str, Any] = {
     "run_coordinator": SYNC_LAUNCH_OVERRIDES["run_coordinator"],
     "run_launcher": {"module": "ads_platform.run_launcher", "class": "ForkingRunLauncher"},
 }
+
+#: What a Ctrl-C or a SIGTERM under :func:`interrupts_on_sigterm` raises: Python's own
+#: interrupt, or Dagster's once a run executing in this process has caught it.
+INTERRUPTS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)
 
 
 def pending_backfills(instance: dg.DagsterInstance, backfill_ids: Sequence[str]) -> list[str]:

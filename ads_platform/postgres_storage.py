@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from dagster._core.storage.config import pg_config
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.storage import DagsterPostgresStorage
 from dagster_postgres.utils import (
@@ -91,10 +90,6 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             stock = storage._engine
             storage._engine = pooled_engine(postgres_url, token_provider)
             stock.dispose()
-
-    @classmethod
-    def config_type(cls) -> Any:
-        return pg_config()
 
     @classmethod
     def from_config_value(  # type: ignore[override]
