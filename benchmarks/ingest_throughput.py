@@ -50,6 +50,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ads_platform.datasets import ACCOUNT_INSIGHTS, AD_INSIGHTS
+from ads_platform.gc_pause import paused_gc
 from ads_platform.ingestion import insights as pull
 from ads_platform.ingestion import zero_guard
 from ads_platform.lake import Lake
@@ -228,24 +229,25 @@ def run_stages(recorded: Recorded, lake: Lake) -> Timings:
             time_range = json.dumps(
                 {"since": since.isoformat(), "until": until.isoformat()}, separators=(",", ":")
             )
-            t = mark()
-            by_level = {}
-            for level in ("ad", "account"):
-                bodies = recorded.pages[(aid, level, time_range)]
-                rows = (row for body in bodies for row in _data(decode_body(body)))
-                by_level[level] = pull.bucket_by_day(rows, aid)
-            ad_rows, account_rows = by_level["ad"], by_level["account"]
-            t = timings.add("parse", t)
-            ad_frame, account_frame = pull.build_frames(
-                account,
-                [r for rows in ad_rows.values() for r in rows],
-                [r for rows in account_rows.values() for r in rows],
-                fetched_at=NOW,
-                run_id="bench",
-            )
-            t = timings.add("frame", t)
-            pull.check_frames(account, ad_frame, account_frame)
-            t = timings.add("validate", t)
+            with paused_gc():  # as the pull does around the same stages
+                t = mark()
+                by_level = {}
+                for level in ("ad", "account"):
+                    bodies = recorded.pages[(aid, level, time_range)]
+                    rows = (row for body in bodies for row in _data(decode_body(body)))
+                    by_level[level] = pull.bucket_by_day(rows, aid)
+                ad_rows, account_rows = by_level["ad"], by_level["account"]
+                t = timings.add("parse", t)
+                ad_frame, account_frame = pull.build_frames(
+                    account,
+                    [r for rows in ad_rows.values() for r in rows],
+                    [r for rows in account_rows.values() for r in rows],
+                    fetched_at=NOW,
+                    run_id="bench",
+                )
+                t = timings.add("frame", t)
+                pull.check_frames(account, ad_frame, account_frame)
+                t = timings.add("validate", t)
             validated = pull.split_days(pull._span(since, until), ad_frame, account_frame)
             with lake.parallel_writes() as writes:
                 for day, frames in validated.items():

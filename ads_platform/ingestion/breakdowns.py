@@ -279,11 +279,7 @@ def reconcile(
         "unbroken_spend": round(unbroken.spend, 2),
         "unbroken_impressions": unbroken.impressions,
     }
-
-    def off(a: float, b: float) -> bool:
-        return abs(a - b) > max(tolerance * max(abs(a), abs(b)), 0.011)
-
-    if off(totals.spend, unbroken.spend) or off(totals.impressions, unbroken.impressions):
+    if zero_guard.totals_differ(totals, unbroken, tolerance):
         return CheckOutcome(
             RECONCILE_CHECK,
             False,

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from ads_platform import frames, schemas
 from ads_platform.datasets import ACCOUNT_INSIGHTS, AD_INSIGHTS, Dataset
+from ads_platform.gc_pause import paused_gc
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.outcomes import (
     SCHEMA_CHECK,
@@ -160,30 +161,22 @@ def bucket_by_day(
 
 
 def reconcile(
-    ad_frame: pd.DataFrame, account_frame: pd.DataFrame, tolerance: float
+    ad_level: zero_guard.DayTotals, account_level: zero_guard.DayTotals, tolerance: float
 ) -> CheckOutcome:
     """Sum of ad-level spend/impressions vs Meta's account-level totals for the day."""
-    ad_spend = float(ad_frame["spend"].sum()) if len(ad_frame) else 0.0
-    ad_impr = int(ad_frame["impressions"].sum()) if len(ad_frame) else 0
-    acc_spend = float(account_frame["spend"].sum()) if len(account_frame) else 0.0
-    acc_impr = int(account_frame["impressions"].sum()) if len(account_frame) else 0
     meta: dict[str, object] = {
-        "ad_level_spend": round(ad_spend, 2),
-        "account_level_spend": round(acc_spend, 2),
-        "ad_level_impressions": ad_impr,
-        "account_level_impressions": acc_impr,
+        "ad_level_spend": round(ad_level.spend, 2),
+        "account_level_spend": round(account_level.spend, 2),
+        "ad_level_impressions": ad_level.impressions,
+        "account_level_impressions": account_level.impressions,
     }
-
-    def off(a: float, b: float) -> bool:
-        return abs(a - b) > max(tolerance * max(abs(a), abs(b)), 0.011)
-
-    if off(ad_spend, acc_spend) or off(float(ad_impr), float(acc_impr)):
+    if zero_guard.totals_differ(ad_level, account_level, tolerance):
         return CheckOutcome(
             RECONCILE_CHECK,
             False,
-            f"ad-level totals (spend {ad_spend:.2f}, impressions {ad_impr}) differ from the "
-            f"account totals (spend {acc_spend:.2f}, impressions {acc_impr}) by more than "
-            f"{tolerance:.1%}",
+            f"ad-level totals (spend {ad_level.spend:.2f}, impressions {ad_level.impressions}) "
+            f"differ from the account totals (spend {account_level.spend:.2f}, impressions "
+            f"{account_level.impressions}) by more than {tolerance:.1%}",
             meta,
             severity="WARN",
         )
@@ -228,46 +221,47 @@ def pull_account_insights(
     )
     for since, until in contiguous_ranges(fetchable, chunk_days):
         result.ranges.append((since, until))
-        ad_rows = bucket_by_day(
-            client.iter_insights(
+        with paused_gc():  # the range's rows are many small acyclic objects: gc_pause
+            ad_rows = bucket_by_day(
+                client.iter_insights(
+                    account.account_id,
+                    since,
+                    until,
+                    level="ad",
+                    fields=dataset.api_fields,
+                    action_attribution_windows=list(attribution_windows),
+                ),
                 account.account_id,
-                since,
-                until,
-                level="ad",
-                fields=dataset.api_fields,
-                action_attribution_windows=list(attribution_windows),
-            ),
-            account.account_id,
-        )
-        account_rows = bucket_by_day(
-            client.iter_insights(
-                account.account_id,
-                since,
-                until,
-                level="account",
-                fields=ACCOUNT_INSIGHTS.api_fields,
-                action_attribution_windows=None,
-            ),
-            account.account_id,
-        )
-        fetched_at = dt.datetime.now(dt.UTC)
-        in_range = {d.isoformat() for d in _span(since, until)}
-        stray = sorted((set(ad_rows) | set(account_rows)) - in_range)
-        if stray:
-            # Rows dated outside the range asked for: the API broke its contract.
-            raise schemas.ValidationFailed(
-                DATASET, f"the API returned rows for {stray[0]}, outside {since}..{until}"
             )
-        validated = _validate_range(
-            account,
-            since,
-            until,
-            ad_rows,
-            account_rows,
-            fetched_at=fetched_at,
-            run_id=run_id,
-            dataset=dataset,
-        )
+            account_rows = bucket_by_day(
+                client.iter_insights(
+                    account.account_id,
+                    since,
+                    until,
+                    level="account",
+                    fields=ACCOUNT_INSIGHTS.api_fields,
+                    action_attribution_windows=None,
+                ),
+                account.account_id,
+            )
+            fetched_at = dt.datetime.now(dt.UTC)
+            in_range = {d.isoformat() for d in _span(since, until)}
+            stray = sorted((set(ad_rows) | set(account_rows)) - in_range)
+            if stray:
+                # Rows dated outside the range asked for: the API broke its contract.
+                raise schemas.ValidationFailed(
+                    DATASET, f"the API returned rows for {stray[0]}, outside {since}..{until}"
+                )
+            validated = _validate_range(
+                account,
+                since,
+                until,
+                ad_rows,
+                account_rows,
+                fetched_at=fetched_at,
+                run_id=run_id,
+                dataset=dataset,
+            )
         with lake.parallel_writes() as writes:
             for day in _span(since, until):
                 outcome, totals = store_day(
@@ -297,10 +291,12 @@ def _span(since: dt.date, until: dt.date) -> list[dt.date]:
 
 @dataclass(frozen=True)
 class ValidDay:
-    """One day's validated frames and the Arrow tables its two files are written from."""
+    """One day's validated rows: the Arrow tables its two files are written from.
 
-    ad_frame: pd.DataFrame
-    account_frame: pd.DataFrame
+    Tables, not frames: what the checks of a day need (its totals, a preview) is read
+    from the tables, so a day of a validated range is two slices, never a pandas copy.
+    """
+
     ad_table: pa.Table
     account_table: pa.Table
 
@@ -308,12 +304,7 @@ class ValidDay:
     def of(
         cls, ad_frame: pd.DataFrame, account_frame: pd.DataFrame, dataset: Dataset = AD_INSIGHTS
     ) -> ValidDay:
-        return cls(
-            ad_frame,
-            account_frame,
-            dataset.to_arrow(ad_frame),
-            ACCOUNT_INSIGHTS.to_arrow(account_frame),
-        )
+        return cls(dataset.to_arrow(ad_frame), ACCOUNT_INSIGHTS.to_arrow(account_frame))
 
 
 DayFrames = ValidDay | schemas.ValidationFailed
@@ -445,28 +436,19 @@ def split_days(
     for frame, declared in ((ad_all, dataset), (account_all, ACCOUNT_INSIGHTS)):
         frame = frame.reset_index(drop=True)
         positions = frame.groupby("date_day", sort=False).indices if len(frame) else {}
-        parts.append((frame, declared.to_arrow(frame), positions))
+        parts.append((declared.to_arrow(frame), positions))
 
-    def day_of(part: tuple[pd.DataFrame, pa.Table, Mapping[Any, Any]], day: dt.date) -> Any:
-        frame, table, positions = part
+    def day_of(part: tuple[pa.Table, Mapping[Any, Any]], day: dt.date) -> pa.Table:
+        table, positions = part
         rows = positions.get(day)
         if rows is None:
-            return frame.iloc[0:0], table.slice(0, 0)
+            return table.slice(0, 0)
         first, count = int(rows[0]), len(rows)
         if int(rows[-1]) - first + 1 == count:  # the day's rows are together (Meta sorts by day)
-            return frame.iloc[first : first + count].reset_index(drop=True), table.slice(
-                first, count
-            )
-        return frame.take(rows).reset_index(drop=True), table.take(rows)
+            return table.slice(first, count)
+        return table.take(rows)
 
-    out: dict[dt.date, DayFrames] = {}
-    for day in days:
-        (ad_frame, ad_table), (account_frame, account_table) = (
-            day_of(parts[0], day),
-            day_of(parts[1], day),
-        )
-        out[day] = ValidDay(ad_frame, account_frame, ad_table, account_table)
-    return out
+    return {day: ValidDay(day_of(parts[0], day), day_of(parts[1], day)) for day in days}
 
 
 def store_day(
@@ -489,9 +471,9 @@ def store_day(
     writer: Lake | ParallelWrites = writes if writes is not None else lake
     if isinstance(validated, schemas.ValidationFailed):
         return schema_blocked(DATASET, aid, day, validated), None
-    ad_frame, account_frame = validated.ad_frame, validated.account_frame
-    checks = [CheckOutcome(SCHEMA_CHECK, True, f"{len(ad_frame)} rows match the schema")]
-    totals = zero_guard.totals_of(ad_frame)
+    ad_table = validated.ad_table
+    checks = [CheckOutcome(SCHEMA_CHECK, True, f"{len(ad_table)} rows match the schema")]
+    totals = zero_guard.totals_of(ad_table)
     guard = zero_guard.evaluate(
         day,
         totals,
@@ -504,7 +486,7 @@ def store_day(
         day_elapsed=today.elapsed,
     )
     checks.append(guard)
-    checks.append(reconcile(ad_frame, account_frame, tolerance))
+    checks.append(reconcile(totals, zero_guard.totals_of(validated.account_table), tolerance))
 
     def write() -> Path:
         path = lake.partition_path(DATASET, aid, day)
@@ -516,12 +498,11 @@ def store_day(
         DATASET,
         aid,
         day,
-        ad_frame,
+        ad_table,
         totals,
         checks,
         guard,
         write,
         message="today (partial)" if day == today.day else "",
-        preview_of=validated.ad_table,
     )
     return outcome, totals if outcome.ok else None

@@ -135,18 +135,17 @@ def guarded_store(
     dataset: str,
     account_id: str,
     day: dt.date,
-    frame: pd.DataFrame,
+    day_rows: pd.DataFrame | pa.Table,
     totals: Totals,
     checks: list[CheckOutcome],
     guard: CheckOutcome,
     write: Callable[[], Path],
     message: str = "",
-    preview_of: pa.Table | None = None,
 ) -> PartitionOutcome:
     """Blocked when the zero guard failed (``write`` is not called), else stored.
 
-    ``preview_of``: the table written, when the caller has it (the preview is then
-    taken from it, not from ``frame``).
+    ``day_rows``: the day's validated frame, or the Arrow table written when the caller
+    has it (its preview is then taken from the table; see :func:`preview_markdown`).
 
     One shape for every delivery dataset (ad insights, each breakdown), so a blocked day
     reads the same in the attempts log, the checks and the alerts whichever it was.
@@ -174,7 +173,7 @@ def guarded_store(
         checks=checks,
         path=str(path),
         message=message,
-        preview=preview_markdown(frame if preview_of is None else preview_of),
+        preview=preview_markdown(day_rows),
     )
 
 

@@ -55,6 +55,12 @@ Lake(sys.argv[1]).write(Path(sys.argv[2]), pa.table({"x": [int(sys.argv[3])]}))
 print("done", flush=True)
 """
 
+#: Lake.append_file (a new name each time), stalled as STALLED_LAKE_WRITE is.
+STALLED_APPEND = STALLED_LAKE_WRITE.replace(
+    'Lake(sys.argv[1]).write(Path(sys.argv[2]), pa.table({"x": [int(sys.argv[3])]}))',
+    'Lake(sys.argv[1]).append_file("ingestion_attempts", sys.argv[2], pa.table({"x": [1]}), "r")',
+)
+
 #: publish_marts, stalled after the first bytes of the copy.
 STALLED_PUBLISH = """
 import shutil, sys
@@ -164,6 +170,20 @@ def test_a_partition_write_killed_midway_leaves_a_temp_file_the_next_write_remov
 
     assert _temps(target.parent) == []
     assert _read_x(target) == [3]
+
+
+def test_an_append_killed_midway_leaves_a_temp_file_the_next_append_of_its_account_removes(
+    tmp_path: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    lake = Lake(tmp_path / "lake")
+    _kill(_stalled(procs, STALLED_APPEND, str(lake.root), "act_1", "2"))
+    directory = lake.dataset_dir("ingestion_attempts") / "account_id=act_1"
+    assert len(_temps(directory)) == 1  # killed mid-write, under a name nobody writes again
+
+    written = lake.append_file("ingestion_attempts", "act_1", pa.table({"x": [3]}), "run-2")
+
+    assert _temps(directory) == []
+    assert [p.name for p in directory.iterdir()] == [written.name]
 
 
 def test_a_publish_killed_midway_leaves_a_temp_copy_the_next_publish_removes(

@@ -24,6 +24,7 @@ from ads_platform.datasets import AD_INSIGHTS
 from ads_platform.datasets.base import MONEY, to_arrow, typed_frame
 from ads_platform.datasets.insights import VIDEO_FIELDS
 from ads_platform.ingestion import insights as pull
+from ads_platform.ingestion import zero_guard
 from ads_platform.lake import Lake
 from ads_platform.meta.client import decode_body
 from ads_platform.sandbox.config import SandboxConfig
@@ -233,8 +234,33 @@ def test_each_day_takes_from_the_range_table_what_converting_the_day_alone_gave(
         assert isinstance(valid, pull.ValidDay)
         alone = ad_all[ad_all["date_day"] == day].reset_index(drop=True)
         assert valid.ad_table.equals(AD_INSIGHTS.to_arrow(alone))
-        assert valid.ad_frame["ad_id"].tolist() == alone["ad_id"].tolist()
     assert split[days[-1]].ad_table.num_rows == 0  # no rows that day: an empty file's table
+
+
+def test_a_days_totals_from_its_arrow_table_are_its_frames_totals_with_exact_spend() -> None:
+    account_id, rows = sandbox_rows()
+    account = pull.AccountInfo(account_id, "a", "USD", "UTC", 1)
+    ad_all, _ = pull.build_frames(account, rows, [], fetched_at=NOW, run_id="r")
+    for day in (dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 4)):
+        alone = ad_all[ad_all["date_day"] == day].reset_index(drop=True)
+        from_frame = zero_guard.totals_of(alone)
+        from_table = zero_guard.totals_of(AD_INSIGHTS.to_arrow(alone))
+        day_rows = [r for r in rows if r["date_start"] == day.isoformat()]
+        spend = sum((Decimal(r["spend"]) for r in day_rows), Decimal(0))
+        clicks = sum(int(r.get(f) or 0) for r in day_rows for f in ("clicks", "inline_link_clicks"))
+        assert from_table == zero_guard.DayTotals(
+            rows=len(day_rows),
+            spend=float(spend),  # the exact sum, then one rounding to a float
+            impressions=sum(int(r["impressions"]) for r in day_rows),
+            clicks=clicks,
+        )
+        assert (from_frame.rows, from_frame.impressions, from_frame.clicks) == (
+            from_table.rows,
+            from_table.impressions,
+            from_table.clicks,
+        )
+        assert from_frame.spend == pytest.approx(from_table.spend, abs=1e-6)
+    assert day_rows == []  # the fourth has no rows: zeros, from either form
 
 
 def test_parallel_writes_are_on_disk_when_the_block_ends(tmp_path: Path) -> None:

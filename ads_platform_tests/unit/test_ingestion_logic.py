@@ -274,7 +274,8 @@ def test_reconciliation_warns_with_both_figures() -> None:
         fetched_at=NOW,
         run_id="r",
     )
-    assert reconcile(ads, account, 0.005).passed
+    totals = zero_guard.totals_of
+    assert reconcile(totals(ads), totals(account), 0.005).passed
     off = frames.account_insights_frame(
         [row(spend="20.00", impressions="2000")],
         account_id="act_123",
@@ -282,7 +283,7 @@ def test_reconciliation_warns_with_both_figures() -> None:
         fetched_at=NOW,
         run_id="r",
     )
-    outcome = reconcile(ads, off, 0.005)
+    outcome = reconcile(totals(ads), totals(off), 0.005)
     assert not outcome.passed
     assert outcome.severity == "WARN"
     assert "15.00" in outcome.description
