@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,12 @@ import pandas as pd
 
 from ads_platform import frames, schemas
 from ads_platform.datasets import Breakdown
+from ads_platform.gc_pause import paused_gc
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.insights import (
     AccountInfo,
     PullResult,
+    bucket_by_day,
     contiguous_ranges,
     not_started,
     split_started,
@@ -75,33 +76,29 @@ def pull_account_breakdown(
     fetchable, future = split_started(days, account.timezone_name, now)
     for since, until in contiguous_ranges(fetchable, chunk_days):
         result.ranges.append((since, until))
-        by_day: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for row in client.iter_insights(
-            account.account_id,
-            since,
-            until,
-            level="ad",
-            fields=dataset.api_fields,
-            action_attribution_windows=list(attribution_windows),
-            breakdowns=list(breakdown.dims),
-        ):
-            day = frames.required(
-                row,
-                "date_start",
-                endpoint=frames.INSIGHTS_ENDPOINT,
-                account_id=account.account_id,
+        with paused_gc():  # as the unbroken pull: the range's rows are many small objects
+            by_day = bucket_by_day(
+                client.iter_insights(
+                    account.account_id,
+                    since,
+                    until,
+                    level="ad",
+                    fields=dataset.api_fields,
+                    action_attribution_windows=list(attribution_windows),
+                    breakdowns=list(breakdown.dims),
+                ),
+                account.account_id,
             )
-            by_day[str(day)].append(row)
-        fetched_at = dt.datetime.now(dt.UTC)
-        span = [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
-        stray = sorted(set(by_day) - {d.isoformat() for d in span})
-        if stray:
-            raise schemas.ValidationFailed(
-                dataset.name, f"the API returned rows for {stray[0]}, outside {since}..{until}"
+            fetched_at = dt.datetime.now(dt.UTC)
+            span = [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
+            stray = sorted(set(by_day) - {d.isoformat() for d in span})
+            if stray:
+                raise schemas.ValidationFailed(
+                    dataset.name, f"the API returned rows for {stray[0]}, outside {since}..{until}"
+                )
+            validated = _validate_range(
+                breakdown, account, span, by_day, fetched_at=fetched_at, run_id=run_id
             )
-        validated = _validate_range(
-            breakdown, account, span, by_day, fetched_at=fetched_at, run_id=run_id
-        )
         unbroken = zero_guard.stored_daily_spend(lake, account.account_id, span)
         for day in span:
             result.outcomes.append(

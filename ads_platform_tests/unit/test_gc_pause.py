@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from ads_platform.datasets import BREAKDOWNS
 from ads_platform.gc_pause import paused_gc
 from ads_platform.ingestion import insights as pull
+from ads_platform.ingestion.breakdowns import pull_account_breakdown
 from ads_platform.lake import Lake
 from ads_platform.meta.client import GraphClient
 from ads_platform.meta.errors import PermissionDeniedError
@@ -47,41 +49,55 @@ class Watching(GraphClient):
             yield row
 
 
-def _pull(sandbox: Sandbox, tmp_path: Path) -> tuple[Watching, pull.PullResult]:
+PULLS = ["unbroken", "placement"]
+
+
+def _pull(
+    sandbox: Sandbox, tmp_path: Path, kind: str, *, fail: bool = False
+) -> tuple[Watching, pull.PullResult]:
+    """The unbroken pull, or a breakdown's (after the unbroken days it reconciles with).
+
+    ``fail``: the pull under test has its first page, then its account loses permission.
+    """
+
+    def under_test() -> None:
+        client.seen = []
+        if fail:
+            sandbox.add_fault("permission_denied", account_id=account_id, after=1)
+
     account_id = sandbox.account_ids[0]
     client = Watching(base_url=sandbox.base_url, access_token="sandbox-token-gc")
     client.seen = []
+    lake = Lake(tmp_path / "lake")
     with client:
         info = pull.AccountInfo.from_node(account_id, client.get_account(account_id))
-        result = pull.pull_account_insights(
-            client,
-            Lake(tmp_path / "lake"),
-            info,
-            DAYS,
-            run_id="gc",
-            attribution_windows=["1d_click"],
-            now=NOW,
-        )
+        common: dict[str, Any] = {"run_id": "gc", "attribution_windows": ["1d_click"], "now": NOW}
+        if kind == "unbroken":
+            under_test()
+        result = pull.pull_account_insights(client, lake, info, DAYS, **common)
+        if kind != "unbroken":
+            under_test()
+            result = pull_account_breakdown(client, lake, info, DAYS, BREAKDOWNS[kind], **common)
     return client, result
 
 
+@pytest.mark.parametrize("kind", PULLS)
 def test_a_pull_parses_its_rows_with_the_collector_paused_and_leaves_it_running(
-    fresh_sandbox: Sandbox, tmp_path: Path, collector_on: None
+    fresh_sandbox: Sandbox, tmp_path: Path, collector_on: None, kind: str
 ) -> None:
-    client, result = _pull(fresh_sandbox, tmp_path)
+    client, result = _pull(fresh_sandbox, tmp_path, kind)
 
     assert len(result.ranges) == 2 and all(o.ok for o in result.outcomes)
     assert client.seen and not any(client.seen)  # every row of both ranges: paused
     assert gc.isenabled()
 
 
+@pytest.mark.parametrize("kind", PULLS)
 def test_a_pull_that_fails_half_way_leaves_the_collector_running(
-    fresh_sandbox: Sandbox, tmp_path: Path, collector_on: None
+    fresh_sandbox: Sandbox, tmp_path: Path, collector_on: None, kind: str
 ) -> None:
-    fresh_sandbox.add_fault("permission_denied", account_id=fresh_sandbox.account_ids[0], after=2)
-
     with pytest.raises(PermissionDeniedError):
-        _pull(fresh_sandbox, tmp_path)
+        _pull(fresh_sandbox, tmp_path, kind, fail=True)
 
     assert gc.isenabled()
 

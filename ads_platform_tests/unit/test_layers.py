@@ -9,7 +9,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("vocabulary", {"insights_fields"}),
     ("declarations", {"settings", "schemas", "atomic", "datasets"}),
     ("sources", {"meta", "fx"}),
-    ("rows and files", {"frames", "lake", "landing_urls"}),
+    ("rows and files", {"frames", "lake", "landing_urls", "gc_pause"}),
     ("pulls", {"ingestion"}),
     ("marts files", {"warehouse", "sql", "dbt_with_parent"}),
     (
