@@ -179,7 +179,9 @@ def test_long_range_goes_async_in_auto_mode(sb: Any, client: GraphClient) -> Non
     assert "report_run" in client.stats.for_account(account)["by_endpoint"]
 
 
-def test_too_large_sync_request_switches_to_async(sb: Any, clock: FakeTime) -> None:
+def test_a_range_too_large_for_one_request_is_pulled_as_two_synchronous_halves(
+    sb: Any, clock: FakeTime
+) -> None:
     account = sb.account_ids[0]
     since, until = TODAY - dt.timedelta(days=100), TODAY - dt.timedelta(days=1)
     with make_client(sb, clock, async_threshold_days=365) as client:
@@ -189,7 +191,18 @@ def test_too_large_sync_request_switches_to_async(sb: Any, clock: FakeTime) -> N
         rows = list(client.iter_insights(account, since, until))
         assert_rows_match_truth(sb, account, since, until, rows)
         endpoints = client.stats.for_account(account)["by_endpoint"]
-        assert endpoints["act/insights"]["errors"] == 2  # the two refused sync requests
+        assert endpoints["act/insights"]["errors"] == 2  # the two refused whole ranges
+        assert "report_run" not in endpoints  # 50 days each: no report run to wait for
+
+
+def test_halves_still_too_large_are_pulled_by_async_report_runs(sb: Any, clock: FakeTime) -> None:
+    account = sb.account_ids[0]
+    since, until = TODAY - dt.timedelta(days=200), TODAY - dt.timedelta(days=1)
+    with make_client(sb, clock, async_threshold_days=365) as client:
+        rows = list(client.iter_insights(account, since, until))
+        assert_rows_match_truth(sb, account, since, until, rows)
+        endpoints = client.stats.for_account(account)["by_endpoint"]
+        assert endpoints["act/insights"]["errors"] == 3  # the range and both 100-day halves
         assert endpoints["report_run/insights"]["rows"] == len(rows)
 
 
@@ -540,3 +553,30 @@ def test_parallel_accounts_share_one_client(sb: Any, client: GraphClient) -> Non
         stats = client.stats.for_account(account)["by_endpoint"]["act/insights"]
         assert stats["rows"] == rows
         assert stats["calls"] == stats["pages"]
+
+
+def test_a_month_of_age_and_gender_for_100_ads_refused_whole_comes_in_two_synchronous_halves(
+    clock: FakeTime,
+) -> None:
+    """The daily run's case: yesterday and the 28-day lookback, broken down, at agency size."""
+    since, until = TODAY - dt.timedelta(days=29), TODAY - dt.timedelta(days=1)
+    with Sandbox(seed=7, accounts=1, ads_per_account=100, async_delay_scale=0) as big:
+        big.set_today(TODAY)
+        account = big.account_ids[0]
+        with make_client(big, clock) as client:
+            rows = list(client.iter_insights(account, since, until, breakdowns=["age", "gender"]))
+            endpoints = client.stats.for_account(account)["by_endpoint"]
+            assert endpoints["act/insights"]["errors"] == 1  # the whole month, refused
+            assert "report_run" not in endpoints
+        with make_client(big, clock) as client:
+            by_report = list(
+                client.iter_insights(
+                    account, since, until, breakdowns=["age", "gender"], mode="async"
+                )
+            )
+
+    def key(row: dict[str, Any]) -> tuple[str, ...]:
+        return (row["date_start"], row["ad_id"], row["age"], row["gender"])
+
+    assert len(rows) > 25_000
+    assert sorted(rows, key=key) == sorted(by_report, key=key)

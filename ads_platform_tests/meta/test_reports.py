@@ -24,7 +24,51 @@ def clock() -> FakeTime:
     return FakeTime()
 
 
-def test_sync_insights_fall_back_to_async_when_too_large(clock: FakeTime) -> None:
+def test_a_range_refused_as_too_large_is_asked_in_halves_and_a_refused_half_goes_async(
+    clock: FakeTime,
+) -> None:
+    too_much = {"error": {"code": 100, "error_subcode": 1504018, "message": "too much data"}}
+    whole = '{"since":"2026-01-01","until":"2026-01-03"}'
+
+    def route(req: Recorded, srv: ScriptedServer) -> Reply:
+        if req.method == "GET" and req.path.endswith("act_1/insights"):
+            if req.query["time_range"] == whole or "01-02" in req.query["time_range"]:
+                return Reply(400, too_much)  # the range, and its second half, refused
+            return page([{"date_start": "2026-01-01"}])
+        if req.method == "POST":
+            return Reply(body={"report_run_id": "555"})
+        if req.path.endswith("/555"):
+            return Reply(
+                body={"id": "555", "async_status": "Job Completed", "async_percent_completion": 100}
+            )
+        return page([{"date_start": "2026-01-02"}, {"date_start": "2026-01-03"}])
+
+    with scripted(route) as srv, make_client(srv, clock) as client:
+        rows = list(client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 3)))
+        assert [r["date_start"] for r in rows] == ["2026-01-01", "2026-01-02", "2026-01-03"]
+        asked = [
+            (
+                r.method,
+                r.query.get("time_range") or dict(urllib.parse.parse_qsl(r.body))["time_range"],
+            )
+            for r in srv.requests
+            if r.method == "POST" or r.path.endswith("act_1/insights")
+        ]
+        assert asked == [
+            ("GET", whole),
+            ("GET", '{"since":"2026-01-01","until":"2026-01-01"}'),  # the first half: sync
+            ("GET", '{"since":"2026-01-02","until":"2026-01-03"}'),  # refused again
+            ("POST", '{"since":"2026-01-02","until":"2026-01-03"}'),  # so: a report run
+        ]
+        with pytest.raises(TooMuchDataError):
+            list(
+                client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 3), mode="sync")
+            )
+
+
+def test_a_query_refused_at_every_size_costs_three_refusals_and_two_report_runs(
+    clock: FakeTime,
+) -> None:
     too_much = {"error": {"code": 100, "error_subcode": 1504018, "message": "too much data"}}
 
     def route(req: Recorded, srv: ScriptedServer) -> Reply:
@@ -39,15 +83,13 @@ def test_sync_insights_fall_back_to_async_when_too_large(clock: FakeTime) -> Non
         return page([{"date_start": "2026-01-01"}])
 
     with scripted(route) as srv, make_client(srv, clock) as client:
-        rows = list(client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 3)))
-        assert len(rows) == 1
-        assert [r.method for r in srv.requests] == ["GET", "POST", "GET", "GET"]
-        post = dict(urllib.parse.parse_qsl(srv.requests[1].body))
-        assert "time_range" in post
-        with pytest.raises(TooMuchDataError):
-            list(
-                client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 3), mode="sync")
-            )
+        rows = list(client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 30)))
+        assert len(rows) == 2  # one page from each half's report run
+        refused = [
+            r for r in srv.requests if r.method == "GET" and r.path.endswith("act_1/insights")
+        ]
+        assert len(refused) == 3
+        assert [r.method for r in srv.requests].count("POST") == 2
 
 
 def test_async_stuck_job_is_bounded_and_split(clock: FakeTime) -> None:
