@@ -12,6 +12,8 @@ import datetime as dt
 import itertools
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +38,8 @@ from ads_platform_tests.e2e.helpers import setup_accounts, stored_daily_totals, 
 from ads_platform_tests.launch import backfill_through_daemon
 
 pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DAYS = 3
 UNTIL = SANDBOX_TODAY - dt.timedelta(days=1)
@@ -212,3 +216,29 @@ def test_a_backfill_cut_into_account_groups_runs_every_group_and_each_account_as
     )
     for account in platform.accounts:
         assert_lake_equals_truth(platform, account)
+
+
+def test_a_parent_that_froze_its_heap_for_its_children_exits_without_leak_reports(
+    tmp_path: Path,
+) -> None:
+    """DuckDB's bindings report every object still alive at exit as a leak: the freeze
+    the launcher does before its first fork must not leave the user a wall of them."""
+    script = (
+        "import duckdb\n"
+        "from ads_platform.run_launcher import freeze_heap_for_children\n"
+        "con = duckdb.connect()\n"
+        "con.execute('select 42').fetchall()\n"
+        "freeze_heap_for_children()\n"
+        "print('exiting')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "exiting"
+    assert "leaked" not in done.stderr, done.stderr[:500]
