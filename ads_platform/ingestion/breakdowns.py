@@ -19,9 +19,10 @@ import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
+import pyarrow as pa
 
 from ads_platform import frames, schemas
 from ads_platform.datasets import Breakdown
@@ -32,6 +33,7 @@ from ads_platform.ingestion.insights import (
     PullResult,
     bucket_by_day,
     contiguous_ranges,
+    day_tables,
     not_started,
     split_started,
 )
@@ -42,13 +44,14 @@ from ads_platform.ingestion.outcomes import (
     guarded_store,
     schema_blocked,
 )
-from ads_platform.lake import Lake
+from ads_platform.lake import Lake, ParallelWrites
 from ads_platform.meta.client import GraphClient
 
 RECONCILE_CHECK = "reconciles_with_unbroken_totals"
 ZERO_GUARD_CHECK = zero_guard.CHECK_NAME
 
-DayFrame = pd.DataFrame | schemas.ValidationFailed
+#: A day of a breakdown: its validated rows as the Arrow table to write, or why not.
+DayTable: TypeAlias = pa.Table | schemas.ValidationFailed
 
 
 def pull_account_breakdown(
@@ -100,18 +103,20 @@ def pull_account_breakdown(
                 breakdown, account, span, by_day, fetched_at=fetched_at, run_id=run_id
             )
         unbroken = zero_guard.stored_daily_spend(lake, account.account_id, span)
-        for day in span:
-            result.outcomes.append(
-                _store_day(
-                    lake,
-                    breakdown,
-                    account.account_id,
-                    day,
-                    validated[day],
-                    unbroken.get(day),
-                    reconciliation_tolerance,
+        with lake.parallel_writes() as writes:
+            for day in span:
+                result.outcomes.append(
+                    _store_day(
+                        lake,
+                        breakdown,
+                        account.account_id,
+                        day,
+                        validated[day],
+                        unbroken.get(day),
+                        reconciliation_tolerance,
+                        writes,
+                    )
                 )
-            )
     result.outcomes.extend(
         dataclasses.replace(
             not_started(account.account_id, day, account.timezone_name, now),
@@ -189,7 +194,7 @@ def _validate_range(
     *,
     fetched_at: dt.datetime,
     run_id: str,
-) -> dict[dt.date, DayFrame]:
+) -> dict[dt.date, DayTable]:
     """One validation per range; only when it fails, day by day to find the culprits."""
     try:
         whole = _frame_for(
@@ -200,10 +205,10 @@ def _validate_range(
             run_id=run_id,
         )
     except schemas.ValidationFailed:
-        out: dict[dt.date, DayFrame] = {}
+        out: dict[dt.date, DayTable] = {}
         for day in span:
             try:
-                out[day] = _frame_for(
+                frame = _frame_for(
                     breakdown,
                     account,
                     by_day.get(day.isoformat(), []),
@@ -212,9 +217,10 @@ def _validate_range(
                 )
             except schemas.ValidationFailed as exc:
                 out[day] = exc
+            else:
+                out[day] = breakdown.dataset.to_arrow(frame)
         return out
-    grouped = {d: f for d, f in whole.groupby("date_day", sort=False)}
-    return {day: grouped.get(day, whole.iloc[0:0]).reset_index(drop=True) for day in span}
+    return dict(day_tables(span, whole, breakdown.dataset))
 
 
 def guard(totals: zero_guard.DayTotals, unbroken: zero_guard.DayTotals | None) -> CheckOutcome:
@@ -296,10 +302,12 @@ def _store_day(
     breakdown: Breakdown,
     account_id: str,
     day: dt.date,
-    validated: DayFrame,
+    validated: DayTable,
     unbroken: zero_guard.DayTotals | None,
     tolerance: float,
+    writes: ParallelWrites,
 ) -> PartitionOutcome:
+    """Judge one validated day against the unbroken day; ``writes`` writes it if it passes."""
     name = breakdown.dataset.name
     if isinstance(validated, schemas.ValidationFailed):
         return schema_blocked(name, account_id, day, validated)
@@ -313,7 +321,7 @@ def _store_day(
 
     def write() -> Path:
         path = lake.partition_path(name, account_id, day)
-        lake.write(path, breakdown.dataset.to_arrow(validated))
+        writes.write(path, validated)
         return path
 
     return guarded_store(name, account_id, day, validated, totals, checks, zero, write)

@@ -432,19 +432,26 @@ def split_days(
     account_all: pd.DataFrame,
     dataset: Dataset = AD_INSIGHTS,
 ) -> dict[dt.date, DayFrames]:
-    """A range's validated frames → one :class:`ValidDay` per day (empty for a day without rows).
+    """A range's validated frames → one :class:`ValidDay` per day (empty for a day without rows)."""
+    ad_days = day_tables(days, ad_all, dataset)
+    account_days = day_tables(days, account_all, ACCOUNT_INSIGHTS)
+    return {day: ValidDay(ad_days[day], account_days[day]) for day in days}
+
+
+def day_tables(
+    days: Sequence[dt.date], frame: pd.DataFrame, dataset: Dataset
+) -> dict[dt.date, pa.Table]:
+    """A validated range's frame → each day's Arrow table (empty for a day without rows).
 
     The range goes to Arrow once and each day takes its rows from it: converting day by
-    day cost more in per-call overhead than the conversion itself.
+    day cost more in per-call overhead than the conversion itself.  Used by every pull
+    that validates a range of days at once (unbroken and broken down).
     """
-    parts = []
-    for frame, declared in ((ad_all, dataset), (account_all, ACCOUNT_INSIGHTS)):
-        frame = frame.reset_index(drop=True)
-        positions = frame.groupby("date_day", sort=False).indices if len(frame) else {}
-        parts.append((declared.to_arrow(frame), positions))
+    frame = frame.reset_index(drop=True)
+    positions = frame.groupby("date_day", sort=False).indices if len(frame) else {}
+    table = dataset.to_arrow(frame)
 
-    def day_of(part: tuple[pa.Table, Mapping[Any, Any]], day: dt.date) -> pa.Table:
-        table, positions = part
+    def day_of(day: dt.date) -> pa.Table:
         rows = positions.get(day)
         if rows is None:
             return table.slice(0, 0)
@@ -453,7 +460,7 @@ def split_days(
             return table.slice(first, count)
         return table.take(rows)
 
-    return {day: ValidDay(day_of(parts[0], day), day_of(parts[1], day)) for day in days}
+    return {day: day_of(day) for day in days}
 
 
 def store_day(
