@@ -34,8 +34,7 @@ def collector_on() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
-        gc.disable()
+    (gc.enable if was else gc.disable)()  # as before the test, whatever the test did
 
 
 class Watching(GraphClient):
