@@ -57,7 +57,12 @@ def user(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S
                 "accounts": [
                     {"id": a, "token_env": f"ACME_TOKEN_{i}"} for i, a in enumerate(accounts)
                 ],
-                "ingestion": {"start_date": "2026-10-01", "lookback_days": 1},
+                # Two days of lookback: whatever the hour, the window then holds a day
+                # that has started in every time zone (UTC+14 runs up to two dates ahead
+                # of UTC-12, from 10:00 to 12:00 UTC), which is all a refresh asks for
+                # while the accounts' zones are unknown.  With one, these tests found
+                # nothing to submit in those two hours (CI of 2026-11-30 10:10 UTC).
+                "ingestion": {"start_date": "2026-10-01", "lookback_days": 2},
             }
         )
     )
@@ -104,9 +109,9 @@ def test_refresh_no_wait_submits_today_and_the_lookback_of_every_account_without
         assert backfill.title and backfill.title.startswith("ads-platform refresh ")
         since_s, until_s = backfill.title.split()[-1].split("..")
         since, until = dt.date.fromisoformat(since_s), dt.date.fromisoformat(until_s)
-        assert until - since == dt.timedelta(days=1)  # today and lookback_days = 1 before it
+        assert until - since == dt.timedelta(days=2)  # today and lookback_days = 2 before it
         assert (since, until) in {before, refresh_window(load_settings(user.config), _now())}
-        assert f"refresh: {until} (the accounts' today) and 1 day(s) of lookback" in out
+        assert f"refresh: {until} (the accounts' today) and 2 day(s) of lookback" in out
         # Every account's started days of the window: the grid's today (the easternmost
         # account's) has not begun for the accounts to the west, and is left out for them.
         from ads_platform.backfill import started_keys
@@ -123,7 +128,7 @@ def test_refresh_no_wait_submits_today_and_the_lookback_of_every_account_without
         assert wanted == {
             str(key_for(a, d))
             for a in user.accounts
-            for d in (since, until)
+            for d in (since + dt.timedelta(days=i) for i in range((until - since).days + 1))
             if d <= _now().astimezone(ZoneInfo("Etc/GMT+12")).date()
         }
         for account_id, day in later:
@@ -256,7 +261,9 @@ def test_refresh_no_wait_of_a_new_western_account_is_executed_by_the_daemon_with
                 "home": str(user.home),
                 "meta": {"graph_base_url": sandbox.base_url, "max_retries": 1},
                 "accounts": [{"id": west, "token_env": f"ACME_TOKEN_{index}"}],
-                "ingestion": {"start_date": "2026-10-01", "lookback_days": 1},
+                # Two days, as in ``user``: one left nothing started everywhere to target
+                # from 10:00 to 12:00 UTC.
+                "ingestion": {"start_date": "2026-10-01", "lookback_days": 2},
             }
         )
     )
