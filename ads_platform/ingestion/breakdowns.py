@@ -31,10 +31,10 @@ from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.insights import (
     AccountInfo,
     PullResult,
-    bucket_by_day,
     contiguous_ranges,
     day_tables,
     not_started,
+    range_by_day,
     split_started,
 )
 from ads_platform.ingestion.outcomes import (
@@ -80,25 +80,19 @@ def pull_account_breakdown(
     for since, until in contiguous_ranges(fetchable, chunk_days):
         result.ranges.append((since, until))
         with paused_gc():  # as the unbroken pull: the range's rows are many small objects
-            by_day = bucket_by_day(
-                client.iter_insights(
-                    account.account_id,
-                    since,
-                    until,
-                    level="ad",
-                    fields=dataset.api_fields,
-                    action_attribution_windows=list(attribution_windows),
-                    breakdowns=list(breakdown.dims),
-                ),
+            by_day = range_by_day(
+                client,
                 account.account_id,
+                since,
+                until,
+                dataset.name,
+                level="ad",
+                fields=dataset.api_fields,
+                action_attribution_windows=list(attribution_windows),
+                breakdowns=list(breakdown.dims),
             )
             fetched_at = dt.datetime.now(dt.UTC)
             span = [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
-            stray = sorted(set(by_day) - {d.isoformat() for d in span})
-            if stray:
-                raise schemas.ValidationFailed(
-                    dataset.name, f"the API returned rows for {stray[0]}, outside {since}..{until}"
-                )
             validated = _validate_range(
                 breakdown, account, span, by_day, fetched_at=fetched_at, run_id=run_id
             )

@@ -165,6 +165,29 @@ def bucket_by_day(
     return by_day
 
 
+def range_by_day(
+    client: GraphClient,
+    account_id: str,
+    since: dt.date,
+    until: dt.date,
+    dataset_name: str,
+    **query: Any,
+) -> dict[str, list[Mapping[str, Any]]]:
+    """One range's insight rows by day (``query``: :meth:`GraphClient.iter_insights`'s).
+
+    A row dated outside the range asked for means the API broke its contract: the range
+    fails (``ValidationFailed`` naming ``dataset_name`` and the day).  Every pull of
+    daily rows reads its ranges through here (the unbroken levels and the breakdowns).
+    """
+    by_day = bucket_by_day(client.iter_insights(account_id, since, until, **query), account_id)
+    stray = sorted(set(by_day) - {d.isoformat() for d in _span(since, until)})
+    if stray:
+        raise schemas.ValidationFailed(
+            dataset_name, f"the API returned rows for {stray[0]}, outside {since}..{until}"
+        )
+    return by_day
+
+
 def reconcile(
     ad_level: zero_guard.DayTotals, account_level: zero_guard.DayTotals, tolerance: float
 ) -> CheckOutcome:
@@ -227,36 +250,27 @@ def pull_account_insights(
     for since, until in contiguous_ranges(fetchable, chunk_days):
         result.ranges.append((since, until))
         with paused_gc():  # the range's rows are many small acyclic objects: gc_pause
-            ad_rows = bucket_by_day(
-                client.iter_insights(
-                    account.account_id,
-                    since,
-                    until,
-                    level="ad",
-                    fields=dataset.api_fields,
-                    action_attribution_windows=list(attribution_windows),
-                ),
+            ad_rows = range_by_day(
+                client,
                 account.account_id,
+                since,
+                until,
+                DATASET,
+                level="ad",
+                fields=dataset.api_fields,
+                action_attribution_windows=list(attribution_windows),
             )
-            account_rows = bucket_by_day(
-                client.iter_insights(
-                    account.account_id,
-                    since,
-                    until,
-                    level="account",
-                    fields=ACCOUNT_INSIGHTS.api_fields,
-                    action_attribution_windows=None,
-                ),
+            account_rows = range_by_day(
+                client,
                 account.account_id,
+                since,
+                until,
+                DATASET,
+                level="account",
+                fields=ACCOUNT_INSIGHTS.api_fields,
+                action_attribution_windows=None,
             )
             fetched_at = dt.datetime.now(dt.UTC)
-            in_range = {d.isoformat() for d in _span(since, until)}
-            stray = sorted((set(ad_rows) | set(account_rows)) - in_range)
-            if stray:
-                # Rows dated outside the range asked for: the API broke its contract.
-                raise schemas.ValidationFailed(
-                    DATASET, f"the API returned rows for {stray[0]}, outside {since}..{until}"
-                )
             validated = _validate_range(
                 account,
                 since,

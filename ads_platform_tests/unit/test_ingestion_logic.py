@@ -394,3 +394,39 @@ def test_a_stored_days_preview_from_its_arrow_table_shows_money_as_stored() -> N
         "| 2 | line break |  |  |",
     ]
     assert preview_markdown(table.slice(0, 0)) == "_no rows_"
+
+
+class _StrayDayClient:
+    """Answers every insights request with one row dated the day before the range."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def iter_insights(self, account_id: str, since: dt.date, until: dt.date, **_: object):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        yield {"date_start": (since - dt.timedelta(days=1)).isoformat(), "ad_id": "1"}
+
+
+@pytest.mark.parametrize("pull", ["unbroken", "placement"])
+def test_a_row_dated_outside_the_range_asked_for_fails_the_range_and_writes_nothing(
+    pull: str, tmp_path: Path
+) -> None:
+    from ads_platform.ingestion.breakdowns import pull_account_breakdown
+    from ads_platform.ingestion.insights import AccountInfo, pull_account_insights
+
+    account = AccountInfo("act_1", "one", "USD", "UTC", 1)
+    lake = Lake(tmp_path / "lake")
+    client = _StrayDayClient()
+    common: dict[str, object] = {"run_id": "r", "attribution_windows": ["1d_click"], "now": NOW}
+
+    def run() -> object:
+        if pull == "unbroken":
+            return pull_account_insights(client, lake, account, [DAY], **common)  # type: ignore[arg-type]
+        return pull_account_breakdown(  # type: ignore[arg-type]
+            client, lake, account, [DAY], ds.BREAKDOWNS[pull], **common
+        )
+
+    with pytest.raises(schemas.ValidationFailed, match=r"rows for 2026-11-09, outside 2026-11-10"):
+        run()
+    assert client.calls == 1  # the first level's stray day ends the range
+    assert not list((tmp_path / "lake").rglob("*.parquet"))
