@@ -60,7 +60,7 @@ from ads_platform.meta.errors import (
 )
 from ads_platform.meta.pacing import Pacer
 from ads_platform.meta.redaction import install_log_redaction, redact_url, register_secret
-from ads_platform.meta.reports import ReportPolling, ReportRuns, time_range
+from ads_platform.meta.reports import ReportPolling, ReportRuns, halves, time_range
 from ads_platform.meta.stats import CallStats
 from ads_platform.meta.tokens import appsecret_proof
 from ads_platform.meta.urls import (
@@ -515,9 +515,9 @@ class GraphClient:
         ``async_threshold_days`` days (default 31) and an async report run above that.
         A synchronous request refused as too large (100/1504018, 2/1504038) before any
         row was yielded is asked again as two synchronous halves, and a half refused
-        again as an async report run (:meth:`_sync_first`).  Async runs that fail, are skipped or do
-        not finish within ``async_poll_timeout`` are retried as two half ranges,
-        recursively down to single days; a single day that still fails raises
+        again as an async report run (:meth:`_sync_first`).  Async runs that fail, are
+        skipped or do not finish within ``async_poll_timeout`` are retried as two half
+        ranges, recursively down to single days; a single day that still fails raises
         :class:`AsyncJobError`.
 
         No row is yielded twice: async rows are only fetched after the run completed,
@@ -580,8 +580,7 @@ class GraphClient:
         except TooMuchDataError as exc:
             if strict or yielded:
                 raise
-            days = (until - since).days + 1
-            split = halve and days > 1
+            split = halve and until > since
             self.logger.info(
                 "insights for %s %s..%s too large for a synchronous request (%s); %s",
                 act,
@@ -595,11 +594,7 @@ class GraphClient:
         if not split:
             yield from self.reports.rows(act, since, until, params)
             return
-        first_until = since + dt.timedelta(days=days // 2 - 1)
-        for part_since, part_until in (
-            (since, first_until),
-            (first_until + dt.timedelta(days=1), until),
-        ):
+        for part_since, part_until in halves(since, until):
             yield from self._sync_first(
                 act, part_since, part_until, params, strict=False, halve=False
             )

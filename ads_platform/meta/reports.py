@@ -85,6 +85,19 @@ class ReportPolling:
     max_interval: float = 30.0
 
 
+DateRange = tuple[dt.date, dt.date]
+
+
+def halves(since: dt.date, until: dt.date) -> tuple[DateRange, DateRange]:
+    """A range of at least two days cut in two, the first half the longer by a day when odd.
+
+    The one rule for every request the client asks again smaller (a failed report run, a
+    synchronous request refused as too large).
+    """
+    mid = since + dt.timedelta(days=(until - since).days // 2)
+    return (since, mid), (mid + dt.timedelta(days=1), until)
+
+
 def time_range(since: dt.date, until: dt.date) -> dict[str, str]:
     """The ``time_range`` parameter of an insights request (both ends inclusive)."""
     return {"since": since.isoformat(), "until": until.isoformat()}
@@ -133,20 +146,18 @@ class ReportRuns:
                 endpoint="report_run/insights",
             )
             return
-        mid = since + dt.timedelta(days=(until - since).days // 2)
+        first, second = halves(since, until)
         self.logger.warning(
             "async insights for %s %s..%s did not complete (%s); splitting into %s..%s and %s..%s",
             act,
             since,
             until,
             failure,
-            since,
-            mid,
-            mid + dt.timedelta(days=1),
-            until,
+            *first,
+            *second,
         )
-        yield from self.rows(act, since, mid, params)
-        yield from self.rows(act, mid + dt.timedelta(days=1), until, params)
+        yield from self.rows(act, *first, params)
+        yield from self.rows(act, *second, params)
 
     def run(
         self, account_id: str, since: dt.date, until: dt.date, params: Mapping[str, Any]

@@ -28,24 +28,29 @@ def test_a_range_refused_as_too_large_is_asked_in_halves_and_a_refused_half_goes
     clock: FakeTime,
 ) -> None:
     too_much = {"error": {"code": 100, "error_subcode": 1504018, "message": "too much data"}}
-    whole = '{"since":"2026-01-01","until":"2026-01-03"}'
+    whole = '{"since":"2026-01-01","until":"2026-01-04"}'
 
     def route(req: Recorded, srv: ScriptedServer) -> Reply:
         if req.method == "GET" and req.path.endswith("act_1/insights"):
-            if req.query["time_range"] == whole or "01-02" in req.query["time_range"]:
+            if req.query["time_range"] == whole or "01-03" in req.query["time_range"]:
                 return Reply(400, too_much)  # the range, and its second half, refused
-            return page([{"date_start": "2026-01-01"}])
+            return page([{"date_start": "2026-01-01"}, {"date_start": "2026-01-02"}])
         if req.method == "POST":
             return Reply(body={"report_run_id": "555"})
         if req.path.endswith("/555"):
             return Reply(
                 body={"id": "555", "async_status": "Job Completed", "async_percent_completion": 100}
             )
-        return page([{"date_start": "2026-01-02"}, {"date_start": "2026-01-03"}])
+        return page([{"date_start": "2026-01-03"}, {"date_start": "2026-01-04"}])
 
     with scripted(route) as srv, make_client(srv, clock) as client:
-        rows = list(client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 3)))
-        assert [r["date_start"] for r in rows] == ["2026-01-01", "2026-01-02", "2026-01-03"]
+        rows = list(client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 4)))
+        assert [r["date_start"] for r in rows] == [
+            "2026-01-01",
+            "2026-01-02",
+            "2026-01-03",
+            "2026-01-04",
+        ]
         asked = [
             (
                 r.method,
@@ -56,13 +61,13 @@ def test_a_range_refused_as_too_large_is_asked_in_halves_and_a_refused_half_goes
         ]
         assert asked == [
             ("GET", whole),
-            ("GET", '{"since":"2026-01-01","until":"2026-01-01"}'),  # the first half: sync
-            ("GET", '{"since":"2026-01-02","until":"2026-01-03"}'),  # refused again
-            ("POST", '{"since":"2026-01-02","until":"2026-01-03"}'),  # so: a report run
+            ("GET", '{"since":"2026-01-01","until":"2026-01-02"}'),  # the first half: sync
+            ("GET", '{"since":"2026-01-03","until":"2026-01-04"}'),  # refused again
+            ("POST", '{"since":"2026-01-03","until":"2026-01-04"}'),  # so: a report run
         ]
         with pytest.raises(TooMuchDataError):
             list(
-                client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 3), mode="sync")
+                client.iter_insights("act_1", dt.date(2026, 1, 1), dt.date(2026, 1, 4), mode="sync")
             )
 
 
