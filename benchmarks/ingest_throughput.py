@@ -248,7 +248,7 @@ def run_stages(recorded: Recorded, lake: Lake) -> Timings:
                 t = timings.add("frame", t)
                 pull.check_frames(account, ad_frame, account_frame)
                 t = timings.add("validate", t)
-            validated = pull.split_days(pull._span(since, until), ad_frame, account_frame)
+            validated = pull.split_days(pull.span(since, until), ad_frame, account_frame)
             with lake.parallel_writes() as writes:
                 for day, frames in validated.items():
                     outcome, totals = pull.store_day(

@@ -35,6 +35,7 @@ from ads_platform.ingestion.insights import (
     day_tables,
     not_started,
     range_by_day,
+    span,
     split_started,
 )
 from ads_platform.ingestion.outcomes import (
@@ -77,28 +78,32 @@ def pull_account_breakdown(
     result = PullResult()
     dataset = breakdown.dataset
     fetchable, future = split_started(days, account.timezone_name, now)
-    for since, until in contiguous_ranges(fetchable, chunk_days):
-        result.ranges.append((since, until))
-        with paused_gc():  # as the unbroken pull: the range's rows are many small objects
-            by_day = range_by_day(
-                client,
-                account.account_id,
-                since,
-                until,
-                dataset.name,
-                level="ad",
-                fields=dataset.api_fields,
-                action_attribution_windows=list(attribution_windows),
-                breakdowns=list(breakdown.dims),
-            )
-            fetched_at = dt.datetime.now(dt.UTC)
-            span = [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
-            validated = _validate_range(
-                breakdown, account, span, by_day, fetched_at=fetched_at, run_id=run_id
-            )
-        unbroken = zero_guard.stored_daily_spend(lake, account.account_id, span)
-        with lake.parallel_writes() as writes:
-            for day in span:
+    with lake.parallel_writes() as writes:  # one pool for the pull: see pull_account_insights
+        for since, until in contiguous_ranges(fetchable, chunk_days):
+            result.ranges.append((since, until))
+            days_of_range = span(since, until)
+            with paused_gc():  # as the unbroken pull: the range's rows are many small objects
+                by_day = range_by_day(
+                    client,
+                    account.account_id,
+                    since,
+                    until,
+                    dataset.name,
+                    level="ad",
+                    fields=dataset.api_fields,
+                    action_attribution_windows=list(attribution_windows),
+                    breakdowns=list(breakdown.dims),
+                )
+                validated = _validate_range(
+                    breakdown,
+                    account,
+                    days_of_range,
+                    by_day,
+                    fetched_at=dt.datetime.now(dt.UTC),
+                    run_id=run_id,
+                )
+            unbroken = zero_guard.stored_daily_spend(lake, account.account_id, days_of_range)
+            for day in days_of_range:
                 result.outcomes.append(
                     _store_day(
                         lake,

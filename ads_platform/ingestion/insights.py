@@ -180,7 +180,7 @@ def range_by_day(
     daily rows reads its ranges through here (the unbroken levels and the breakdowns).
     """
     by_day = bucket_by_day(client.iter_insights(account_id, since, until, **query), account_id)
-    stray = sorted(set(by_day) - {d.isoformat() for d in _span(since, until)})
+    stray = sorted(set(by_day) - {d.isoformat() for d in span(since, until)})
     if stray:
         raise schemas.ValidationFailed(
             dataset_name, f"the API returned rows for {stray[0]}, outside {since}..{until}"
@@ -247,42 +247,22 @@ def pull_account_insights(
         account.account_id,
         [history_start + dt.timedelta(days=i) for i in range(zero_guard_history_days)],
     )
-    for since, until in contiguous_ranges(fetchable, chunk_days):
-        result.ranges.append((since, until))
-        with paused_gc():  # the range's rows are many small acyclic objects: gc_pause
-            ad_rows = range_by_day(
+    # One pool of writers for the whole pull, not one per range: the files of a range
+    # are encoded and fsynced (native code, the GIL released) while the next range is
+    # fetched and parsed, so a pull of several ranges uses a second core.
+    with lake.parallel_writes() as writes:
+        for since, until in contiguous_ranges(fetchable, chunk_days):
+            result.ranges.append((since, until))
+            validated = _read_range(
                 client,
-                account.account_id,
-                since,
-                until,
-                DATASET,
-                level="ad",
-                fields=dataset.api_fields,
-                action_attribution_windows=list(attribution_windows),
-            )
-            account_rows = range_by_day(
-                client,
-                account.account_id,
-                since,
-                until,
-                DATASET,
-                level="account",
-                fields=ACCOUNT_INSIGHTS.api_fields,
-                action_attribution_windows=None,
-            )
-            fetched_at = dt.datetime.now(dt.UTC)
-            validated = _validate_range(
                 account,
                 since,
                 until,
-                ad_rows,
-                account_rows,
-                fetched_at=fetched_at,
+                attribution_windows=attribution_windows,
                 run_id=run_id,
                 dataset=dataset,
             )
-        with lake.parallel_writes() as writes:
-            for day in _span(since, until):
+            for day in span(since, until):
                 outcome, totals = store_day(
                     lake,
                     account,
@@ -304,7 +284,52 @@ def pull_account_insights(
     return result
 
 
-def _span(since: dt.date, until: dt.date) -> list[dt.date]:
+def _read_range(
+    client: GraphClient,
+    account: AccountInfo,
+    since: dt.date,
+    until: dt.date,
+    *,
+    attribution_windows: Sequence[str],
+    run_id: str,
+    dataset: Dataset,
+) -> dict[dt.date, DayFrames]:
+    """One range of both levels, fetched and validated: each day ready to be judged."""
+    with paused_gc():  # the range's rows are many small acyclic objects: gc_pause
+        ad_rows = range_by_day(
+            client,
+            account.account_id,
+            since,
+            until,
+            DATASET,
+            level="ad",
+            fields=dataset.api_fields,
+            action_attribution_windows=list(attribution_windows),
+        )
+        account_rows = range_by_day(
+            client,
+            account.account_id,
+            since,
+            until,
+            DATASET,
+            level="account",
+            fields=ACCOUNT_INSIGHTS.api_fields,
+            action_attribution_windows=None,
+        )
+        return _validate_range(
+            account,
+            since,
+            until,
+            ad_rows,
+            account_rows,
+            fetched_at=dt.datetime.now(dt.UTC),
+            run_id=run_id,
+            dataset=dataset,
+        )
+
+
+def span(since: dt.date, until: dt.date) -> list[dt.date]:
+    """Every day from ``since`` to ``until``, both included (a range's days)."""
     return [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
 
 
@@ -408,7 +433,7 @@ def _validate_range(
     per day made a 90-day pull several times faster.  Days stay independent: a broken
     day is blocked on its own and the others are stored.
     """
-    days = _span(since, until)
+    days = span(since, until)
     try:
         ad_all, account_all = _frames_for(
             account,
