@@ -14,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import dagster as dg
 
-from ads_platform.automation import calendar
+from ads_platform.automation import calendar, polling
 from ads_platform.automation.common import (
     Clock,
     account_assets_run,
@@ -473,17 +474,22 @@ def plan_entity_changes(
     instance: dg.DagsterInstance,
     cursor: dict[str, Any],
     poll: Poller,
-) -> tuple[list[dg.RunRequest], dict[str, Any], list[str]]:
+    *,
+    workers: int = polling.POLL_WORKERS,
+    budget_seconds: float = polling.POLL_BUDGET_SECONDS,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> tuple[list[dg.RunRequest], dict[str, Any], polling.PollRound]:
     """Poll each account since its last poll; refresh only accounts that changed.
 
     An account seen for the first time only starts its clock (its entities are pulled
-    by the new-account sensor and the daily schedule).  A failed poll keeps the old
-    time, so a change during an outage is still found afterwards.
+    by the new-account sensor and the daily schedule).  A failed poll, or one the tick's
+    budget did not reach, keeps the old time, so its next poll covers the gap; the
+    oldest polls go first (:mod:`ads_platform.automation.polling`).
     """
     last: dict[str, str] = dict(cursor.get("polled", {}))
     order = ordered_accounts(instance)
     partitions = set(order)
-    changed: list[str] = []
+    due: list[tuple[str, dt.datetime]] = []
     for account_id in enabled_accounts(settings):
         if account_id not in partitions:
             continue
@@ -491,18 +497,22 @@ def plan_entity_changes(
         if since is None:
             last[account_id] = iso_utc(now)
             continue
-        try:
-            if poll(settings, account_id, since):
-                changed.append(account_id)
-        except Exception as exc:
-            log.warning("entity poll of %s failed: %s", account_id, redact(str(exc))[:300])
-            continue
+        due.append((account_id, since))
+    due.sort(key=lambda item: item[1])  # stable: the oldest poll first, ties as configured
+    found = polling.poll_accounts(
+        due,
+        lambda account_id, since: poll(settings, account_id, since),
+        workers=workers,
+        budget_seconds=budget_seconds,
+        monotonic=monotonic,
+    )
+    for account_id in found.polled:
         last[account_id] = iso_utc(now)
     requests = [
         account_assets_run(group, "entity_change", ENTITY_ASSETS)
-        for group in calendar.account_ranges(order, changed)
+        for group in calendar.account_ranges(order, found.changed)
     ]
-    return requests, {"polled": last}, changed
+    return requests, {"polled": last}, found
 
 
 def build_entity_changes_sensor(
@@ -517,22 +527,28 @@ def build_entity_changes_sensor(
         minimum_interval_seconds=max(60, int(minutes) * 60),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Every {minutes} min: asks Meta for campaigns/ad sets/ads updated since "
-        "the last poll (one cheap call per edge and account) and refreshes the entity "
-        "assets of the accounts that changed.",
+        "the last poll (one cheap call per edge and account, a few accounts at once, oldest "
+        "first, within the tick's budget) and refreshes the entity assets of the accounts "
+        "that changed.",
     )
     def entity_changes(
         context: dg.SensorEvaluationContext, platform: PlatformResource
     ) -> dg.SensorResult:
         settings = platform.settings()
-        requests, cursor, changed = plan_entity_changes(
+        requests, cursor, found = plan_entity_changes(
             clock(),
             settings,
             context.instance,
             _load_cursor(context.cursor),
             poller_factory(platform),
         )
-        if changed:
-            context.log.info(f"entities changed in {', '.join(changed)}")
+        context.log.info(
+            f"polled {len(found.polled) + len(found.failed)} account(s) in "
+            f"{found.seconds:.1f} s ({len(found.failed)} failed); "
+            f"{len(found.deferred)} left for the next tick, oldest first"
+        )
+        if found.changed:
+            context.log.info(f"entities changed in {', '.join(found.changed)}")
         return dg.SensorResult(
             run_requests=without_run_keys(requests),
             cursor=_dump_cursor(cursor),

@@ -1,0 +1,101 @@
+"""Polling many accounts inside one sensor tick: a few at once, oldest first, on a budget.
+
+Why: ``entity_changes`` asks Meta, per account, whether anything changed since its last
+poll (up to three calls).  One after another that was 30–46 s a tick at 1,000 accounts
+against the local sandbox, and minutes against Meta, while Dagster gives a sensor
+evaluation 60 s before it fails it.  A tick that fails stores no cursor, so past some
+hundreds of accounts no tick would ever finish and no change would ever be found.
+
+So a tick polls a few accounts at once (each is its own account for Meta's pacing),
+starts no poll after its budget, and keeps the rest for the next tick.  Accounts are
+taken oldest poll first: one not reached keeps its old time, so it goes first next tick
+and its poll then covers everything since, whatever was skipped in between.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ads_platform.automation.common import log
+from ads_platform.meta.redaction import redact
+
+#: ``poll(account_id, since) -> changed?`` (raises when the poll failed).
+Poll = Callable[[str, dt.datetime], bool]
+
+#: Polls in flight at once.  Meta paces per ad account, so polls of different accounts do
+#: not slow each other; four keeps the app's share of calls modest.
+POLL_WORKERS = 4
+#: No poll starts after this many seconds of a tick: Dagster fails a sensor evaluation at
+#: 60 s, and the tick still has to store its cursor and its run requests.
+POLL_BUDGET_SECONDS = 40.0
+
+
+@dataclass
+class PollRound:
+    """What one tick's polls found, in the order of the accounts given."""
+
+    changed: list[str] = field(default_factory=list)
+    #: Polled without an error: their clock moves to this tick.
+    polled: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    #: Not polled this tick (the budget ran out): their clock stays where it was.
+    deferred: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def poll_accounts(
+    accounts: Sequence[tuple[str, dt.datetime]],
+    poll: Poll,
+    *,
+    workers: int = POLL_WORKERS,
+    budget_seconds: float = POLL_BUDGET_SECONDS,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> PollRound:
+    """Poll ``(account_id, since)`` pairs in that order, ``workers`` at a time.
+
+    A poll starts only while the budget lasts; one that has started runs to its end
+    (each is a few bounded API calls).  A failed poll is logged (redacted) and counted
+    as failed, never as "no change".
+    """
+    started = monotonic()
+    lock = threading.Lock()
+    queue = list(reversed(accounts))
+    outcome: dict[str, bool | None] = {}  # True changed, False unchanged, None failed
+
+    def next_account() -> tuple[str, dt.datetime] | None:
+        with lock:
+            if not queue or monotonic() - started >= budget_seconds:
+                return None
+            return queue.pop()
+
+    def worker() -> None:
+        while (item := next_account()) is not None:
+            account_id, since = item
+            try:
+                result: bool | None = bool(poll(account_id, since))
+            except Exception as exc:
+                log.warning("entity poll of %s failed: %s", account_id, redact(str(exc))[:300])
+                result = None
+            with lock:
+                outcome[account_id] = result
+
+    threads = max(1, min(workers, len(accounts)))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poll") as pool:
+        for future in [pool.submit(worker) for _ in range(threads)]:
+            future.result()
+    found = PollRound(seconds=monotonic() - started)
+    for account_id, _since in accounts:
+        if account_id not in outcome:
+            found.deferred.append(account_id)
+        elif outcome[account_id] is None:
+            found.failed.append(account_id)
+        else:
+            found.polled.append(account_id)
+            if outcome[account_id]:
+                found.changed.append(account_id)
+    return found
