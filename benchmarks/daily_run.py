@@ -82,6 +82,8 @@ class CommandRun:
     peak_rss_mib: float
     #: Largest sum of the tree's resident memory, sampled from /proc every 0.25 s.
     peak_tree_rss_mib: float
+    #: The largest single process seen by the sampler: its RSS (MiB) and what it ran.
+    largest_sampled: tuple[float, str] = (0.0, "")
     #: User + system CPU seconds of the command and every child it waited for (its
     #: forked runs, dbt): the sandbox, a process of its own, is not in it.
     cpu_seconds: float = 0.0
@@ -127,18 +129,23 @@ def run_refresh(config_path: Path, env: Mapping[str, str], label: str) -> Comman
         lines=lines,
         peak_rss_mib=usage.ru_maxrss / 1024,
         peak_tree_rss_mib=sampler.peak / 1024 / 1024,
+        largest_sampled=(sampler.largest / 1024 / 1024, sampler.largest_cmd),
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         started_at=started_at,
     )
 
 
 class _TreeSampler(threading.Thread):
-    """The peak of the summed RSS of a process and its descendants (read from /proc)."""
+    """The peak of the summed RSS of a process and its descendants (read from /proc),
+    and the largest single process among them with its command line: the kernel's
+    ``ru_maxrss`` says how large the largest child grew, not which one it was."""
 
     def __init__(self, root: int) -> None:
         super().__init__(daemon=True)
         self.root = root
         self.peak = 0
+        self.largest = 0
+        self.largest_cmd = ""
         self._stop_event = threading.Event()
         self._page = os.sysconf("SC_PAGE_SIZE")
 
@@ -166,7 +173,12 @@ class _TreeSampler(threading.Thread):
         while todo:
             pid = todo.pop()
             with contextlib.suppress(OSError, IndexError, ValueError):
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self._page
+                rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self._page
+                total += rss
+                if rss > self.largest:
+                    self.largest = rss
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                    self.largest_cmd = cmd.decode(errors="replace").strip()[:160]
             todo += children.get(pid, [])
         return total
 
@@ -346,11 +358,11 @@ def summarize_runs(runs: Iterable[RunInfo], wall: float) -> list[str]:
             f"  {kind:<18} {len(group):3d} run(s), {inside:6.1f} s inside runs "
             f"(first start → last end {span:.1f} s; {dict(statuses)})"
         )
-        steps: Counter[str] = Counter()
+        steps: defaultdict[str, float] = defaultdict(float)
         for run in group:
             for key, seconds in run.steps:
                 steps[key] += seconds
-        for key, seconds in steps.most_common(6):
+        for key, seconds in sorted(steps.items(), key=lambda item: -item[1])[:6]:
             lines.append(f"      step {key:<40} {seconds:6.1f} s (summed over runs)")
     return lines
 
@@ -473,7 +485,8 @@ def main() -> int:
         print(f"  {dataset:<28} {count:8d}")
     print(
         f"peak RSS (MiB)         largest process {daily.peak_rss_mib:.0f}; "
-        f"whole command tree {daily.peak_tree_rss_mib:.0f} (sampled)"
+        f"whole command tree {daily.peak_tree_rss_mib:.0f} (sampled); largest sampled "
+        f"{daily.largest_sampled[0]:.0f}: {daily.largest_sampled[1] or '?'}"
     )
     print(f"uptime before          {load_before}")
     print(f"uptime after           {load_after}")
