@@ -7,7 +7,8 @@ evaluation 60 s before it fails it.  A tick that fails stores no cursor, so past
 hundreds of accounts no tick would ever finish and no change would ever be found.
 
 So a tick polls a few accounts at once (each is its own account for Meta's pacing),
-starts no poll after its budget, and keeps the rest for the next tick.  Accounts are
+starts no poll after its budget, stops waiting at its limit (a hung call or a pacing
+sleep must not hold it), and keeps the rest for the next tick.  Accounts are
 taken oldest poll first: one not reached keeps its old time, so it goes first next tick
 and its poll then covers everything since, whatever was skipped in between.
 """
@@ -18,7 +19,6 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ads_platform.automation.common import log
@@ -33,6 +33,11 @@ POLL_WORKERS = 4
 #: No poll starts after this many seconds of a tick: Dagster fails a sensor evaluation at
 #: 60 s, and the tick still has to store its cursor and its run requests.
 POLL_BUDGET_SECONDS = 40.0
+#: The tick stops waiting for its polls after this many seconds, whatever they do: a poll
+#: started just before the budget can meet a hung connection (a read timeout, once per
+#: call) or a pacing sleep when Meta reports high usage (minutes).  A poll still running
+#: then counts as not reached: its account keeps its old time and goes first next tick.
+POLL_LIMIT_SECONDS = 50.0
 
 
 @dataclass
@@ -54,13 +59,15 @@ def poll_accounts(
     *,
     workers: int = POLL_WORKERS,
     budget_seconds: float = POLL_BUDGET_SECONDS,
+    limit_seconds: float = POLL_LIMIT_SECONDS,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> PollRound:
     """Poll ``(account_id, since)`` pairs in that order, ``workers`` at a time.
 
-    A poll starts only while the budget lasts; one that has started runs to its end
-    (each is a few bounded API calls).  A failed poll is logged (redacted) and counted
-    as failed, never as "no change".
+    A poll starts only while the budget lasts, and the round returns by
+    ``limit_seconds`` even if a poll has not ended (its thread is a daemon: it finishes
+    or dies with the process, and its answer is dropped).  A failed poll is logged
+    (redacted) and counted as failed, never as "no change".
     """
     started = monotonic()
     lock = threading.Lock()
@@ -84,18 +91,25 @@ def poll_accounts(
             with lock:
                 outcome[account_id] = result
 
-    threads = max(1, min(workers, len(accounts)))
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poll") as pool:
-        for future in [pool.submit(worker) for _ in range(threads)]:
-            future.result()
+    threads = [
+        threading.Thread(target=worker, name=f"poll-{i}", daemon=True)
+        for i in range(max(1, min(workers, len(accounts))))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=max(0.0, limit_seconds - (monotonic() - started)))
+    with lock:
+        queue.clear()  # a poll still running starts no other
+        answered = dict(outcome)
     found = PollRound(seconds=monotonic() - started)
     for account_id, _since in accounts:
-        if account_id not in outcome:
+        if account_id not in answered:
             found.deferred.append(account_id)
-        elif outcome[account_id] is None:
+        elif answered[account_id] is None:
             found.failed.append(account_id)
         else:
             found.polled.append(account_id)
-            if outcome[account_id]:
+            if answered[account_id]:
                 found.changed.append(account_id)
     return found

@@ -477,6 +477,7 @@ def plan_entity_changes(
     *,
     workers: int = polling.POLL_WORKERS,
     budget_seconds: float = polling.POLL_BUDGET_SECONDS,
+    limit_seconds: float = polling.POLL_LIMIT_SECONDS,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> tuple[list[dg.RunRequest], dict[str, Any], polling.PollRound]:
     """Poll each account since its last poll; refresh only accounts that changed.
@@ -504,6 +505,7 @@ def plan_entity_changes(
         lambda account_id, since: poll(settings, account_id, since),
         workers=workers,
         budget_seconds=budget_seconds,
+        limit_seconds=limit_seconds,
         monotonic=monotonic,
     )
     for account_id in found.polled:

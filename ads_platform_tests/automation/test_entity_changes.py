@@ -215,3 +215,30 @@ def test_a_failed_poll_is_never_taken_for_no_change(
     assert cursor["polled"][MANY[3]] == NOW.isoformat()  # asked again from its old time
     assert all(cursor["polled"][a] == later.isoformat() for a in MANY if a != MANY[3])
     assert MANY[3] in caplog.text and "EAABsecret" not in caplog.text
+
+
+def test_a_hung_poll_does_not_hold_the_tick_and_its_account_is_asked_again(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One poll never answers (a hung connection, a long pacing sleep): the tick still
+    returns at its limit, with that account's old time kept."""
+    settings = _many_accounts(env, monkeypatch)
+    release = threading.Event()
+
+    def poll(_settings: Settings, account_id: str, since: dt.datetime) -> bool:
+        if account_id == MANY[2]:
+            release.wait(timeout=60)  # hung until the test lets it go
+            return True
+        return False
+
+    later = NOW + dt.timedelta(minutes=30)
+    try:
+        _requests, cursor, found = plan_entity_changes(
+            later, settings, env.instance, _clocks(NOW), poll, budget_seconds=5, limit_seconds=1
+        )
+        assert not release.is_set()  # the tick came back while the poll still hung
+    finally:
+        release.set()
+    assert found.deferred == [MANY[2]] and found.failed == []
+    assert found.polled == [a for a in MANY if a != MANY[2]]
+    assert cursor["polled"][MANY[2]] == NOW.isoformat()
