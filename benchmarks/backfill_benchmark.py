@@ -158,7 +158,7 @@ def run_backfill(
             dagster_home.mkdir(parents=True, exist_ok=True)
             (dagster_home / "dagster.yaml").write_text(POSTGRES_YAML.read_text())
         os.environ["DAGSTER_HOME"] = str(dagster_home)
-        opened = (
+        opened: contextlib.AbstractContextManager[dg.DagsterInstance] = (
             dg.DagsterInstance.from_ref(
                 InstanceRef.from_dir(str(dagster_home), overrides=SYNC_LAUNCH_OVERRIDES)
             )
@@ -190,10 +190,12 @@ def run_backfill(
         storage = type(dagster_instance.event_log_storage).__name__
 
     glob = str(home / "lake" / "ad_insights_daily" / "**" / "*.parquet")
-    per_account = duckdb.sql(
+    counted = duckdb.sql(
         f"select account_id, count(*) from read_parquet('{glob}', hive_partitioning=false) "
         "group by 1"
-    ).fetchall()
+    )
+    assert counted is not None  # a select always has a result
+    per_account = counted.fetchall()
     return BackfillResult(
         instance=instance,
         storage=storage,
