@@ -56,7 +56,7 @@ import dagster as dg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ads_platform.automation.common import ACCOUNTS_PARTITION_SET
-from ads_platform.automation.polling import POLL_BUDGET_SECONDS, POLL_WORKERS
+from ads_platform.automation.polling import POLL_BUDGET_SECONDS, POLL_LIMIT_SECONDS, POLL_WORKERS
 from ads_platform.automation.sensors import Poller, plan_entity_changes, platform_poller
 from ads_platform.demo import write_demo_settings
 from ads_platform.resources import PlatformResource
@@ -76,6 +76,8 @@ class Mode:
     name: str
     workers: int
     budget_seconds: float
+    #: When the tick stops waiting (the shipped limit, or none for the old tick).
+    limit_seconds: float = POLL_LIMIT_SECONDS
 
 
 @dataclass
@@ -171,6 +173,7 @@ def tick(
             counted.poll,
             workers=mode.workers,
             budget_seconds=mode.budget_seconds,
+            limit_seconds=mode.limit_seconds,
         )
     finally:
         wall = time.perf_counter() - started
@@ -276,7 +279,9 @@ def main() -> int:
                 fit = len(accounts)
                 if estimate > args.full_max_seconds and per_poll > 0:
                     fit = max(1, math.floor(args.full_max_seconds / per_poll))
-                full = run(Mode("1 at a time, no budget (before)", 1, math.inf), accounts[:fit])
+                full = run(
+                    Mode("1 at a time, no budget (before)", 1, math.inf, math.inf), accounts[:fit]
+                )
                 if fit < len(accounts):
                     full.note = (
                         f"the first {fit} of {len(accounts)} accounts only: all would take "
@@ -292,7 +297,8 @@ def main() -> int:
     print(f"entity_changes tick, {size} a request, every account due (last polled 1 h ago)")
     print(
         f"shipped: {POLL_WORKERS} polls at once, no poll started after "
-        f"{POLL_BUDGET_SECONDS:.0f} s; Dagster fails a sensor evaluation at "
+        f"{POLL_BUDGET_SECONDS:.0f} s, none waited for after {POLL_LIMIT_SECONDS:.0f} s; "
+        "Dagster fails a sensor evaluation at "
         f"{DAGSTER_SENSOR_SECONDS:.0f} s"
     )
     print()

@@ -81,6 +81,7 @@ BENCHES: tuple[Bench, ...] = (
         slow=True,
         timeout_s=5400,
     ),
+    Bench("entity-poll", "6", "entity_poll.py", ("--accounts", "999", "--latency-ms", "50")),
 )
 
 
