@@ -16,6 +16,7 @@ and its poll then covers everything since, whatever was skipped in between.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -98,7 +99,8 @@ def poll_accounts(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=max(0.0, limit_seconds - (monotonic() - started)))
+        left = limit_seconds - (monotonic() - started)
+        thread.join(timeout=None if math.isinf(left) else max(0.0, left))
     with lock:
         queue.clear()  # a poll still running starts no other
         answered = dict(outcome)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from typing import Any
 
 import pytest
 
-from ads_platform.automation.polling import POLL_WORKERS, PollRound
+from ads_platform.automation.polling import POLL_WORKERS, PollRound, poll_accounts
 from ads_platform.automation.sensors import build_entity_changes_sensor, plan_entity_changes
 from ads_platform.settings import Settings
 from ads_platform_tests.automation.helpers import (
@@ -242,3 +243,12 @@ def test_a_hung_poll_does_not_hold_the_tick_and_its_account_is_asked_again(
     assert found.deferred == [MANY[2]] and found.failed == []
     assert found.polled == [a for a in MANY if a != MANY[2]]
     assert cursor["polled"][MANY[2]] == NOW.isoformat()
+
+
+def test_a_round_without_a_limit_waits_for_every_poll() -> None:
+    """No budget and no limit (how the benchmark shows the old tick): every account polled."""
+    accounts = [(a, NOW) for a in MANY]
+    found = poll_accounts(
+        accounts, lambda a, _s: a == MANY[0], budget_seconds=math.inf, limit_seconds=math.inf
+    )
+    assert found.polled == MANY and found.changed == [MANY[0]] and found.deferred == []
