@@ -112,9 +112,8 @@ class Row:
 class InFlight:
     """The sensor's poller, counting the most polls in flight at once.
 
-    Counted here, not from the sandbox's ``max_in_flight``: the sandbox counts a request
-    while it handles it, and sleeps its latency after that, so at any latency its count
-    stays near 1 whatever the client's concurrency.
+    Counted here, as the poller sees it: polls, not HTTP requests (the sandbox's
+    ``max_in_flight`` counts those, latency included).
     """
 
     def __init__(self, poller: Poller) -> None:

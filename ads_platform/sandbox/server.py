@@ -169,11 +169,13 @@ class _Handler(BaseHTTPRequestHandler):
                     authorization=self.headers.get("Authorization"),
                 )
             )
+            # The latency is part of the request: a client's concurrency shows in
+            # ``max_in_flight`` only if the requests it overlaps are counted while they wait.
+            latency = server.state.config.latency_ms
+            if latency > 0:
+                time.sleep(latency / 1000.0)
         finally:
             server.state.stats.leave()
-        latency = server.state.config.latency_ms
-        if latency > 0:
-            time.sleep(latency / 1000.0)
         return resp
 
     def _write(self, resp: Response) -> None:

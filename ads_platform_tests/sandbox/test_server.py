@@ -164,3 +164,21 @@ def test_async_delay_scale_must_be_a_sane_factor() -> None:
     for bad in (-0.5, 1000.0):
         with pytest.raises(ValueError, match="async_delay_scale"):
             Sandbox(async_delay_scale=bad)
+
+
+def test_max_in_flight_counts_requests_that_overlap_while_they_wait_out_the_latency() -> None:
+    """Two requests sent together at 300 ms latency overlap by ~300 ms: the stat must say 2
+    (it once counted only the handling, milliseconds, and said 1 whatever the client did)."""
+    with Sandbox(seed=7, accounts=1, latency_ms=300, today=TODAY) as sandbox:
+        together = threading.Barrier(2, timeout=10)
+
+        def get() -> int:
+            with httpx.Client(
+                base_url=sandbox.base_url, headers={"Authorization": f"Bearer {TOKEN}"}
+            ) as client:
+                together.wait()
+                return client.get(f"/{VERSION}/{sandbox.account_ids[0]}").status_code
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            assert list(pool.map(lambda _: get(), range(2))) == [200, 200]
+        assert sandbox.stats()["max_in_flight"] == 2
