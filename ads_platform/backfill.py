@@ -31,6 +31,7 @@ from typing import Any
 import dagster as dg
 
 from ads_platform.datasets import AD_INSIGHTS_DAILY
+from ads_platform.days import days_between
 from ads_platform.launching import INTERRUPTS, POLL_SECONDS, interrupts_on_sigterm
 from ads_platform.settings import Settings
 
@@ -96,10 +97,6 @@ class BackfillReport:
         if self.error:
             lines.append(f"backfill error: {self.error}")
         return "\n".join(lines)
-
-
-def days_between(since: dt.date, until: dt.date) -> list[dt.date]:
-    return [since + dt.timedelta(days=i) for i in range((until - since).days + 1)]
 
 
 def partition_keys(accounts: Sequence[str], since: dt.date, until: dt.date) -> list[str]:

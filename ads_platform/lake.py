@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -47,6 +47,13 @@ from ads_platform.datasets.base import DATA_FILE
 #: The lake is the platform's own staging area, read whole by dbt, where CPU is scarcer
 #: than disk; DuckDB and every Parquet reader of the last years read LZ4 (``LZ4_RAW``).
 PARQUET_CODEC = "lz4"
+
+
+def encode_parquet(table: pa.Table, sink: str | Path | BinaryIO) -> None:
+    """A table as the lake's Parquet (its codec): every lake file, and the benchmarks'
+    copies of lake files, are encoded by this one call."""
+    pq.write_table(table, sink, compression=PARQUET_CODEC)
+
 
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -111,7 +118,7 @@ class Lake:
         live writer's temporary file is never touched: see :mod:`ads_platform.atomic`).
         """
         with atomic.replacing(path) as handle:
-            pq.write_table(table, handle, compression=PARQUET_CODEC)
+            encode_parquet(table, handle)
         return path.stat().st_size
 
     def parallel_writes(self, threads: int = 8) -> ParallelWrites:

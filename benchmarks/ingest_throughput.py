@@ -51,10 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ads_platform.datasets import ACCOUNT_INSIGHTS, AD_INSIGHTS
 from ads_platform.datasets.base import DATA_FILE
+from ads_platform.days import days_between
 from ads_platform.gc_pause import paused_gc
 from ads_platform.ingestion import insights as pull
 from ads_platform.ingestion import zero_guard
-from ads_platform.lake import PARQUET_CODEC, Lake
+from ads_platform.lake import Lake, encode_parquet
 from ads_platform.meta.client import GraphClient, decode_body
 from ads_platform.sandbox.config import SandboxConfig
 from ads_platform.sandbox.graph import GraphApi, GraphRequest
@@ -210,7 +211,7 @@ class WriteFloor:
 
 def write_floor(lake: Lake, rounds: int = 3) -> WriteFloor:
     """CPU seconds to write the partitions the stages wrote, with nothing else: their
-    Parquet encoding alone (to memory, exactly as :meth:`Lake.write` encodes), and
+    Parquet encoding alone (to memory, through the lake's ``encode_parquet``), and
     :meth:`Lake.write` itself (encoding, temporary file, fsync, rename, directory fsync)
     of every table to a fresh path of the same layout in a new lake; best of ``rounds``.
 
@@ -228,7 +229,7 @@ def write_floor(lake: Lake, rounds: int = 3) -> WriteFloor:
     for _ in range(rounds):
         started = time.process_time()
         for _relative, table in tables:
-            pq.write_table(table, io.BytesIO(), compression=PARQUET_CODEC)
+            encode_parquet(table, io.BytesIO())
         encode = min(encode, time.process_time() - started)
         with tempfile.TemporaryDirectory(prefix="floor_", dir=lake.root.parent) as tmp:
             fresh = Lake(tmp)
@@ -293,7 +294,7 @@ def run_stages(recorded: Recorded, lake: Lake) -> Timings:
                 t = timings.add("frame", t)
                 pull.check_frames(account, ad_frame, account_frame)
                 t = timings.add("validate", t)
-            validated = pull.split_days(pull.span(since, until), ad_frame, account_frame)
+            validated = pull.split_days(days_between(since, until), ad_frame, account_frame)
             with lake.parallel_writes() as writes:
                 for day, frames in validated.items():
                     outcome, totals = pull.store_day(

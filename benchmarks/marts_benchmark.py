@@ -46,13 +46,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ads_platform import datasets as ds
 from ads_platform import dbt_with_parent, frames
 from ads_platform.assets.marts import seed_partial_parse
 from ads_platform.datasets.base import ACTION_LIST, MONEY
-from ads_platform.lake import PARQUET_CODEC, Lake
+from ads_platform.lake import Lake, encode_parquet
 from ads_platform.warehouse import (
     MartsBuildPlan,
     lake_listing_env,
@@ -216,7 +215,7 @@ def _account_table(
 def _write(path: Path, table: pa.Table) -> None:
     """As the lake writes a partition (its codec), without the atomic replace: a fresh lake."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression=PARQUET_CODEC)
+    encode_parquet(table, path)
 
 
 def account_ids(n_accounts: int) -> list[str]:

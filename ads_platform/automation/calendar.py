@@ -46,10 +46,6 @@ def local_today(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
     return now.astimezone(tz).date()
 
 
-def days(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-
-
 @dataclass(frozen=True)
 class DayRange:
     """An inclusive range of days of one account."""

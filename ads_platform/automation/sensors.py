@@ -41,6 +41,7 @@ from ads_platform.automation.lakeview import (
     token_rows_since,
 )
 from ads_platform.datasets import AD_INSIGHTS_DAILY
+from ads_platform.days import days_between
 from ads_platform.frames import ALL_EFFECTIVE_STATUSES
 from ads_platform.jobs import (
     ACCOUNT_ASSETS_JOB,
@@ -262,7 +263,7 @@ def partitions_to_redo(
     (``get_latest_storage_id_by_partition``) rather than with
     ``get_materialized_partitions``, which returns every partition of the asset.
     """
-    days = calendar.days(*window)
+    days = days_between(*window)
     keys = {f"{account_id}|{d.isoformat()}": d for d in days}
     materialized = instance.get_latest_storage_id_by_partition(
         INSIGHTS, dg.DagsterEventType.ASSET_MATERIALIZATION, set(keys)

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from ads_platform import frames, schemas
 from ads_platform.datasets import Breakdown
+from ads_platform.days import days_between
 from ads_platform.gc_pause import paused_gc
 from ads_platform.ingestion import zero_guard
 from ads_platform.ingestion.insights import (
@@ -35,7 +36,6 @@ from ads_platform.ingestion.insights import (
     day_tables,
     not_started,
     range_by_day,
-    span,
     split_started,
 )
 from ads_platform.ingestion.outcomes import (
@@ -81,7 +81,7 @@ def pull_account_breakdown(
     with lake.parallel_writes() as writes:  # one pool for the pull: see pull_account_insights
         for since, until in contiguous_ranges(fetchable, chunk_days):
             result.ranges.append((since, until))
-            days_of_range = span(since, until)
+            days_of_range = days_between(since, until)
             with paused_gc():  # as the unbroken pull: the range's rows are many small objects
                 by_day = range_by_day(
                     client,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ads_platform.datasets import ACCOUNTS, FX
+from ads_platform.days import days_between
 from ads_platform.fx.ecb import ReferenceRates, load_reference_rates
 from ads_platform.fx.rates import DailyRate, daily_rates
 from ads_platform.lake import Lake
@@ -48,8 +49,7 @@ def account_currencies(lake: Lake) -> tuple[str, ...]:
 
 
 def grid_days(start: dt.date, today: dt.date) -> list[dt.date]:
-    end = today + dt.timedelta(days=DAYS_AHEAD)
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    return days_between(start, today + dt.timedelta(days=DAYS_AHEAD))
 
 
 def build_table(rates: Iterable[DailyRate], *, source: str, pulled_at: dt.datetime) -> pa.Table:

@@ -7,8 +7,8 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from ads_platform.automation import calendar
 from ads_platform.automation.sensors import build_token_recovery_sensor
+from ads_platform.days import days_between
 from ads_platform.settings import Settings
 from ads_platform_tests.automation.helpers import (
     INSIGHTS_RUN,
@@ -27,7 +27,7 @@ from ads_platform_tests.automation.helpers import (
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)  # 21:00 in Tokyo, 05:00 in LA
 INCIDENT = dt.datetime(2026, 3, 6, 10, 0, tzinfo=dt.UTC)
-WINDOW = calendar.days(dt.date(2026, 2, 10), dt.date(2026, 3, 9))  # Tokyo, lookback 28
+WINDOW = days_between(dt.date(2026, 2, 10), dt.date(2026, 3, 9))  # Tokyo, lookback 28
 BROKEN = [dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)]
 REFRESH_FAILED = dt.date(2026, 3, 5)  # stored earlier, its latest attempt failed
 
@@ -138,7 +138,7 @@ def test_a_new_incident_after_recovery_is_handled_again(broken_tokyo: Env) -> No
 def test_permission_incident_needs_the_probe_and_probes_are_rate_limited(env: Env) -> None:
     env.instance.add_dynamic_partitions("ad_accounts", [TOKYO, LOS_ANGELES])
     write_accounts_table(env.lake, TIMEZONES, NOW - dt.timedelta(days=100))
-    la_window = calendar.days(d("2026-02-09"), d("2026-03-08"))
+    la_window = days_between(d("2026-02-09"), d("2026-03-08"))
     mark_materialized(env.instance, LOS_ANGELES, la_window)
     write_attempts(
         env.lake,

@@ -30,6 +30,7 @@ from dagster._core.storage.tags import (
 
 from ads_platform import backfill
 from ads_platform.backfill import launching_instance
+from ads_platform.days import days_between
 from ads_platform.demo import install_instance_config
 from ads_platform.partitions import key_for
 from ads_platform.run_launcher import ForkingRunLauncher
@@ -211,9 +212,7 @@ def test_a_backfill_cut_into_account_groups_runs_every_group_and_each_account_as
     assert sorted(
         run.tags[ASSET_PARTITION_RANGE_START_TAG].split("|")[0] for run in runs
     ) == sorted(platform.accounts)
-    assert all(
-        run_days(run) == {str(d) for d in backfill.days_between(SINCE, UNTIL)} for run in runs
-    )
+    assert all(run_days(run) == {str(d) for d in days_between(SINCE, UNTIL)} for run in runs)
     for account in platform.accounts:
         assert_lake_equals_truth(platform, account)
 

@@ -6,7 +6,7 @@ from ads_platform_tests.unit.test_import_graph import import_graph, module_files
 
 #: Lowest first.  A module may import its own layer and the layers below it, never above.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("vocabulary", {"insights_fields"}),
+    ("vocabulary", {"insights_fields", "days"}),
     ("declarations", {"settings", "schemas", "atomic", "datasets"}),
     ("sources", {"meta", "fx"}),
     ("rows and files", {"frames", "lake", "landing_urls", "gc_pause"}),
