@@ -49,7 +49,8 @@ class PollRound:
     #: Polled without an error: their clock moves to this tick.
     polled: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    #: Not polled this tick (the budget ran out): their clock stays where it was.
+    #: Not answered this tick (the budget ran out, or the limit came first): their clock
+    #: stays where it was.
     deferred: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
