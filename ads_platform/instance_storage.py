@@ -92,6 +92,8 @@ from dagster._core.storage.sqlite_storage import (
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import mkdir_p
 
+from ads_platform.interrupts import interrupts_held
+
 #: The ``dagster.yaml`` block of an instance folder (``$DAGSTER_HOME`` is that folder).
 STORAGE_BLOCK = """\
 # Dagster's SQLite storage (same files, schema and durability) with its database
@@ -203,7 +205,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[sa.engine.Connection]:
-        with self._db_lock:
+        # Held: an interrupt between taking the lock and the caller's ``with`` would leave
+        # it taken, and the interrupt's own handling writes events (ads_platform/interrupts.py).
+        with interrupts_held(), self._db_lock:
             engine = self._engines.get(
                 self.conn_string_for_shard(shard), pinned=shard == INDEX_SHARD_NAME
             )
@@ -278,7 +282,11 @@ class PooledSqliteRunStorage(SqliteRunStorage):
 
     @contextmanager
     def connect(self) -> Iterator[sa.engine.Connection]:
-        with self._engines.get(self._conn_string).connect() as conn, conn.begin():
+        with (
+            interrupts_held(),  # as the event log's (see its _connect)
+            self._engines.get(self._conn_string).connect() as conn,
+            conn.begin(),
+        ):
             yield conn
 
     def dispose(self) -> None:

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -237,8 +238,23 @@ def _start_backfill(config: Path) -> subprocess.Popen[str]:
 
 
 def _forked(command: subprocess.Popen[str]) -> list[int]:
-    """The runs the command forked (children with its own command line)."""
-    return [c for c in children(command.pid) if cmdline(c) == cmdline(command.pid)]
+    """The runs the command forked: children with its own command line, still there
+    0.2 s later.
+
+    Why twice: any child the command starts (a ``subprocess`` it runs, a library
+    probing the system) carries the command's own command line between its fork and
+    its exec, a few milliseconds; seen once, such a child passed for a run and was gone
+    when the test looked again (``no run forked yet``, seen on 2026-11-30).
+    """
+
+    def once() -> set[int]:
+        return {c for c in children(command.pid) if cmdline(c) == cmdline(command.pid)}
+
+    first = once()
+    if not first:
+        return []
+    time.sleep(0.2)
+    return sorted(first & once())
 
 
 def _stopped_with_sigterm(

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "instance_storage",
             "postgres_storage",
             "run_launcher",
+            "interrupts",
         },
     ),
     ("assets", {"assets"}),
