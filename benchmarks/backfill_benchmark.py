@@ -40,7 +40,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.figures import Figure, load_average, write_json
+from benchmarks.figures import Figure, load_average, process_cpu, sandbox_pid, write_json
 
 PAGE_LIMIT = 500
 
@@ -91,17 +91,6 @@ def cpu_seconds(*who: int) -> float:
     """User and system CPU seconds of this process and its ended children (or of ``who``)."""
     usage = [resource.getrusage(w) for w in who or (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return sum(u.ru_utime + u.ru_stime for u in usage)
-
-
-def process_cpu(pid: int | None) -> float:
-    """User and system CPU seconds of a live process (the sandbox's), from /proc; 0 without one."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 #: A run's phases, each ending at the first event of the kind named (see :func:`run_phases`).
@@ -236,8 +225,7 @@ def run_backfill(
         runs_before = len(dagster_instance.get_runs())
         cpu_before = cpu_seconds()
         children_before = cpu_seconds(resource.RUSAGE_CHILDREN)
-        sandbox_pid = sandbox._proc.pid if getattr(sandbox, "_proc", None) else None
-        sandbox_before = process_cpu(sandbox_pid)
+        sandbox_before = process_cpu(sandbox_pid(sandbox))
         started = time.monotonic()
         status = backfill_through_daemon(
             dagster_instance, keys, ["ad_insights_daily"], backfill_id="bench"
@@ -245,7 +233,7 @@ def run_backfill(
         wall = time.monotonic() - started
         cpu = cpu_seconds() - cpu_before
         runs_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
-        sandbox_cpu = process_cpu(sandbox_pid) - sandbox_before
+        sandbox_cpu = process_cpu(sandbox_pid(sandbox)) - sandbox_before
         backfill_runs = dagster_instance.get_runs(
             filters=dg.RunsFilter(tags={"dagster/backfill": "bench"})
         )

@@ -37,6 +37,27 @@ def load_average() -> str:
     return f"load {one:.1f} on {os.cpu_count()} cores"
 
 
+def process_cpu(pid: int | None) -> float:
+    """User and system CPU seconds of a live process (the sandbox's), from /proc; 0 without one.
+
+    Why: the sandbox serves the pages on the same cores as the platform, so a figure of
+    the platform's time is only read right next to what the sandbox took meanwhile.
+    """
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sandbox_pid(sandbox: object) -> int | None:
+    """The process id of a sandbox started with ``subprocess=True`` (None otherwise)."""
+    process = getattr(sandbox, "_proc", None)
+    return None if process is None else int(process.pid)
+
+
 def write_json(path: Path | str | None, figures: list[Figure]) -> None:
     """Write ``figures`` to ``path`` (no-op without one: the script was run by hand)."""
     if path is None:
