@@ -369,8 +369,13 @@ def main() -> int:
                 f"{rows:,} rows; CPU {result.runs_cpu:.1f} s in the runs, "
                 f"{result.cpu - result.runs_cpu:.1f} s creating and launching them, "
                 f"{result.sandbox_cpu:.1f} s in the sandbox serving the pages on the same "
-                f"cores (the target allows {rows / 30_000 * (os.cpu_count() or 1):.1f} CPU-s "
-                f"in all); the runs' time: {phase_shares(result.phases or {})}",
+                "cores"
+                + (
+                    f" (the target allows {rows / 30_000 * (os.cpu_count() or 1):.1f} CPU-s in all)"
+                    if fast
+                    else ""
+                )
+                + f"; the runs' time: {phase_shares(result.phases or {})}",
             ),
             Figure(
                 f"backfill insights calls / pages needed ({size})",
