@@ -19,6 +19,12 @@ it had arrived then.  Whatever that handler is: the command's, Dagster's during 
 step, Python's default, or a web server's that only sets a flag.  Other threads are
 never interrupted by a signal, so their sections need nothing.  Cost: four
 ``sigaction`` calls a section, microseconds against the milliseconds of an event write.
+
+The run launcher forks inside such a section too: a SIGTERM handled during the fork ran
+its handler inside an at-fork hook (filelock's), where CPython ignores the exception
+("Exception ignored in: _resume_parent_after_fork ... KeyboardInterrupt"), and the
+command went on to finish its backfill as if never told to stop (CI, 2026-11-30).
+The child starts with :func:`reset_after_fork`.
 """
 
 from __future__ import annotations
@@ -77,3 +83,15 @@ def _deliver(signum: int, handler: Any) -> None:
         handler(signum, None)
     elif handler == signal.SIG_DFL:
         os.kill(os.getpid(), signum)
+
+
+def reset_after_fork() -> None:
+    """In a child forked inside a section: no section is open here.
+
+    The child inherits the section's state but never leaves it (it ends with
+    ``os._exit``), so without this its own sections would count as nested and hold
+    nothing.  The signals held so far were sent to the parent, which handles them once
+    its section ends (and then stops this child with the others).
+    """
+    _Sections.received = []
+    _Sections.depth = 0

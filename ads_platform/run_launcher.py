@@ -38,6 +38,8 @@ from dagster._core.launcher import LaunchRunContext, RunLauncher
 from dagster._serdes import ConfigurableClass
 from dagster._serdes.config_class import ConfigurableClassData
 
+from ads_platform.interrupts import interrupts_held, reset_after_fork
+
 #: Runs at once when neither the launcher's config nor the instance's run queue sets it.
 DEFAULT_MAX_PARALLEL = 4
 
@@ -129,10 +131,26 @@ class ForkingRunLauncher(RunLauncher, ConfigurableClass):
         if not self._heap_frozen:
             freeze_heap_for_children()
             self._heap_frozen = True
-        pid = os.fork()
-        if pid == 0:  # the child: execute the run, never return into the parent's code
-            os._exit(_execute_in_child(recon_job, run, self._instance))
-        self._children[pid] = run.run_id
+        self.fork(run.run_id, lambda: _execute_in_child(recon_job, run, self._instance))
+
+    def fork(self, run_id: str, execute: Callable[[], int]) -> int:
+        """A child that exits with ``execute()``'s code; its pid, already a tracked child.
+
+        Interrupts are held from the fork to the bookkeeping: a SIGTERM handled in the
+        at-fork hooks was lost (CPython ignores their exceptions), and one between the
+        fork and the bookkeeping would leave a child that :meth:`stop_all` never stops.
+        """
+        with interrupts_held():
+            pid = os.fork()
+            if pid == 0:  # the child: never return into the parent's code
+                code = 1
+                try:
+                    reset_after_fork()
+                    code = execute()
+                finally:
+                    os._exit(code)
+            self._children[pid] = run_id
+        return pid
 
     def terminate(self, run_id: str) -> bool:
         for pid, child_run in self._children.items():
