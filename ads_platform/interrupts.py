@@ -46,6 +46,31 @@ class _Sections:
 
     depth = 0
     received: list[int] = []
+    #: An interrupt was raised by :func:`raise_interrupt` (see :func:`interrupt_raised`).
+    raised = False
+
+
+def raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    """The command's handler of SIGTERM and Ctrl-C (and a forked run's of SIGTERM):
+    ``KeyboardInterrupt``, remembered first.
+
+    Why remembered: Python ignores an exception raised where it cannot propagate (an
+    object's ``__del__`` run by the collector, a weakref callback, an at-fork hook), and
+    a handler can run inside any of them.  The backfill loop asks
+    :func:`interrupt_raised` at each of its steps, so an interrupt lost that way still
+    stops it there.
+    """
+    _Sections.raised = True
+    raise KeyboardInterrupt
+
+
+def interrupt_raised() -> bool:
+    """Whether :func:`raise_interrupt` has raised since :func:`forget_interrupt`."""
+    return _Sections.raised
+
+
+def forget_interrupt() -> None:
+    _Sections.raised = False
 
 
 def _record(signum: int, _frame: FrameType | None) -> None:
@@ -95,3 +120,4 @@ def reset_after_fork() -> None:
     """
     _Sections.received = []
     _Sections.depth = 0
+    _Sections.raised = False

@@ -99,7 +99,8 @@ def cancel_backfills(instance: dg.DagsterInstance, backfill_ids: Sequence[str]) 
 
 @contextmanager
 def interrupts_on_sigterm() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt here, as Ctrl-C does, for as long as it lasts.
+    """SIGTERM raises KeyboardInterrupt here, as Ctrl-C does, for as long as it lasts,
+    and either is remembered (:func:`ads_platform.interrupts.raise_interrupt`).
 
     Why: Python's default SIGTERM ends the process on the spot, so a ``backfill --wait``
     stopped by a service manager or ``kill`` left its forked runs going with nobody to
@@ -110,16 +111,27 @@ def interrupts_on_sigterm() -> Iterator[None]:
     import signal
     import threading
 
-    from ads_platform.run_launcher import raise_keyboard_interrupt
+    from ads_platform.interrupts import forget_interrupt, raise_interrupt
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    previous = {s: signal.signal(s, raise_interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        forget_interrupt()
+
+
+def _raise_lost_interrupt() -> None:
+    """An interrupt raised where Python ignored it (see
+    :func:`ads_platform.interrupts.raise_interrupt`) stops the loop here instead."""
+    from ads_platform.interrupts import interrupt_raised
+
+    if interrupt_raised():
+        raise KeyboardInterrupt
 
 
 def drive_backfill(
@@ -161,10 +173,12 @@ def drive_backfill(
             list(execute_backfill_iteration(workspace, quiet))
             if on_iteration is not None:
                 on_iteration()
+            _raise_lost_interrupt()
             if not pending_backfills(instance, ids):
                 break
             if forking is not None and forking.running:
                 forking.reap(timeout=POLL_SECONDS)
+                _raise_lost_interrupt()
             else:
                 iterations += 1
     except INTERRUPTS:

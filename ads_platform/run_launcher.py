@@ -38,7 +38,7 @@ from dagster._core.launcher import LaunchRunContext, RunLauncher
 from dagster._serdes import ConfigurableClass
 from dagster._serdes.config_class import ConfigurableClassData
 
-from ads_platform.interrupts import interrupts_held, reset_after_fork
+from ads_platform.interrupts import interrupts_held, raise_interrupt, reset_after_fork
 
 #: Runs at once when neither the launcher's config nor the instance's run queue sets it.
 DEFAULT_MAX_PARALLEL = 4
@@ -242,14 +242,10 @@ def _execute_in_child(recon_job: Any, run: dg.DagsterRun, instance: dg.DagsterIn
         # The parent forked inside its backfill loop's event loop; this thread runs none.
         asyncio.events._set_running_loop(None)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+        # SIGTERM as Dagster's interrupt: the run is marked failed with the steps' state.
+        signal.signal(signal.SIGTERM, raise_interrupt)
         result = execute_run(recon_job, run, instance)
         return 0 if result.success else 3
     except BaseException:
         traceback.print_exc()
         return 1
-
-
-def raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM as Dagster's interrupt: the run is marked failed with the steps' state."""
-    raise KeyboardInterrupt

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import signal
 
 import dagster as dg
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 
+from ads_platform.interrupts import forget_interrupt, raise_interrupt
 from ads_platform.partitions import key_for
 from ads_platform_tests.conftest import SANDBOX_TODAY, Platform
 from ads_platform_tests.e2e.helpers import setup_accounts, stored_daily_totals
@@ -61,3 +63,40 @@ def test_backfill_is_few_runs_and_few_calls(platform: Platform) -> None:
             needed += max(1, math.ceil(ad_rows / PAGE_LIMIT)) + 1  # ad-level pages + account level
         assert account_calls <= len(platform.accounts) + 1
         assert insight_calls <= needed + len(platform.accounts), (insight_calls, needed)
+
+
+class _LosesItsInterrupt:
+    """An object whose finalizer meets the interrupt: Python ignores what ``__del__``
+    raises ("Exception ignored in"), as it ignores an at-fork hook's."""
+
+    def __del__(self) -> None:
+        raise_interrupt(signal.SIGTERM, None)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_interrupt_python_ignored_still_stops_the_backfill_loop(platform: Platform) -> None:
+    with dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES) as instance:
+        platform.instance = instance
+        setup_accounts(platform, entities=False)
+        until = SANDBOX_TODAY - dt.timedelta(days=1)
+        keys = [
+            str(key_for(a, until - dt.timedelta(days=i))) for a in platform.accounts for i in (0, 1)
+        ]
+
+        def lose_an_interrupt() -> None:
+            _LosesItsInterrupt()  # collected at once: its KeyboardInterrupt goes nowhere
+
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                backfill_through_daemon(
+                    instance,
+                    keys,
+                    ["ad_insights_daily"],
+                    backfill_id="lost-interrupt",
+                    on_iteration=lose_an_interrupt,
+                )
+        finally:
+            forget_interrupt()
+        backfill = instance.get_backfill("lost-interrupt")
+        assert backfill is not None
+        assert backfill.status != BulkActionStatus.REQUESTED  # no daemon resumes it later
