@@ -111,12 +111,12 @@ def interrupts_on_sigterm() -> Iterator[None]:
     import signal
     import threading
 
-    from ads_platform.interrupts import forget_interrupt, raise_interrupt
+    from ads_platform.interrupts import HELD_SIGNALS, forget_interrupt, raise_interrupt
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, raise_interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, raise_interrupt) for s in HELD_SIGNALS}
     try:
         yield
     finally:

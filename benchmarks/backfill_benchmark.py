@@ -40,7 +40,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.figures import Figure, load_average, process_cpu, sandbox_pid, write_json
+from benchmarks.figures import Figure, load_average, process_cpu, write_json
 
 PAGE_LIMIT = 500
 
@@ -225,7 +225,7 @@ def run_backfill(
         runs_before = len(dagster_instance.get_runs())
         cpu_before = cpu_seconds()
         children_before = cpu_seconds(resource.RUSAGE_CHILDREN)
-        sandbox_before = process_cpu(sandbox_pid(sandbox))
+        sandbox_before = process_cpu(sandbox.pid)
         started = time.monotonic()
         status = backfill_through_daemon(
             dagster_instance, keys, ["ad_insights_daily"], backfill_id="bench"
@@ -233,7 +233,7 @@ def run_backfill(
         wall = time.monotonic() - started
         cpu = cpu_seconds() - cpu_before
         runs_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
-        sandbox_cpu = process_cpu(sandbox_pid(sandbox)) - sandbox_before
+        sandbox_cpu = process_cpu(sandbox.pid) - sandbox_before
         backfill_runs = dagster_instance.get_runs(
             filters=dg.RunsFilter(tags={"dagster/backfill": "bench"})
         )

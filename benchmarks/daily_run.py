@@ -433,14 +433,14 @@ def main() -> int:
             seed_wall, seed_code = seed_history(env)
             seed_calls = sandbox.stats()
             sandbox.reset_stats()
-            sandbox_before = figures.process_cpu(figures.sandbox_pid(sandbox))
+            sandbox_before = figures.process_cpu(sandbox.pid)
             print(
                 f"--- daily run: ads-platform refresh --wait "
                 f"(seed {seed_wall:.1f} s, exit {seed_code})"
             )
             daily = run_refresh(config_path, env, "daily")
             stats = sandbox.stats()
-            sandbox_cpu = figures.process_cpu(figures.sandbox_pid(sandbox)) - sandbox_before
+            sandbox_cpu = figures.process_cpu(sandbox.pid) - sandbox_before
         load_after = uptime()
         os.environ["DAGSTER_HOME"] = str(dagster_home)  # the pooled storage finds its files by it
         runs = runs_since(dagster_home, daily.started_at)

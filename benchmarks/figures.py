@@ -43,19 +43,12 @@ def process_cpu(pid: int | None) -> float:
     Why: the sandbox serves the pages on the same cores as the platform, so a figure of
     the platform's time is only read right next to what the sandbox took meanwhile.
     """
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
+    from ads_platform_tests.processes import stat_fields
+
+    fields = None if pid is None else stat_fields(pid)
+    if fields is None:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def sandbox_pid(sandbox: object) -> int | None:
-    """The process id of a sandbox started with ``subprocess=True`` (None otherwise)."""
-    process = getattr(sandbox, "_proc", None)
-    return None if process is None else int(process.pid)
 
 
 def write_json(path: Path | str | None, figures: list[Figure]) -> None:

@@ -91,6 +91,11 @@ class Sandbox:
         self._proc: sp.Popen[str] | None = None
         self._http: httpx.Client | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id when it runs as a subprocess (its CPU is then its own)."""
+        return None if self._proc is None else self._proc.pid
+
     # -- lifecycle -----------------------------------------------------------------
 
     def __enter__(self) -> Sandbox:

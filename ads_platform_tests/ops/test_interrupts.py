@@ -104,6 +104,7 @@ def test_a_held_sigterm_reaches_the_handler_in_place_when_the_section_ends(
 #: Whether the at-fork hook below sends SIGTERM; the hook stays registered for the
 #: worker's life (os.register_at_fork has no way back), so it acts only when armed.
 _SIGTERM_WHILE_FORKING: list[bool] = []
+_HOOK_REGISTERED: list[bool] = []
 
 
 def _sigterm_from_the_fork_hook() -> None:
@@ -118,9 +119,9 @@ def test_a_sigterm_while_the_launcher_forks_a_run_is_raised_after_it_and_the_chi
     # What CI saw: the handler ran inside an at-fork hook, CPython ignored its exception
     # ("Exception ignored in: _resume_parent_after_fork"), and the backfill command went
     # on to finish, its SIGTERM lost.  A hook that sends the signal opens that window.
-    if not getattr(os, "_ads_platform_test_hook", False):
+    if not _HOOK_REGISTERED:
         os.register_at_fork(before=_sigterm_from_the_fork_hook)
-        os._ads_platform_test_hook = True  # type: ignore[attr-defined]
+        _HOOK_REGISTERED.append(True)
     launcher = ForkingRunLauncher()
     _SIGTERM_WHILE_FORKING.append(True)
     with pytest.raises(Stop):
