@@ -514,10 +514,12 @@ def _drive(
             last[0] = line
 
     with daemon_workspace(instance, in_process=True) as workspace:
-        for backfill in backfills:
-            instance.add_backfill(backfill)
         return drive_backfill(
-            workspace, instance, [b.backfill_id for b in backfills], on_iteration=say_progress
+            workspace,
+            instance,
+            [b.backfill_id for b in backfills],
+            adding=backfills,
+            on_iteration=say_progress,
         )
 
 

@@ -139,11 +139,19 @@ def drive_backfill(
     instance: dg.DagsterInstance,
     backfill_ids: str | Sequence[str],
     *,
+    adding: Sequence[Any] = (),
     max_iterations: int = 200,
     on_iteration: Callable[[], None] | None = None,
 ) -> Any:
     """Dagster's backfill daemon iterations until none of ``backfill_ids`` is still
     requested (or ``max_iterations``); their :func:`combined_status`.
+
+    ``adding``: backfills (``PartitionBackfill``) this loop adds to the instance first,
+    inside its handling of interrupts.  Why: a Ctrl-C or SIGTERM that came between the
+    caller's ``add_backfill`` and the loop left the backfill REQUESTED, for a daemon to
+    run later although its user had stopped it (CI, 2026-11-30: holding interrupts
+    while the storage writes, :mod:`ads_platform.interrupts`, delivers one just after
+    the write).
 
     One loop for ``ads-platform backfill --wait`` and the tests.  Runs are launched as
     the instance says: under :data:`SYNC_LAUNCH_OVERRIDES`, one after another in this
@@ -169,6 +177,8 @@ def drive_backfill(
     if forking is not None:
         forking.progress, forking.progress_every = on_iteration, POLL_SECONDS
     try:
+        for backfill in adding:
+            instance.add_backfill(backfill)
         while iterations < max_iterations:
             list(execute_backfill_iteration(workspace, quiet))
             if on_iteration is not None:

@@ -51,22 +51,20 @@ def backfill_through_daemon(
     defs = load_definitions()
 
     with daemon_workspace(instance, in_process=True) as workspace:
-        instance.add_backfill(
-            PartitionBackfill.from_asset_partitions(
-                backfill_id=backfill_id,
-                asset_graph=defs.resolve_asset_graph(),
-                partition_names=list(partition_keys),
-                asset_selection=[dg.AssetKey(a) for a in assets],
-                backfill_timestamp=time.time(),
-                tags={},
-                dynamic_partitions_store=instance,
-                all_partitions=False,
-                title=None,
-                description=None,
-                run_config=None,
-            )
+        backfill = PartitionBackfill.from_asset_partitions(
+            backfill_id=backfill_id,
+            asset_graph=defs.resolve_asset_graph(),
+            partition_names=list(partition_keys),
+            asset_selection=[dg.AssetKey(a) for a in assets],
+            backfill_timestamp=time.time(),
+            tags={},
+            dynamic_partitions_store=instance,
+            all_partitions=False,
+            title=None,
+            description=None,
+            run_config=None,
         )
-        return _iterate(workspace, instance, backfill_id, max_iterations, on_iteration)
+        return _iterate(workspace, instance, backfill_id, max_iterations, on_iteration, [backfill])
 
 
 def execute_submitted_backfill(
@@ -86,12 +84,18 @@ def _iterate(
     backfill_id: str,
     max_iterations: int,
     on_iteration: Callable[[], None] | None = None,
+    adding: Sequence[Any] = (),
 ) -> Any:
     """The product's own loop (:func:`ads_platform.launching.drive_backfill`), bounded."""
     from ads_platform.launching import drive_backfill
 
     return drive_backfill(
-        workspace, instance, backfill_id, max_iterations=max_iterations, on_iteration=on_iteration
+        workspace,
+        instance,
+        backfill_id,
+        adding=adding,
+        max_iterations=max_iterations,
+        on_iteration=on_iteration,
     )
 
 

@@ -100,3 +100,34 @@ def test_an_interrupt_python_ignored_still_stops_the_backfill_loop(platform: Pla
         backfill = instance.get_backfill("lost-interrupt")
         assert backfill is not None
         assert backfill.status != BulkActionStatus.REQUESTED  # no daemon resumes it later
+
+
+def test_an_interrupt_just_after_the_backfill_is_added_cancels_it(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where a held interrupt is delivered: as the storage write that added the backfill
+    # ends.  Before the loop's own handling began, the backfill stayed REQUESTED.
+    with dg.instance_for_test(overrides=SYNC_LAUNCH_OVERRIDES) as instance:
+        platform.instance = instance
+        setup_accounts(platform, entities=False)
+        until = SANDBOX_TODAY - dt.timedelta(days=1)
+        keys = [str(key_for(a, until)) for a in platform.accounts]
+        add_backfill = instance.add_backfill
+
+        def add_then_interrupted(backfill: object) -> None:
+            add_backfill(backfill)  # type: ignore[arg-type]
+            raise_interrupt(signal.SIGTERM, None)
+
+        monkeypatch.setattr(instance, "add_backfill", add_then_interrupted)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                backfill_through_daemon(
+                    instance, keys, ["ad_insights_daily"], backfill_id="stopped-at-once"
+                )
+        finally:
+            forget_interrupt()
+        backfill = instance.get_backfill("stopped-at-once")
+        assert backfill is not None and backfill.status == BulkActionStatus.CANCELED
+        assert not instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/backfill": "stopped-at-once"})
+        )
